@@ -1,0 +1,426 @@
+// Package authcapture holds the money logic of two-step card payments: an
+// authorization puts a hold on a customer's funds, and the merchant later
+// captures it in full, in part or in several parts, voids what it will not
+// take, or lets the hold expire.
+//
+// The library has no network code. The host service talks to its payment
+// provider and records each answer through a Service, which validates every
+// transition against a Policy, keeps exact ledgers in the currency's minor
+// units, makes every command idempotent by key, retries optimistic version
+// conflicts, applies expiry on every read and command, and writes events to
+// an outbox in the same atomic write as the change.
+//
+// The happy path, on the embedded store:
+//
+//	svc, _ := authcapture.New(memstore.New(), nil)
+//	a, _ := svc.Create(ctx, authcapture.CreateRequest{MerchantID: "m1", Currency: "USD",
+//		Amount: decimal.RequireFromString("10.00"), IdempotencyKey: "order-1"})
+//	svc.Authorize(ctx, authcapture.AuthorizeRequest{MerchantID: "m1", ID: a.Authorization.ID,
+//		Amount: decimal.RequireFromString("10.00"), IdempotencyKey: "order-1-auth"})
+//	svc.Capture(ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: a.Authorization.ID,
+//		Amount: decimal.RequireFromString("4.50"), Final: authcapture.Bool(true), IdempotencyKey: "job-1"})
+//
+// Stores are pluggable: memstore is the embedded default, pgstore keeps
+// everything in PostgreSQL. Both pass the conformance suite in storetest.
+package authcapture
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Options configure a Service. A nil *Options, and every zero field, means
+// the documented default.
+type Options struct {
+	// Clock tells the time. Default: SystemClock.
+	Clock Clock
+	// Policies are registered beside the presets (Presets); a policy with
+	// a preset's name replaces it.
+	Policies []Policy
+	// DefaultPolicy names the policy of a create that names none.
+	// Default: "default".
+	DefaultPolicy string
+	// MaxRetries bounds how often a command is retried after a version
+	// conflict with a concurrent writer before ErrVersionConflict is
+	// returned. Default: 16. Negative means no retry.
+	MaxRetries int
+	// NewID generates authorization and capture IDs when the caller gives
+	// none; prefix is "auth" or "cap". Default: prefix, "_", and 24 random
+	// hex digits.
+	NewID func(prefix string) string
+}
+
+// Service is the type applications use: every command and read goes
+// through it. It is safe for concurrent use, and several Services (in one
+// process or many) may share one Store.
+type Service struct {
+	store         Store
+	clock         Clock
+	policies      map[string]*Policy
+	defaultPolicy string
+	maxRetries    int
+	newID         func(prefix string) string
+}
+
+// New returns a Service over store. It returns an error wrapping
+// ErrInvalidPolicy or ErrUnknownPolicy if the options are inconsistent.
+func New(store Store, opts *Options) (*Service, error) {
+	if store == nil {
+		return nil, fmt.Errorf("authcapture: New: store is nil: %w", ErrInvalidArgument)
+	}
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	s := &Service{
+		store:         store,
+		clock:         o.Clock,
+		policies:      map[string]*Policy{},
+		defaultPolicy: o.DefaultPolicy,
+		maxRetries:    o.MaxRetries,
+		newID:         o.NewID,
+	}
+	if s.clock == nil {
+		s.clock = SystemClock{}
+	}
+	if s.defaultPolicy == "" {
+		s.defaultPolicy = DefaultPolicy.Name
+	}
+	switch {
+	case s.maxRetries == 0:
+		s.maxRetries = 16
+	case s.maxRetries < 0:
+		s.maxRetries = 0
+	}
+	if s.newID == nil {
+		s.newID = randomID
+	}
+	for _, p := range append(Presets(), o.Policies...) {
+		p := p
+		mins, err := p.compile()
+		if err != nil {
+			return nil, err
+		}
+		p.minCapture = mins
+		p.MinCapture = nil // compiled; the caller's map is not kept
+		s.policies[p.Name] = &p
+	}
+	if _, ok := s.policies[s.defaultPolicy]; !ok {
+		return nil, fmt.Errorf("authcapture: New: default policy %q: %w", s.defaultPolicy, ErrUnknownPolicy)
+	}
+	return s, nil
+}
+
+// Policy returns the policy registered under name.
+func (s *Service) Policy(name string) (Policy, bool) {
+	p, ok := s.policies[name]
+	if !ok {
+		return Policy{}, false
+	}
+	return *p, true
+}
+
+func randomID(prefix string) string {
+	var b [12]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("authcapture: crypto/rand failed: " + err.Error()) // never happens on supported platforms
+	}
+	return prefix + "_" + hex.EncodeToString(b[:])
+}
+
+// Bool returns a pointer to v, for CaptureRequest.Final.
+func Bool(v bool) *bool { return &v }
+
+// Result is what a command returns: the authorization after the command and
+// the command's main log entry (the capture, the void, ...).
+//
+// A replay (the same idempotency key and the same parameters as an earlier
+// accepted command) returns the original entry, the authorization as it is
+// now, and Replayed set; nothing is applied again.
+type Result struct {
+	Authorization *Authorization
+	Entry         Entry
+	Replayed      bool
+}
+
+// Get returns an authorization of a merchant, with expiry applied: if the
+// hold's time has come, the expiry is written first.
+func (s *Service) Get(ctx context.Context, merchantID, id string) (*Authorization, error) {
+	if err := checkRef(merchantID, id); err != nil {
+		return nil, &Error{Op: "get", MerchantID: merchantID, AuthorizationID: truncate(id, maxIDLen), Err: ErrInvalidArgument, Detail: err.Error()}
+	}
+	return s.load(ctx, "get", merchantID, id)
+}
+
+// Log returns an authorization's append-only log, oldest first.
+func (s *Service) Log(ctx context.Context, merchantID, id string) ([]Entry, error) {
+	if err := checkRef(merchantID, id); err != nil {
+		return nil, &Error{Op: "log", MerchantID: merchantID, Err: ErrInvalidArgument, Detail: err.Error()}
+	}
+	entries, err := s.store.Entries(ctx, merchantID, id, 0, 0)
+	if errors.Is(err, ErrNotFound) {
+		return nil, &Error{Op: "log", MerchantID: merchantID, AuthorizationID: id, Err: ErrNotFound}
+	}
+	return entries, err
+}
+
+// Events returns up to limit events of a merchant after the cursor position
+// after (0 for the start), oldest first. A relay delivers them and keeps the
+// last Position it saw; it never misses an event.
+func (s *Service) Events(ctx context.Context, merchantID string, after int64, limit int) ([]Event, error) {
+	if err := checkToken("merchant ID", merchantID, maxIDLen); err != nil {
+		return nil, &Error{Op: "events", Err: ErrInvalidArgument, Detail: err.Error()}
+	}
+	if after < 0 || limit <= 0 || limit > 10_000 {
+		return nil, &Error{Op: "events", MerchantID: merchantID, Err: ErrInvalidArgument,
+			Detail: "after must be >= 0 and limit between 1 and 10000"}
+	}
+	return s.store.Events(ctx, merchantID, after, limit)
+}
+
+func checkRef(merchantID, id string) error {
+	if err := checkToken("merchant ID", merchantID, maxIDLen); err != nil {
+		return err
+	}
+	return checkToken("authorization ID", id, maxIDLen)
+}
+
+// load reads an authorization, writing its expiry first if it is due.
+func (s *Service) load(ctx context.Context, op, merchantID, id string) (*Authorization, error) {
+	for attempt := 0; ; attempt++ {
+		a, err := s.store.Get(ctx, merchantID, id)
+		if errors.Is(err, ErrNotFound) {
+			return nil, &Error{Op: op, MerchantID: merchantID, AuthorizationID: id, Err: ErrNotFound}
+		}
+		if err != nil {
+			return nil, err
+		}
+		w := s.expiryDue(a, s.clock.Now())
+		if w == nil {
+			return a, nil
+		}
+		err = s.store.Write(ctx, w)
+		switch {
+		case err == nil:
+			return w.Authorization, nil
+		case errors.Is(err, ErrVersionConflict) && attempt < s.maxRetries:
+			continue
+		case errors.Is(err, ErrVersionConflict):
+			return nil, &Error{Op: op, MerchantID: merchantID, AuthorizationID: id, Err: ErrVersionConflict}
+		default:
+			return nil, err
+		}
+	}
+}
+
+// command is one mutating command as the engine runs it.
+type command struct {
+	op       Command
+	merchant string
+	id       string // empty for a create with a generated ID
+	key      string
+	print    uint64
+	// create builds a new authorization; nil for commands on an existing one.
+	create func(ch *change) error
+	// apply changes ch.a; a returned error rejects the command.
+	apply func(ch *change) error
+}
+
+// run executes a command: it reads the authorization, applies the command's
+// rules to a copy, and writes the result together with its entries, events
+// and idempotency record, retrying on version conflicts. A rejected command
+// writes nothing; if its key was already recorded by an accepted command,
+// the original result is returned instead of the rejection.
+func (s *Service) run(ctx context.Context, cmd *command) (*Result, error) {
+	for attempt := 0; ; attempt++ {
+		now := s.clock.Now()
+		var ch *change
+		if cmd.create != nil {
+			ch = newChange(nil, now, cmd)
+			if err := cmd.create(ch); err != nil {
+				return nil, err
+			}
+		} else {
+			a, err := s.load(ctx, string(cmd.op), cmd.merchant, cmd.id)
+			if err != nil {
+				if errors.Is(err, ErrNotFound) {
+					if r, ok, rerr := s.replay(ctx, cmd); ok || rerr != nil {
+						return r, rerr
+					}
+				}
+				return nil, err
+			}
+			ch = newChange(a, now, cmd)
+			if err := cmd.apply(ch); err != nil {
+				if r, ok, rerr := s.replay(ctx, cmd); ok || rerr != nil {
+					return r, rerr
+				}
+				return nil, err
+			}
+		}
+		w, err := ch.finish()
+		if err != nil {
+			return nil, err
+		}
+		err = s.store.Write(ctx, w)
+		switch {
+		case err == nil:
+			return &Result{Authorization: w.Authorization, Entry: ch.mainEntry()}, nil
+		case errors.Is(err, ErrIdempotencyKeyExists), errors.Is(err, ErrAlreadyExists):
+			if r, ok, rerr := s.replay(ctx, cmd); ok || rerr != nil {
+				return r, rerr
+			}
+			if errors.Is(err, ErrAlreadyExists) {
+				return nil, &Error{Op: string(cmd.op), MerchantID: cmd.merchant, AuthorizationID: ch.a.ID, Err: ErrAlreadyExists}
+			}
+			// The key's record vanished between the write and the read
+			// (a store that expires records); run again.
+		case errors.Is(err, ErrVersionConflict):
+			if attempt >= s.maxRetries {
+				return nil, &Error{Op: string(cmd.op), MerchantID: cmd.merchant, AuthorizationID: cmd.id,
+					Err: ErrVersionConflict, Detail: fmt.Sprintf("gave up after %d retries", attempt)}
+			}
+		case errors.Is(err, ErrNotFound):
+			return nil, &Error{Op: string(cmd.op), MerchantID: cmd.merchant, AuthorizationID: cmd.id, Err: ErrNotFound}
+		default:
+			return nil, err
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// replay looks up the command's idempotency key. ok is true if an accepted
+// command recorded it; the result is then the original one, or an
+// ErrIdempotencyMismatch if the parameters differ.
+func (s *Service) replay(ctx context.Context, cmd *command) (*Result, bool, error) {
+	rec, err := s.store.Idempotency(ctx, cmd.merchant, cmd.key)
+	if errors.Is(err, ErrNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	if rec.Op != string(cmd.op) || rec.Fingerprint != cmd.print || (cmd.id != "" && rec.AuthorizationID != cmd.id) {
+		return nil, true, &Error{Op: string(cmd.op), MerchantID: cmd.merchant, AuthorizationID: cmd.id,
+			Err: ErrIdempotencyMismatch, Detail: fmt.Sprintf("key %q was used for %s of %s", truncate(cmd.key, 64), rec.Op, rec.AuthorizationID)}
+	}
+	a, err := s.load(ctx, string(cmd.op), cmd.merchant, rec.AuthorizationID)
+	if err != nil {
+		return nil, true, err
+	}
+	entries, err := s.store.Entries(ctx, cmd.merchant, rec.AuthorizationID, rec.EntrySeq-1, 1)
+	if err != nil {
+		return nil, true, err
+	}
+	if len(entries) != 1 {
+		return nil, true, fmt.Errorf("authcapture: idempotency record of %q names entry %d, which the store lacks", cmd.key, rec.EntrySeq)
+	}
+	return &Result{Authorization: a, Entry: entries[0], Replayed: true}, true, nil
+}
+
+// change accumulates what one command does to an authorization.
+type change struct {
+	a       *Authorization // the working copy
+	before  Status
+	now     time.Time
+	cmd     *command
+	entries []Entry
+	events  []Event
+	main    int         // index in entries of the command's main entry
+	release CloseReason // how the last open amount was released, if it was
+	open0   int64
+}
+
+func newChange(a *Authorization, now time.Time, cmd *command) *change {
+	ch := &change{now: now, cmd: cmd}
+	if a != nil {
+		ch.a = a // the store returned a private copy
+		ch.before = a.Status()
+		ch.open0 = a.Open()
+		a.Version++
+	}
+	return ch
+}
+
+// entry appends a log entry, fills its bookkeeping fields and returns its Seq.
+func (ch *change) entry(e Entry) int64 {
+	ch.a.Entries++
+	e.Seq = ch.a.Entries
+	e.Version = ch.a.Version
+	e.At = ch.now
+	if e.IdempotencyKey == "" {
+		e.IdempotencyKey = ch.cmd.key
+	}
+	ch.entries = append(ch.entries, e)
+	return e.Seq
+}
+
+// markMain makes the last entry the command's main entry.
+func (ch *change) markMain() { ch.main = len(ch.entries) - 1 }
+
+func (ch *change) event(t EventType, entrySeq, amount int64) {
+	ch.a.Events++
+	ch.events = append(ch.events, Event{
+		MerchantID: ch.a.MerchantID, AuthorizationID: ch.a.ID, Seq: ch.a.Events,
+		Version: ch.a.Version, Type: t, At: ch.now, EntrySeq: entrySeq, Amount: amount,
+	})
+}
+
+func (ch *change) mainEntry() Entry { return ch.entries[ch.main] }
+
+func (ch *change) reject(sentinel error, format string, args ...any) error {
+	e := &Error{Op: string(ch.cmd.op), MerchantID: ch.cmd.merchant, AuthorizationID: ch.cmd.id, Status: ch.before, Err: sentinel}
+	if format != "" {
+		e.Detail = fmt.Sprintf(format, args...)
+	}
+	return e
+}
+
+// finish closes the authorization if nothing is left, sets the due time,
+// checks the transition against the table and builds the Write.
+func (ch *change) finish() (*Write, error) {
+	a := ch.a
+	if a.Phase == PhaseApproved && a.Closed() && a.ClosedAt.IsZero() {
+		a.ClosedAt = ch.now
+		switch {
+		case a.Captured == a.Authorized:
+			a.CloseReason = CloseFullyCaptured
+		case ch.release != CloseNone:
+			a.CloseReason = ch.release
+		case a.HoldExpired():
+			a.CloseReason = CloseExpired
+		default:
+			a.CloseReason = CloseVoided
+		}
+	}
+	if open := a.Open(); open != ch.open0 && !a.Closed() && ch.cmd.op != CmdAuthorize {
+		ch.event(EventAmountCapturableUpdated, ch.entries[len(ch.entries)-1].Seq, open)
+	}
+	a.NextDue = time.Time{}
+	if a.Phase == PhaseApproved && !a.Closed() && !a.HoldExpired() {
+		a.NextDue = a.ExpiresAt
+	}
+	after := a.Status()
+	if !edges[edge{ch.before, ch.cmd.op, after}] {
+		return nil, fmt.Errorf("authcapture: internal error: %s from %q to %q is not in the transition table", ch.cmd.op, ch.before, after)
+	}
+	open := a.Open()
+	for i := range ch.events {
+		ch.events[i].Open = open
+		ch.events[i].Status = after
+	}
+	w := &Write{Authorization: a, Entries: ch.entries, Events: ch.events}
+	if ch.cmd.key != "" {
+		w.Idempotency = &IdempotencyRecord{
+			MerchantID: a.MerchantID, Key: ch.cmd.key, Op: string(ch.cmd.op), Fingerprint: ch.cmd.print,
+			AuthorizationID: a.ID, Version: a.Version, EntrySeq: ch.entries[ch.main].Seq, CreatedAt: ch.now,
+		}
+	}
+	return w, nil
+}

@@ -1,0 +1,256 @@
+package authcapture
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/shopspring/decimal"
+)
+
+// CaptureRequest takes an amount, or everything open, from a hold.
+type CaptureRequest struct {
+	MerchantID, ID string
+	// Amount to capture; must be zero when All is set.
+	Amount decimal.Decimal
+	// All captures the whole open amount.
+	All bool
+	// Currency, if set, must be the authorization's (a guard against
+	// capturing dollars from a yen hold).
+	Currency string
+	// Final releases whatever stays open after this capture. nil takes the
+	// policy's default; a policy without multiple captures makes every
+	// capture final.
+	Final *bool
+	// CaptureID names the capture (two-phase captures are confirmed or
+	// failed by it); generated ("cap_...") when empty.
+	CaptureID      string
+	Reference      string // such as a shipment ID
+	IdempotencyKey string
+}
+
+// Capture records a capture the provider has already accepted (a direct
+// capture): the amount moves from open to captured at once, and a final
+// capture releases the remainder in the same write.
+func (s *Service) Capture(ctx context.Context, req CaptureRequest) (*Result, error) {
+	return s.capture(ctx, CmdCapture, req)
+}
+
+// BeginCapture reserves a capture's amount as pending before the host asks
+// the provider, so concurrent callers can never over-capture. Settle it with
+// ConfirmCapture or FailCapture, naming Result.Entry.CaptureID. While a final
+// capture is pending no other capture may begin; the remainder is released
+// when it is confirmed.
+func (s *Service) BeginCapture(ctx context.Context, req CaptureRequest) (*Result, error) {
+	return s.capture(ctx, CmdBeginCapture, req)
+}
+
+func (s *Service) capture(ctx context.Context, op Command, req CaptureRequest) (*Result, error) {
+	if err := checkCommand(req.MerchantID, req.ID, req.IdempotencyKey, req.Reference); err != nil {
+		return nil, badRequest(op, req.MerchantID, req.ID, err)
+	}
+	if req.CaptureID != "" {
+		if err := checkToken("capture ID", req.CaptureID, maxIDLen); err != nil {
+			return nil, badRequest(op, req.MerchantID, req.ID, err)
+		}
+	}
+	amountErr := checkAmountChoice(req.Amount, req.All)
+	if amountErr != nil {
+		return nil, badRequest(op, req.MerchantID, req.ID, amountErr)
+	}
+	f := newFingerprint(op).str(req.ID).str(req.Amount.String()).bool(req.All).str(req.Currency).
+		bool(req.Final != nil).bool(req.Final != nil && *req.Final).str(req.CaptureID).str(req.Reference)
+	return s.run(ctx, &command{op: op, merchant: req.MerchantID, id: req.ID, key: req.IdempotencyKey, print: uint64(f),
+		apply: func(ch *change) error {
+			a := ch.a
+			p, err := s.openFor(ch, op, req.Currency)
+			if err != nil {
+				return err
+			}
+			if a.finalPending() {
+				return ch.reject(ErrCapturePending, "")
+			}
+			open := a.Open()
+			amount, err := ch.amount(req.Amount, req.All, open)
+			if err != nil {
+				return err
+			}
+			if !p.PartialCapture && (amount != a.Authorized || a.Captures > 0) {
+				return ch.reject(ErrPartialCaptureNotAllowed, "the only capture allowed takes the whole %s", a.Currency.Format(a.Authorized))
+			}
+			if !p.MultipleCaptures && (a.Captures > 0 || (req.Final != nil && !*req.Final)) {
+				return ch.reject(ErrMultipleCaptureNotAllowed, "policy %s allows a single, final capture", p.Name)
+			}
+			if p.MaxCaptures > 0 && a.Captures >= p.MaxCaptures {
+				return ch.reject(ErrTooManyCaptures, "%d of %d", a.Captures, p.MaxCaptures)
+			}
+			if min := p.minCapture[a.Currency]; amount < min {
+				return ch.reject(ErrBelowMinimum, "%s < %s", a.Currency.Format(amount), a.Currency.Format(min))
+			}
+			final := p.finalFor(req.Final)
+			id := req.CaptureID
+			if id == "" {
+				id = s.newID("cap")
+			} else if _, dup := a.pendingCapture(id); dup {
+				return ch.reject(ErrInvalidArgument, "capture ID %q is already pending", id)
+			}
+			a.Captures++
+			if op == CmdBeginCapture {
+				a.Pending += amount
+				a.PendingCaptures = append(a.PendingCaptures, PendingCapture{ID: id, Amount: amount, Final: final})
+				seq := ch.entry(Entry{Kind: EntryCapture, CaptureState: CapturePending, CaptureID: id, Final: final, Amount: amount, Reference: req.Reference})
+				ch.markMain()
+				ch.event(EventCapturePending, seq, amount)
+				return nil
+			}
+			a.Captured += amount
+			seq := ch.entry(Entry{Kind: EntryCapture, CaptureState: CaptureSucceeded, CaptureID: id, Final: final, Amount: amount, Reference: req.Reference})
+			ch.markMain()
+			ch.event(EventCaptureSucceeded, seq, amount)
+			if final {
+				ch.releaseRemainder()
+			}
+			return nil
+		}})
+}
+
+// SettleCaptureRequest settles a pending two-phase capture with the
+// provider's outcome.
+type SettleCaptureRequest struct {
+	MerchantID, ID string
+	CaptureID      string
+	// Reason, for a failure, is the provider's code; ignored on confirm.
+	Reason         string
+	Reference      string
+	IdempotencyKey string
+}
+
+// ConfirmCapture records that the provider accepted a pending capture: its
+// amount moves from pending to captured, and if it was final the remainder
+// still open is released.
+func (s *Service) ConfirmCapture(ctx context.Context, req SettleCaptureRequest) (*Result, error) {
+	return s.settle(ctx, CmdConfirmCapture, req)
+}
+
+// FailCapture records that the provider refused a pending capture: its
+// amount returns to open, or to expired if the hold expired meanwhile. A
+// failed final capture releases nothing: the authorization stays open and
+// may be captured again or voided.
+func (s *Service) FailCapture(ctx context.Context, req SettleCaptureRequest) (*Result, error) {
+	return s.settle(ctx, CmdFailCapture, req)
+}
+
+func (s *Service) settle(ctx context.Context, op Command, req SettleCaptureRequest) (*Result, error) {
+	if err := checkCommand(req.MerchantID, req.ID, req.IdempotencyKey, req.Reference); err != nil {
+		return nil, badRequest(op, req.MerchantID, req.ID, err)
+	}
+	if err := checkToken("capture ID", req.CaptureID, maxIDLen); err != nil {
+		return nil, badRequest(op, req.MerchantID, req.ID, err)
+	}
+	if err := checkText("reason", req.Reason, maxIDLen); err != nil {
+		return nil, badRequest(op, req.MerchantID, req.ID, err)
+	}
+	f := newFingerprint(op).str(req.ID).str(req.CaptureID).str(req.Reason).str(req.Reference)
+	return s.run(ctx, &command{op: op, merchant: req.MerchantID, id: req.ID, key: req.IdempotencyKey, print: uint64(f),
+		apply: func(ch *change) error {
+			a := ch.a
+			i, ok := a.pendingCapture(req.CaptureID)
+			if !ok {
+				return ch.reject(ErrNotFound, "no pending capture %q", req.CaptureID)
+			}
+			pc := a.PendingCaptures[i]
+			a.PendingCaptures = append(a.PendingCaptures[:i:i], a.PendingCaptures[i+1:]...)
+			if len(a.PendingCaptures) == 0 {
+				a.PendingCaptures = nil
+			}
+			a.Pending -= pc.Amount
+			if op == CmdConfirmCapture {
+				a.Captured += pc.Amount
+				seq := ch.entry(Entry{Kind: EntryCapture, CaptureState: CaptureSucceeded, CaptureID: pc.ID, Final: pc.Final, Amount: pc.Amount, Reference: req.Reference})
+				ch.markMain()
+				ch.event(EventCaptureSucceeded, seq, pc.Amount)
+				if pc.Final {
+					ch.releaseRemainder()
+				}
+				return nil
+			}
+			a.Captures--
+			seq := ch.entry(Entry{Kind: EntryCapture, CaptureState: CaptureFailed, CaptureID: pc.ID, Final: pc.Final, Amount: pc.Amount, Reference: req.Reference, Reason: Reason(req.Reason)})
+			ch.markMain()
+			ch.event(EventCaptureFailed, seq, pc.Amount)
+			if a.HoldExpired() {
+				a.Expired += pc.Amount
+				seq := ch.entry(Entry{Kind: EntryExpiry, Amount: pc.Amount, Reason: ReasonCaptureFailed})
+				ch.event(EventExpired, seq, pc.Amount)
+				ch.release = CloseExpired
+			}
+			return nil
+		}})
+}
+
+// releaseRemainder voids what is open after a final capture.
+func (ch *change) releaseRemainder() {
+	a := ch.a
+	rest := a.Open()
+	if rest <= 0 {
+		return
+	}
+	a.Voided += rest
+	seq := ch.entry(Entry{Kind: EntryVoid, Amount: rest, Reason: ReasonFinalCapture})
+	ch.event(EventVoided, seq, rest)
+	ch.release = CloseFinalCapture
+}
+
+// openFor checks that the authorization accepts a capture or void now: its
+// status allows the command, the hold has not expired and the currency, if
+// given, matches. It returns the policy.
+func (s *Service) openFor(ch *change, op Command, currency string) (*Policy, error) {
+	a := ch.a
+	if a.HoldExpired() {
+		return nil, ch.reject(ErrExpired, "the hold expired at %s", a.ExpiresAt.Format("2006-01-02T15:04:05.999999999Z07:00"))
+	}
+	if !ch.before.Accepts(op) {
+		return nil, ch.reject(ErrInvalidStatus, "")
+	}
+	if currency != "" && currency != string(a.Currency) {
+		if _, err := ParseCurrency(currency); err != nil {
+			return nil, ch.reject(ErrUnknownCurrency, "%q", truncate(currency, 16))
+		}
+		return nil, ch.reject(ErrCurrencyMismatch, "%s given, the authorization is in %s", currency, a.Currency)
+	}
+	p := s.policies[a.Policy]
+	if p == nil {
+		return nil, ch.reject(ErrUnknownPolicy, "policy %q is not registered with this service", a.Policy)
+	}
+	return p, nil
+}
+
+// amount resolves a capture's or void's amount in minor units.
+func (ch *change) amount(d decimal.Decimal, all bool, open int64) (int64, error) {
+	if open <= 0 {
+		return 0, ch.reject(ErrExceedsCapturable, "nothing is open")
+	}
+	if all {
+		return open, nil
+	}
+	amount, err := ch.a.Currency.ToMinor(d)
+	if err != nil {
+		return 0, ch.reject(rootSentinel(err), "%v", err)
+	}
+	if amount > open {
+		return 0, ch.reject(ErrExceedsCapturable, "%s > %s open", ch.a.Currency.Format(amount), ch.a.Currency.Format(open))
+	}
+	return amount, nil
+}
+
+func checkAmountChoice(d decimal.Decimal, all bool) error {
+	if all {
+		if !d.IsZero() {
+			return fmt.Errorf("amount %s given with All: %w", amountString(d), ErrInvalidArgument)
+		}
+		return nil
+	}
+	if d.Sign() <= 0 {
+		return fmt.Errorf("amount %s: must be positive (or set All): %w", amountString(d), ErrInvalidAmount)
+	}
+	return nil
+}

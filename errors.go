@@ -1,0 +1,143 @@
+package authcapture
+
+import (
+	"errors"
+	"net/http"
+)
+
+// Sentinel errors. Every error the service returns matches one of these with
+// errors.Is; most also carry an *Error with the operation, the authorization
+// and its status, reachable with errors.As. Compare by identity, never by
+// message text.
+var (
+	// ErrInvalidArgument: a required field is empty, too long or malformed
+	// (IDs, idempotency keys, references, metadata, reasons, options).
+	ErrInvalidArgument = errors.New("invalid argument")
+	// ErrInvalidAmount: an amount is zero, negative or malformed.
+	ErrInvalidAmount = errors.New("amount must be a positive decimal")
+	// ErrAmountPrecision: an amount has more fractional digits than its
+	// currency's minor unit (10.001 USD).
+	ErrAmountPrecision = errors.New("amount is more precise than the currency allows")
+	// ErrAmountTooLarge: an amount exceeds MaxMinorUnits.
+	ErrAmountTooLarge = errors.New("amount is too large")
+	// ErrUnknownCurrency: not an ISO 4217 code the library knows.
+	ErrUnknownCurrency = errors.New("unknown currency")
+	// ErrCurrencyMismatch: a command names another currency than the
+	// authorization's.
+	ErrCurrencyMismatch = errors.New("currency does not match the authorization")
+	// ErrExceedsRequested: an approval is larger than the requested amount.
+	ErrExceedsRequested = errors.New("authorized amount exceeds the requested amount")
+	// ErrBelowMinimum: a capture is below the policy's minimum for the
+	// currency.
+	ErrBelowMinimum = errors.New("amount is below the policy's minimum capture")
+	// ErrExceedsCapturable: a capture or void asks for more than is open.
+	ErrExceedsCapturable = errors.New("amount exceeds the amount open to capture")
+	// ErrInvalidStatus: the command is not allowed in the authorization's
+	// current status. The *Error carries the status.
+	ErrInvalidStatus = errors.New("command not allowed in the current status")
+	// ErrExpired: the hold has expired (now >= ExpiresAt); nothing more can
+	// be captured or voided.
+	ErrExpired = errors.New("authorization has expired")
+	// ErrMultipleCaptureNotAllowed: the policy allows a single capture.
+	ErrMultipleCaptureNotAllowed = errors.New("policy does not allow multiple captures")
+	// ErrPartialCaptureNotAllowed: the policy allows only a capture of the
+	// whole authorized amount.
+	ErrPartialCaptureNotAllowed = errors.New("policy does not allow partial capture")
+	// ErrPartialVoidNotAllowed: the policy allows only a void of the whole
+	// open amount.
+	ErrPartialVoidNotAllowed = errors.New("policy does not allow partial void")
+	// ErrTooManyCaptures: the policy's maximum number of captures is reached.
+	ErrTooManyCaptures = errors.New("policy's maximum number of captures reached")
+	// ErrCapturePending: a final capture is in flight; no other capture may
+	// begin until it is confirmed or failed.
+	ErrCapturePending = errors.New("a final capture is pending")
+	// ErrIdempotencyMismatch: an idempotency key was reused with different
+	// parameters or for a different command.
+	ErrIdempotencyMismatch = errors.New("idempotency key reused with different parameters")
+	// ErrNotFound: no such authorization (or capture) for this merchant.
+	ErrNotFound = errors.New("not found")
+	// ErrAlreadyExists: an authorization with this ID already exists.
+	ErrAlreadyExists = errors.New("already exists")
+	// ErrVersionConflict: a concurrent writer changed the authorization
+	// between read and write, and the bounded retries ran out.
+	ErrVersionConflict = errors.New("version conflict")
+	// ErrUnknownPolicy: no policy is registered under that name.
+	ErrUnknownPolicy = errors.New("unknown policy")
+	// ErrInvalidPolicy: a policy's definition is inconsistent.
+	ErrInvalidPolicy = errors.New("invalid policy")
+	// ErrIdempotencyKeyExists is returned by a Store when a write's
+	// idempotency key is already recorded for the merchant. The service
+	// turns it into a replay or an ErrIdempotencyMismatch; callers of the
+	// service never see it.
+	ErrIdempotencyKeyExists = errors.New("idempotency key already recorded")
+)
+
+// Error is the typed error of a rejected command. It matches its Err
+// sentinel with errors.Is.
+type Error struct {
+	Op              string // the command, such as "capture"
+	MerchantID      string
+	AuthorizationID string
+	Status          Status // the authorization's status when rejected, if known
+	Err             error  // the sentinel
+	Detail          string // what exactly was wrong, for people
+}
+
+func (e *Error) Error() string {
+	msg := "authcapture: " + e.Op
+	if e.AuthorizationID != "" {
+		msg += " " + e.AuthorizationID
+	}
+	if e.Status != "" {
+		msg += " (" + string(e.Status) + ")"
+	}
+	msg += ": " + e.Err.Error()
+	if e.Detail != "" {
+		msg += ": " + e.Detail
+	}
+	return msg
+}
+
+// Unwrap returns the sentinel.
+func (e *Error) Unwrap() error { return e.Err }
+
+// HTTPStatus maps an error from the service to the HTTP status code a
+// payments API would answer with: 404 for ErrNotFound, 409 for conflicts of
+// state or of concurrency (ErrInvalidStatus, ErrExpired, ErrCapturePending,
+// ErrVersionConflict, ErrIdempotencyMismatch, ErrAlreadyExists), 422 for a
+// request that can never succeed as written (amounts, currencies, policy
+// limits, invalid arguments), and 500 for anything else.
+func HTTPStatus(err error) int {
+	switch {
+	case err == nil:
+		return http.StatusOK
+	case errors.Is(err, ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, ErrInvalidStatus), errors.Is(err, ErrExpired),
+		errors.Is(err, ErrCapturePending), errors.Is(err, ErrVersionConflict),
+		errors.Is(err, ErrIdempotencyMismatch), errors.Is(err, ErrAlreadyExists):
+		return http.StatusConflict
+	case errors.Is(err, ErrInvalidArgument), errors.Is(err, ErrInvalidAmount),
+		errors.Is(err, ErrAmountPrecision), errors.Is(err, ErrAmountTooLarge),
+		errors.Is(err, ErrUnknownCurrency), errors.Is(err, ErrCurrencyMismatch),
+		errors.Is(err, ErrExceedsRequested), errors.Is(err, ErrBelowMinimum),
+		errors.Is(err, ErrExceedsCapturable), errors.Is(err, ErrMultipleCaptureNotAllowed),
+		errors.Is(err, ErrPartialCaptureNotAllowed), errors.Is(err, ErrPartialVoidNotAllowed),
+		errors.Is(err, ErrTooManyCaptures), errors.Is(err, ErrUnknownPolicy),
+		errors.Is(err, ErrInvalidPolicy):
+		return http.StatusUnprocessableEntity
+	default:
+		return http.StatusInternalServerError
+	}
+}
+
+var sentinels = []error{
+	ErrInvalidAmount, ErrAmountPrecision, ErrAmountTooLarge, ErrUnknownCurrency,
+	ErrCurrencyMismatch, ErrExceedsRequested, ErrBelowMinimum, ErrExceedsCapturable,
+	ErrInvalidStatus, ErrExpired, ErrMultipleCaptureNotAllowed, ErrPartialCaptureNotAllowed,
+	ErrPartialVoidNotAllowed, ErrTooManyCaptures, ErrCapturePending, ErrIdempotencyMismatch,
+	ErrNotFound, ErrAlreadyExists, ErrVersionConflict, ErrUnknownPolicy, ErrInvalidPolicy,
+	ErrInvalidArgument,
+}
+
+var errorsIs = errors.Is

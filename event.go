@@ -1,0 +1,40 @@
+package authcapture
+
+import "time"
+
+// EventType names an event, in the dotted form webhooks use.
+type EventType string
+
+// The event types. Every accepted command yields at least one.
+const (
+	EventCreated                 EventType = "authorization.created"
+	EventPending                 EventType = "authorization.pending"
+	EventAuthorized              EventType = "authorization.authorized"
+	EventDeclined                EventType = "authorization.declined"
+	EventCanceled                EventType = "authorization.canceled"
+	EventVoided                  EventType = "authorization.voided"
+	EventExpired                 EventType = "authorization.expired"
+	EventAmountCapturableUpdated EventType = "authorization.amount_capturable_updated"
+	EventCapturePending          EventType = "capture.pending"
+	EventCaptureSucceeded        EventType = "capture.succeeded"
+	EventCaptureFailed           EventType = "capture.failed"
+)
+
+// Event records an accepted change for relay to webhooks. Events are written
+// in the same atomic write as the change (a transactional outbox).
+type Event struct {
+	// Position is assigned by the store when the event is written. It
+	// increases across all authorizations of a store and is the cursor for
+	// Service.Events.
+	Position        int64
+	MerchantID      string
+	AuthorizationID string
+	Seq             int64 // 1-based, per authorization, without gaps
+	Version         int64 // the authorization version that produced it
+	Type            EventType
+	At              time.Time
+	EntrySeq        int64  // the log entry it reports
+	Amount          int64  // the entry's amount, in minor units
+	Open            int64  // open to capture after the change, in minor units
+	Status          Status // status after the change
+}

@@ -1,0 +1,28 @@
+package authcapture
+
+import "time"
+
+// expiryDue returns the write that applies an authorization's expiry at now,
+// or nil if none is due. A hold is expired at now >= ExpiresAt: the open
+// remainder moves to the expired ledger, captures and pending captures stay
+// (a pending capture that later fails releases its amount to expired too).
+func (s *Service) expiryDue(a *Authorization, now time.Time) *Write {
+	if a.Phase != PhaseApproved || a.Closed() || a.HoldExpired() || now.Before(a.ExpiresAt) {
+		return nil
+	}
+	ch := newChange(a, now, &command{op: CmdExpire, merchant: a.MerchantID, id: a.ID})
+	open := a.Open()
+	a.Expired += open
+	a.ExpiredAt = now
+	seq := ch.entry(Entry{Kind: EntryExpiry, Amount: open, Reason: ReasonExpired})
+	ch.markMain()
+	ch.event(EventExpired, seq, open)
+	ch.release = CloseExpired
+	w, err := ch.finish()
+	if err != nil {
+		// The expiry edges are in the table; an error here is a bug that
+		// the state-machine tests catch. Leave the authorization as it is.
+		return nil
+	}
+	return w
+}

@@ -1,0 +1,313 @@
+package authcapture
+
+import (
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/shopspring/decimal"
+)
+
+// Status is where an authorization stands. It is derived from the phase,
+// the ledgers and the close reason (Authorization.Status), never stored on
+// its own.
+type Status string
+
+// The statuses. Before approval an authorization is requires_authorization
+// or pending, and ends declined or canceled. After approval it is authorized
+// or partially_captured while something is open or pending, and closes as
+// captured, voided or expired.
+const (
+	StatusRequiresAuthorization Status = "requires_authorization" // created, not yet sent for approval
+	StatusPending               Status = "pending"                // sent to the provider, awaiting the issuer or a 3-D Secure step
+	StatusDeclined              Status = "declined"               // terminal: the issuer refused
+	StatusCanceled              Status = "canceled"               // terminal: abandoned before approval
+	StatusAuthorized            Status = "authorized"             // open > 0, nothing captured or pending yet
+	StatusPartiallyCaptured     Status = "partially_captured"     // not closed, something captured or pending
+	StatusCaptured              Status = "captured"               // closed, something captured, any remainder released
+	StatusVoided                Status = "voided"                 // closed, nothing captured, released by void
+	StatusExpired               Status = "expired"                // closed, nothing captured, released by expiry
+)
+
+// Terminal reports whether no command can change an authorization in s.
+func (s Status) Terminal() bool {
+	switch s {
+	case StatusDeclined, StatusCanceled, StatusCaptured, StatusVoided, StatusExpired:
+		return true
+	}
+	return false
+}
+
+// Phase is the stored part of the lifecycle that the ledgers cannot tell:
+// whether the provider has approved the authorization yet, and how it ended
+// if it never was.
+type Phase string
+
+// The phases.
+const (
+	PhaseCreated  Phase = "created"
+	PhasePending  Phase = "pending"
+	PhaseDeclined Phase = "declined"
+	PhaseCanceled Phase = "canceled"
+	PhaseApproved Phase = "approved"
+)
+
+// CloseReason says how an authorization's last open amount was settled.
+type CloseReason string
+
+// The close reasons.
+const (
+	CloseNone          CloseReason = ""
+	CloseFullyCaptured CloseReason = "fully_captured" // captures took the whole authorized amount
+	CloseFinalCapture  CloseReason = "final_capture"  // a final capture released the remainder
+	CloseVoided        CloseReason = "voided"         // a void released the remainder
+	CloseExpired       CloseReason = "expired"        // expiry released the remainder
+	CloseDeclined      CloseReason = "declined"       // the issuer refused
+	CloseCanceled      CloseReason = "canceled"       // canceled before approval
+)
+
+// Authorization is the aggregate: one payment's hold and everything that
+// happened to it. Amounts are kept in minor units of Currency (cents for
+// USD), exactly; Amounts returns them as decimals.
+//
+// The ledgers always satisfy
+//
+//	Authorized == Open() + Pending + Captured + Voided + Expired
+//
+// An Authorization returned by the service is a copy: changing it changes
+// nothing stored.
+type Authorization struct {
+	ID         string
+	MerchantID string
+	Reference  string            // the caller's reference, such as an order ID
+	Metadata   map[string]string // the caller's key-value pairs
+	Currency   Currency
+	Policy     string // the name of the policy whose rules apply
+
+	Phase Phase
+
+	Requested  int64 // asked for at creation
+	Authorized int64 // approved by the issuer; may be less than Requested
+	Captured   int64 // taken by succeeded captures
+	Pending    int64 // reserved by two-phase captures not yet settled
+	Voided     int64 // released by voids (including the remainder of a final capture)
+	Expired    int64 // released by expiry
+
+	// Captures counts the captures that succeeded or are pending; the
+	// policy's MaxCaptures applies to it.
+	Captures int
+	// PendingCaptures lists the two-phase captures begun and not yet
+	// confirmed or failed, oldest first.
+	PendingCaptures []PendingCapture
+
+	CloseReason CloseReason // set by the command that closed it
+
+	CreatedAt    time.Time
+	AuthorizedAt time.Time
+	ExpiresAt    time.Time // the hold lapses at this instant: now >= ExpiresAt is expired
+	ExpiryRule   string    // what set ExpiresAt: "policy NAME validity DURATION" or "explicit"
+	ExpiredAt    time.Time // when expiry was applied; zero while the hold stands
+	ClosedAt     time.Time
+	// NextDue is the earliest time something is due for the scheduler
+	// (expiry, a scheduled capture or cancel) while the authorization is
+	// open; zero when nothing is. Stores index it (Store.Due).
+	NextDue time.Time
+
+	// Version increments by exactly one per accepted command. A new
+	// authorization has version 1.
+	Version int64
+	// Entries is the number of log entries; the last has Seq == Entries.
+	Entries int64
+	// Events is the number of events; the last has Seq == Events.
+	Events int64
+}
+
+// PendingCapture is a two-phase capture that has been begun and not settled.
+type PendingCapture struct {
+	ID     string
+	Amount int64
+	Final  bool
+}
+
+// Open returns the amount still open to capture, in minor units.
+func (a *Authorization) Open() int64 {
+	if a.Phase != PhaseApproved {
+		return 0
+	}
+	return a.Authorized - a.Pending - a.Captured - a.Voided - a.Expired
+}
+
+// Closed reports whether the authorization can never change again: it was
+// declined or canceled, or nothing is open and no capture is pending.
+func (a *Authorization) Closed() bool {
+	switch a.Phase {
+	case PhaseDeclined, PhaseCanceled:
+		return true
+	case PhaseApproved:
+		return a.Open() == 0 && a.Pending == 0
+	}
+	return false
+}
+
+// Status derives the status from the phase, the ledgers and the close
+// reason.
+func (a *Authorization) Status() Status {
+	switch a.Phase {
+	case PhaseCreated:
+		return StatusRequiresAuthorization
+	case PhasePending:
+		return StatusPending
+	case PhaseDeclined:
+		return StatusDeclined
+	case PhaseCanceled:
+		return StatusCanceled
+	}
+	if a.Closed() {
+		switch {
+		case a.Captured > 0:
+			return StatusCaptured
+		case a.CloseReason == CloseExpired:
+			return StatusExpired
+		default:
+			return StatusVoided
+		}
+	}
+	if a.Captured > 0 || a.Pending > 0 {
+		return StatusPartiallyCaptured
+	}
+	return StatusAuthorized
+}
+
+// HoldExpired reports whether the hold's expiry has been applied.
+func (a *Authorization) HoldExpired() bool { return !a.ExpiredAt.IsZero() }
+
+// Amounts are an authorization's ledgers as exact decimals in its currency.
+type Amounts struct {
+	Requested, Authorized, Open, Pending, Captured, Voided, Expired decimal.Decimal
+}
+
+// Amounts returns the ledgers as decimals with the currency's digits.
+func (a *Authorization) Amounts() Amounts {
+	c := a.Currency
+	return Amounts{
+		Requested:  c.FromMinor(a.Requested),
+		Authorized: c.FromMinor(a.Authorized),
+		Open:       c.FromMinor(a.Open()),
+		Pending:    c.FromMinor(a.Pending),
+		Captured:   c.FromMinor(a.Captured),
+		Voided:     c.FromMinor(a.Voided),
+		Expired:    c.FromMinor(a.Expired),
+	}
+}
+
+// Clone returns a deep copy: no slice or map is shared with a.
+func (a *Authorization) Clone() *Authorization {
+	c := *a
+	if a.Metadata != nil {
+		c.Metadata = maps.Clone(a.Metadata)
+	}
+	if a.PendingCaptures != nil {
+		c.PendingCaptures = slices.Clone(a.PendingCaptures)
+	}
+	return &c
+}
+
+func (a *Authorization) pendingCapture(id string) (int, bool) {
+	for i := range a.PendingCaptures {
+		if a.PendingCaptures[i].ID == id {
+			return i, true
+		}
+	}
+	return -1, false
+}
+
+func (a *Authorization) finalPending() bool {
+	for i := range a.PendingCaptures {
+		if a.PendingCaptures[i].Final {
+			return true
+		}
+	}
+	return false
+}
+
+// EntryKind names what a log entry records.
+type EntryKind string
+
+// The entry kinds.
+const (
+	EntryCreated    EntryKind = "created"
+	EntryPending    EntryKind = "pending"
+	EntryAuthorized EntryKind = "authorized"
+	EntryDeclined   EntryKind = "declined"
+	EntryCanceled   EntryKind = "canceled"
+	EntryCapture    EntryKind = "capture" // see CaptureState
+	EntryVoid       EntryKind = "void"
+	EntryExpiry     EntryKind = "expiry"
+)
+
+// CaptureState is the state of a capture entry. A direct capture is
+// recorded as one succeeded entry; a two-phase capture as a pending entry
+// followed by a succeeded or failed entry with the same CaptureID.
+type CaptureState string
+
+// The capture states.
+const (
+	CapturePending   CaptureState = "pending"
+	CaptureSucceeded CaptureState = "succeeded"
+	CaptureFailed    CaptureState = "failed"
+)
+
+// Reason explains a void, an expiry, a decline or a cancel. Reasons that the
+// caller gives are kept apart from those the system gives (IsSystem).
+type Reason string
+
+// Caller reasons for a void or cancel.
+const (
+	ReasonRequestedByCustomer Reason = "requested_by_customer"
+	ReasonFraudulent          Reason = "fraudulent"
+	ReasonDuplicate           Reason = "duplicate"
+	ReasonAbandoned           Reason = "abandoned"
+)
+
+// System reasons, which a caller cannot give.
+const (
+	ReasonFinalCapture     Reason = "final_capture"     // the remainder of a final capture
+	ReasonExpired          Reason = "expired"           // the hold lapsed
+	ReasonCaptureFailed    Reason = "capture_failed"    // a failed capture's amount, after the hold lapsed
+	ReasonScheduledCancel  Reason = "scheduled_cancel"  // a delayed cancel fired
+	ReasonScheduledCapture Reason = "scheduled_capture" // a delayed capture fired
+	ReasonAutomaticCapture Reason = "automatic_capture" // capture mode automatic
+)
+
+// IsSystem reports whether r is one the library itself records.
+func (r Reason) IsSystem() bool {
+	switch r {
+	case ReasonFinalCapture, ReasonExpired, ReasonCaptureFailed, ReasonScheduledCancel,
+		ReasonScheduledCapture, ReasonAutomaticCapture:
+		return true
+	}
+	return false
+}
+
+func (r Reason) callerVoidReason() bool {
+	switch r {
+	case ReasonRequestedByCustomer, ReasonFraudulent, ReasonDuplicate, ReasonAbandoned:
+		return true
+	}
+	return false
+}
+
+// Entry is one record of the append-only log. Amount is in minor units.
+type Entry struct {
+	Seq            int64 // 1-based position in the authorization's log
+	Version        int64 // the authorization version the entry belongs to
+	Kind           EntryKind
+	CaptureState   CaptureState // for capture entries
+	CaptureID      string       // for capture entries
+	Final          bool         // for capture entries: the capture releases the remainder
+	Amount         int64
+	At             time.Time
+	IdempotencyKey string
+	Reference      string // the caller's reference, such as a shipment ID
+	Reason         Reason
+}

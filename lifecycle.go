@@ -1,0 +1,266 @@
+package authcapture
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"sort"
+	"time"
+
+	"github.com/shopspring/decimal"
+)
+
+// CreateRequest records a new payment intent before the provider approves it.
+type CreateRequest struct {
+	MerchantID string
+	// ID of the new authorization; generated ("auth_...") when empty.
+	ID        string
+	Reference string            // the caller's reference, such as an order ID
+	Metadata  map[string]string // copied; see Limits
+	Currency  string            // ISO 4217, such as "USD"
+	Amount    decimal.Decimal   // the amount requested
+	// Policy names the rules that apply; Options.DefaultPolicy when empty.
+	Policy         string
+	IdempotencyKey string
+}
+
+// Create records a new authorization in status requires_authorization.
+func (s *Service) Create(ctx context.Context, req CreateRequest) (*Result, error) {
+	op := CmdCreate
+	bad := func(err error) error {
+		return &Error{Op: string(op), MerchantID: req.MerchantID, AuthorizationID: truncate(req.ID, maxIDLen), Err: rootSentinel(err), Detail: err.Error()}
+	}
+	if err := checkToken("merchant ID", req.MerchantID, maxIDLen); err != nil {
+		return nil, bad(err)
+	}
+	if req.ID != "" {
+		if err := checkToken("authorization ID", req.ID, maxIDLen); err != nil {
+			return nil, bad(err)
+		}
+	}
+	if err := checkKey(req.IdempotencyKey); err != nil {
+		return nil, bad(err)
+	}
+	if err := checkText("reference", req.Reference, maxReferenceLen); err != nil {
+		return nil, bad(err)
+	}
+	if err := checkMetadata(req.Metadata); err != nil {
+		return nil, bad(err)
+	}
+	cur, err := ParseCurrency(req.Currency)
+	if err != nil {
+		return nil, bad(err)
+	}
+	amount, err := cur.ToMinor(req.Amount)
+	if err != nil {
+		return nil, bad(err)
+	}
+	policy := req.Policy
+	if policy == "" {
+		policy = s.defaultPolicy
+	}
+	if _, ok := s.policies[policy]; !ok {
+		return nil, bad(fmt.Errorf("policy %q: %w", truncate(policy, maxIDLen), ErrUnknownPolicy))
+	}
+	f := newFingerprint(op).str(req.ID).str(req.Reference).str(string(cur)).int(amount).str(policy)
+	keys := make([]string, 0, len(req.Metadata))
+	for k := range req.Metadata {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		f = f.str(k).str(req.Metadata[k])
+	}
+	cmd := &command{op: op, merchant: req.MerchantID, id: req.ID, key: req.IdempotencyKey, print: uint64(f)}
+	cmd.create = func(ch *change) error {
+		id := req.ID
+		if id == "" {
+			id = s.newID("auth")
+		}
+		var md map[string]string
+		if len(req.Metadata) > 0 {
+			md = maps.Clone(req.Metadata)
+		}
+		ch.a = &Authorization{
+			ID: id, MerchantID: req.MerchantID, Reference: req.Reference, Metadata: md,
+			Currency: cur, Policy: policy, Phase: PhaseCreated, Requested: amount,
+			CreatedAt: ch.now, Version: 1,
+		}
+		seq := ch.entry(Entry{Kind: EntryCreated, Amount: amount, Reference: req.Reference})
+		ch.markMain()
+		ch.event(EventCreated, seq, amount)
+		return nil
+	}
+	return s.run(ctx, cmd)
+}
+
+// MarkPendingRequest records that the authorization was sent to the
+// provider and awaits the issuer (or a 3-D Secure step).
+type MarkPendingRequest struct {
+	MerchantID, ID string
+	Reference      string // the provider's reference, if it gave one
+	IdempotencyKey string
+}
+
+// MarkPending moves an authorization from requires_authorization to pending.
+func (s *Service) MarkPending(ctx context.Context, req MarkPendingRequest) (*Result, error) {
+	op := CmdMarkPending
+	if err := checkCommand(req.MerchantID, req.ID, req.IdempotencyKey, req.Reference); err != nil {
+		return nil, badRequest(op, req.MerchantID, req.ID, err)
+	}
+	f := newFingerprint(op).str(req.ID).str(req.Reference)
+	return s.run(ctx, &command{op: op, merchant: req.MerchantID, id: req.ID, key: req.IdempotencyKey, print: uint64(f),
+		apply: func(ch *change) error {
+			if !ch.before.Accepts(op) {
+				return ch.reject(ErrInvalidStatus, "")
+			}
+			ch.a.Phase = PhasePending
+			seq := ch.entry(Entry{Kind: EntryPending, Reference: req.Reference})
+			ch.markMain()
+			ch.event(EventPending, seq, 0)
+			return nil
+		}})
+}
+
+// AuthorizeRequest records the provider's approval.
+type AuthorizeRequest struct {
+	MerchantID, ID string
+	// Amount approved by the issuer: at most the requested amount; less
+	// for a partial authorization.
+	Amount decimal.Decimal
+	// ExpiresAt, if set, is when the hold lapses; otherwise the policy's
+	// Validity from now. It must be in the future and within 90 days.
+	ExpiresAt      time.Time
+	Reference      string // the provider's authorization reference
+	IdempotencyKey string
+}
+
+// Authorize approves an authorization in full or in part.
+func (s *Service) Authorize(ctx context.Context, req AuthorizeRequest) (*Result, error) {
+	op := CmdAuthorize
+	if err := checkCommand(req.MerchantID, req.ID, req.IdempotencyKey, req.Reference); err != nil {
+		return nil, badRequest(op, req.MerchantID, req.ID, err)
+	}
+	if req.Amount.Sign() <= 0 {
+		return nil, badRequest(op, req.MerchantID, req.ID, fmt.Errorf("approved amount %s: %w", amountString(req.Amount), ErrInvalidAmount))
+	}
+	f := newFingerprint(op).str(req.ID).str(req.Amount.String()).int(req.ExpiresAt.UnixNano()).str(req.Reference)
+	return s.run(ctx, &command{op: op, merchant: req.MerchantID, id: req.ID, key: req.IdempotencyKey, print: uint64(f),
+		apply: func(ch *change) error {
+			a := ch.a
+			if !ch.before.Accepts(op) {
+				return ch.reject(ErrInvalidStatus, "")
+			}
+			amount, err := a.Currency.ToMinor(req.Amount)
+			if err != nil {
+				return ch.reject(rootSentinel(err), "%v", err)
+			}
+			if amount > a.Requested {
+				return ch.reject(ErrExceedsRequested, "approved %s > requested %s", a.Currency.Format(amount), a.Currency.Format(a.Requested))
+			}
+			p := s.policies[a.Policy]
+			if p == nil {
+				return ch.reject(ErrUnknownPolicy, "policy %q is not registered with this service", a.Policy)
+			}
+			if req.ExpiresAt.IsZero() {
+				a.ExpiresAt = ch.now.Add(p.Validity)
+				a.ExpiryRule = "policy " + p.Name + " validity " + p.Validity.String()
+			} else {
+				at := req.ExpiresAt.UTC()
+				if !at.After(ch.now) || at.Sub(ch.now) > maxValidity {
+					return ch.reject(ErrInvalidArgument, "ExpiresAt %s must be after now (%s) and within %s", at.Format(time.RFC3339Nano), ch.now.Format(time.RFC3339Nano), maxValidity)
+				}
+				a.ExpiresAt = at
+				a.ExpiryRule = "explicit"
+			}
+			a.Phase = PhaseApproved
+			a.Authorized = amount
+			a.AuthorizedAt = ch.now
+			seq := ch.entry(Entry{Kind: EntryAuthorized, Amount: amount, Reference: req.Reference})
+			ch.markMain()
+			ch.event(EventAuthorized, seq, amount)
+			return nil
+		}})
+}
+
+// DeclineRequest records the provider's refusal.
+type DeclineRequest struct {
+	MerchantID, ID string
+	// Reason is the provider's decline code, such as "insufficient_funds".
+	Reason         string
+	Reference      string
+	IdempotencyKey string
+}
+
+// Decline ends an authorization that was not approved.
+func (s *Service) Decline(ctx context.Context, req DeclineRequest) (*Result, error) {
+	return s.end(ctx, CmdDecline, req.MerchantID, req.ID, req.IdempotencyKey, req.Reference, Reason(req.Reason))
+}
+
+// CancelRequest abandons an authorization before approval.
+type CancelRequest struct {
+	MerchantID, ID string
+	Reason         Reason // a caller reason, such as ReasonAbandoned; may be empty
+	Reference      string
+	IdempotencyKey string
+}
+
+// Cancel ends an authorization before the provider approved it. After
+// approval, use Void.
+func (s *Service) Cancel(ctx context.Context, req CancelRequest) (*Result, error) {
+	if req.Reason != "" && !req.Reason.callerVoidReason() {
+		return nil, badRequest(CmdCancel, req.MerchantID, req.ID, fmt.Errorf("cancel reason %q is not a caller reason: %w", truncate(string(req.Reason), 64), ErrInvalidArgument))
+	}
+	return s.end(ctx, CmdCancel, req.MerchantID, req.ID, req.IdempotencyKey, req.Reference, req.Reason)
+}
+
+func (s *Service) end(ctx context.Context, op Command, merchant, id, key, ref string, reason Reason) (*Result, error) {
+	if err := checkCommand(merchant, id, key, ref); err != nil {
+		return nil, badRequest(op, merchant, id, err)
+	}
+	if err := checkText("reason", string(reason), maxIDLen); err != nil {
+		return nil, badRequest(op, merchant, id, err)
+	}
+	f := newFingerprint(op).str(id).str(ref).str(string(reason))
+	return s.run(ctx, &command{op: op, merchant: merchant, id: id, key: key, print: uint64(f),
+		apply: func(ch *change) error {
+			if !ch.before.Accepts(op) {
+				return ch.reject(ErrInvalidStatus, "")
+			}
+			kind, ev, phase, cr := EntryDeclined, EventDeclined, PhaseDeclined, CloseDeclined
+			if op == CmdCancel {
+				kind, ev, phase, cr = EntryCanceled, EventCanceled, PhaseCanceled, CloseCanceled
+			}
+			ch.a.Phase = phase
+			ch.a.CloseReason = cr
+			ch.a.ClosedAt = ch.now
+			seq := ch.entry(Entry{Kind: kind, Reference: ref, Reason: reason})
+			ch.markMain()
+			ch.event(ev, seq, 0)
+			return nil
+		}})
+}
+
+func checkCommand(merchant, id, key, ref string) error {
+	if err := checkRef(merchant, id); err != nil {
+		return err
+	}
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	return checkText("reference", ref, maxReferenceLen)
+}
+
+func badRequest(op Command, merchant, id string, err error) error {
+	return &Error{Op: string(op), MerchantID: truncate(merchant, maxIDLen), AuthorizationID: truncate(id, maxIDLen), Err: rootSentinel(err), Detail: err.Error()}
+}
+
+// rootSentinel returns the library sentinel err wraps.
+func rootSentinel(err error) error {
+	for _, s := range sentinels {
+		if errorsIs(err, s) {
+			return s
+		}
+	}
+	return ErrInvalidArgument
+}

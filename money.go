@@ -1,0 +1,213 @@
+package authcapture
+
+import (
+	"fmt"
+
+	"github.com/shopspring/decimal"
+)
+
+// MaxMinorUnits is the largest amount the library accepts, in a currency's
+// minor units: 999,999,999,999,999 (just under 10 trillion dollars). Every
+// ledger is bounded by the authorized amount, so sums never overflow, and
+// every amount stays exact in JSON consumers that read numbers as doubles.
+const MaxMinorUnits int64 = 999_999_999_999_999
+
+// Currency is an ISO 4217 alphabetic code, such as "USD". Its exponent (the
+// number of digits after the decimal point of its minor unit) comes from the
+// ISO 4217 table: JPY 0, USD 2, BHD 3.
+type Currency string
+
+// ParseCurrency returns the currency for an ISO 4217 code. Codes are
+// upper-case three-letter strings; anything else, or a code the table does
+// not know, returns an error wrapping ErrUnknownCurrency.
+func ParseCurrency(code string) (Currency, error) {
+	if _, ok := currencyExponents[code]; !ok {
+		return "", fmt.Errorf("authcapture: currency %q: %w", truncate(code, 16), ErrUnknownCurrency)
+	}
+	return Currency(code), nil
+}
+
+// Exponent returns the number of minor-unit digits of c, or -1 if c is not
+// a known ISO 4217 code.
+func (c Currency) Exponent() int {
+	e, ok := currencyExponents[string(c)]
+	if !ok {
+		return -1
+	}
+	return int(e)
+}
+
+// Valid reports whether c is a known ISO 4217 code.
+func (c Currency) Valid() bool { return c.Exponent() >= 0 }
+
+// String returns the ISO 4217 code.
+func (c Currency) String() string { return string(c) }
+
+// ToMinor converts a positive decimal amount into minor units of c. It is
+// exact: an amount with more fractional digits than the currency has (10.001
+// USD) returns ErrAmountPrecision rather than being rounded; zero or negative
+// amounts return ErrInvalidAmount; amounts above MaxMinorUnits return
+// ErrAmountTooLarge.
+func (c Currency) ToMinor(d decimal.Decimal) (int64, error) {
+	exp := c.Exponent()
+	if exp < 0 {
+		return 0, fmt.Errorf("authcapture: currency %q: %w", truncate(string(c), 16), ErrUnknownCurrency)
+	}
+	if d.Sign() <= 0 {
+		return 0, fmt.Errorf("authcapture: amount %s: must be positive: %w", amountString(d), ErrInvalidAmount)
+	}
+	if d.NumDigits() <= 18 {
+		// Fast path: the coefficient fits an int64, no allocation.
+		coef := d.CoefficientInt64()
+		shift := int(d.Exponent()) + exp
+		switch {
+		case shift >= 0:
+			if shift > 15 {
+				return 0, tooLarge(d, c)
+			}
+			p := pow10[shift]
+			if coef > MaxMinorUnits/p {
+				return 0, tooLarge(d, c)
+			}
+			return coef * p, nil
+		case shift < -18:
+			return 0, tooPrecise(d, c)
+		default:
+			p := pow10[-shift]
+			if coef%p != 0 {
+				return 0, tooPrecise(d, c)
+			}
+			return coef / p, nil
+		}
+	}
+	m := d.Shift(int32(exp))
+	if !m.IsInteger() {
+		return 0, tooPrecise(d, c)
+	}
+	if m.Cmp(decimal.NewFromInt(MaxMinorUnits)) > 0 {
+		return 0, tooLarge(d, c)
+	}
+	return m.IntPart(), nil
+}
+
+// FromMinor returns the decimal value of an amount in minor units of c,
+// with exactly the currency's number of fractional digits.
+func (c Currency) FromMinor(minor int64) decimal.Decimal {
+	exp := c.Exponent()
+	if exp < 0 {
+		exp = 0
+	}
+	return decimal.New(minor, int32(-exp))
+}
+
+// Format returns minor as a fixed-point string with the currency's digits,
+// such as "4.50" for 450 USD cents.
+func (c Currency) Format(minor int64) string {
+	exp := c.Exponent()
+	if exp < 0 {
+		exp = 0
+	}
+	return c.FromMinor(minor).StringFixed(int32(exp))
+}
+
+// ParseAmount parses a decimal string such as "10.50" into minor units of c,
+// with the same rules as ToMinor. Exponents ("1e3"), signs and surrounding
+// spaces are rejected as malformed.
+func ParseAmount(s string, c Currency) (int64, error) {
+	if len(s) == 0 || len(s) > 40 {
+		return 0, fmt.Errorf("authcapture: amount %q: %w", truncate(s, 48), ErrInvalidAmount)
+	}
+	dot := false
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		switch {
+		case ch >= '0' && ch <= '9':
+		case ch == '.' && !dot && i > 0 && i < len(s)-1:
+			dot = true
+		default:
+			return 0, fmt.Errorf("authcapture: amount %q: malformed: %w", truncate(s, 48), ErrInvalidAmount)
+		}
+	}
+	d, err := decimal.NewFromString(s)
+	if err != nil {
+		return 0, fmt.Errorf("authcapture: amount %q: %w", truncate(s, 48), ErrInvalidAmount)
+	}
+	return c.ToMinor(d)
+}
+
+var pow10 = func() [19]int64 {
+	var p [19]int64
+	p[0] = 1
+	for i := 1; i < len(p); i++ {
+		p[i] = p[i-1] * 10
+	}
+	return p
+}()
+
+func tooLarge(d decimal.Decimal, c Currency) error {
+	return fmt.Errorf("authcapture: amount %s %s exceeds the maximum %s: %w",
+		amountString(d), c, c.Format(MaxMinorUnits), ErrAmountTooLarge)
+}
+
+func tooPrecise(d decimal.Decimal, c Currency) error {
+	return fmt.Errorf("authcapture: amount %s has more than %d fractional digits for %s: %w",
+		amountString(d), c.Exponent(), c, ErrAmountPrecision)
+}
+
+// amountString renders d for an error message without expanding absurd
+// exponents into megabytes of zeros.
+func amountString(d decimal.Decimal) string {
+	if e := d.Exponent(); e > 30 || e < -30 || d.NumDigits() > 40 {
+		return d.ScientificNotationString()
+	}
+	return d.String()
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
+
+// currencyExponents lists the active ISO 4217 codes with their minor-unit
+// exponents. Codes without a minor unit in ISO 4217 (XAU and the like) are
+// not accepted: they are not card currencies.
+var currencyExponents = func() map[string]int8 {
+	m := make(map[string]int8, 180)
+	two := []string{
+		"AED", "AFN", "ALL", "AMD", "ANG", "AOA", "ARS", "AUD", "AWG", "AZN",
+		"BAM", "BBD", "BDT", "BGN", "BMD", "BND", "BOB", "BRL", "BSD", "BTN",
+		"BWP", "BYN", "BZD", "CAD", "CDF", "CHF", "CNY", "COP", "CRC", "CUP",
+		"CVE", "CZK", "DKK", "DOP", "DZD", "EGP", "ERN", "ETB", "EUR", "FJD",
+		"FKP", "GBP", "GEL", "GHS", "GIP", "GMD", "GTQ", "GYD", "HKD", "HNL",
+		"HTG", "HUF", "IDR", "ILS", "INR", "IRR", "JMD", "KES", "KGS", "KHR",
+		"KPW", "KYD", "KZT", "LAK", "LBP", "LKR", "LRD", "LSL", "MAD", "MDL",
+		"MGA", "MKD", "MMK", "MNT", "MOP", "MRU", "MUR", "MVR", "MWK", "MXN",
+		"MYR", "MZN", "NAD", "NGN", "NIO", "NOK", "NPR", "NZD", "PAB", "PEN",
+		"PGK", "PHP", "PKR", "PLN", "QAR", "RON", "RSD", "RUB", "SAR", "SBD",
+		"SCR", "SDG", "SEK", "SGD", "SHP", "SLE", "SOS", "SRD", "SSP", "STN",
+		"SVC", "SYP", "SZL", "THB", "TJS", "TMT", "TOP", "TRY", "TTD", "TWD",
+		"TZS", "UAH", "USD", "UYU", "UZS", "VES", "WST", "XCD", "YER", "ZAR",
+		"ZMW", "ZWG",
+	}
+	zero := []string{
+		"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF",
+		"UGX", "UYI", "VND", "VUV", "XAF", "XOF", "XPF",
+	}
+	three := []string{"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"}
+	four := []string{"CLF", "UYW"}
+	for _, c := range two {
+		m[c] = 2
+	}
+	for _, c := range zero {
+		m[c] = 0
+	}
+	for _, c := range three {
+		m[c] = 3
+	}
+	for _, c := range four {
+		m[c] = 4
+	}
+	return m
+}()

@@ -1,0 +1,142 @@
+package authcapture
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/shopspring/decimal"
+)
+
+// Policy is the data that says which commands a payment provider allows. A
+// Service knows the presets below and any policy given in Options; each
+// authorization names its policy, which is looked up on every command.
+// Changing a registered policy's definition therefore changes the rules for
+// authorizations already made under it (their ExpiresAt stays as computed):
+// register new terms under a new name.
+type Policy struct {
+	// Name identifies the policy; authorizations record it.
+	Name string
+	// MultipleCaptures allows more than one capture per authorization.
+	// Without it every capture is final, and an explicit non-final capture
+	// is rejected with ErrMultipleCaptureNotAllowed.
+	MultipleCaptures bool
+	// MaxCaptures caps the number of captures (succeeded or pending); 0
+	// means no cap.
+	MaxCaptures int
+	// PartialCapture allows capturing less than the whole authorized amount.
+	// Without it the only capture allowed takes all of it.
+	PartialCapture bool
+	// PartialVoid allows voiding part of the open amount.
+	PartialVoid bool
+	// FinalByDefault is the final flag of a capture that does not choose.
+	FinalByDefault bool
+	// MinCapture is the smallest capture allowed, per currency code, as a
+	// decimal string ("1.00"). Currencies not listed have no minimum.
+	MinCapture map[Currency]string
+	// Validity is how long an approved hold lasts before expiry, unless the
+	// authorize call sets ExpiresAt.
+	Validity time.Duration
+
+	minCapture map[Currency]int64
+}
+
+// Validate reports whether the policy is consistent, with an error wrapping
+// ErrInvalidPolicy that says what is wrong.
+func (p *Policy) Validate() error {
+	_, err := p.compile()
+	return err
+}
+
+func (p *Policy) compile() (map[Currency]int64, error) {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("authcapture: policy %q: %s: %w", p.Name, fmt.Sprintf(format, args...), ErrInvalidPolicy)
+	}
+	if err := checkToken("policy name", p.Name, maxIDLen); err != nil {
+		return nil, bad("name: %v", err)
+	}
+	if p.MaxCaptures < 0 {
+		return nil, bad("MaxCaptures %d is negative", p.MaxCaptures)
+	}
+	if !p.MultipleCaptures && p.MaxCaptures > 1 {
+		return nil, bad("MaxCaptures %d without MultipleCaptures", p.MaxCaptures)
+	}
+	if p.Validity <= 0 {
+		return nil, bad("Validity must be positive")
+	}
+	if p.Validity > maxValidity {
+		return nil, bad("Validity %s exceeds %s", p.Validity, maxValidity)
+	}
+	mins := make(map[Currency]int64, len(p.MinCapture))
+	for c, s := range p.MinCapture {
+		d, err := decimal.NewFromString(s)
+		if err != nil {
+			return nil, bad("MinCapture[%s] %q is not a decimal", c, s)
+		}
+		m, err := c.ToMinor(d)
+		if err != nil {
+			return nil, bad("MinCapture[%s]: %v", c, err)
+		}
+		mins[c] = m
+	}
+	return mins, nil
+}
+
+// maxValidity bounds a hold's validity; card networks allow at most about a
+// month, and some providers' extended holds 31 days.
+const maxValidity = 90 * 24 * time.Hour
+
+// finalFor resolves a capture's final flag from the call and the policy.
+func (p *Policy) finalFor(requested *bool) bool {
+	if !p.MultipleCaptures {
+		return true
+	}
+	if requested != nil {
+		return *requested
+	}
+	return p.FinalByDefault
+}
+
+const day = 24 * time.Hour
+
+// The presets. Each is tested against its provider's documented behaviour
+// (policy_test.go). DefaultPolicy is used when a create names none.
+var (
+	// DefaultPolicy: multiple partial captures and partial voids, non-final
+	// by default, a 7-day hold.
+	DefaultPolicy = Policy{Name: "default", MultipleCaptures: true, PartialCapture: true,
+		PartialVoid: true, Validity: 7 * day}
+	// Waffo: manual capture of all or part of the hold, once, or a void;
+	// holds last 7 days.
+	Waffo = Policy{Name: "waffo", PartialCapture: true, FinalByDefault: true, Validity: 7 * day}
+	// PayMongo: a single capture, partial allowed, the remainder released;
+	// the hold is voided automatically after 7 days.
+	PayMongo = Policy{Name: "paymongo", PartialCapture: true, FinalByDefault: true, Validity: 7 * day}
+	// Afterpay (Cash App Afterpay): multiple captures and partial voids,
+	// a minimum capture of 1.00, a 13-day hold whose remainder is voided
+	// at expiry, captures idempotent by request ID.
+	Afterpay = Policy{Name: "afterpay", MultipleCaptures: true, PartialCapture: true,
+		PartialVoid: true, Validity: 13 * day,
+		MinCapture: map[Currency]string{"USD": "1.00", "CAD": "1.00", "AUD": "1.00", "NZD": "1.00", "GBP": "1.00", "EUR": "1.00"}}
+	// Payrails: partial and multiple captures, non-final by default, a
+	// 7-day hold; its capture and cancel modes are the schedules.
+	Payrails = Policy{Name: "payrails", MultipleCaptures: true, PartialCapture: true,
+		Validity: 7 * day}
+	// NjiaPay: no partial and no multiple capture: one capture of the whole
+	// authorized amount, or a void; a 7-day hold.
+	NjiaPay = Policy{Name: "njiapay", Validity: 7 * day, FinalByDefault: true}
+	// Stripe: partial captures, final by default, up to 50 captures when
+	// the call asks for a non-final one (multicapture), no partial void
+	// (a cancel releases everything), a 7-day hold.
+	Stripe = Policy{Name: "stripe", MultipleCaptures: true, MaxCaptures: 50, PartialCapture: true,
+		FinalByDefault: true, Validity: 7 * day}
+	// Adyen: multiple partial captures, the remainder staying authorized
+	// until cancelled or expired, partial cancels through amount
+	// adjustment, a 28-day hold.
+	Adyen = Policy{Name: "adyen", MultipleCaptures: true, PartialCapture: true, PartialVoid: true,
+		Validity: 28 * day}
+)
+
+// Presets returns the built-in policies, DefaultPolicy first.
+func Presets() []Policy {
+	return []Policy{DefaultPolicy, Waffo, PayMongo, Afterpay, Payrails, NjiaPay, Stripe, Adyen}
+}

@@ -1,0 +1,93 @@
+package authcapture
+
+import (
+	"context"
+	"time"
+)
+
+// Store is the storage backend the Service runs on. Application code uses
+// the Service, never a Store directly: the Service validates every command,
+// applies the rules and builds each Write; a Store only keeps what it is
+// given, atomically.
+//
+// Implementations must be safe for concurrent use by many goroutines and, for
+// shared backends, by many processes. The storetest package holds a
+// conformance suite every implementation must pass.
+//
+// Errors: a Store returns ErrNotFound, ErrAlreadyExists, ErrVersionConflict
+// and ErrIdempotencyKeyExists (possibly wrapped) for the conditions below;
+// any other error means the backend failed, and for a Write it may mean the
+// outcome is unknown (a reply lost after commit). The Service resolves such
+// outcomes only through idempotency keys, so a store must never report
+// failure for a write that committed unless it cannot know.
+type Store interface {
+	// Get returns the authorization id of merchantID, or ErrNotFound if
+	// there is none (including when it belongs to another merchant). The
+	// result must share no memory with the store's copy.
+	Get(ctx context.Context, merchantID, id string) (*Authorization, error)
+
+	// Entries returns the log entries of an authorization with Seq > after,
+	// in Seq order, at most limit of them (limit <= 0 means all). It returns
+	// ErrNotFound if the authorization does not exist for merchantID.
+	Entries(ctx context.Context, merchantID, id string, after int64, limit int) ([]Entry, error)
+
+	// Idempotency returns the record of key for merchantID, or ErrNotFound.
+	Idempotency(ctx context.Context, merchantID, key string) (*IdempotencyRecord, error)
+
+	// Write applies w atomically: all of it or nothing.
+	//
+	// If w.Authorization.Version == 1 the authorization must not exist for
+	// its merchant (otherwise ErrAlreadyExists). Else the stored version
+	// must equal w.Authorization.Version-1 (otherwise ErrVersionConflict,
+	// or ErrNotFound if it does not exist), and the stored state is
+	// replaced. w.Entries are appended to the log (their Seq continue it
+	// without gaps); w.Events are appended to the outbox with a Position
+	// the store assigns; w.Idempotency, if not nil, is recorded under its
+	// merchant and key, and if that key is already recorded the whole write
+	// fails with ErrIdempotencyKeyExists. A store may keep a due index
+	// keyed on the authorization's NextDue, written in the same write.
+	//
+	// The store must not retain w or anything it points to.
+	Write(ctx context.Context, w *Write) error
+
+	// Events returns up to limit events of merchantID with Position >
+	// after, in Position order. A store must never return an event at a
+	// position if an event at a lower position could still become visible
+	// later: a relay that remembers the last position it saw misses nothing.
+	Events(ctx context.Context, merchantID string, after int64, limit int) ([]Event, error)
+
+	// Due returns up to limit references to open authorizations whose next
+	// due time (Authorization.NextDue) is at or before t, earliest first.
+	// It must cost O(limit log n) or better, not a scan of every
+	// authorization.
+	Due(ctx context.Context, t time.Time, limit int) ([]DueRef, error)
+}
+
+// Write is one atomic change of one authorization. See Store.Write.
+type Write struct {
+	Authorization *Authorization
+	Entries       []Entry
+	Events        []Event
+	Idempotency   *IdempotencyRecord
+}
+
+// IdempotencyRecord remembers an accepted command by its key, so a retry
+// with the same key returns the original result instead of applying the
+// command twice.
+type IdempotencyRecord struct {
+	MerchantID      string
+	Key             string
+	Op              string // the command, such as "capture"
+	Fingerprint     uint64 // hash of the command's parameters
+	AuthorizationID string
+	Version         int64 // the version the command produced
+	EntrySeq        int64 // the command's main log entry
+	CreatedAt       time.Time
+}
+
+// DueRef names an authorization that has something due.
+type DueRef struct {
+	MerchantID string
+	ID         string
+	DueAt      time.Time
+}

@@ -1,0 +1,128 @@
+package authcapture
+
+// Command names a command of the Service, as the transition table uses it.
+type Command string
+
+// The commands.
+const (
+	CmdCreate         Command = "create"
+	CmdMarkPending    Command = "mark_pending"
+	CmdAuthorize      Command = "authorize"
+	CmdDecline        Command = "decline"
+	CmdCancel         Command = "cancel"
+	CmdCapture        Command = "capture"
+	CmdBeginCapture   Command = "begin_capture"
+	CmdConfirmCapture Command = "confirm_capture"
+	CmdFailCapture    Command = "fail_capture"
+	CmdVoid           Command = "void"
+	CmdExpire         Command = "expire"
+)
+
+// Transition is one edge of the state machine: Command, accepted in From,
+// may leave the authorization in To. From is empty for creation.
+type Transition struct {
+	From    Status
+	Command Command
+	To      Status
+}
+
+// Transitions returns the state machine as data. The service checks every
+// accepted command against it, and the README's state diagram is generated
+// from it (see MermaidDiagram).
+func Transitions() []Transition {
+	return append([]Transition(nil), transitions...)
+}
+
+var transitions = []Transition{
+	{"", CmdCreate, StatusRequiresAuthorization},
+
+	{StatusRequiresAuthorization, CmdMarkPending, StatusPending},
+	{StatusRequiresAuthorization, CmdAuthorize, StatusAuthorized},
+	{StatusRequiresAuthorization, CmdDecline, StatusDeclined},
+	{StatusRequiresAuthorization, CmdCancel, StatusCanceled},
+
+	{StatusPending, CmdAuthorize, StatusAuthorized},
+	{StatusPending, CmdDecline, StatusDeclined},
+	{StatusPending, CmdCancel, StatusCanceled},
+
+	{StatusAuthorized, CmdCapture, StatusPartiallyCaptured},
+	{StatusAuthorized, CmdCapture, StatusCaptured},
+	{StatusAuthorized, CmdBeginCapture, StatusPartiallyCaptured},
+	{StatusAuthorized, CmdVoid, StatusAuthorized},
+	{StatusAuthorized, CmdVoid, StatusVoided},
+	{StatusAuthorized, CmdExpire, StatusExpired},
+
+	{StatusPartiallyCaptured, CmdCapture, StatusPartiallyCaptured},
+	{StatusPartiallyCaptured, CmdCapture, StatusCaptured},
+	{StatusPartiallyCaptured, CmdBeginCapture, StatusPartiallyCaptured},
+	{StatusPartiallyCaptured, CmdConfirmCapture, StatusPartiallyCaptured},
+	{StatusPartiallyCaptured, CmdConfirmCapture, StatusCaptured},
+	{StatusPartiallyCaptured, CmdFailCapture, StatusAuthorized},
+	{StatusPartiallyCaptured, CmdFailCapture, StatusPartiallyCaptured},
+	{StatusPartiallyCaptured, CmdFailCapture, StatusCaptured},
+	{StatusPartiallyCaptured, CmdFailCapture, StatusExpired},
+	{StatusPartiallyCaptured, CmdVoid, StatusPartiallyCaptured},
+	{StatusPartiallyCaptured, CmdVoid, StatusCaptured},
+	{StatusPartiallyCaptured, CmdExpire, StatusPartiallyCaptured},
+	{StatusPartiallyCaptured, CmdExpire, StatusCaptured},
+}
+
+type edge struct {
+	from Status
+	cmd  Command
+	to   Status
+}
+
+var (
+	edges   = map[edge]bool{}
+	accepts = map[Status]map[Command]bool{}
+)
+
+func init() {
+	for _, t := range transitions {
+		edges[edge{t.From, t.Command, t.To}] = true
+		if accepts[t.From] == nil {
+			accepts[t.From] = map[Command]bool{}
+		}
+		accepts[t.From][t.Command] = true
+	}
+}
+
+// Accepts reports whether the state machine has any transition for cmd from s.
+func (s Status) Accepts(cmd Command) bool { return accepts[s][cmd] }
+
+// MermaidDiagram renders the transition table as a Mermaid state diagram,
+// one line per distinct edge with the commands that take it.
+func MermaidDiagram() string {
+	type pair struct{ from, to Status }
+	var order []pair
+	labels := map[pair][]Command{}
+	for _, t := range transitions {
+		p := pair{t.From, t.To}
+		if _, ok := labels[p]; !ok {
+			order = append(order, p)
+		}
+		labels[p] = append(labels[p], t.Command)
+	}
+	out := "stateDiagram-v2\n"
+	node := func(s Status) string {
+		if s == "" {
+			return "[*]"
+		}
+		return string(s)
+	}
+	for _, p := range order {
+		label := ""
+		for i, c := range labels[p] {
+			if i > 0 {
+				label += ", "
+			}
+			label += string(c)
+		}
+		out += "    " + node(p.from) + " --> " + node(p.to) + " : " + label + "\n"
+	}
+	for _, s := range []Status{StatusDeclined, StatusCanceled, StatusCaptured, StatusVoided, StatusExpired} {
+		out += "    " + string(s) + " --> [*]\n"
+	}
+	return out
+}
