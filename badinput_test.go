@@ -1,0 +1,227 @@
+package authcapture_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/shopspring/decimal"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/authcapture/authcapture"
+)
+
+// Every command given bad input returns a typed error and changes nothing.
+func TestBadInput(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("x", 300)
+	huge := decimal.RequireFromString("1e40")
+	tests := []struct {
+		name string
+		want error
+		run  func(f *fixture, id string) error
+	}{
+		{"zero capture amount", authcapture.ErrInvalidAmount, func(f *fixture, id string) error {
+			_, err := f.svc.Capture(f.ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: id, Amount: decimal.Zero, IdempotencyKey: "k"})
+			return err
+		}},
+		{"negative capture amount", authcapture.ErrInvalidAmount, func(f *fixture, id string) error { _, err := f.capture(id, "-1.00", nil); return err }},
+		{"too precise capture amount", authcapture.ErrAmountPrecision, func(f *fixture, id string) error { _, err := f.capture(id, "10.001", nil); return err }},
+		{"absurdly large capture amount", authcapture.ErrAmountTooLarge, func(f *fixture, id string) error {
+			_, err := f.svc.Capture(f.ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: id, Amount: huge, IdempotencyKey: "k"})
+			return err
+		}},
+		{"amount together with All", authcapture.ErrInvalidArgument, func(f *fixture, id string) error {
+			_, err := f.svc.Capture(f.ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: id, Amount: amt("1"), All: true, IdempotencyKey: "k"})
+			return err
+		}},
+		{"zero void amount", authcapture.ErrInvalidAmount, func(f *fixture, id string) error {
+			_, err := f.svc.Void(f.ctx, authcapture.VoidRequest{MerchantID: "m1", ID: id, IdempotencyKey: "k"})
+			return err
+		}},
+		{"too precise void amount", authcapture.ErrAmountPrecision, func(f *fixture, id string) error { _, err := f.void(id, "0.005"); return err }},
+		{"negative void amount", authcapture.ErrInvalidAmount, func(f *fixture, id string) error { _, err := f.void(id, "-5"); return err }},
+		{"mismatched capture currency", authcapture.ErrCurrencyMismatch, func(f *fixture, id string) error {
+			_, err := f.svc.Capture(f.ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: id, Amount: amt("1"), Currency: "JPY", IdempotencyKey: "k"})
+			return err
+		}},
+		{"unknown capture currency", authcapture.ErrUnknownCurrency, func(f *fixture, id string) error {
+			_, err := f.svc.Capture(f.ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: id, Amount: amt("1"), Currency: "usd", IdempotencyKey: "k"})
+			return err
+		}},
+		{"mismatched void currency", authcapture.ErrCurrencyMismatch, func(f *fixture, id string) error {
+			_, err := f.svc.Void(f.ctx, authcapture.VoidRequest{MerchantID: "m1", ID: id, All: true, Currency: "EUR", IdempotencyKey: "k"})
+			return err
+		}},
+		{"empty merchant", authcapture.ErrInvalidArgument, func(f *fixture, id string) error {
+			_, err := f.svc.Capture(f.ctx, authcapture.CaptureRequest{ID: id, Amount: amt("1"), IdempotencyKey: "k"})
+			return err
+		}},
+		{"empty ID", authcapture.ErrInvalidArgument, func(f *fixture, id string) error { _, err := f.capture("", "1", nil); return err }},
+		{"oversized ID", authcapture.ErrInvalidArgument, func(f *fixture, id string) error { _, err := f.capture(long, "1", nil); return err }},
+		{"ID with spaces", authcapture.ErrInvalidArgument, func(f *fixture, id string) error { _, err := f.capture("a b", "1", nil); return err }},
+		{"empty idempotency key", authcapture.ErrInvalidArgument, func(f *fixture, id string) error {
+			_, err := f.svc.Capture(f.ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: id, Amount: amt("1")})
+			return err
+		}},
+		{"oversized idempotency key", authcapture.ErrInvalidArgument, func(f *fixture, id string) error {
+			_, err := f.svc.Capture(f.ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: id, Amount: amt("1"), IdempotencyKey: long})
+			return err
+		}},
+		{"oversized reference", authcapture.ErrInvalidArgument, func(f *fixture, id string) error {
+			_, err := f.svc.Capture(f.ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: id, Amount: amt("1"), Reference: long, IdempotencyKey: "k"})
+			return err
+		}},
+		{"reference with a control character", authcapture.ErrInvalidArgument, func(f *fixture, id string) error {
+			_, err := f.svc.Capture(f.ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: id, Amount: amt("1"), Reference: "a\x00b", IdempotencyKey: "k"})
+			return err
+		}},
+		{"unknown ID", authcapture.ErrNotFound, func(f *fixture, id string) error { _, err := f.capture("auth_missing", "1", nil); return err }},
+		{"another merchant's ID", authcapture.ErrNotFound, func(f *fixture, id string) error {
+			_, err := f.svc.Capture(f.ctx, authcapture.CaptureRequest{MerchantID: "m2", ID: id, Amount: amt("1"), IdempotencyKey: "k"})
+			return err
+		}},
+		{"another merchant's key", authcapture.ErrNotFound, func(f *fixture, id string) error {
+			// m2 replaying m1's key must not reach m1's authorization.
+			_, err := f.svc.Capture(f.ctx, authcapture.CaptureRequest{MerchantID: "m2", ID: id, Amount: amt("1"), IdempotencyKey: "m1-create"})
+			return err
+		}},
+		{"unknown capture to confirm", authcapture.ErrNotFound, func(f *fixture, id string) error {
+			_, err := f.svc.ConfirmCapture(f.ctx, authcapture.SettleCaptureRequest{MerchantID: "m1", ID: id, CaptureID: "cap_x", IdempotencyKey: "k"})
+			return err
+		}},
+		{"approval of an approved hold", authcapture.ErrInvalidStatus, func(f *fixture, id string) error {
+			_, err := f.svc.Authorize(f.ctx, authcapture.AuthorizeRequest{MerchantID: "m1", ID: id, Amount: amt("1"), IdempotencyKey: "k"})
+			return err
+		}},
+		{"zero approval", authcapture.ErrInvalidAmount, func(f *fixture, id string) error {
+			_, err := f.svc.Authorize(f.ctx, authcapture.AuthorizeRequest{MerchantID: "m1", ID: id, IdempotencyKey: "k"})
+			return err
+		}},
+		{"decline reason too long", authcapture.ErrInvalidArgument, func(f *fixture, id string) error {
+			_, err := f.svc.Decline(f.ctx, authcapture.DeclineRequest{MerchantID: "m1", ID: id, Reason: long, IdempotencyKey: "k"})
+			return err
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := setup(t)
+			r, err := f.svc.Create(f.ctx, authcapture.CreateRequest{MerchantID: "m1", Currency: "USD", Amount: amt("10"), IdempotencyKey: "m1-create"})
+			require.NoError(t, err)
+			_, err = f.svc.Authorize(f.ctx, authcapture.AuthorizeRequest{MerchantID: "m1", ID: r.Authorization.ID, Amount: amt("10"), IdempotencyKey: "m1-auth"})
+			require.NoError(t, err)
+			before := f.get(r.Authorization.ID)
+			evs, _ := f.svc.Events(f.ctx, "m1", 0, 100)
+
+			err = tt.run(f, r.Authorization.ID)
+			require.ErrorIs(t, err, tt.want)
+			var e *authcapture.Error
+			require.ErrorAs(t, err, &e, "a typed error")
+			assert.NotEmpty(t, e.Op)
+			assert.Contains(t, []int{404, 409, 422}, authcapture.HTTPStatus(err))
+
+			assert.Equal(t, before, f.get(r.Authorization.ID), "nothing changed")
+			evs2, _ := f.svc.Events(f.ctx, "m1", 0, 100)
+			assert.Equal(t, evs, evs2, "no event")
+			_, err = f.store.Idempotency(f.ctx, "m1", "k")
+			assert.True(t, errors.Is(err, authcapture.ErrNotFound), "no idempotency record")
+		})
+	}
+}
+
+func TestBadCreate(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("x", 300)
+	manyPairs := map[string]string{}
+	for i := 0; i < 51; i++ {
+		manyPairs[strings.Repeat("k", i+1)] = "v"
+	}
+	base := func() authcapture.CreateRequest {
+		return authcapture.CreateRequest{MerchantID: "m1", Currency: "USD", Amount: amt("10"), IdempotencyKey: "k"}
+	}
+	tests := []struct {
+		name   string
+		want   error
+		change func(r *authcapture.CreateRequest)
+	}{
+		{"zero amount", authcapture.ErrInvalidAmount, func(r *authcapture.CreateRequest) { r.Amount = decimal.Zero }},
+		{"negative amount", authcapture.ErrInvalidAmount, func(r *authcapture.CreateRequest) { r.Amount = amt("-1") }},
+		{"too precise for USD", authcapture.ErrAmountPrecision, func(r *authcapture.CreateRequest) { r.Amount = amt("10.001") }},
+		{"fractional yen", authcapture.ErrAmountPrecision, func(r *authcapture.CreateRequest) { r.Currency, r.Amount = "JPY", amt("1.5") }},
+		{"four decimals of dinar", authcapture.ErrAmountPrecision, func(r *authcapture.CreateRequest) { r.Currency, r.Amount = "BHD", amt("1.0001") }},
+		{"1e40", authcapture.ErrAmountTooLarge, func(r *authcapture.CreateRequest) { r.Amount = amt("1e40") }},
+		{"just above the maximum", authcapture.ErrAmountTooLarge, func(r *authcapture.CreateRequest) { r.Amount = amt("10000000000000.00") }},
+		{"unknown currency", authcapture.ErrUnknownCurrency, func(r *authcapture.CreateRequest) { r.Currency = "XXX" }},
+		{"lower-case currency", authcapture.ErrUnknownCurrency, func(r *authcapture.CreateRequest) { r.Currency = "usd" }},
+		{"empty currency", authcapture.ErrUnknownCurrency, func(r *authcapture.CreateRequest) { r.Currency = "" }},
+		{"empty merchant", authcapture.ErrInvalidArgument, func(r *authcapture.CreateRequest) { r.MerchantID = "" }},
+		{"oversized merchant", authcapture.ErrInvalidArgument, func(r *authcapture.CreateRequest) { r.MerchantID = long }},
+		{"oversized ID", authcapture.ErrInvalidArgument, func(r *authcapture.CreateRequest) { r.ID = long }},
+		{"ID with a slash", authcapture.ErrInvalidArgument, func(r *authcapture.CreateRequest) { r.ID = "a/b" }},
+		{"empty key", authcapture.ErrInvalidArgument, func(r *authcapture.CreateRequest) { r.IdempotencyKey = "" }},
+		{"key with a space", authcapture.ErrInvalidArgument, func(r *authcapture.CreateRequest) { r.IdempotencyKey = "a b" }},
+		{"oversized reference", authcapture.ErrInvalidArgument, func(r *authcapture.CreateRequest) { r.Reference = long }},
+		{"invalid UTF-8 reference", authcapture.ErrInvalidArgument, func(r *authcapture.CreateRequest) { r.Reference = "\xff" }},
+		{"too many metadata pairs", authcapture.ErrInvalidArgument, func(r *authcapture.CreateRequest) { r.Metadata = manyPairs }},
+		{"oversized metadata value", authcapture.ErrInvalidArgument, func(r *authcapture.CreateRequest) { r.Metadata = map[string]string{"k": strings.Repeat("v", 501)} }},
+		{"metadata key with a space", authcapture.ErrInvalidArgument, func(r *authcapture.CreateRequest) { r.Metadata = map[string]string{"a b": "v"} }},
+		{"unknown policy", authcapture.ErrUnknownPolicy, func(r *authcapture.CreateRequest) { r.Policy = "nope" }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := setup(t)
+			req := base()
+			tt.change(&req)
+			_, err := f.svc.Create(context.Background(), req)
+			require.ErrorIs(t, err, tt.want)
+			var e *authcapture.Error
+			require.ErrorAs(t, err, &e)
+			assert.Equal(t, 422, authcapture.HTTPStatus(err))
+			assert.Equal(t, 0, f.store.Len())
+		})
+	}
+}
+
+func TestAmountParsing(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in       string
+		currency authcapture.Currency
+		minor    int64
+		err      error
+	}{
+		{"10.50", "USD", 1050, nil},
+		{"10.5", "USD", 1050, nil},
+		{"10", "USD", 1000, nil},
+		{"0.01", "USD", 1, nil},
+		{"1000", "JPY", 1000, nil},
+		{"1.234", "BHD", 1234, nil},
+		{"9999999999999.99", "USD", authcapture.MaxMinorUnits, nil},
+		{"10.001", "USD", 0, authcapture.ErrAmountPrecision},
+		{"0.5", "JPY", 0, authcapture.ErrAmountPrecision},
+		{"0", "USD", 0, authcapture.ErrInvalidAmount},
+		{"-1", "USD", 0, authcapture.ErrInvalidAmount},
+		{"1e3", "USD", 0, authcapture.ErrInvalidAmount},
+		{" 1", "USD", 0, authcapture.ErrInvalidAmount},
+		{"1.", "USD", 0, authcapture.ErrInvalidAmount},
+		{".5", "USD", 0, authcapture.ErrInvalidAmount},
+		{"1.2.3", "USD", 0, authcapture.ErrInvalidAmount},
+		{"", "USD", 0, authcapture.ErrInvalidAmount},
+		{"10000000000000", "USD", 0, authcapture.ErrAmountTooLarge},
+		{"1", "ABC", 0, authcapture.ErrUnknownCurrency},
+	}
+	for _, tt := range tests {
+		got, err := authcapture.ParseAmount(tt.in, tt.currency)
+		if tt.err != nil {
+			assert.ErrorIs(t, err, tt.err, "%q %s", tt.in, tt.currency)
+			continue
+		}
+		require.NoError(t, err, "%q %s", tt.in, tt.currency)
+		assert.Equal(t, tt.minor, got, "%q %s", tt.in, tt.currency)
+		assert.True(t, tt.currency.FromMinor(got).Equal(amt(tt.in)))
+	}
+}

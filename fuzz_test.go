@@ -1,0 +1,189 @@
+package authcapture_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/authcapture/authcapture"
+	"github.com/authcapture/authcapture/clocktest"
+	"github.com/authcapture/authcapture/memstore"
+	"github.com/authcapture/authcapture/storetest"
+)
+
+// FuzzParseAmount: any string either parses to an amount that prints back
+// to the same value, or returns a library sentinel. Never a panic.
+func FuzzParseAmount(f *testing.F) {
+	for _, s := range []string{"10.50", "0.01", "1e40", "-1", "10.001", "", "1.", "99999999999999999999", "0.000000000000000000001"} {
+		f.Add(s, "USD")
+	}
+	f.Add("1.234", "BHD")
+	f.Add("100", "JPY")
+	f.Fuzz(func(t *testing.T, s, code string) {
+		c := authcapture.Currency(code)
+		minor, err := authcapture.ParseAmount(s, c)
+		if err != nil {
+			if !isSentinel(err) {
+				t.Fatalf("ParseAmount(%q, %q): untyped error %v", s, code, err)
+			}
+			return
+		}
+		if minor <= 0 || minor > authcapture.MaxMinorUnits {
+			t.Fatalf("ParseAmount(%q, %q) = %d out of range", s, code, minor)
+		}
+		if !c.FromMinor(minor).Equal(decimal.RequireFromString(s)) {
+			t.Fatalf("ParseAmount(%q, %q) = %d does not round-trip", s, code, minor)
+		}
+	})
+}
+
+// FuzzToMinor: any decimal, including exponent forms, converts exactly or
+// returns a sentinel.
+func FuzzToMinor(f *testing.F) {
+	for _, s := range []string{"1e40", "1e-40", "123.456", "-0", "1E3", "0.10", "999999999999999.9e-1"} {
+		f.Add(s, "USD")
+	}
+	f.Fuzz(func(t *testing.T, s, code string) {
+		d, err := decimal.NewFromString(s)
+		if err != nil || len(s) > 64 {
+			return
+		}
+		c := authcapture.Currency(code)
+		minor, err := c.ToMinor(d)
+		if err != nil {
+			if !isSentinel(err) {
+				t.Fatalf("ToMinor(%s): untyped error %v", s, err)
+			}
+			return
+		}
+		if !c.FromMinor(minor).Equal(d) {
+			t.Fatalf("ToMinor(%s, %s) = %d is not exact", s, code, minor)
+		}
+	})
+}
+
+func FuzzParseCurrency(f *testing.F) {
+	for _, s := range []string{"USD", "usd", "", "JPY", "XAU", "US"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, code string) {
+		c, err := authcapture.ParseCurrency(code)
+		if err != nil {
+			if !errors.Is(err, authcapture.ErrUnknownCurrency) {
+				t.Fatalf("ParseCurrency(%q): %v", code, err)
+			}
+			return
+		}
+		if string(c) != code || c.Exponent() < 0 || c.Exponent() > 4 {
+			t.Fatalf("ParseCurrency(%q) = %q exponent %d", code, c, c.Exponent())
+		}
+	})
+}
+
+// FuzzCommands decodes bytes into a sequence of commands on one
+// authorization and checks that nothing panics, every error is typed, and
+// the invariants hold after every step.
+func FuzzCommands(f *testing.F) {
+	f.Add([]byte{0, 1, 2, 30, 3, 40, 5, 7, 1, 4, 8})
+	f.Add([]byte{0, 1, 6, 50, 6, 20, 9, 2, 8, 10, 3, 255})
+	f.Fuzz(func(t *testing.T, program []byte) {
+		ctx := context.Background()
+		clock := clocktest.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+		svc, err := authcapture.New(memstore.New(), &authcapture.Options{Clock: clock})
+		if err != nil {
+			t.Fatal(err)
+		}
+		const m, id = "m1", "a1"
+		policies := []string{"default", "paymongo", "afterpay", "njiapay", "stripe"}
+		var captures []string
+		next := func(i *int) byte {
+			if *i >= len(program) {
+				return 0
+			}
+			b := program[*i]
+			*i++
+			return b
+		}
+		for i, n := 0, 0; i < len(program) && n < 64; n++ {
+			op := next(&i) % 11
+			arg := next(&i)
+			key := fmt.Sprintf("k%d", arg%16) // few keys, so they collide
+			amount := decimal.New(int64(arg)*37+1, -2)
+			var err error
+			switch op {
+			case 0:
+				_, err = svc.Create(ctx, authcapture.CreateRequest{MerchantID: m, ID: id, Currency: "USD",
+					Amount: decimal.New(int64(arg)*100+1, -2), Policy: policies[int(arg)%len(policies)], IdempotencyKey: key})
+			case 1:
+				_, err = svc.Authorize(ctx, authcapture.AuthorizeRequest{MerchantID: m, ID: id, Amount: decimal.New(int64(arg)*90+1, -2), IdempotencyKey: key})
+			case 2, 3:
+				var final *bool
+				if arg%3 > 0 {
+					final = authcapture.Bool(arg%3 == 1)
+				}
+				_, err = svc.Capture(ctx, authcapture.CaptureRequest{MerchantID: m, ID: id, Amount: amount, All: arg%7 == 0 && op == 3, Final: final, IdempotencyKey: key})
+				if arg%7 == 0 && op == 3 && errors.Is(err, authcapture.ErrInvalidArgument) {
+					err = nil // amount given with All
+				}
+			case 4:
+				var r *authcapture.Result
+				r, err = svc.BeginCapture(ctx, authcapture.CaptureRequest{MerchantID: m, ID: id, Amount: amount, IdempotencyKey: key})
+				if err == nil {
+					captures = append(captures, r.Entry.CaptureID)
+				}
+			case 5, 6:
+				capID := "cap_none"
+				if len(captures) > 0 {
+					capID = captures[int(arg)%len(captures)]
+				}
+				req := authcapture.SettleCaptureRequest{MerchantID: m, ID: id, CaptureID: capID, IdempotencyKey: key}
+				if op == 5 {
+					_, err = svc.ConfirmCapture(ctx, req)
+				} else {
+					_, err = svc.FailCapture(ctx, req)
+				}
+			case 7:
+				_, err = svc.Void(ctx, authcapture.VoidRequest{MerchantID: m, ID: id, Amount: amount, All: arg%2 == 0, IdempotencyKey: key})
+			case 8:
+				clock.Advance(time.Duration(arg) * 3 * time.Hour)
+			case 9:
+				_, err = svc.Decline(ctx, authcapture.DeclineRequest{MerchantID: m, ID: id, IdempotencyKey: key})
+			case 10:
+				_, err = svc.Get(ctx, m, id)
+			}
+			if err != nil && !isSentinel(err) {
+				t.Fatalf("op %d: untyped error %v", op, err)
+			}
+			if a, err := svc.Get(ctx, m, id); err == nil {
+				log, err := svc.Log(ctx, m, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := storetest.CheckInvariants(a, log); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	})
+}
+
+func isSentinel(err error) bool {
+	for _, s := range []error{
+		authcapture.ErrInvalidArgument, authcapture.ErrInvalidAmount, authcapture.ErrAmountPrecision,
+		authcapture.ErrAmountTooLarge, authcapture.ErrUnknownCurrency, authcapture.ErrCurrencyMismatch,
+		authcapture.ErrExceedsRequested, authcapture.ErrBelowMinimum, authcapture.ErrExceedsCapturable,
+		authcapture.ErrInvalidStatus, authcapture.ErrExpired, authcapture.ErrMultipleCaptureNotAllowed,
+		authcapture.ErrPartialCaptureNotAllowed, authcapture.ErrPartialVoidNotAllowed, authcapture.ErrTooManyCaptures,
+		authcapture.ErrCapturePending, authcapture.ErrIdempotencyMismatch, authcapture.ErrNotFound,
+		authcapture.ErrAlreadyExists, authcapture.ErrUnknownPolicy,
+	} {
+		if errors.Is(err, s) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,138 @@
+package authcapture_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/authcapture/authcapture"
+)
+
+// Each preset against its provider's documented behaviour.
+func TestPresets(t *testing.T) {
+	t.Parallel()
+	const d = 24 * time.Hour
+	tests := []struct {
+		policy string
+		rule   string
+		run    func(t *testing.T, f *fixture)
+	}{
+		{"afterpay", "three captures and a partial void leave the rest open; expiry after 13 days keeps the captures", func(t *testing.T, f *fixture) {
+			a := f.hold("afterpay", "100.00")
+			for i := 0; i < 3; i++ {
+				_, err := f.capture(a.ID, "30.00", nil)
+				require.NoError(t, err)
+			}
+			_, err := f.void(a.ID, "5.00")
+			require.NoError(t, err)
+			assert.Equal(t, "5.00/0.00/90.00/5.00/0.00 partially_captured", amounts(f.get(a.ID)))
+			_, err = f.capture(a.ID, "0.99", nil)
+			require.ErrorIs(t, err, authcapture.ErrBelowMinimum)
+			f.clock.Advance(13*d - time.Nanosecond)
+			assert.Equal(t, "5.00/0.00/90.00/5.00/0.00 partially_captured", amounts(f.get(a.ID)))
+			f.clock.Advance(time.Nanosecond)
+			assert.Equal(t, "0.00/0.00/90.00/5.00/5.00 captured", amounts(f.get(a.ID)))
+		}},
+		{"afterpay", "a capture retried with the same request ID applies once", func(t *testing.T, f *fixture) {
+			a := f.hold("afterpay", "100.00")
+			req := authcapture.CaptureRequest{MerchantID: "m1", ID: a.ID, Amount: amt("30.00"), IdempotencyKey: "requestId-1"}
+			for i := 0; i < 3; i++ {
+				_, err := f.svc.Capture(f.ctx, req)
+				require.NoError(t, err)
+			}
+			assert.Equal(t, int64(3000), f.get(a.ID).Captured)
+		}},
+		{"paymongo", "a partial capture closes the hold and releases the remainder; a second capture is rejected", func(t *testing.T, f *fixture) {
+			a := f.hold("paymongo", "100.00")
+			_, err := f.capture(a.ID, "60.00", nil)
+			require.NoError(t, err)
+			got := f.get(a.ID)
+			assert.Equal(t, "0.00/0.00/60.00/40.00/0.00 captured", amounts(got))
+			assert.Equal(t, authcapture.CloseFinalCapture, got.CloseReason)
+			_, err = f.capture(a.ID, "1.00", nil)
+			require.ErrorIs(t, err, authcapture.ErrInvalidStatus)
+		}},
+		{"paymongo", "a non-final capture is refused", func(t *testing.T, f *fixture) {
+			a := f.hold("paymongo", "100.00")
+			_, err := f.capture(a.ID, "60.00", authcapture.Bool(false))
+			require.ErrorIs(t, err, authcapture.ErrMultipleCaptureNotAllowed)
+		}},
+		{"paymongo", "an uncaptured hold is voided at 7 days", func(t *testing.T, f *fixture) {
+			a := f.hold("paymongo", "100.00")
+			f.clock.Advance(7 * d)
+			got := f.get(a.ID)
+			assert.Equal(t, "0.00/0.00/0.00/0.00/100.00 expired", amounts(got))
+		}},
+		{"njiapay", "a partial capture is rejected; a full capture succeeds", func(t *testing.T, f *fixture) {
+			a := f.hold("njiapay", "100.00")
+			_, err := f.capture(a.ID, "60.00", nil)
+			require.ErrorIs(t, err, authcapture.ErrPartialCaptureNotAllowed)
+			_, err = f.capture(a.ID, "100.00", nil)
+			require.NoError(t, err)
+			assert.Equal(t, "0.00/0.00/100.00/0.00/0.00 captured", amounts(f.get(a.ID)))
+		}},
+		{"njiapay", "after a partial void only a void remains possible", func(t *testing.T, f *fixture) {
+			a := f.hold("njiapay", "100.00")
+			_, err := f.void(a.ID, "10.00")
+			require.ErrorIs(t, err, authcapture.ErrPartialVoidNotAllowed)
+			_, err = f.voidAll(a.ID)
+			require.NoError(t, err)
+		}},
+		{"stripe", "captures are final by default; multicapture allows up to 50", func(t *testing.T, f *fixture) {
+			a := f.hold("stripe", "100.00")
+			_, err := f.capture(a.ID, "10.00", authcapture.Bool(false))
+			require.NoError(t, err)
+			_, err = f.capture(a.ID, "10.00", nil)
+			require.NoError(t, err)
+			assert.Equal(t, "0.00/0.00/20.00/80.00/0.00 captured", amounts(f.get(a.ID)))
+		}},
+		{"adyen", "partial captures leave the rest authorized until cancelled", func(t *testing.T, f *fixture) {
+			a := f.hold("adyen", "100.00")
+			_, err := f.capture(a.ID, "10.00", nil)
+			require.NoError(t, err)
+			_, err = f.capture(a.ID, "20.00", nil)
+			require.NoError(t, err)
+			assert.Equal(t, "70.00/0.00/30.00/0.00/0.00 partially_captured", amounts(f.get(a.ID)))
+			assert.Equal(t, 28*d, a.ExpiresAt.Sub(a.AuthorizedAt))
+		}},
+		{"waffo", "one capture of part of the hold, final; or a void", func(t *testing.T, f *fixture) {
+			a := f.hold("waffo", "100.00")
+			_, err := f.capture(a.ID, "40.00", nil)
+			require.NoError(t, err)
+			assert.Equal(t, "0.00/0.00/40.00/60.00/0.00 captured", amounts(f.get(a.ID)))
+			b := f.hold("waffo", "100.00")
+			_, err = f.voidAll(b.ID)
+			require.NoError(t, err)
+			assert.Equal(t, authcapture.StatusVoided, f.get(b.ID).Status())
+		}},
+		{"payrails", "multiple non-final partial captures", func(t *testing.T, f *fixture) {
+			a := f.hold("payrails", "100.00")
+			_, err := f.capture(a.ID, "10.00", nil)
+			require.NoError(t, err)
+			_, err = f.capture(a.ID, "15.00", nil)
+			require.NoError(t, err)
+			assert.Equal(t, "75.00/0.00/25.00/0.00/0.00 partially_captured", amounts(f.get(a.ID)))
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.policy+"/"+tt.rule, func(t *testing.T) {
+			t.Parallel()
+			tt.run(t, setup(t))
+		})
+	}
+}
+
+func TestPresetsAreValid(t *testing.T) {
+	t.Parallel()
+	names := map[string]bool{}
+	for _, p := range authcapture.Presets() {
+		require.NoError(t, p.Validate(), p.Name)
+		assert.False(t, names[p.Name], "duplicate preset %s", p.Name)
+		names[p.Name] = true
+	}
+	for _, n := range []string{"default", "waffo", "paymongo", "afterpay", "payrails", "njiapay", "stripe", "adyen"} {
+		assert.True(t, names[n], n)
+	}
+}
