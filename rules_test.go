@@ -109,14 +109,20 @@ func TestCapture(t *testing.T) {
 			steps: func(f *fixture, id string) error { _, err := f.capture(id, "4.50", authcapture.Bool(true)); return err },
 			want:  "0.00/0.00/4.50/5.50/0.00 captured", reason: authcapture.CloseFinalCapture},
 		{name: "a non-final capture keeps the remainder open", policy: "default",
-			steps: func(f *fixture, id string) error { _, err := f.capture(id, "4.50", authcapture.Bool(false)); return err },
-			want:  "5.50/0.00/4.50/0.00/0.00 partially_captured"},
+			steps: func(f *fixture, id string) error {
+				_, err := f.capture(id, "4.50", authcapture.Bool(false))
+				return err
+			},
+			want: "5.50/0.00/4.50/0.00/0.00 partially_captured"},
 		{name: "the policy supplies the final default", policy: "stripe",
 			steps: func(f *fixture, id string) error { _, err := f.capture(id, "4.50", nil); return err },
 			want:  "0.00/0.00/4.50/5.50/0.00 captured", reason: authcapture.CloseFinalCapture},
 		{name: "the call overrides the policy's final default", policy: "stripe",
-			steps: func(f *fixture, id string) error { _, err := f.capture(id, "4.50", authcapture.Bool(false)); return err },
-			want:  "5.50/0.00/4.50/0.00/0.00 partially_captured"},
+			steps: func(f *fixture, id string) error {
+				_, err := f.capture(id, "4.50", authcapture.Bool(false))
+				return err
+			},
+			want: "5.50/0.00/4.50/0.00/0.00 partially_captured"},
 		{name: "capturing everything closes as fully captured", policy: "default",
 			steps: func(f *fixture, id string) error {
 				_, err := f.svc.Capture(f.ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: id, All: true, IdempotencyKey: f.key()})
