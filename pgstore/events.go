@@ -1,0 +1,110 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/authcapture/authcapture"
+	"github.com/jackc/pgx/v5"
+)
+
+const (
+	// stampChunk bounds the events one stamping statement numbers.
+	stampChunk = 10_000
+	// stampRounds bounds the stamping statements of one Events call; what
+	// is left is stamped by the next call, at higher positions.
+	stampRounds = 8
+	// stampRetries bounds the retries of a stamping transaction that lost
+	// a serialization conflict with another.
+	stampRetries = 10
+)
+
+// Events implements authcapture.Store. It first stamps positions on the
+// committed events that have none, under the lock of the cursor row, then
+// reads the merchant's stamped events after the given position; see the
+// package documentation for why this never skips an event.
+func (s *Store) Events(ctx context.Context, merchantID string, after int64, limit int) ([]authcapture.Event, error) {
+	if err := s.stamp(ctx); err != nil {
+		return nil, err
+	}
+	max := int64(math.MaxInt64)
+	if limit > 0 {
+		max = int64(limit)
+	}
+	rows, err := s.db.Query(ctx, s.q.readEvents, merchantID, after, max)
+	if err != nil {
+		return nil, translate(ctx, "events", err)
+	}
+	defer rows.Close()
+	var out []authcapture.Event
+	for rows.Next() {
+		var pos int64
+		var data []byte
+		if err := rows.Scan(&pos, &data); err != nil {
+			return nil, translate(ctx, "events", err)
+		}
+		e, err := decodeEvent(pos, data)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, translate(ctx, "events", err)
+	}
+	return out, nil
+}
+
+// stamp assigns positions to committed events that have none. It only
+// takes the cursor lock when there is something to stamp.
+func (s *Store) stamp(ctx context.Context) error {
+	var pending bool
+	if err := s.db.QueryRow(ctx, s.q.pending).Scan(&pending); err != nil {
+		return translate(ctx, "events: looking for unpositioned events", err)
+	}
+	for round := 0; pending && round < stampRounds; round++ {
+		n, err := s.stampOnce(ctx)
+		if err != nil {
+			return err
+		}
+		pending = n == stampChunk
+	}
+	return nil
+}
+
+// stampOnce runs one stamping transaction: lock the cursor row, number up
+// to stampChunk unpositioned events after its last position, advance it.
+// Outside a caller's transaction the two statements go in one batch, which
+// PostgreSQL runs as one implicit transaction: one round trip.
+func (s *Store) stampOnce(ctx context.Context) (int64, error) {
+	var n int64
+	run := func(db DBTX) error {
+		b := &pgx.Batch{}
+		b.Queue(s.q.lockCursor)
+		b.Queue(s.q.stamp, int64(stampChunk)).QueryRow(func(row pgx.Row) error { return row.Scan(&n) })
+		return db.SendBatch(ctx, b).Close()
+	}
+	for attempt := 0; ; attempt++ {
+		var err error
+		if s.tx == nil {
+			err = run(s.db)
+		} else {
+			err = s.savepoint(ctx, run)
+		}
+		if err == nil {
+			return n, nil
+		}
+		err = translate(ctx, "events: stamping positions", err)
+		if !errors.Is(err, authcapture.ErrVersionConflict) || attempt >= stampRetries {
+			return 0, err
+		}
+		select {
+		case <-ctx.Done():
+			return 0, fmt.Errorf("pgstore: events: stamping positions: %w", ctx.Err())
+		case <-time.After(time.Duration(attempt+1) * time.Millisecond):
+		}
+	}
+}

@@ -1,0 +1,150 @@
+package pgstore
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// migration is one versioned schema change, from migrations/NNN_name.sql.
+type migration struct {
+	version int64
+	name    string
+	sql     string // with {{schema}} in place of the schema
+}
+
+// migrations returns the embedded migrations in version order.
+func migrations() ([]migration, error) {
+	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
+	if err != nil {
+		return nil, err
+	}
+	var out []migration
+	for _, path := range names {
+		base := strings.TrimSuffix(strings.TrimPrefix(path, "migrations/"), ".sql")
+		num, name, ok := strings.Cut(base, "_")
+		v, err := strconv.ParseInt(num, 10, 64)
+		if !ok || err != nil || v < 1 {
+			return nil, fmt.Errorf("pgstore: migration file %s is not named NNN_name.sql", path)
+		}
+		body, err := migrationFiles.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, migration{version: v, name: name, sql: string(body)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
+	for i := 1; i < len(out); i++ {
+		if out[i].version == out[i-1].version {
+			return nil, fmt.Errorf("pgstore: two migrations with version %d", out[i].version)
+		}
+	}
+	return out, nil
+}
+
+// migrateRetries bounds the retries of a migration step that lost a race
+// with another process migrating at the same time.
+const migrateRetries = 20
+
+// Migrate creates the store's schema and tables, or brings them up to the
+// version this package embeds. It is idempotent, and safe to run from
+// several processes at once: the migrations run in one transaction that
+// first locks a row of the schema_migrations table, so one process applies
+// them and the others find them applied. Migrations the database has and
+// this package does not know (a newer release migrated it) are left alone.
+func (s *Store) Migrate(ctx context.Context) error {
+	ms, err := migrations()
+	if err != nil {
+		return err
+	}
+	// Create the schema, the migrations table and its lock row. Concurrent
+	// CREATE ... IF NOT EXISTS can still collide in the catalogs; the loser
+	// retries and finds them there.
+	if err := s.retryMigration(ctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, s.q.bootstrap)
+		return err
+	}); err != nil {
+		return fmt.Errorf("pgstore: migrate: creating schema %s: %w", s.q.schemaName, err)
+	}
+	return s.retryMigration(ctx, func(tx pgx.Tx) error {
+		var lock int64
+		if err := tx.QueryRow(ctx, s.q.lockMigrations).Scan(&lock); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, s.q.migrationsDone)
+		if err != nil {
+			return err
+		}
+		done, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			return err
+		}
+		applied := map[int64]bool{}
+		for _, v := range done {
+			applied[v] = true
+		}
+		for _, m := range ms {
+			if applied[m.version] {
+				continue
+			}
+			// No arguments: the simple protocol, so a file may hold many
+			// statements.
+			if _, err := tx.Exec(ctx, withSchema(m.sql, s.q.schema)); err != nil {
+				return fmt.Errorf("migration %03d_%s: %w", m.version, m.name, err)
+			}
+			if _, err := tx.Exec(ctx, s.q.recordMigration, m.version, m.name); err != nil {
+				return fmt.Errorf("recording migration %03d_%s: %w", m.version, m.name, err)
+			}
+		}
+		return nil
+	})
+}
+
+// retryMigration runs fn in a transaction (a savepoint inside a caller's
+// transaction), again if it lost a race with a concurrent migration.
+func (s *Store) retryMigration(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	for attempt := 0; ; attempt++ {
+		err := pgx.BeginFunc(ctx, s.db, fn)
+		if err == nil || attempt >= migrateRetries || !migrationRace(err) {
+			if err != nil {
+				return fmt.Errorf("pgstore: migrate: %w", err)
+			}
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("pgstore: migrate: %w", ctx.Err())
+		case <-time.After(time.Duration(attempt+1) * 5 * time.Millisecond):
+		}
+	}
+}
+
+// migrationRace reports whether err is what a migration step gets when a
+// concurrent one created the same object or won a serialization conflict.
+func migrationRace(err error) bool {
+	var pg *pgconn.PgError
+	if !errors.As(err, &pg) {
+		return false
+	}
+	switch pg.Code {
+	case "23505", // unique_violation, in the catalogs
+		"42P06", // duplicate_schema
+		"42P07", // duplicate_table
+		"40001", // serialization_failure
+		"40P01": // deadlock_detected
+		return true
+	}
+	return false
+}

@@ -1,0 +1,209 @@
+package pgstore
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// withSchema replaces {{schema}} in sql by the quoted schema name.
+func withSchema(sql, quoted string) string {
+	return strings.ReplaceAll(sql, "{{schema}}", quoted)
+}
+
+func newQueries(schema string) *queries {
+	quoted := pgx.Identifier{schema}.Sanitize()
+	q := &queries{schemaName: schema, schema: quoted}
+	for _, p := range []struct {
+		dst *string
+		sql string
+	}{
+		{&q.get, `SELECT state FROM {{schema}}.authorizations WHERE merchant_id = $1 AND id = $2`},
+
+		// One row per entry after $3, or one row with a NULL entry if the
+		// authorization has none: no row at all means it does not exist.
+		{&q.entries, `SELECT e.entry
+FROM {{schema}}.authorizations AS a
+LEFT JOIN LATERAL (
+	SELECT entry, seq FROM {{schema}}.entries
+	WHERE merchant_id = a.merchant_id AND authorization_id = a.id AND seq > $3
+	ORDER BY seq
+	LIMIT $4
+) AS e ON true
+WHERE a.merchant_id = $1 AND a.id = $2
+ORDER BY e.seq`},
+
+		{&q.idempotency, `SELECT record FROM {{schema}}.idempotency_keys WHERE merchant_id = $1 AND key = $2`},
+
+		{&q.due, `SELECT merchant_id, id, next_due, next_due_ns
+FROM {{schema}}.authorizations
+WHERE next_due IS NOT NULL AND (next_due, next_due_ns) <= ($1, $2)
+ORDER BY next_due, next_due_ns
+LIMIT $3`},
+
+		{&q.pending, `SELECT EXISTS (SELECT 1 FROM {{schema}}.events WHERE position IS NULL)`},
+
+		{&q.lockCursor, `SELECT last_position FROM {{schema}}.event_cursor WHERE name = 'events' FOR UPDATE`},
+
+		// Runs after lockCursor in the same transaction, so it sees every
+		// position an earlier stamper assigned. $1 bounds the rows stamped
+		// at once.
+		{&q.stamp, `WITH c AS (
+	SELECT last_position FROM {{schema}}.event_cursor WHERE name = 'events'
+), p AS (
+	SELECT id, row_number() OVER (ORDER BY id) AS n
+	FROM (SELECT id FROM {{schema}}.events WHERE position IS NULL ORDER BY id LIMIT $1) AS todo
+), s AS (
+	UPDATE {{schema}}.events AS e SET position = c.last_position + p.n
+	FROM p, c
+	WHERE e.id = p.id AND e.position IS NULL
+	RETURNING e.position
+)
+UPDATE {{schema}}.event_cursor
+SET last_position = last_position + (SELECT count(*) FROM s)
+WHERE name = 'events'
+RETURNING (SELECT count(*) FROM s)`},
+
+		{&q.readEvents, `SELECT position, event FROM {{schema}}.events
+WHERE merchant_id = $1 AND position IS NOT NULL AND position > $2
+ORDER BY position
+LIMIT $3`},
+
+		{&q.bootstrap, `CREATE SCHEMA IF NOT EXISTS {{schema}};
+CREATE TABLE IF NOT EXISTS {{schema}}.schema_migrations (
+	version    BIGINT NOT NULL,
+	name       TEXT NOT NULL,
+	applied_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+	CONSTRAINT schema_migrations_pkey PRIMARY KEY (version)
+);
+INSERT INTO {{schema}}.schema_migrations (version, name) VALUES (0, 'lock') ON CONFLICT (version) DO NOTHING`},
+
+		{&q.lockMigrations, `SELECT version FROM {{schema}}.schema_migrations WHERE version = 0 FOR UPDATE`},
+		{&q.migrationsDone, `SELECT version FROM {{schema}}.schema_migrations WHERE version > 0`},
+		{&q.recordMigration, `INSERT INTO {{schema}}.schema_migrations (version, name) VALUES ($1, $2)`},
+	} {
+		*p.dst = withSchema(p.sql, quoted)
+	}
+	return q
+}
+
+// writeShape is what the text of a write statement depends on.
+type writeShape struct {
+	insert      bool // version 1: INSERT instead of the version-checked UPDATE
+	entries     int
+	events      int
+	idempotency bool
+}
+
+// Parameters of a write statement, in order: the authorization's
+// (insertParams or updateParams of them), then entryParams per entry,
+// eventParams per event, then idempotencyParams.
+const (
+	insertParams      = 16
+	updateParams      = 15
+	entryParams       = 6
+	eventParams       = 5
+	idempotencyParams = 7
+)
+
+// write returns the statement for a write of shape sh. It returns one row:
+// the number of authorization rows written (0 or 1) and, for an update,
+// the version and log length stored before the statement (NULL if the
+// authorization does not exist), which tell a conflict from a missing row.
+//
+// Entries, events and the idempotency record are inserted FROM a, the
+// authorization row written: if the version check fails nothing is
+// inserted, and if an insert fails the statement, and so the whole write,
+// fails.
+func (q *queries) write(sh writeShape) string {
+	if s, ok := q.writes.Load(sh); ok {
+		return s.(string)
+	}
+	var b strings.Builder
+	n := 0
+	if sh.insert {
+		// $1 merchant, $2 id, $3 version, $4 status, $5 currency,
+		// $6-$11 ledgers, $12 log length, $13 next_due, $14 next_due_ns,
+		// $15 created_at, $16 state.
+		b.WriteString(`WITH a AS (
+	INSERT INTO {{schema}}.authorizations (merchant_id, id, version, status, currency,
+		requested, authorized, captured, pending, voided, expired,
+		entries, next_due, next_due_ns, created_at, state)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+	ON CONFLICT (merchant_id, id) DO NOTHING
+	RETURNING 1
+)`)
+		n = insertParams
+	} else {
+		// $1 merchant, $2 id, $3 version, $4 status, $5-$10 ledgers,
+		// $11 entries appended, $12 next_due, $13 next_due_ns, $14 state,
+		// $15 the log length the entries continue (NULL if none).
+		b.WriteString(`WITH a AS (
+	UPDATE {{schema}}.authorizations SET version = $3, status = $4,
+		requested = $5, authorized = $6, captured = $7, pending = $8, voided = $9, expired = $10,
+		entries = entries + $11, next_due = $12, next_due_ns = $13, state = $14
+	WHERE merchant_id = $1 AND id = $2 AND version = $3 - 1
+		AND ($15::bigint IS NULL OR entries = $15)
+	RETURNING 1
+)`)
+		n = updateParams
+	}
+	param := func() string {
+		n++
+		return fmt.Sprintf("$%d", n)
+	}
+	if sh.entries > 0 {
+		b.WriteString(`, e AS (
+	INSERT INTO {{schema}}.entries (merchant_id, authorization_id, seq, version, kind, amount, at, entry)
+	SELECT $1, $2, v.seq, v.version, v.kind, v.amount, v.at, v.entry
+	FROM a, (VALUES `)
+		for i := 0; i < sh.entries; i++ {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "(%s::bigint, %s::bigint, %s::text, %s::numeric, %s::timestamptz, %s::jsonb)",
+				param(), param(), param(), param(), param(), param())
+		}
+		b.WriteString(`) AS v(seq, version, kind, amount, at, entry)
+)`)
+	}
+	if sh.events > 0 {
+		b.WriteString(`, ev AS (
+	INSERT INTO {{schema}}.events (merchant_id, authorization_id, seq, version, type, at, event)
+	SELECT $1, $2, v.seq, v.version, v.type, v.at, v.event
+	FROM a, (VALUES `)
+		for i := 0; i < sh.events; i++ {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "(%s::bigint, %s::bigint, %s::text, %s::timestamptz, %s::jsonb)",
+				param(), param(), param(), param(), param())
+		}
+		// In Seq order, so that the events' ids, which stamping follows,
+		// are too.
+		b.WriteString(`) AS v(seq, version, type, at, event)
+	ORDER BY v.seq
+)`)
+	}
+	if sh.idempotency {
+		fmt.Fprintf(&b, `, i AS (
+	INSERT INTO {{schema}}.idempotency_keys (merchant_id, key, op, authorization_id, version, created_at, record)
+	SELECT %s::text, %s::text, %s::text, %s::text, %s::bigint, %s::timestamptz, %s::jsonb
+	FROM a
+)`, param(), param(), param(), param(), param(), param(), param())
+	}
+	if sh.insert {
+		b.WriteString(`
+SELECT (SELECT count(*) FROM a), NULL::bigint, NULL::bigint`)
+	} else {
+		// The main query sees the row as it was before the statement.
+		b.WriteString(`
+SELECT (SELECT count(*) FROM a), cur.version, cur.entries
+FROM (SELECT 1) AS one
+LEFT JOIN {{schema}}.authorizations AS cur ON cur.merchant_id = $1 AND cur.id = $2`)
+	}
+	s := withSchema(b.String(), q.schema)
+	q.writes.Store(sh, s)
+	return s
+}

@@ -1,0 +1,97 @@
+package pgstore
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/authcapture/authcapture"
+)
+
+// Get implements authcapture.Store.
+func (s *Store) Get(ctx context.Context, merchantID, id string) (*authcapture.Authorization, error) {
+	var state []byte
+	if err := s.db.QueryRow(ctx, s.q.get, merchantID, id).Scan(&state); err != nil {
+		return nil, translate(ctx, fmt.Sprintf("authorization %q", id), err)
+	}
+	return decodeAuthorization(state)
+}
+
+// Entries implements authcapture.Store.
+func (s *Store) Entries(ctx context.Context, merchantID, id string, after int64, limit int) ([]authcapture.Entry, error) {
+	if after < 0 {
+		after = 0
+	}
+	max := int64(math.MaxInt64)
+	if limit > 0 {
+		max = int64(limit)
+	}
+	rows, err := s.db.Query(ctx, s.q.entries, merchantID, id, after, max)
+	if err != nil {
+		return nil, translate(ctx, fmt.Sprintf("entries of %q", id), err)
+	}
+	defer rows.Close()
+	var out []authcapture.Entry
+	found := false
+	for rows.Next() {
+		found = true
+		var data []byte
+		if err := rows.Scan(&data); err != nil {
+			return nil, translate(ctx, fmt.Sprintf("entries of %q", id), err)
+		}
+		if data == nil {
+			continue // the authorization exists and has no entries after
+		}
+		e, err := decodeEntry(data)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, translate(ctx, fmt.Sprintf("entries of %q", id), err)
+	}
+	if !found {
+		return nil, fmt.Errorf("pgstore: authorization %q: %w", id, authcapture.ErrNotFound)
+	}
+	return out, nil
+}
+
+// Idempotency implements authcapture.Store.
+func (s *Store) Idempotency(ctx context.Context, merchantID, key string) (*authcapture.IdempotencyRecord, error) {
+	var data []byte
+	if err := s.db.QueryRow(ctx, s.q.idempotency, merchantID, key).Scan(&data); err != nil {
+		return nil, translate(ctx, "idempotency key", err)
+	}
+	return decodeIdempotency(data)
+}
+
+// Due implements authcapture.Store. It reads the partial index on the next
+// due time, earliest first: O(limit log n).
+func (s *Store) Due(ctx context.Context, t time.Time, limit int) ([]authcapture.DueRef, error) {
+	if limit <= 0 {
+		return nil, ctx.Err()
+	}
+	us, ns := splitTime(t)
+	rows, err := s.db.Query(ctx, s.q.due, us, ns, int64(limit))
+	if err != nil {
+		return nil, translate(ctx, "due", err)
+	}
+	defer rows.Close()
+	var out []authcapture.DueRef
+	for rows.Next() {
+		var r authcapture.DueRef
+		var at time.Time
+		var atNS int32
+		if err := rows.Scan(&r.MerchantID, &r.ID, &at, &atNS); err != nil {
+			return nil, translate(ctx, "due", err)
+		}
+		r.DueAt = joinTime(at, atNS)
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, translate(ctx, "due", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,18 @@
+package pgstore_test
+
+import (
+	"testing"
+
+	"github.com/authcapture/authcapture"
+	"github.com/authcapture/authcapture/storetest"
+)
+
+// The state machine makes a store per check; they share one schema,
+// emptied for each.
+func TestStateMachine(t *testing.T) {
+	b := setup(t, 4)
+	storetest.RunStateMachine(t, func(t *testing.T) authcapture.Store {
+		b.reset(t)
+		return b.store
+	})
+}

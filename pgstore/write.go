@@ -1,0 +1,149 @@
+package pgstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/authcapture/authcapture"
+)
+
+// Write implements authcapture.Store. It is one statement (see the package
+// documentation); inside a caller's transaction it runs under a savepoint.
+func (s *Store) Write(ctx context.Context, w *authcapture.Write) error {
+	sql, args, err := s.q.writeStatement(w)
+	if err != nil {
+		return err
+	}
+	a := w.Authorization
+	var written int64
+	var version, entries *int64
+	scan := func(db DBTX) error {
+		return db.QueryRow(ctx, sql, args...).Scan(&written, &version, &entries)
+	}
+	if s.tx == nil {
+		err = scan(s.db)
+	} else {
+		err = s.savepoint(ctx, scan)
+	}
+	if err != nil {
+		return translate(ctx, "write "+a.ID, err)
+	}
+	switch {
+	case written == 1:
+		return nil
+	case a.Version == 1:
+		return fmt.Errorf("pgstore: authorization %q: %w", a.ID, authcapture.ErrAlreadyExists)
+	case version == nil:
+		return fmt.Errorf("pgstore: authorization %q: %w", a.ID, authcapture.ErrNotFound)
+	case *version == a.Version-1 && len(w.Entries) > 0 && *entries != w.Entries[0].Seq-1:
+		return fmt.Errorf("pgstore: authorization %q: entry seq %d does not continue the log at %d: %w",
+			a.ID, w.Entries[0].Seq, *entries, authcapture.ErrInvalidArgument)
+	default:
+		return fmt.Errorf("pgstore: authorization %q at version %d, write expects %d: %w",
+			a.ID, *version, a.Version-1, authcapture.ErrVersionConflict)
+	}
+}
+
+// savepoint runs fn on a savepoint of the caller's transaction, released if
+// fn succeeds and rolled back if it fails, so that a failed statement
+// leaves the transaction usable.
+func (s *Store) savepoint(ctx context.Context, fn func(db DBTX) error) error {
+	sp, err := s.tx.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	if err := fn(sp); err != nil {
+		_ = sp.Rollback(ctx) // the transaction reports its own state to the caller
+		return err
+	}
+	return sp.Commit(ctx)
+}
+
+// writeStatement checks w and returns the statement that applies it with
+// its arguments.
+func (q *queries) writeStatement(w *authcapture.Write) (string, []any, error) {
+	invalid := func(format string, args ...any) error {
+		return fmt.Errorf("pgstore: write: %s: %w", fmt.Sprintf(format, args...), authcapture.ErrInvalidArgument)
+	}
+	if w == nil || w.Authorization == nil {
+		return "", nil, invalid("no authorization")
+	}
+	a := w.Authorization
+	if a.MerchantID == "" || a.ID == "" {
+		return "", nil, invalid("authorization without merchant or ID")
+	}
+	if a.Version < 1 {
+		return "", nil, invalid("authorization %q at version %d", a.ID, a.Version)
+	}
+	for i, e := range w.Entries {
+		switch {
+		case i == 0 && a.Version == 1 && e.Seq != 1:
+			return "", nil, invalid("entry seq %d does not start the log of a new authorization", e.Seq)
+		case i == 0 && e.Seq < 1:
+			return "", nil, invalid("entry seq %d", e.Seq)
+		case i > 0 && e.Seq != w.Entries[i-1].Seq+1:
+			return "", nil, invalid("entry seq %d does not follow %d", e.Seq, w.Entries[i-1].Seq)
+		}
+	}
+	for _, ev := range w.Events {
+		if ev.MerchantID != a.MerchantID || ev.AuthorizationID != a.ID {
+			return "", nil, invalid("event of %s/%s in a write of %s/%s", ev.MerchantID, ev.AuthorizationID, a.MerchantID, a.ID)
+		}
+	}
+	if r := w.Idempotency; r != nil && (r.MerchantID != a.MerchantID || r.Key == "") {
+		return "", nil, invalid("idempotency record of merchant %q for a write of merchant %q", r.MerchantID, a.MerchantID)
+	}
+
+	sh := writeShape{insert: a.Version == 1, entries: len(w.Entries), events: len(w.Events), idempotency: w.Idempotency != nil}
+	state, err := json.Marshal(a)
+	if err != nil {
+		return "", nil, invalid("encoding authorization %q: %v", a.ID, err)
+	}
+	c := a.Currency
+	due, dueNS := splitDue(a)
+	args := make([]any, 0, insertParams+entryParams*sh.entries+eventParams*sh.events+idempotencyParams)
+	if sh.insert {
+		args = append(args, a.MerchantID, a.ID, a.Version, string(a.Status()), string(c),
+			numeric(c, a.Requested), numeric(c, a.Authorized), numeric(c, a.Captured),
+			numeric(c, a.Pending), numeric(c, a.Voided), numeric(c, a.Expired),
+			int64(len(w.Entries)), due, dueNS, a.CreatedAt, state)
+	} else {
+		var continues any // NULL: no entries, nothing to continue
+		if len(w.Entries) > 0 {
+			continues = w.Entries[0].Seq - 1
+		}
+		args = append(args, a.MerchantID, a.ID, a.Version, string(a.Status()),
+			numeric(c, a.Requested), numeric(c, a.Authorized), numeric(c, a.Captured),
+			numeric(c, a.Pending), numeric(c, a.Voided), numeric(c, a.Expired),
+			int64(len(w.Entries)), due, dueNS, state, continues)
+	}
+	for i := range w.Entries {
+		e := &w.Entries[i]
+		data, err := json.Marshal(e)
+		if err != nil {
+			return "", nil, invalid("encoding entry %d: %v", e.Seq, err)
+		}
+		if e.Amount < 0 {
+			return "", nil, invalid("entry %d amount %d is negative", e.Seq, e.Amount)
+		}
+		args = append(args, e.Seq, e.Version, string(e.Kind), numeric(c, e.Amount), e.At, data)
+	}
+	for i := range w.Events {
+		ev := w.Events[i]
+		ev.Position = 0 // assigned when read
+		data, err := json.Marshal(&ev)
+		if err != nil {
+			return "", nil, invalid("encoding event %d: %v", ev.Seq, err)
+		}
+		args = append(args, ev.Seq, ev.Version, string(ev.Type), ev.At, data)
+	}
+	if r := w.Idempotency; r != nil {
+		data, err := json.Marshal(r)
+		if err != nil {
+			return "", nil, invalid("encoding idempotency record: %v", err)
+		}
+		args = append(args, r.MerchantID, r.Key, r.Op, r.AuthorizationID, r.Version, r.CreatedAt, data)
+	}
+	return q.write(sh), args, nil
+}
