@@ -1,0 +1,152 @@
+package authcapture_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/authcapture/authcapture"
+	"github.com/authcapture/authcapture/clocktest"
+	"github.com/authcapture/authcapture/memstore"
+)
+
+// newExampleService returns a Service on memstore with a clock stopped at a
+// fixed instant, so the examples print the same every time.
+func newExampleService() (*authcapture.Service, *clocktest.Clock) {
+	clock := clocktest.New(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC))
+	svc, err := authcapture.New(memstore.New(), &authcapture.Options{Clock: clock})
+	if err != nil {
+		panic(err)
+	}
+	return svc, clock
+}
+
+func Example() {
+	ctx := context.Background()
+	svc, _ := newExampleService()
+
+	// Record the intent, then the provider's approval of a 10.00 hold.
+	r, err := svc.Create(ctx, authcapture.CreateRequest{MerchantID: "acme", ID: "job_42", Currency: "USD",
+		Amount: decimal.RequireFromString("10.00"), IdempotencyKey: "job_42-create"})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	_, err = svc.Authorize(ctx, authcapture.AuthorizeRequest{MerchantID: "acme", ID: r.Authorization.ID,
+		Amount: decimal.RequireFromString("10.00"), IdempotencyKey: "job_42-authorize"})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+
+	// The job used 4.50: capture it and release the rest in the same write.
+	r, err = svc.Capture(ctx, authcapture.CaptureRequest{MerchantID: "acme", ID: "job_42",
+		Amount: decimal.RequireFromString("4.50"), Final: authcapture.Bool(true), IdempotencyKey: "job_42-usage"})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	a := r.Authorization
+	fmt.Println(a.Status(), a.CloseReason)
+	fmt.Println("captured", a.Currency.Format(a.Captured), "released", a.Currency.Format(a.Voided))
+	// Output:
+	// captured final_capture
+	// captured 4.50 released 5.50
+}
+
+func ExampleService_BeginCapture() {
+	ctx := context.Background()
+	svc, _ := newExampleService()
+	svc.Create(ctx, authcapture.CreateRequest{MerchantID: "acme", ID: "order_1", Currency: "EUR",
+		Amount: decimal.RequireFromString("80.00"), IdempotencyKey: "c1"})
+	svc.Authorize(ctx, authcapture.AuthorizeRequest{MerchantID: "acme", ID: "order_1",
+		Amount: decimal.RequireFromString("80.00"), IdempotencyKey: "a1"})
+
+	// Reserve the amount before calling the provider ...
+	r, _ := svc.BeginCapture(ctx, authcapture.CaptureRequest{MerchantID: "acme", ID: "order_1",
+		Amount: decimal.RequireFromString("30.00"), IdempotencyKey: "ship-1"})
+	fmt.Println(r.Authorization.Status(), "pending", r.Authorization.Currency.Format(r.Authorization.Pending))
+
+	// ... a concurrent capture cannot take what is reserved ...
+	_, err := svc.Capture(ctx, authcapture.CaptureRequest{MerchantID: "acme", ID: "order_1",
+		Amount: decimal.RequireFromString("60.00"), IdempotencyKey: "ship-2"})
+	fmt.Println(errors.Is(err, authcapture.ErrExceedsCapturable))
+
+	// ... and the provider's answer settles it.
+	r, _ = svc.ConfirmCapture(ctx, authcapture.SettleCaptureRequest{MerchantID: "acme", ID: "order_1",
+		CaptureID: r.Entry.CaptureID, IdempotencyKey: "ship-1-ok"})
+	fmt.Println(r.Authorization.Status(), "captured", r.Authorization.Currency.Format(r.Authorization.Captured))
+	// Output:
+	// partially_captured pending 30.00
+	// true
+	// partially_captured captured 30.00
+}
+
+func ExampleService_Void() {
+	ctx := context.Background()
+	svc, _ := newExampleService()
+	svc.Create(ctx, authcapture.CreateRequest{MerchantID: "acme", ID: "cart_9", Currency: "USD",
+		Amount: decimal.RequireFromString("100.00"), Policy: "afterpay", IdempotencyKey: "c"})
+	svc.Authorize(ctx, authcapture.AuthorizeRequest{MerchantID: "acme", ID: "cart_9",
+		Amount: decimal.RequireFromString("100.00"), IdempotencyKey: "a"})
+
+	// One item is out of stock: release its 25.00 and keep the rest capturable.
+	r, _ := svc.Void(ctx, authcapture.VoidRequest{MerchantID: "acme", ID: "cart_9",
+		Amount: decimal.RequireFromString("25.00"), Reason: authcapture.ReasonRequestedByCustomer, IdempotencyKey: "v"})
+	a := r.Authorization
+	fmt.Println(a.Status(), "open", a.Currency.Format(a.Open()), "voided", a.Currency.Format(a.Voided))
+	// Output: authorized open 75.00 voided 25.00
+}
+
+func ExampleService_Capture_idempotent() {
+	ctx := context.Background()
+	svc, _ := newExampleService()
+	svc.Create(ctx, authcapture.CreateRequest{MerchantID: "acme", ID: "p1", Currency: "JPY",
+		Amount: decimal.RequireFromString("5000"), IdempotencyKey: "c"})
+	svc.Authorize(ctx, authcapture.AuthorizeRequest{MerchantID: "acme", ID: "p1",
+		Amount: decimal.RequireFromString("5000"), IdempotencyKey: "a"})
+
+	req := authcapture.CaptureRequest{MerchantID: "acme", ID: "p1", Amount: decimal.RequireFromString("1200"), IdempotencyKey: "cap-1"}
+	first, _ := svc.Capture(ctx, req)
+	retry, _ := svc.Capture(ctx, req) // the reply was lost; the caller retries
+	fmt.Println(first.Replayed, retry.Replayed, retry.Entry.CaptureID == first.Entry.CaptureID)
+	fmt.Println("captured", retry.Authorization.Currency.Format(retry.Authorization.Captured))
+
+	req.Amount = decimal.RequireFromString("1300")
+	_, err := svc.Capture(ctx, req)
+	fmt.Println(errors.Is(err, authcapture.ErrIdempotencyMismatch), authcapture.HTTPStatus(err))
+	// Output:
+	// false true true
+	// captured 1200
+	// true 409
+}
+
+func ExampleService_Get_expiry() {
+	ctx := context.Background()
+	svc, clock := newExampleService()
+	svc.Create(ctx, authcapture.CreateRequest{MerchantID: "acme", ID: "h1", Currency: "USD",
+		Amount: decimal.RequireFromString("60.00"), Policy: "paymongo", IdempotencyKey: "c"})
+	r, _ := svc.Authorize(ctx, authcapture.AuthorizeRequest{MerchantID: "acme", ID: "h1",
+		Amount: decimal.RequireFromString("60.00"), IdempotencyKey: "a"})
+	fmt.Println("expires", r.Authorization.ExpiresAt.Format(time.RFC3339), "by", r.Authorization.ExpiryRule)
+
+	clock.Set(r.Authorization.ExpiresAt) // no sweeper ran: the read applies expiry
+	a, _ := svc.Get(ctx, "acme", "h1")
+	fmt.Println(a.Status(), "expired", a.Currency.Format(a.Expired))
+	// Output:
+	// expires 2026-11-09T09:00:00Z by policy paymongo validity 168h0m0s
+	// expired expired 60.00
+}
+
+func ExampleParseAmount() {
+	for _, s := range []string{"10.50", "10.001"} {
+		minor, err := authcapture.ParseAmount(s, "USD")
+		fmt.Println(minor, errors.Is(err, authcapture.ErrAmountPrecision))
+	}
+	// Output:
+	// 1050 false
+	// 0 true
+}

@@ -1,0 +1,158 @@
+// Command quickstart walks through the lifecycles authcapture was built for,
+// on the embedded store with a fake clock, and prints a timeline of each
+// step's amounts and status.
+//
+//	go run ./examples/quickstart
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/authcapture/authcapture"
+	"github.com/authcapture/authcapture/clocktest"
+	"github.com/authcapture/authcapture/memstore"
+)
+
+func main() {
+	if err := run(os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "quickstart:", err)
+		os.Exit(1)
+	}
+}
+
+// demo holds what every scenario shares: a service on memstore, a fake clock
+// and a timeline printer.
+type demo struct {
+	ctx   context.Context
+	out   io.Writer
+	clock *clocktest.Clock
+	svc   *authcapture.Service
+	err   error
+}
+
+func run(out io.Writer) error {
+	start := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+	clock := clocktest.New(start)
+	svc, err := authcapture.New(memstore.New(), &authcapture.Options{Clock: clock})
+	if err != nil {
+		return err
+	}
+	d := &demo{ctx: context.Background(), out: out, clock: clock, svc: svc}
+	d.aiJob()
+	d.shipments()
+	d.rentalDeposit()
+	d.expiringHold()
+	return d.err
+}
+
+func money(s string) decimal.Decimal { return decimal.RequireFromString(s) }
+
+// step prints one line of the timeline, or records the first error.
+func (d *demo) step(what string, r *authcapture.Result, err error) *authcapture.Authorization {
+	if d.err != nil {
+		return nil
+	}
+	if err != nil {
+		d.err = fmt.Errorf("%s: %w", what, err)
+		return nil
+	}
+	d.show(what, r.Authorization)
+	return r.Authorization
+}
+
+func (d *demo) show(what string, a *authcapture.Authorization) {
+	c := a.Currency
+	fmt.Fprintf(d.out, "  %s  %-38s open %7s  captured %7s  released %7s  %s\n",
+		d.clock.Now().Format("Jan 02 15:04"), what,
+		c.Format(a.Open()), c.Format(a.Captured), c.Format(a.Voided+a.Expired), a.Status())
+}
+
+// hold creates and authorizes an authorization.
+func (d *demo) hold(id, amount, policy string) *authcapture.Authorization {
+	r, err := d.svc.Create(d.ctx, authcapture.CreateRequest{MerchantID: "shop", ID: id, Currency: "USD",
+		Amount: money(amount), Policy: policy, IdempotencyKey: id + "-create"})
+	if d.step("create "+amount, r, err) == nil {
+		return nil
+	}
+	r, err = d.svc.Authorize(d.ctx, authcapture.AuthorizeRequest{MerchantID: "shop", ID: id,
+		Amount: money(amount), IdempotencyKey: id + "-authorize"})
+	return d.step("authorize "+amount, r, err)
+}
+
+func (d *demo) aiJob() {
+	fmt.Fprintln(d.out, "AI job: hold the estimate, capture actual usage, release the rest at once")
+	if d.hold("job_1", "10.00", "default") == nil {
+		return
+	}
+	d.clock.Advance(90 * time.Second)
+	r, err := d.svc.Capture(d.ctx, authcapture.CaptureRequest{MerchantID: "shop", ID: "job_1",
+		Amount: money("4.50"), Final: authcapture.Bool(true), IdempotencyKey: "job_1-usage"})
+	d.step("capture 4.50 usage (final)", r, err)
+	// A retry with the same key, after a lost reply, applies nothing twice.
+	r, err = d.svc.Capture(d.ctx, authcapture.CaptureRequest{MerchantID: "shop", ID: "job_1",
+		Amount: money("4.50"), Final: authcapture.Bool(true), IdempotencyKey: "job_1-usage"})
+	if d.step("retry with the same key", r, err) != nil && r.Replayed {
+		fmt.Fprintln(d.out, "                (replayed: the original capture, not a second one)")
+	}
+	fmt.Fprintln(d.out)
+}
+
+func (d *demo) shipments() {
+	fmt.Fprintln(d.out, "Order: capture per shipment, void what cannot ship")
+	if d.hold("order_7", "120.00", "afterpay") == nil {
+		return
+	}
+	for i, amount := range []string{"45.00", "30.00"} {
+		d.clock.Advance(24 * time.Hour)
+		r, err := d.svc.Capture(d.ctx, authcapture.CaptureRequest{MerchantID: "shop", ID: "order_7",
+			Amount: money(amount), Reference: fmt.Sprintf("shipment-%d", i+1),
+			IdempotencyKey: fmt.Sprintf("order_7-ship-%d", i+1)})
+		d.step(fmt.Sprintf("capture %s shipment %d", amount, i+1), r, err)
+	}
+	d.clock.Advance(2 * time.Hour)
+	r, err := d.svc.Void(d.ctx, authcapture.VoidRequest{MerchantID: "shop", ID: "order_7",
+		All: true, Reason: authcapture.ReasonRequestedByCustomer, IdempotencyKey: "order_7-oos"})
+	d.step("void the rest (out of stock)", r, err)
+	fmt.Fprintln(d.out)
+}
+
+func (d *demo) rentalDeposit() {
+	fmt.Fprintln(d.out, "Rental: hold a deposit, capture damages in two phases, release the rest")
+	if d.hold("car_3", "500.00", "default") == nil {
+		return
+	}
+	d.clock.Advance(72 * time.Hour)
+	r, err := d.svc.BeginCapture(d.ctx, authcapture.CaptureRequest{MerchantID: "shop", ID: "car_3",
+		Amount: money("80.00"), Final: authcapture.Bool(true), Reference: "scratched bumper", IdempotencyKey: "car_3-damage"})
+	if d.step("begin capture 80.00 damages", r, err) == nil {
+		return
+	}
+	r, err = d.svc.ConfirmCapture(d.ctx, authcapture.SettleCaptureRequest{MerchantID: "shop", ID: "car_3",
+		CaptureID: r.Entry.CaptureID, IdempotencyKey: "car_3-damage-ok"})
+	d.step("provider accepted: remainder released", r, err)
+	fmt.Fprintln(d.out)
+}
+
+func (d *demo) expiringHold() {
+	fmt.Fprintln(d.out, "Forgotten hold: nothing captured, the provider's 7 days run out")
+	a := d.hold("hold_9", "60.00", "paymongo")
+	if a == nil {
+		return
+	}
+	d.clock.Set(a.ExpiresAt)
+	got, err := d.svc.Get(d.ctx, "shop", "hold_9")
+	if err != nil {
+		d.err = err
+		return
+	}
+	d.show("read at ExpiresAt: expired", got)
+	_, err = d.svc.Capture(d.ctx, authcapture.CaptureRequest{MerchantID: "shop", ID: "hold_9",
+		All: true, IdempotencyKey: "hold_9-late"})
+	fmt.Fprintf(d.out, "                a late capture is refused: %v (HTTP %d)\n", err, authcapture.HTTPStatus(err))
+}

@@ -1,0 +1,29 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+func TestQuickstartRuns(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(&out); err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(strings.Fields(out.String()), " ")
+	for _, want := range []string{
+		"capture 4.50 usage (final) open 0.00 captured 4.50 released 5.50 captured",
+		"replayed: the original capture",
+		"capture 30.00 shipment 2 open 45.00 captured 75.00 released 0.00 partially_captured",
+		"void the rest (out of stock) open 0.00 captured 75.00 released 45.00 captured",
+		"begin capture 80.00 damages open 420.00 captured 0.00 released 0.00 partially_captured",
+		"provider accepted: remainder released open 0.00 captured 80.00 released 420.00 captured",
+		"Nov 14 11:01 read at ExpiresAt: expired open 0.00 captured 0.00 released 60.00 expired",
+		"authorization has expired",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
