@@ -102,6 +102,18 @@ type Authorization struct {
 
 	CloseReason CloseReason // set by the command that closed it
 
+	// Schedules (see Scheduler). The delays count from authorization; the
+	// times are set when the authorization is approved and cleared when
+	// they fire or an explicit command overrides them.
+	CaptureMode     CaptureMode   // the mode actually used
+	CaptureDelay    time.Duration // for CaptureDelayed
+	CancelMode      CancelMode
+	CancelDelay     time.Duration // for CancelDelayed
+	ExpiryAction    ExpiryAction  // what happens to the open amount at expiry
+	CaptureAt       time.Time     // a scheduled capture is due; zero if none
+	CancelAt        time.Time     // a scheduled cancel is due; zero if none
+	CaptureFailures int           // failed attempts of the scheduled capture
+
 	CreatedAt    time.Time
 	AuthorizedAt time.Time
 	ExpiresAt    time.Time // the hold lapses at this instant: now >= ExpiresAt is expired
