@@ -65,6 +65,15 @@ var (
 	ErrUnknownPolicy = errors.New("unknown policy")
 	// ErrInvalidPolicy: a policy's definition is inconsistent.
 	ErrInvalidPolicy = errors.New("invalid policy")
+	// ErrInvalidSchedule: a delay is malformed, zero, negative or too long,
+	// a mode is not allowed by the policy, or a schedule could never fire
+	// (a capture delay at or after the cancel delay, a delay at or past
+	// expiry when the policy does not clamp).
+	ErrInvalidSchedule = errors.New("invalid schedule")
+	// ErrProviderDeclined is what an Executor returns, wrapped, when the
+	// provider definitively refused a scheduled capture or void. Any other
+	// executor error means the outcome is unknown and the action is retried.
+	ErrProviderDeclined = errors.New("provider declined")
 	// ErrIdempotencyKeyExists is returned by a Store when a write's
 	// idempotency key is already recorded for the merchant. The service
 	// turns it into a replay or an ErrIdempotencyMismatch; callers of the
@@ -124,7 +133,7 @@ func HTTPStatus(err error) int {
 		errors.Is(err, ErrExceedsCapturable), errors.Is(err, ErrMultipleCaptureNotAllowed),
 		errors.Is(err, ErrPartialCaptureNotAllowed), errors.Is(err, ErrPartialVoidNotAllowed),
 		errors.Is(err, ErrTooManyCaptures), errors.Is(err, ErrUnknownPolicy),
-		errors.Is(err, ErrInvalidPolicy):
+		errors.Is(err, ErrInvalidPolicy), errors.Is(err, ErrInvalidSchedule):
 		return http.StatusUnprocessableEntity
 	default:
 		return http.StatusInternalServerError
@@ -137,7 +146,7 @@ var sentinels = []error{
 	ErrInvalidStatus, ErrExpired, ErrMultipleCaptureNotAllowed, ErrPartialCaptureNotAllowed,
 	ErrPartialVoidNotAllowed, ErrTooManyCaptures, ErrCapturePending, ErrIdempotencyMismatch,
 	ErrNotFound, ErrAlreadyExists, ErrVersionConflict, ErrUnknownPolicy, ErrInvalidPolicy,
-	ErrInvalidArgument,
+	ErrInvalidSchedule, ErrInvalidArgument,
 }
 
 var errorsIs = errors.Is

@@ -179,7 +179,7 @@ func isSentinel(err error) bool {
 		authcapture.ErrInvalidStatus, authcapture.ErrExpired, authcapture.ErrMultipleCaptureNotAllowed,
 		authcapture.ErrPartialCaptureNotAllowed, authcapture.ErrPartialVoidNotAllowed, authcapture.ErrTooManyCaptures,
 		authcapture.ErrCapturePending, authcapture.ErrIdempotencyMismatch, authcapture.ErrNotFound,
-		authcapture.ErrAlreadyExists, authcapture.ErrUnknownPolicy,
+		authcapture.ErrAlreadyExists, authcapture.ErrUnknownPolicy, authcapture.ErrInvalidSchedule,
 	} {
 		if errors.Is(err, s) {
 			return true
