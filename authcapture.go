@@ -30,6 +30,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -100,13 +101,15 @@ func New(store Store, opts *Options) (*Service, error) {
 		s.newID = randomID
 	}
 	for _, p := range append(Presets(), o.Policies...) {
-		p := p
 		mins, err := p.compile()
 		if err != nil {
 			return nil, err
 		}
+		p = p.withDefaults()
 		p.minCapture = mins
 		p.MinCapture = nil // compiled; the caller's map is not kept
+		p.CaptureModes = slices.Clone(p.CaptureModes)
+		p.CancelModes = slices.Clone(p.CancelModes)
 		s.policies[p.Name] = &p
 	}
 	if _, ok := s.policies[s.defaultPolicy]; !ok {
@@ -241,6 +244,7 @@ func (s *Service) run(ctx context.Context, cmd *command) (*Result, error) {
 		var ch *change
 		if cmd.create != nil {
 			ch = newChange(nil, now, cmd)
+			ch.svc = s
 			if err := cmd.create(ch); err != nil {
 				return nil, err
 			}
@@ -255,6 +259,7 @@ func (s *Service) run(ctx context.Context, cmd *command) (*Result, error) {
 				return nil, err
 			}
 			ch = newChange(a, now, cmd)
+			ch.svc = s
 			if err := cmd.apply(ch); err != nil {
 				if r, ok, rerr := s.replay(ctx, cmd); ok || rerr != nil {
 					return r, rerr
@@ -326,6 +331,7 @@ func (s *Service) replay(ctx context.Context, cmd *command) (*Result, bool, erro
 
 // change accumulates what one command does to an authorization.
 type change struct {
+	svc     *Service
 	a       *Authorization // the working copy
 	before  Status
 	now     time.Time
@@ -374,6 +380,15 @@ func (ch *change) event(t EventType, entrySeq, amount int64) {
 
 func (ch *change) mainEntry() Entry { return ch.entries[ch.main] }
 
+// policy returns the authorization's policy.
+func (ch *change) policy() (*Policy, bool) {
+	if ch.svc == nil {
+		return nil, false
+	}
+	p, ok := ch.svc.policies[ch.a.Policy]
+	return p, ok
+}
+
 func (ch *change) reject(sentinel error, format string, args ...any) error {
 	e := &Error{Op: string(ch.cmd.op), MerchantID: ch.cmd.merchant, AuthorizationID: ch.cmd.id, Status: ch.before, Err: sentinel}
 	if format != "" {
@@ -402,10 +417,10 @@ func (ch *change) finish() (*Write, error) {
 	if open := a.Open(); open != ch.open0 && !a.Closed() && ch.cmd.op != CmdAuthorize {
 		ch.event(EventAmountCapturableUpdated, ch.entries[len(ch.entries)-1].Seq, open)
 	}
-	a.NextDue = time.Time{}
-	if a.Phase == PhaseApproved && !a.Closed() && !a.HoldExpired() {
-		a.NextDue = a.ExpiresAt
+	if a.Closed() {
+		a.CaptureAt, a.CancelAt = time.Time{}, time.Time{}
 	}
+	a.NextDue = nextDue(a)
 	after := a.Status()
 	if !edges[edge{ch.before, ch.cmd.op, after}] {
 		return nil, fmt.Errorf("authcapture: internal error: %s from %q to %q is not in the transition table", ch.cmd.op, ch.before, after)

@@ -94,6 +94,7 @@ func (s *Service) capture(ctx context.Context, op Command, req CaptureRequest) (
 				return ch.reject(ErrInvalidArgument, "capture ID %q is already pending", id)
 			}
 			a.Captures++
+			ch.overrideCapture()
 			if op == CmdBeginCapture {
 				a.Pending += amount
 				a.PendingCaptures = append(a.PendingCaptures, PendingCapture{ID: id, Amount: amount, Final: final})
@@ -163,6 +164,9 @@ func (s *Service) settle(ctx context.Context, op Command, req SettleCaptureReque
 				a.PendingCaptures = nil
 			}
 			a.Pending -= pc.Amount
+			if pc.Scheduled {
+				defer ch.settleScheduled(op == CmdConfirmCapture)
+			}
 			if op == CmdConfirmCapture {
 				a.Captured += pc.Amount
 				seq := ch.entry(Entry{Kind: EntryCapture, CaptureState: CaptureSucceeded, CaptureID: pc.ID, Final: pc.Final, Amount: pc.Amount, Reference: req.Reference})

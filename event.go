@@ -15,6 +15,7 @@ const (
 	EventVoided                  EventType = "authorization.voided"
 	EventExpired                 EventType = "authorization.expired"
 	EventAmountCapturableUpdated EventType = "authorization.amount_capturable_updated"
+	EventScheduleUpdated         EventType = "authorization.schedule_updated"
 	EventCapturePending          EventType = "capture.pending"
 	EventCaptureSucceeded        EventType = "capture.succeeded"
 	EventCaptureFailed           EventType = "capture.failed"

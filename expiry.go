@@ -11,6 +11,7 @@ func (s *Service) expiryDue(a *Authorization, now time.Time) *Write {
 		return nil
 	}
 	ch := newChange(a, now, &command{op: CmdExpire, merchant: a.MerchantID, id: a.ID})
+	ch.svc = s
 	open := a.Open()
 	a.Expired += open
 	a.ExpiredAt = now

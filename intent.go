@@ -136,9 +136,10 @@ type Authorization struct {
 
 // PendingCapture is a two-phase capture that has been begun and not settled.
 type PendingCapture struct {
-	ID     string
-	Amount int64
-	Final  bool
+	ID        string
+	Amount    int64
+	Final     bool
+	Scheduled bool // begun by the Scheduler, which settles it
 }
 
 // Open returns the amount still open to capture, in minor units.
@@ -255,6 +256,7 @@ const (
 	EntryCapture    EntryKind = "capture" // see CaptureState
 	EntryVoid       EntryKind = "void"
 	EntryExpiry     EntryKind = "expiry"
+	EntrySchedule   EntryKind = "schedule" // a schedule set, claimed or cleared; see the Reason
 )
 
 // CaptureState is the state of a capture entry. A direct capture is
@@ -289,13 +291,23 @@ const (
 	ReasonScheduledCancel  Reason = "scheduled_cancel"  // a delayed cancel fired
 	ReasonScheduledCapture Reason = "scheduled_capture" // a delayed capture fired
 	ReasonAutomaticCapture Reason = "automatic_capture" // capture mode automatic
+	ReasonCaptureFallback  Reason = "capture_fallback"  // the method could not hold; captured at once
+
+	// Schedule entries: Reference holds the new due time (RFC 3339), or is
+	// empty when a schedule is cleared.
+	ReasonCaptureScheduled   Reason = "capture_scheduled"
+	ReasonCancelScheduled    Reason = "cancel_scheduled"
+	ReasonCaptureUnscheduled Reason = "capture_unscheduled" // an explicit capture overrode it, or retries ran out
+	ReasonCancelUnscheduled  Reason = "cancel_unscheduled"  // an explicit void overrode it, or the provider refused
+	ReasonScheduleClaimed    Reason = "schedule_claimed"    // a scheduler took the action; due again if it dies
 )
 
 // IsSystem reports whether r is one the library itself records.
 func (r Reason) IsSystem() bool {
 	switch r {
 	case ReasonFinalCapture, ReasonExpired, ReasonCaptureFailed, ReasonScheduledCancel,
-		ReasonScheduledCapture, ReasonAutomaticCapture:
+		ReasonScheduledCapture, ReasonAutomaticCapture, ReasonCaptureFallback, ReasonCaptureScheduled,
+		ReasonCancelScheduled, ReasonCaptureUnscheduled, ReasonCancelUnscheduled, ReasonScheduleClaimed:
 		return true
 	}
 	return false

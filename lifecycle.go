@@ -20,7 +20,20 @@ type CreateRequest struct {
 	Currency  string            // ISO 4217, such as "USD"
 	Amount    decimal.Decimal   // the amount requested
 	// Policy names the rules that apply; Options.DefaultPolicy when empty.
-	Policy         string
+	Policy string
+
+	// CaptureMode: CaptureManual when empty. CaptureDelay applies to
+	// CaptureDelayed (the policy's DefaultCaptureDelay when zero); use
+	// ParseDelay for ISO 8601 strings such as "PT5M".
+	CaptureMode  CaptureMode
+	CaptureDelay time.Duration
+	// CancelMode: CancelManual when empty. CancelDelay is required for
+	// CancelDelayed and must be longer than a delayed capture's delay.
+	CancelMode  CancelMode
+	CancelDelay time.Duration
+	// ExpiryAction: the policy's when empty.
+	ExpiryAction ExpiryAction
+
 	IdempotencyKey string
 }
 
@@ -62,7 +75,14 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*Result, error
 	if _, ok := s.policies[policy]; !ok {
 		return nil, bad(fmt.Errorf("policy %q: %w", truncate(policy, maxIDLen), ErrUnknownPolicy))
 	}
-	f := newFingerprint(op).str(req.ID).str(req.Reference).str(string(cur)).int(amount).str(policy)
+	p := s.policies[policy]
+	sched, err := p.checkSchedule(req)
+	if err != nil {
+		return nil, bad(err)
+	}
+	f := newFingerprint(op).str(req.ID).str(req.Reference).str(string(cur)).int(amount).str(policy).
+		str(string(sched.CaptureMode)).int(int64(sched.CaptureDelay)).str(string(sched.CancelMode)).
+		int(int64(sched.CancelDelay)).str(string(sched.ExpiryAction))
 	keys := make([]string, 0, len(req.Metadata))
 	for k := range req.Metadata {
 		keys = append(keys, k)
@@ -85,6 +105,8 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*Result, error
 			ID: id, MerchantID: req.MerchantID, Reference: req.Reference, Metadata: md,
 			Currency: cur, Policy: policy, Phase: PhaseCreated, Requested: amount,
 			CreatedAt: ch.now, Version: 1,
+			CaptureMode: sched.CaptureMode, CaptureDelay: sched.CaptureDelay,
+			CancelMode: sched.CancelMode, CancelDelay: sched.CancelDelay, ExpiryAction: sched.ExpiryAction,
 		}
 		seq := ch.entry(Entry{Kind: EntryCreated, Amount: amount, Reference: req.Reference})
 		ch.markMain()
@@ -130,12 +152,20 @@ type AuthorizeRequest struct {
 	Amount decimal.Decimal
 	// ExpiresAt, if set, is when the hold lapses; otherwise the policy's
 	// Validity from now. It must be in the future and within 90 days.
-	ExpiresAt      time.Time
-	Reference      string // the provider's authorization reference
-	IdempotencyKey string
+	ExpiresAt time.Time
+	Reference string // the provider's authorization reference
+	// CapturedImmediately reports that the payment method could not hold
+	// funds and the provider captured at once (NjiaPay's prefer_delay). It
+	// needs a policy with ImmediateCaptureFallback; the authorization then
+	// records CaptureAutomatic as the mode used.
+	CapturedImmediately bool
+	IdempotencyKey      string
 }
 
-// Authorize approves an authorization in full or in part.
+// Authorize approves an authorization in full or in part. In capture mode
+// automatic, or when the provider captured immediately, the approval and the
+// capture of the whole approved amount are recorded together. Scheduled
+// captures and cancels start counting now.
 func (s *Service) Authorize(ctx context.Context, req AuthorizeRequest) (*Result, error) {
 	op := CmdAuthorize
 	if err := checkCommand(req.MerchantID, req.ID, req.IdempotencyKey, req.Reference); err != nil {
@@ -144,7 +174,8 @@ func (s *Service) Authorize(ctx context.Context, req AuthorizeRequest) (*Result,
 	if req.Amount.Sign() <= 0 {
 		return nil, badRequest(op, req.MerchantID, req.ID, fmt.Errorf("approved amount %s: %w", amountString(req.Amount), ErrInvalidAmount))
 	}
-	f := newFingerprint(op).str(req.ID).str(req.Amount.String()).int(req.ExpiresAt.UnixNano()).str(req.Reference)
+	f := newFingerprint(op).str(req.ID).str(req.Amount.String()).int(req.ExpiresAt.UnixNano()).str(req.Reference).
+		bool(req.CapturedImmediately)
 	return s.run(ctx, &command{op: op, merchant: req.MerchantID, id: req.ID, key: req.IdempotencyKey, print: uint64(f),
 		apply: func(ch *change) error {
 			a := ch.a
@@ -173,13 +204,30 @@ func (s *Service) Authorize(ctx context.Context, req AuthorizeRequest) (*Result,
 				a.ExpiresAt = at
 				a.ExpiryRule = "explicit"
 			}
+			if req.CapturedImmediately && !p.ImmediateCaptureFallback && a.CaptureMode != CaptureAutomatic {
+				return ch.reject(ErrInvalidSchedule, "policy %s has no immediate-capture fallback", p.Name)
+			}
 			a.Phase = PhaseApproved
 			a.Authorized = amount
 			a.AuthorizedAt = ch.now
 			seq := ch.entry(Entry{Kind: EntryAuthorized, Amount: amount, Reference: req.Reference})
 			ch.markMain()
 			ch.event(EventAuthorized, seq, amount)
-			return nil
+			if a.CaptureMode == CaptureAutomatic || req.CapturedImmediately {
+				reason := ReasonAutomaticCapture
+				if a.CaptureMode != CaptureAutomatic {
+					reason = ReasonCaptureFallback
+				}
+				a.CaptureMode = CaptureAutomatic
+				a.CancelMode, a.CancelDelay, a.ExpiryAction = CancelManual, 0, ExpiryRelease
+				a.Captured = amount
+				a.Captures = 1
+				seq := ch.entry(Entry{Kind: EntryCapture, CaptureState: CaptureSucceeded, CaptureID: s.newID("cap"),
+					Final: true, Amount: amount, Reason: reason})
+				ch.event(EventCaptureSucceeded, seq, amount)
+				return nil
+			}
+			return ch.schedule(p)
 		}})
 }
 

@@ -2,6 +2,7 @@ package authcapture
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -37,7 +38,70 @@ type Policy struct {
 	// authorize call sets ExpiresAt.
 	Validity time.Duration
 
+	// CaptureModes lists the capture modes an authorization may use; empty
+	// allows all of them.
+	CaptureModes []CaptureMode
+	// CancelModes lists the cancel modes an authorization may use; empty
+	// allows all of them.
+	CancelModes []CancelMode
+	// DefaultCaptureDelay is the delay of a delayed capture that names
+	// none. Default: 5 minutes (PT5M).
+	DefaultCaptureDelay time.Duration
+	// ExpiryAction applies to authorizations that do not choose one.
+	// Default: ExpiryRelease.
+	ExpiryAction ExpiryAction
+	// ScheduleMargin is how long before ExpiresAt a scheduled action must
+	// be due at the latest, so the provider can still act on the hold; an
+	// ExpiryCapture is scheduled this long before expiry. Default: 5 minutes.
+	ScheduleMargin time.Duration
+	// ClampSchedules moves a scheduled capture or cancel that would be due
+	// later than ExpiresAt-ScheduleMargin to that instant, instead of
+	// rejecting it with ErrInvalidSchedule.
+	ClampSchedules bool
+	// ImmediateCaptureFallback allows Authorize to report that the payment
+	// method could not hold funds and the provider captured at once; the
+	// authorization then records CaptureAutomatic as the mode used.
+	ImmediateCaptureFallback bool
+	// CaptureRetries is how often a scheduled capture that the provider
+	// declined is tried again before the schedule is dropped. Default: 3;
+	// negative means never.
+	CaptureRetries int
+	// CaptureRetryBackoff is the delay before the first retry, doubling
+	// for each further one. Default: 1 minute.
+	CaptureRetryBackoff time.Duration
+
 	minCapture map[Currency]int64
+}
+
+// withDefaults returns p with the documented defaults filled in.
+func (p Policy) withDefaults() Policy {
+	if p.DefaultCaptureDelay == 0 {
+		p.DefaultCaptureDelay = 5 * time.Minute
+	}
+	if p.ExpiryAction == "" {
+		p.ExpiryAction = ExpiryRelease
+	}
+	if p.ScheduleMargin == 0 {
+		p.ScheduleMargin = 5 * time.Minute
+	}
+	switch {
+	case p.CaptureRetries == 0:
+		p.CaptureRetries = 3
+	case p.CaptureRetries < 0:
+		p.CaptureRetries = 0
+	}
+	if p.CaptureRetryBackoff == 0 {
+		p.CaptureRetryBackoff = time.Minute
+	}
+	return p
+}
+
+func (p *Policy) allowsCapture(m CaptureMode) bool {
+	return len(p.CaptureModes) == 0 || slices.Contains(p.CaptureModes, m)
+}
+
+func (p *Policy) allowsCancel(m CancelMode) bool {
+	return len(p.CancelModes) == 0 || slices.Contains(p.CancelModes, m)
 }
 
 // Validate reports whether the policy is consistent, with an error wrapping
@@ -65,6 +129,25 @@ func (p *Policy) compile() (map[Currency]int64, error) {
 	}
 	if p.Validity > maxValidity {
 		return nil, bad("Validity %s exceeds %s", p.Validity, maxValidity)
+	}
+	for _, m := range p.CaptureModes {
+		if m != CaptureManual && m != CaptureAutomatic && m != CaptureDelayed {
+			return nil, bad("unknown capture mode %q", m)
+		}
+	}
+	for _, m := range p.CancelModes {
+		if m != CancelManual && m != CancelDelayed {
+			return nil, bad("unknown cancel mode %q", m)
+		}
+	}
+	if p.ExpiryAction != "" && p.ExpiryAction != ExpiryRelease && p.ExpiryAction != ExpiryCapture {
+		return nil, bad("unknown expiry action %q", p.ExpiryAction)
+	}
+	if p.DefaultCaptureDelay < 0 || p.ScheduleMargin < 0 || p.CaptureRetryBackoff < 0 {
+		return nil, bad("negative schedule durations")
+	}
+	if p.ScheduleMargin >= p.Validity {
+		return nil, bad("ScheduleMargin %s must be shorter than Validity %s", p.ScheduleMargin, p.Validity)
 	}
 	mins := make(map[Currency]int64, len(p.MinCapture))
 	for c, s := range p.MinCapture {
@@ -118,12 +201,21 @@ var (
 		PartialVoid: true, Validity: 13 * day,
 		MinCapture: map[Currency]string{"USD": "1.00", "CAD": "1.00", "AUD": "1.00", "NZD": "1.00", "GBP": "1.00", "EUR": "1.00"}}
 	// Payrails: partial and multiple captures, non-final by default, a
-	// 7-day hold; its capture and cancel modes are the schedules.
+	// 7-day hold; capture modes instant (automatic), manual and delayed
+	// (captureDelay, default PT5M), cancel modes manual and delayed; an
+	// explicit capture or cancel overrides the schedule.
 	Payrails = Policy{Name: "payrails", MultipleCaptures: true, PartialCapture: true,
-		Validity: 7 * day}
+		Validity: 7 * day, DefaultCaptureDelay: 5 * time.Minute,
+		CaptureModes: []CaptureMode{CaptureAutomatic, CaptureManual, CaptureDelayed},
+		CancelModes:  []CancelMode{CancelManual, CancelDelayed}}
 	// NjiaPay: no partial and no multiple capture: one capture of the whole
-	// authorized amount, or a void; a 7-day hold.
-	NjiaPay = Policy{Name: "njiapay", Validity: 7 * day, FinalByDefault: true}
+	// authorized amount, or a void; a 7-day hold. Capture modes immediate
+	// (automatic) and prefer_delay (manual), where a payment method that
+	// cannot hold falls back to immediate capture and the mode used is
+	// recorded.
+	NjiaPay = Policy{Name: "njiapay", Validity: 7 * day, FinalByDefault: true,
+		CaptureModes: []CaptureMode{CaptureAutomatic, CaptureManual}, CancelModes: []CancelMode{CancelManual},
+		ImmediateCaptureFallback: true}
 	// Stripe: partial captures, final by default, up to 50 captures when
 	// the call asks for a non-final one (multicapture), no partial void
 	// (a cancel releases everything), a 7-day hold.

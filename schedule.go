@@ -1,5 +1,10 @@
 package authcapture
 
+import (
+	"fmt"
+	"time"
+)
+
 // CaptureMode says when an authorization is captured.
 type CaptureMode string
 
@@ -38,3 +43,214 @@ const (
 	// by a scheduled capture a safety margin before ExpiresAt.
 	ExpiryCapture ExpiryAction = "capture"
 )
+
+// scheduleSpec is a create request's schedule after defaults.
+type scheduleSpec struct {
+	CaptureMode  CaptureMode
+	CaptureDelay time.Duration
+	CancelMode   CancelMode
+	CancelDelay  time.Duration
+	ExpiryAction ExpiryAction
+}
+
+// checkSchedule validates a create request's modes and delays against the
+// policy and fills in defaults. Delays count from approval, so they are
+// checked against the policy's validity here and against the actual
+// ExpiresAt again at approval.
+func (p *Policy) checkSchedule(req CreateRequest) (scheduleSpec, error) {
+	sp := scheduleSpec{CaptureMode: req.CaptureMode, CaptureDelay: req.CaptureDelay,
+		CancelMode: req.CancelMode, CancelDelay: req.CancelDelay, ExpiryAction: req.ExpiryAction}
+	bad := func(format string, args ...any) (scheduleSpec, error) {
+		return scheduleSpec{}, fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), ErrInvalidSchedule)
+	}
+	if sp.CaptureMode == "" {
+		sp.CaptureMode = CaptureManual
+	}
+	if sp.CancelMode == "" {
+		sp.CancelMode = CancelManual
+	}
+	if sp.ExpiryAction == "" {
+		sp.ExpiryAction = p.ExpiryAction
+	}
+	switch sp.CaptureMode {
+	case CaptureManual, CaptureAutomatic, CaptureDelayed:
+	default:
+		return bad("unknown capture mode %q", truncate(string(sp.CaptureMode), 32))
+	}
+	switch sp.CancelMode {
+	case CancelManual, CancelDelayed:
+	default:
+		return bad("unknown cancel mode %q", truncate(string(sp.CancelMode), 32))
+	}
+	if sp.ExpiryAction != ExpiryRelease && sp.ExpiryAction != ExpiryCapture {
+		return bad("unknown expiry action %q", truncate(string(sp.ExpiryAction), 32))
+	}
+	if !p.allowsCapture(sp.CaptureMode) {
+		return bad("policy %s does not allow capture mode %s", p.Name, sp.CaptureMode)
+	}
+	if !p.allowsCancel(sp.CancelMode) {
+		return bad("policy %s does not allow cancel mode %s", p.Name, sp.CancelMode)
+	}
+	if sp.CaptureDelay < 0 || sp.CancelDelay < 0 {
+		return bad("delays must be positive")
+	}
+	if sp.CaptureMode != CaptureDelayed && sp.CaptureDelay != 0 {
+		return bad("a capture delay needs capture mode delayed")
+	}
+	if sp.CancelMode != CancelDelayed && sp.CancelDelay != 0 {
+		return bad("a cancel delay needs cancel mode delayed")
+	}
+	if sp.CaptureMode == CaptureDelayed && sp.CaptureDelay == 0 {
+		sp.CaptureDelay = p.DefaultCaptureDelay
+	}
+	if sp.CancelMode == CancelDelayed && sp.CancelDelay == 0 {
+		return bad("cancel mode delayed needs a cancel delay")
+	}
+	if sp.CaptureMode == CaptureAutomatic && (sp.CancelMode == CancelDelayed || sp.ExpiryAction == ExpiryCapture) {
+		return bad("capture mode automatic captures at approval; a delayed cancel or an expiry action could never fire")
+	}
+	if sp.CaptureMode == CaptureDelayed && sp.CancelMode == CancelDelayed && sp.CaptureDelay >= sp.CancelDelay {
+		return bad("capture delay %s must be shorter than cancel delay %s, or the cancel fires first",
+			FormatDelay(sp.CaptureDelay), FormatDelay(sp.CancelDelay))
+	}
+	latest := p.Validity - p.ScheduleMargin
+	for _, d := range []struct {
+		name  string
+		delay time.Duration
+	}{{"capture delay", sp.CaptureDelay}, {"cancel delay", sp.CancelDelay}} {
+		if d.delay > latest && !p.ClampSchedules {
+			return bad("%s %s falls within %s of the %s hold's expiry", d.name, FormatDelay(d.delay),
+				p.ScheduleMargin, FormatDelay(p.Validity))
+		}
+	}
+	return sp, nil
+}
+
+// schedule sets CaptureAt and CancelAt at approval, clamping or rejecting
+// times later than ExpiresAt-ScheduleMargin as the policy says.
+func (ch *change) schedule(p *Policy) error {
+	a := ch.a
+	latest := a.ExpiresAt.Add(-p.ScheduleMargin)
+	if !latest.After(ch.now) && (a.CaptureMode == CaptureDelayed || a.CancelMode == CancelDelayed || a.ExpiryAction == ExpiryCapture) {
+		return ch.reject(ErrInvalidSchedule, "the hold expires within the schedule margin %s", p.ScheduleMargin)
+	}
+	fit := func(name string, at time.Time) (time.Time, error) {
+		if !at.After(latest) {
+			return at, nil
+		}
+		if p.ClampSchedules {
+			return latest, nil
+		}
+		return time.Time{}, ch.reject(ErrInvalidSchedule, "%s at %s is later than %s before expiry at %s",
+			name, at.Format(time.RFC3339Nano), p.ScheduleMargin, a.ExpiresAt.Format(time.RFC3339Nano))
+	}
+	var err error
+	if a.CaptureMode == CaptureDelayed {
+		if a.CaptureAt, err = fit("the delayed capture", ch.now.Add(a.CaptureDelay)); err != nil {
+			return err
+		}
+	} else if a.ExpiryAction == ExpiryCapture {
+		a.CaptureAt = latest
+	}
+	if a.CancelMode == CancelDelayed {
+		if a.CancelAt, err = fit("the delayed cancel", ch.now.Add(a.CancelDelay)); err != nil {
+			return err
+		}
+	}
+	if a.CaptureMode == CaptureDelayed && !a.CancelAt.IsZero() && !a.CaptureAt.Before(a.CancelAt) {
+		return ch.reject(ErrInvalidSchedule, "after clamping, the delayed capture is no longer before the delayed cancel")
+	}
+	if !a.CaptureAt.IsZero() {
+		ch.scheduleEntry(ReasonCaptureScheduled, a.CaptureAt)
+	}
+	if !a.CancelAt.IsZero() {
+		ch.scheduleEntry(ReasonCancelScheduled, a.CancelAt)
+	}
+	return nil
+}
+
+// scheduleEntry records a schedule change: the new due time, or none.
+func (ch *change) scheduleEntry(reason Reason, at time.Time) {
+	ref := ""
+	if !at.IsZero() {
+		ref = at.UTC().Format(time.RFC3339Nano)
+	}
+	seq := ch.entry(Entry{Kind: EntrySchedule, Reason: reason, Reference: ref})
+	ch.event(EventScheduleUpdated, seq, 0)
+}
+
+// overrideCapture applies an explicit capture's effect on the schedule: a
+// pending delayed capture is dropped; an expiry capture stays, for whatever
+// is still open then.
+func (ch *change) overrideCapture() {
+	a := ch.a
+	if a.CaptureAt.IsZero() || a.CaptureMode != CaptureDelayed {
+		return
+	}
+	a.CaptureAt = time.Time{}
+	a.CaptureFailures = 0
+	if a.ExpiryAction == ExpiryCapture {
+		if p, ok := ch.policy(); ok {
+			a.CaptureAt = a.ExpiresAt.Add(-p.ScheduleMargin)
+		}
+	}
+	ch.scheduleEntry(ReasonCaptureUnscheduled, a.CaptureAt)
+}
+
+// overrideCancel applies an explicit void's effect: a delayed cancel is
+// dropped.
+func (ch *change) overrideCancel() {
+	if ch.a.CancelAt.IsZero() {
+		return
+	}
+	ch.a.CancelAt = time.Time{}
+	ch.scheduleEntry(ReasonCancelUnscheduled, time.Time{})
+}
+
+// nextDue is the earliest of expiry, scheduled capture and scheduled cancel
+// while the authorization is open; zero otherwise.
+func nextDue(a *Authorization) time.Time {
+	if a.Phase != PhaseApproved || a.Closed() {
+		return time.Time{}
+	}
+	var due time.Time
+	for _, t := range []time.Time{a.CaptureAt, a.CancelAt} {
+		if !t.IsZero() && (due.IsZero() || t.Before(due)) {
+			due = t
+		}
+	}
+	if !a.HoldExpired() && (due.IsZero() || a.ExpiresAt.Before(due)) {
+		due = a.ExpiresAt
+	}
+	return due
+}
+
+// settleScheduled updates the schedule after a scheduled capture settles:
+// a success ends it; a refusal is retried with exponential backoff, within
+// the policy's retries and before the hold's margin, or dropped.
+func (ch *change) settleScheduled(succeeded bool) {
+	a := ch.a
+	if succeeded {
+		a.CaptureFailures = 0
+		a.CaptureAt = time.Time{}
+		return
+	}
+	a.CaptureFailures++
+	p, ok := ch.policy()
+	var at time.Time
+	if ok && a.CaptureFailures <= p.CaptureRetries && !a.HoldExpired() {
+		at = ch.now.Add(p.CaptureRetryBackoff << (a.CaptureFailures - 1))
+		if latest := a.ExpiresAt.Add(-p.ScheduleMargin); at.After(latest) {
+			at = latest
+		}
+		if !at.After(ch.now) {
+			at = time.Time{}
+		}
+	}
+	a.CaptureAt = at
+	if at.IsZero() {
+		ch.scheduleEntry(ReasonCaptureUnscheduled, at)
+	} else {
+		ch.scheduleEntry(ReasonCaptureScheduled, at)
+	}
+}

@@ -16,6 +16,7 @@ const (
 	CmdFailCapture    Command = "fail_capture"
 	CmdVoid           Command = "void"
 	CmdExpire         Command = "expire"
+	CmdSchedule       Command = "schedule" // the scheduler claims or reschedules an action
 )
 
 // Transition is one edge of the state machine: Command, accepted in From,
@@ -38,10 +39,12 @@ var transitions = []Transition{
 
 	{StatusRequiresAuthorization, CmdMarkPending, StatusPending},
 	{StatusRequiresAuthorization, CmdAuthorize, StatusAuthorized},
+	{StatusRequiresAuthorization, CmdAuthorize, StatusCaptured},
 	{StatusRequiresAuthorization, CmdDecline, StatusDeclined},
 	{StatusRequiresAuthorization, CmdCancel, StatusCanceled},
 
 	{StatusPending, CmdAuthorize, StatusAuthorized},
+	{StatusPending, CmdAuthorize, StatusCaptured},
 	{StatusPending, CmdDecline, StatusDeclined},
 	{StatusPending, CmdCancel, StatusCanceled},
 
@@ -51,6 +54,7 @@ var transitions = []Transition{
 	{StatusAuthorized, CmdVoid, StatusAuthorized},
 	{StatusAuthorized, CmdVoid, StatusVoided},
 	{StatusAuthorized, CmdExpire, StatusExpired},
+	{StatusAuthorized, CmdSchedule, StatusAuthorized},
 
 	{StatusPartiallyCaptured, CmdCapture, StatusPartiallyCaptured},
 	{StatusPartiallyCaptured, CmdCapture, StatusCaptured},
@@ -65,6 +69,7 @@ var transitions = []Transition{
 	{StatusPartiallyCaptured, CmdVoid, StatusCaptured},
 	{StatusPartiallyCaptured, CmdExpire, StatusPartiallyCaptured},
 	{StatusPartiallyCaptured, CmdExpire, StatusCaptured},
+	{StatusPartiallyCaptured, CmdSchedule, StatusPartiallyCaptured},
 }
 
 type edge struct {

@@ -60,6 +60,7 @@ func (s *Service) Void(ctx context.Context, req VoidRequest) (*Result, error) {
 			a.Voided += amount
 			seq := ch.entry(Entry{Kind: EntryVoid, Amount: amount, Reason: req.Reason, Reference: req.Reference})
 			ch.markMain()
+			defer ch.overrideCancel()
 			ch.event(EventVoided, seq, amount)
 			if amount == open {
 				ch.release = CloseVoided

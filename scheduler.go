@@ -1,0 +1,397 @@
+package authcapture
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// Executor carries out the scheduled actions that need the payment
+// provider, which the library cannot call itself. The host implements it
+// with its provider's API.
+//
+// Both methods must be idempotent by the task's Key: the Scheduler may call
+// them again with the same Key after a crash or a lost reply. Return nil when
+// the provider accepted, an error wrapping ErrProviderDeclined when it
+// definitively refused, and any other error when the outcome is unknown (the
+// action is then tried again, with the same Key, after the lease).
+type Executor interface {
+	Capture(ctx context.Context, task CaptureTask) error
+	Void(ctx context.Context, task VoidTask) error
+}
+
+// CaptureTask is a scheduled capture for the provider.
+type CaptureTask struct {
+	MerchantID, AuthorizationID string
+	CaptureID                   string
+	Key                         string // the idempotency key to give the provider
+	Amount                      int64  // minor units of Currency
+	Currency                    Currency
+	Attempt                     int // 1 for the first try
+	Reason                      Reason
+}
+
+// VoidTask is a scheduled cancel for the provider: release what is open.
+type VoidTask struct {
+	MerchantID, AuthorizationID string
+	Key                         string // the idempotency key to give the provider
+	Amount                      int64  // minor units of Currency
+	Currency                    Currency
+}
+
+// SchedulerOptions configure a Scheduler. Zero fields take the defaults.
+type SchedulerOptions struct {
+	// Interval between sweeps in Run. Default: 1 second.
+	Interval time.Duration
+	// BatchSize is the limit of each RunDue call in Run. Default: 500.
+	BatchSize int
+	// Lease is how long an action a scheduler has claimed stays claimed:
+	// if that scheduler dies before settling it, another takes it over
+	// after the lease. Default: 1 minute.
+	Lease time.Duration
+}
+
+// Scheduler applies what is due: expiry, delayed captures and delayed
+// cancels. Several schedulers, in one process or many, may run against one
+// store at once: every action is claimed by a versioned write before the
+// executor is called, so no action is applied twice.
+type Scheduler struct {
+	svc  *Service
+	exec Executor
+	opts SchedulerOptions
+}
+
+// NewScheduler returns a scheduler for svc. exec may be nil if no
+// authorization uses delayed captures, delayed cancels or expiry captures;
+// those are then reported as errors and left due.
+func NewScheduler(svc *Service, exec Executor, opts *SchedulerOptions) (*Scheduler, error) {
+	if svc == nil {
+		return nil, fmt.Errorf("authcapture: NewScheduler: service is nil: %w", ErrInvalidArgument)
+	}
+	var o SchedulerOptions
+	if opts != nil {
+		o = *opts
+	}
+	if o.Interval < 0 || o.BatchSize < 0 || o.Lease < 0 {
+		return nil, fmt.Errorf("authcapture: NewScheduler: negative option: %w", ErrInvalidArgument)
+	}
+	if o.Interval == 0 {
+		o.Interval = time.Second
+	}
+	if o.BatchSize == 0 {
+		o.BatchSize = 500
+	}
+	if o.Lease == 0 {
+		o.Lease = time.Minute
+	}
+	return &Scheduler{svc: svc, exec: exec, opts: o}, nil
+}
+
+// SweepResult counts what one RunDue did.
+type SweepResult struct {
+	Due           int // authorizations the due index returned
+	Expired       int // holds expired
+	Captured      int // scheduled captures the provider accepted
+	CaptureFailed int // scheduled captures the provider declined (retried later, or dropped)
+	Canceled      int // scheduled cancels carried out
+	Unknown       int // executor outcomes unknown: retried after the lease
+	Skipped       int // nothing to do now, or another scheduler has it
+	// Errors holds one error per authorization that failed; the others
+	// were still processed.
+	Errors []error
+}
+
+// RunDue applies up to limit due actions, earliest first, and reports what
+// it did. One failing authorization does not stop the batch. Its cost is
+// O(limit log n) in the store's due index, not a scan.
+func (s *Scheduler) RunDue(ctx context.Context, limit int) (SweepResult, error) {
+	var res SweepResult
+	if limit <= 0 {
+		return res, fmt.Errorf("authcapture: RunDue: limit must be positive: %w", ErrInvalidArgument)
+	}
+	now := s.svc.clock.Now()
+	refs, err := s.svc.store.Due(ctx, now, limit)
+	if err != nil {
+		return res, err
+	}
+	res.Due = len(refs)
+	for _, ref := range refs {
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+		if err := s.apply(ctx, ref, &res); err != nil {
+			res.Errors = append(res.Errors, fmt.Errorf("authcapture: scheduler: %s/%s: %w", ref.MerchantID, ref.ID, err))
+		}
+	}
+	return res, nil
+}
+
+// Run sweeps every Interval until ctx ends, draining full batches at once.
+// If the service's Clock has an After method (clocktest.Clock does), Run
+// waits on it, so tests drive Run by advancing the fake clock. Errors of
+// single authorizations go to report, if not nil.
+func (s *Scheduler) Run(ctx context.Context, report func(SweepResult)) error {
+	for {
+		res, err := s.RunDue(ctx, s.opts.BatchSize)
+		if err != nil && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if report != nil && (res.Due > 0 || err != nil) {
+			if err != nil {
+				res.Errors = append(res.Errors, err)
+			}
+			report(res)
+		}
+		if err == nil && res.Due == s.opts.BatchSize {
+			continue // more may be due right now
+		}
+		var wait <-chan time.Time
+		if c, ok := s.svc.clock.(interface {
+			After(time.Duration) <-chan time.Time
+		}); ok {
+			wait = c.After(s.opts.Interval)
+		} else {
+			t := time.NewTimer(s.opts.Interval)
+			wait = t.C
+			defer t.Stop()
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-wait:
+		}
+	}
+}
+
+// apply does what is due for one authorization.
+func (s *Scheduler) apply(ctx context.Context, ref DueRef, res *SweepResult) error {
+	a, err := s.svc.store.Get(ctx, ref.MerchantID, ref.ID)
+	if err != nil {
+		return err
+	}
+	now := s.svc.clock.Now()
+	if w := s.svc.expiryDue(a, now); w != nil {
+		switch err := s.svc.store.Write(ctx, w); {
+		case err == nil:
+			res.Expired++
+			return nil
+		case errors.Is(err, ErrVersionConflict):
+			res.Skipped++ // someone else changed it; it stays due if still due
+			return nil
+		default:
+			return err
+		}
+	}
+	switch {
+	case a.Closed():
+		res.Skipped++
+	case !a.CancelAt.IsZero() && !now.Before(a.CancelAt):
+		return s.cancel(ctx, a, res)
+	case !a.CaptureAt.IsZero() && !now.Before(a.CaptureAt):
+		return s.capture(ctx, a, res)
+	default:
+		res.Skipped++
+	}
+	return nil
+}
+
+// claim writes a lease on a's scheduled action so that no other scheduler
+// takes it until the lease runs out. It returns false if another writer got
+// there first.
+func (s *Scheduler) claim(ctx context.Context, a *Authorization, cancel bool) (*Authorization, bool, error) {
+	key := "scheduler:claim:" + a.ID + ":" + strconv.FormatInt(a.Version, 10)
+	r, err := s.svc.run(ctx, &command{op: CmdSchedule, merchant: a.MerchantID, id: a.ID, key: key,
+		print: uint64(newFingerprint(CmdSchedule).str(a.ID).int(a.Version).bool(cancel)),
+		apply: func(ch *change) error {
+			if ch.a.Version != a.Version+1 {
+				return ch.reject(ErrVersionConflict, "changed since it was found due")
+			}
+			at := ch.now.Add(s.opts.Lease)
+			if cancel {
+				ch.a.CancelAt = at
+			} else {
+				ch.a.CaptureAt = at
+			}
+			ch.scheduleEntry(ReasonScheduleClaimed, at)
+			ch.markMain()
+			return nil
+		}})
+	if errors.Is(err, ErrVersionConflict) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return r.Authorization, !r.Replayed, nil
+}
+
+// cancel voids what is open through the executor, then records it.
+func (s *Scheduler) cancel(ctx context.Context, a *Authorization, res *SweepResult) error {
+	if s.exec == nil {
+		return fmt.Errorf("a scheduled cancel is due and the scheduler has no executor: %w", ErrInvalidArgument)
+	}
+	a, mine, err := s.claim(ctx, a, true)
+	if err != nil || !mine {
+		res.Skipped++
+		return err
+	}
+	key := "cancel_" + a.ID
+	err = s.exec.Void(ctx, VoidTask{MerchantID: a.MerchantID, AuthorizationID: a.ID, Key: key,
+		Amount: a.Open(), Currency: a.Currency})
+	switch {
+	case err == nil:
+		_, err = s.svc.systemVoid(ctx, a, "scheduler:"+key)
+		if err == nil {
+			res.Canceled++
+		}
+		return err
+	case errors.Is(err, ErrProviderDeclined):
+		res.CaptureFailed++
+		_, err2 := s.svc.run(ctx, &command{op: CmdSchedule, merchant: a.MerchantID, id: a.ID,
+			key:   "scheduler:cancel-refused:" + a.ID + ":" + strconv.FormatInt(a.Version, 10),
+			print: uint64(newFingerprint(CmdSchedule).str(a.ID).int(a.Version).str("cancel-refused")),
+			apply: func(ch *change) error {
+				ch.a.CancelAt = time.Time{}
+				ch.scheduleEntry(ReasonCancelUnscheduled, time.Time{})
+				ch.markMain()
+				return nil
+			}})
+		return errors.Join(err, err2)
+	default:
+		res.Unknown++
+		return err
+	}
+}
+
+// capture begins a scheduled capture of everything open (or re-drives one
+// whose scheduler died), hands it to the executor, and settles it.
+func (s *Scheduler) capture(ctx context.Context, a *Authorization, res *SweepResult) error {
+	if s.exec == nil {
+		return fmt.Errorf("a scheduled capture is due and the scheduler has no executor: %w", ErrInvalidArgument)
+	}
+	var pc *PendingCapture
+	for i := range a.PendingCaptures {
+		if a.PendingCaptures[i].Scheduled {
+			pc = &a.PendingCaptures[i]
+		}
+	}
+	if pc == nil {
+		// A fresh attempt: begin it. The key is the same for every
+		// scheduler that finds this attempt due, so exactly one begins it.
+		attempt := a.CaptureFailures + 1
+		capID := "sched_" + a.ID + "_" + strconv.Itoa(attempt)
+		r, err := s.svc.beginScheduled(ctx, a, capID, s.opts.Lease)
+		if err != nil {
+			if isRejection(err) {
+				res.Skipped++ // nothing open, or the state moved on
+				return nil
+			}
+			return err
+		}
+		if r.Replayed {
+			res.Skipped++
+			return nil
+		}
+		a = r.Authorization
+		i, _ := a.pendingCapture(capID)
+		pc = &a.PendingCaptures[i]
+	} else {
+		// The scheduler that began it did not settle it within the lease.
+		var mine bool
+		var err error
+		if a, mine, err = s.claim(ctx, a, false); err != nil || !mine {
+			res.Skipped++
+			return err
+		}
+		i, ok := a.pendingCapture(pc.ID)
+		if !ok {
+			res.Skipped++
+			return nil
+		}
+		pc = &a.PendingCaptures[i]
+	}
+	id, amount := pc.ID, pc.Amount
+	err := s.exec.Capture(ctx, CaptureTask{MerchantID: a.MerchantID, AuthorizationID: a.ID, CaptureID: id, Key: id,
+		Amount: amount, Currency: a.Currency, Attempt: a.CaptureFailures + 1, Reason: ReasonScheduledCapture})
+	switch {
+	case err == nil:
+		_, err = s.svc.ConfirmCapture(ctx, SettleCaptureRequest{MerchantID: a.MerchantID, ID: a.ID, CaptureID: id,
+			IdempotencyKey: "scheduler:confirm:" + id})
+		if err == nil {
+			res.Captured++
+		}
+		return err
+	case errors.Is(err, ErrProviderDeclined):
+		res.CaptureFailed++
+		if _, err2 := s.svc.FailCapture(ctx, SettleCaptureRequest{MerchantID: a.MerchantID, ID: a.ID, CaptureID: id,
+			Reason: "provider_declined", IdempotencyKey: "scheduler:fail:" + id}); err2 != nil {
+			return errors.Join(err, err2)
+		}
+		return err
+	default:
+		res.Unknown++
+		return err
+	}
+}
+
+// isRejection reports whether err is a command's rejection (the state does
+// not allow it) rather than a failure of the store.
+func isRejection(err error) bool {
+	var e *Error
+	return errors.As(err, &e)
+}
+
+// beginScheduled reserves everything open for a scheduled capture and
+// leases it to the caller until now+lease.
+func (s *Service) beginScheduled(ctx context.Context, a *Authorization, capID string, lease time.Duration) (*Result, error) {
+	op := CmdBeginCapture
+	return s.run(ctx, &command{op: op, merchant: a.MerchantID, id: a.ID, key: "scheduler:begin:" + capID,
+		print: uint64(newFingerprint(op).str(a.ID).str(capID)),
+		apply: func(ch *change) error {
+			a := ch.a
+			if _, err := s.openFor(ch, op, ""); err != nil {
+				return err
+			}
+			if a.finalPending() {
+				return ch.reject(ErrCapturePending, "")
+			}
+			open := a.Open()
+			if open <= 0 {
+				return ch.reject(ErrExceedsCapturable, "nothing is open")
+			}
+			a.Captures++
+			a.Pending += open
+			a.PendingCaptures = append(a.PendingCaptures, PendingCapture{ID: capID, Amount: open, Final: true, Scheduled: true})
+			a.CaptureAt = ch.now.Add(lease)
+			seq := ch.entry(Entry{Kind: EntryCapture, CaptureState: CapturePending, CaptureID: capID, Final: true,
+				Amount: open, Reason: ReasonScheduledCapture})
+			ch.markMain()
+			ch.event(EventCapturePending, seq, open)
+			return nil
+		}})
+}
+
+// systemVoid records a scheduled cancel: everything open is released.
+func (s *Service) systemVoid(ctx context.Context, a *Authorization, key string) (*Result, error) {
+	op := CmdVoid
+	return s.run(ctx, &command{op: op, merchant: a.MerchantID, id: a.ID, key: key,
+		print: uint64(newFingerprint(op).str(a.ID).str(key)),
+		apply: func(ch *change) error {
+			if _, err := s.openFor(ch, op, ""); err != nil {
+				return err
+			}
+			open := ch.a.Open()
+			if open <= 0 {
+				return ch.reject(ErrExceedsCapturable, "nothing is open")
+			}
+			ch.a.Voided += open
+			seq := ch.entry(Entry{Kind: EntryVoid, Amount: open, Reason: ReasonScheduledCancel})
+			ch.markMain()
+			ch.event(EventVoided, seq, open)
+			ch.a.CancelAt = time.Time{}
+			ch.release = CloseVoided
+			return nil
+		}})
+}
