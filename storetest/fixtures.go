@@ -1,0 +1,424 @@
+package storetest
+
+import (
+	"fmt"
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/authcapture/authcapture"
+	"github.com/stretchr/testify/require"
+)
+
+// epoch is the time the fixtures start at: in UTC and whole microseconds,
+// so that stores keeping microsecond timestamps return exactly what they
+// were given.
+var epoch = time.Date(2030, 1, 2, 3, 4, 5, 123456000, time.UTC)
+
+const (
+	validity = 7 * 24 * time.Hour
+	// authorizedMinor is what the fixtures authorize: 100.00 USD.
+	authorizedMinor = 10000
+)
+
+// created returns the version 1 write of a new authorization of merchant,
+// as the Service builds it for a create, recorded under key (none if empty).
+func created(merchant, id, key string) *authcapture.Write {
+	a := &authcapture.Authorization{
+		ID: id, MerchantID: merchant, Reference: "order-" + id,
+		Metadata: map[string]string{"order": id, "channel": "web"},
+		Currency: "USD", Policy: "default", Phase: authcapture.PhaseCreated,
+		Requested: authorizedMinor, CreatedAt: epoch,
+	}
+	return build(a, key, authcapture.Entry{Kind: authcapture.EntryCreated, Amount: authorizedMinor, Reference: a.Reference},
+		authcapture.EventCreated, nil)
+}
+
+// authorized returns the write that approves prev in full, with a hold (and
+// next due time) lapsing at expires.
+func authorized(prev *authcapture.Authorization, key string, expires time.Time) *authcapture.Write {
+	return build(prev, key, authcapture.Entry{Kind: authcapture.EntryAuthorized, Amount: prev.Requested}, authcapture.EventAuthorized,
+		func(a *authcapture.Authorization, at time.Time) {
+			a.Phase = authcapture.PhaseApproved
+			a.Authorized = a.Requested
+			a.AuthorizedAt = at
+			a.ExpiresAt = expires
+			a.ExpiryRule = "explicit"
+			a.NextDue = expires
+		})
+}
+
+// captured returns the write of a direct, non-final capture of amount.
+func captured(prev *authcapture.Authorization, key string, amount int64) *authcapture.Write {
+	id := fmt.Sprintf("cap-%d", prev.Version+1)
+	return build(prev, key, authcapture.Entry{Kind: authcapture.EntryCapture, CaptureState: authcapture.CaptureSucceeded,
+		CaptureID: id, Amount: amount, Reference: "shipment-" + id}, authcapture.EventCaptureSucceeded,
+		func(a *authcapture.Authorization, _ time.Time) {
+			a.Captured += amount
+			a.Captures++
+		})
+}
+
+// beganCapture returns the write that reserves amount as a pending capture.
+func beganCapture(prev *authcapture.Authorization, key string, amount int64) *authcapture.Write {
+	id := fmt.Sprintf("cap-%d", prev.Version+1)
+	return build(prev, key, authcapture.Entry{Kind: authcapture.EntryCapture, CaptureState: authcapture.CapturePending,
+		CaptureID: id, Amount: amount}, authcapture.EventCapturePending,
+		func(a *authcapture.Authorization, _ time.Time) {
+			a.Pending += amount
+			a.Captures++
+			a.PendingCaptures = append(a.PendingCaptures, authcapture.PendingCapture{ID: id, Amount: amount})
+		})
+}
+
+// voided returns the write that voids amount of what is open; voiding all
+// of it closes the authorization and clears its due time.
+func voided(prev *authcapture.Authorization, key string, amount int64) *authcapture.Write {
+	return build(prev, key, authcapture.Entry{Kind: authcapture.EntryVoid, Amount: amount, Reason: authcapture.ReasonRequestedByCustomer},
+		authcapture.EventVoided, func(a *authcapture.Authorization, at time.Time) {
+			a.Voided += amount
+			if a.Closed() {
+				a.ClosedAt = at
+				a.CloseReason = authcapture.CloseVoided
+				a.NextDue = time.Time{}
+			}
+		})
+}
+
+// build returns the write that moves prev to its next version: mutate
+// changes the state, e is the one log entry and typ the one event. For the
+// version 1 write, prev is the new authorization itself and mutate is nil.
+func build(prev *authcapture.Authorization, key string, e authcapture.Entry, typ authcapture.EventType,
+	mutate func(a *authcapture.Authorization, at time.Time)) *authcapture.Write {
+	a := prev.Clone()
+	if mutate != nil {
+		a.Version++
+	} else {
+		a.Version = 1
+	}
+	at := epoch.Add(time.Duration(a.Version) * time.Minute)
+	if mutate != nil {
+		mutate(a, at)
+	}
+	a.Entries++
+	e.Seq, e.Version, e.At, e.IdempotencyKey = a.Entries, a.Version, at, key
+	a.Events++
+	ev := authcapture.Event{
+		MerchantID: a.MerchantID, AuthorizationID: a.ID, Seq: a.Events, Version: a.Version, Type: typ,
+		At: at, EntrySeq: e.Seq, Amount: e.Amount, Open: a.Open(), Status: a.Status(),
+	}
+	w := &authcapture.Write{Authorization: a, Entries: []authcapture.Entry{e}, Events: []authcapture.Event{ev}}
+	if key != "" {
+		w.Idempotency = &authcapture.IdempotencyRecord{
+			MerchantID: a.MerchantID, Key: key, Op: "test_" + string(e.Kind), Fingerprint: fingerprintOf(key),
+			AuthorizationID: a.ID, Version: a.Version, EntrySeq: e.Seq, CreatedAt: at,
+		}
+	}
+	return w
+}
+
+func fingerprintOf(s string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	return h
+}
+
+// mustWrite writes w and returns a private copy of the state it wrote.
+func mustWrite(t *testing.T, s authcapture.Store, w *authcapture.Write) *authcapture.Authorization {
+	t.Helper()
+	require.NoError(t, s.Write(testContext(t), w), "write of %s/%s version %d",
+		w.Authorization.MerchantID, w.Authorization.ID, w.Authorization.Version)
+	return w.Authorization.Clone()
+}
+
+// openAuthorization writes a new authorization of merchant, approved in
+// full with its hold lapsing at expires, and returns the stored state.
+func openAuthorization(t *testing.T, s authcapture.Store, merchant, id string, expires time.Time) *authcapture.Authorization {
+	t.Helper()
+	a := mustWrite(t, s, created(merchant, id, ""))
+	return mustWrite(t, s, authorized(a, "", expires))
+}
+
+// normAuth returns a copy of a that compares equal to any other copy of
+// the same stored state: times in UTC without monotonic readings, empty
+// maps and slices as nil.
+func normAuth(a *authcapture.Authorization) authcapture.Authorization {
+	c := *a.Clone()
+	if len(c.Metadata) == 0 {
+		c.Metadata = nil
+	}
+	if len(c.PendingCaptures) == 0 {
+		c.PendingCaptures = nil
+	}
+	utcTimes(&c)
+	return c
+}
+
+// utcTimes sets every time.Time field of the struct p points to to the
+// same instant in UTC, which also drops monotonic clock readings.
+func utcTimes(p any) {
+	v := reflect.ValueOf(p).Elem()
+	for i := range v.NumField() {
+		if f := v.Field(i); f.CanSet() && f.Type() == reflect.TypeFor[time.Time]() {
+			f.Set(reflect.ValueOf(f.Interface().(time.Time).UTC()))
+		}
+	}
+}
+
+// neverSet returns the names of the exported fields of T that are zero in
+// every one of vs, but for those in except. A round trip of values that
+// leave a field zero proves nothing about whether a store keeps it.
+func neverSet[T any](vs []T, except ...string) []string {
+	var out []string
+	typ := reflect.TypeFor[T]()
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		if !f.IsExported() || slices.Contains(except, f.Name) {
+			continue
+		}
+		set := false
+		for _, v := range vs {
+			if !reflect.ValueOf(v).Field(i).IsZero() {
+				set = true
+				break
+			}
+		}
+		if !set {
+			out = append(out, f.Name)
+		}
+	}
+	return out
+}
+
+func normEntries(es []authcapture.Entry) []authcapture.Entry {
+	out := slices.Clone(es)
+	for i := range out {
+		utcTimes(&out[i])
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// normEvents is like normEntries; it also zeroes positions, which the
+// store assigns and tests check on their own.
+func normEvents(evs []authcapture.Event) []authcapture.Event {
+	out := slices.Clone(evs)
+	for i := range out {
+		utcTimes(&out[i])
+		out[i].Position = 0
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+func normRecord(r *authcapture.IdempotencyRecord) authcapture.IdempotencyRecord {
+	c := *r
+	utcTimes(&c)
+	return c
+}
+
+func normDue(refs []authcapture.DueRef) []authcapture.DueRef {
+	out := slices.Clone(refs)
+	for i := range out {
+		utcTimes(&out[i])
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// allEvents returns every event of merchant, paging through the cursor.
+func allEvents(t *testing.T, s authcapture.Store, merchant string) []authcapture.Event {
+	t.Helper()
+	var out []authcapture.Event
+	var after int64
+	for {
+		page, err := s.Events(testContext(t), merchant, after, 1000)
+		require.NoError(t, err)
+		if len(page) == 0 {
+			return out
+		}
+		out = append(out, page...)
+		after = page[len(page)-1].Position
+	}
+}
+
+// eventsOf returns the events of one authorization, in position order.
+func eventsOf(t *testing.T, s authcapture.Store, merchant, id string) []authcapture.Event {
+	t.Helper()
+	var out []authcapture.Event
+	for _, ev := range allEvents(t, s, merchant) {
+		if ev.AuthorizationID == id {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+// stored is everything a store holds about one authorization and its
+// merchant, for checking that a failed write changed nothing.
+type stored struct {
+	Auth    *authcapture.Authorization
+	Missing bool
+	Entries []authcapture.Entry
+	Events  []authcapture.Event
+	Due     []authcapture.DueRef
+}
+
+func snapshot(t *testing.T, s authcapture.Store, merchant, id string) stored {
+	t.Helper()
+	ctx := testContext(t)
+	var st stored
+	a, err := s.Get(ctx, merchant, id)
+	if err != nil {
+		require.ErrorIs(t, err, authcapture.ErrNotFound)
+		st.Missing = true
+	} else {
+		n := normAuth(a)
+		st.Auth = &n
+		es, err := s.Entries(ctx, merchant, id, 0, 0)
+		require.NoError(t, err)
+		st.Entries = normEntries(es)
+	}
+	evs := allEvents(t, s, merchant)
+	st.Events = slices.Clone(evs) // positions included: nothing may be appended
+	for i := range st.Events {
+		utcTimes(&st.Events[i])
+	}
+	due, err := s.Due(ctx, epoch.Add(100*365*24*time.Hour), 1000)
+	require.NoError(t, err)
+	st.Due = normDue(due)
+	return st
+}
+
+// finalCaptured returns the write of a final direct capture of amount: a
+// capture entry and a void entry for the remainder, with an event each. It
+// closes the authorization unless a capture is pending.
+func finalCaptured(prev *authcapture.Authorization, key string, amount int64) *authcapture.Write {
+	w := captured(prev, key, amount)
+	a := w.Authorization
+	rest := a.Open()
+	a.Voided += rest
+	if a.Closed() { // unless a capture is still pending
+		a.ClosedAt = w.Entries[0].At
+		a.CloseReason = authcapture.CloseFinalCapture
+		a.NextDue = time.Time{}
+	}
+	w.Entries[0].Final = true
+	a.Entries++
+	w.Entries = append(w.Entries, authcapture.Entry{Seq: a.Entries, Version: a.Version, Kind: authcapture.EntryVoid,
+		Amount: rest, At: w.Entries[0].At, IdempotencyKey: key, Reason: authcapture.ReasonFinalCapture})
+	a.Events++
+	w.Events = append(w.Events, authcapture.Event{MerchantID: a.MerchantID, AuthorizationID: a.ID, Seq: a.Events,
+		Version: a.Version, Type: authcapture.EventVoided, At: w.Entries[0].At, EntrySeq: a.Entries, Amount: rest})
+	for i := range w.Events {
+		w.Events[i].Open, w.Events[i].Status = a.Open(), a.Status()
+	}
+	return w
+}
+
+// expired returns the write that applies the hold's expiry: the open
+// remainder moves to expired and nothing is due any more. With a capture
+// pending the authorization stays open.
+func expired(prev *authcapture.Authorization) *authcapture.Write {
+	return build(prev, "", authcapture.Entry{Kind: authcapture.EntryExpiry, Amount: prev.Open(), Reason: authcapture.ReasonExpired},
+		authcapture.EventExpired, func(a *authcapture.Authorization, at time.Time) {
+			a.Expired += a.Open()
+			a.ExpiredAt = at
+			a.NextDue = time.Time{}
+			if a.Closed() {
+				a.ClosedAt = at
+				a.CloseReason = authcapture.CloseExpired
+			}
+		})
+}
+
+// writeLifecycle writes a realistic history of one authorization (create,
+// authorize, begin a capture, capture, void part), each write under its own
+// idempotency key, and returns the writes.
+func writeLifecycle(t *testing.T, s authcapture.Store, merchant, id string) []*authcapture.Write {
+	t.Helper()
+	ws := []*authcapture.Write{created(merchant, id, id+"-create")}
+	a := mustWrite(t, s, ws[0])
+	next := func(w *authcapture.Write) {
+		ws = append(ws, w)
+		a = mustWrite(t, s, w)
+	}
+	next(authorized(a, id+"-authorize", epoch.Add(validity)))
+	next(beganCapture(a, id+"-begin", 2500))
+	next(captured(a, id+"-capture", 1000))
+	next(voided(a, id+"-void", 500))
+	return ws
+}
+
+// confirmed returns the write that confirms the oldest pending capture:
+// its amount moves from pending to captured, which closes the
+// authorization if nothing else is open or pending.
+func confirmed(prev *authcapture.Authorization, key string) *authcapture.Write {
+	pc := prev.PendingCaptures[0]
+	return build(prev, key, authcapture.Entry{Kind: authcapture.EntryCapture, CaptureState: authcapture.CaptureSucceeded,
+		CaptureID: pc.ID, Final: pc.Final, Amount: pc.Amount}, authcapture.EventCaptureSucceeded,
+		func(a *authcapture.Authorization, at time.Time) {
+			a.PendingCaptures = a.PendingCaptures[1:]
+			a.Pending -= pc.Amount
+			a.Captured += pc.Amount
+			if a.Closed() {
+				a.ClosedAt = at
+				a.CloseReason = authcapture.CloseFinalCapture
+				if a.HoldExpired() {
+					a.CloseReason = authcapture.CloseExpired
+				}
+				a.NextDue = time.Time{}
+			}
+		})
+}
+
+// writeEveryField writes a history of one authorization that, between its
+// writes, sets every field of the authorization, its entries, events and
+// idempotency records: create, authorize with schedules, capture (after a
+// failed scheduled attempt), void part, begin a final capture, expire with
+// the capture pending, confirm it. It calls after (if not nil) after each
+// write, and returns the writes.
+func writeEveryField(t *testing.T, s authcapture.Store, merchant, id string, after func(w *authcapture.Write)) []*authcapture.Write {
+	t.Helper()
+	var ws []*authcapture.Write
+	var a *authcapture.Authorization
+	next := func(w *authcapture.Write) {
+		ws = append(ws, w)
+		a = mustWrite(t, s, w)
+		if after != nil {
+			after(w)
+		}
+	}
+	next(created(merchant, id, id+"-create"))
+	w := authorized(a, id+"-authorize", epoch.Add(validity))
+	sch := w.Authorization
+	sch.CaptureMode, sch.CaptureDelay = authcapture.CaptureDelayed, 5*time.Minute
+	sch.CancelMode, sch.CancelDelay = authcapture.CancelDelayed, time.Hour
+	sch.ExpiryAction = authcapture.ExpiryRelease
+	sch.CaptureAt, sch.CancelAt = sch.AuthorizedAt.Add(sch.CaptureDelay), sch.AuthorizedAt.Add(sch.CancelDelay)
+	sch.NextDue = sch.CaptureAt
+	next(w)
+	w = captured(a, id+"-capture", 1000)
+	w.Authorization.CaptureFailures = 1
+	w.Authorization.CaptureAt, w.Authorization.CancelAt = time.Time{}, time.Time{}
+	w.Authorization.NextDue = w.Authorization.ExpiresAt
+	next(w)
+	next(voided(a, id+"-void", 500))
+	w = beganCapture(a, id+"-begin", 2500)
+	w.Authorization.PendingCaptures[0].Final = true
+	w.Entries[0].Final = true
+	next(w)
+	next(expired(a))
+	next(confirmed(a, id+"-confirm"))
+	return ws
+}
