@@ -164,6 +164,9 @@ func (s *Service) Log(ctx context.Context, merchantID, id string) ([]Entry, erro
 	if err := checkRef(merchantID, id); err != nil {
 		return nil, &Error{Op: "log", MerchantID: merchantID, Err: ErrInvalidArgument, Detail: err.Error()}
 	}
+	if _, err := s.load(ctx, "log", merchantID, id); err != nil { // applies expiry
+		return nil, err
+	}
 	entries, err := s.store.Entries(ctx, merchantID, id, 0, 0)
 	if errors.Is(err, ErrNotFound) {
 		return nil, &Error{Op: "log", MerchantID: merchantID, AuthorizationID: id, Err: ErrNotFound}
@@ -283,7 +286,10 @@ func (s *Service) run(ctx context.Context, cmd *command) (*Result, error) {
 				return nil, &Error{Op: string(cmd.op), MerchantID: cmd.merchant, AuthorizationID: ch.a.ID, Err: ErrAlreadyExists}
 			}
 			// The key's record vanished between the write and the read
-			// (a store that expires records); run again.
+			// (a store that expires records): run again, within the bound.
+			if attempt >= s.maxRetries {
+				return nil, fmt.Errorf("authcapture: %s: the store reports key %q as recorded but has no record of it", cmd.op, truncate(cmd.key, 64))
+			}
 		case errors.Is(err, ErrVersionConflict):
 			if attempt >= s.maxRetries {
 				return nil, &Error{Op: string(cmd.op), MerchantID: cmd.merchant, AuthorizationID: cmd.id,
@@ -410,6 +416,8 @@ func (ch *change) finish() (*Write, error) {
 			a.CloseReason = ch.release
 		case a.HoldExpired():
 			a.CloseReason = CloseExpired
+		case a.Captured > 0:
+			a.CloseReason = CloseFullyCaptured // captures took the last open amount
 		default:
 			a.CloseReason = CloseVoided
 		}

@@ -5,10 +5,12 @@ import (
 	"net/http"
 )
 
-// Sentinel errors. Every error the service returns matches one of these with
-// errors.Is; most also carry an *Error with the operation, the authorization
+// Sentinel errors. Every rejection the service returns matches one of these
+// with errors.Is and carries an *Error with the operation, the authorization
 // and its status, reachable with errors.As. Compare by identity, never by
-// message text.
+// message text. An error that matches none of them comes from the store or
+// the context (a lost connection, a deadline): the command's outcome is then
+// unknown, and retrying it with the same idempotency key resolves it.
 var (
 	// ErrInvalidArgument: a required field is empty, too long or malformed
 	// (IDs, idempotency keys, references, metadata, reasons, options).

@@ -12,7 +12,8 @@ const (
 	EventAuthorized              EventType = "authorization.authorized"
 	EventDeclined                EventType = "authorization.declined"
 	EventCanceled                EventType = "authorization.canceled"
-	EventVoided                  EventType = "authorization.voided"
+	EventVoided                  EventType = "authorization.voided"           // the whole open amount released
+	EventPartiallyVoided         EventType = "authorization.partially_voided" // part of it released; the rest stays open
 	EventExpired                 EventType = "authorization.expired"
 	EventAmountCapturableUpdated EventType = "authorization.amount_capturable_updated"
 	EventScheduleUpdated         EventType = "authorization.schedule_updated"

@@ -58,7 +58,7 @@ type CloseReason string
 // The close reasons.
 const (
 	CloseNone          CloseReason = ""
-	CloseFullyCaptured CloseReason = "fully_captured" // captures took the whole authorized amount
+	CloseFullyCaptured CloseReason = "fully_captured" // captures took the last open amount
 	CloseFinalCapture  CloseReason = "final_capture"  // a final capture released the remainder
 	CloseVoided        CloseReason = "voided"         // a void released the remainder
 	CloseExpired       CloseReason = "expired"        // expiry released the remainder

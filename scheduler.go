@@ -184,13 +184,16 @@ func (s *Scheduler) apply(ctx context.Context, ref DueRef, res *SweepResult) err
 			return err
 		}
 	}
+	captureDue := !a.CaptureAt.IsZero() && !now.Before(a.CaptureAt)
+	cancelDue := !a.CancelAt.IsZero() && !now.Before(a.CancelAt)
 	switch {
 	case a.Closed():
 		res.Skipped++
-	case !a.CancelAt.IsZero() && !now.Before(a.CancelAt):
-		return s.cancel(ctx, a, res)
-	case !a.CaptureAt.IsZero() && !now.Before(a.CaptureAt):
+	case captureDue && (!cancelDue || a.CaptureAt.Before(a.CancelAt)):
+		// Both due (a sweep ran late): the one that was due first goes first.
 		return s.capture(ctx, a, res)
+	case cancelDue:
+		return s.cancel(ctx, a, res)
 	default:
 		res.Skipped++
 	}

@@ -15,7 +15,9 @@ import (
 // conformance suite every implementation must pass.
 //
 // Errors: a Store returns ErrNotFound, ErrAlreadyExists, ErrVersionConflict
-// and ErrIdempotencyKeyExists (possibly wrapped) for the conditions below;
+// and ErrIdempotencyKeyExists (possibly wrapped) for the conditions below,
+// and ErrInvalidArgument for a malformed Write (entries whose Seq do not
+// continue the log, a record or event of another merchant);
 // any other error means the backend failed, and for a Write it may mean the
 // outcome is unknown (a reply lost after commit). The Service resolves such
 // outcomes only through idempotency keys, so a store must never report
@@ -50,13 +52,13 @@ type Store interface {
 	// The store must not retain w or anything it points to.
 	Write(ctx context.Context, w *Write) error
 
-	// Events returns up to limit events of merchantID with Position >
-	// after, in Position order. A store must never return an event at a
+	// Events returns up to limit (> 0) events of merchantID with Position
+	// > after, in Position order. A store must never return an event at a
 	// position if an event at a lower position could still become visible
 	// later: a relay that remembers the last position it saw misses nothing.
 	Events(ctx context.Context, merchantID string, after int64, limit int) ([]Event, error)
 
-	// Due returns up to limit references to open authorizations whose next
+	// Due returns up to limit (> 0) references to open authorizations whose next
 	// due time (Authorization.NextDue) is at or before t, earliest first.
 	// It must cost O(limit log n) or better, not a scan of every
 	// authorization.

@@ -61,9 +61,11 @@ func (s *Service) Void(ctx context.Context, req VoidRequest) (*Result, error) {
 			seq := ch.entry(Entry{Kind: EntryVoid, Amount: amount, Reason: req.Reason, Reference: req.Reference})
 			ch.markMain()
 			defer ch.overrideCancel()
-			ch.event(EventVoided, seq, amount)
 			if amount == open {
+				ch.event(EventVoided, seq, amount)
 				ch.release = CloseVoided
+			} else {
+				ch.event(EventPartiallyVoided, seq, amount)
 			}
 			return nil
 		}})

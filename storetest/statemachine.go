@@ -122,6 +122,8 @@ func (m *smModel) close(wasClosed bool, release authcapture.CloseReason) {
 		m.closeReason = release
 	case m.holdExpired:
 		m.closeReason = authcapture.CloseExpired
+	case m.captured > 0:
+		m.closeReason = authcapture.CloseFullyCaptured
 	default:
 		m.closeReason = authcapture.CloseVoided
 	}
