@@ -74,17 +74,8 @@ func (s *Service) capture(ctx context.Context, op Command, req CaptureRequest) (
 			if err != nil {
 				return err
 			}
-			if !p.PartialCapture && (amount != a.Authorized || a.Captures > 0) {
-				return ch.reject(ErrPartialCaptureNotAllowed, "the only capture allowed takes the whole %s", a.Currency.Format(a.Authorized))
-			}
-			if !p.MultipleCaptures && (a.Captures > 0 || (req.Final != nil && !*req.Final)) {
-				return ch.reject(ErrMultipleCaptureNotAllowed, "policy %s allows a single, final capture", p.Name)
-			}
-			if p.MaxCaptures > 0 && a.Captures >= p.MaxCaptures {
-				return ch.reject(ErrTooManyCaptures, "%d of %d", a.Captures, p.MaxCaptures)
-			}
-			if min := p.minCapture[a.Currency]; amount < min {
-				return ch.reject(ErrBelowMinimum, "%s < %s", a.Currency.Format(amount), a.Currency.Format(min))
+			if err := ch.checkCapture(p, amount, req.Final); err != nil {
+				return err
 			}
 			final := p.finalFor(req.Final)
 			id := req.CaptureID
@@ -189,6 +180,25 @@ func (s *Service) settle(ctx context.Context, op Command, req SettleCaptureReque
 			}
 			return nil
 		}})
+}
+
+// checkCapture applies the policy's capture rules to a capture of amount
+// with the caller's final choice.
+func (ch *change) checkCapture(p *Policy, amount int64, final *bool) error {
+	a := ch.a
+	if !p.PartialCapture && (amount != a.Authorized || a.Captures > 0) {
+		return ch.reject(ErrPartialCaptureNotAllowed, "the only capture allowed takes the whole %s", a.Currency.Format(a.Authorized))
+	}
+	if !p.MultipleCaptures && (a.Captures > 0 || (final != nil && !*final)) {
+		return ch.reject(ErrMultipleCaptureNotAllowed, "policy %s allows a single, final capture", p.Name)
+	}
+	if p.MaxCaptures > 0 && a.Captures >= p.MaxCaptures {
+		return ch.reject(ErrTooManyCaptures, "%d of %d", a.Captures, p.MaxCaptures)
+	}
+	if min := p.minCapture[a.Currency]; amount < min {
+		return ch.reject(ErrBelowMinimum, "%s < %s", a.Currency.Format(amount), a.Currency.Format(min))
+	}
+	return nil
 }
 
 // releaseRemainder voids what is open after a final capture.

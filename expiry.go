@@ -15,6 +15,7 @@ func (s *Service) expiryDue(a *Authorization, now time.Time) *Write {
 	open := a.Open()
 	a.Expired += open
 	a.ExpiredAt = now
+	a.CaptureAt, a.CancelAt = time.Time{}, time.Time{} // nothing can be captured or voided any more
 	seq := ch.entry(Entry{Kind: EntryExpiry, Amount: open, Reason: ReasonExpired})
 	ch.markMain()
 	ch.event(EventExpired, seq, open)

@@ -287,11 +287,22 @@ func (s *Scheduler) capture(ctx context.Context, a *Authorization, res *SweepRes
 		capID := "sched_" + a.ID + "_" + strconv.Itoa(attempt)
 		r, err := s.svc.beginScheduled(ctx, a, capID, s.opts.Lease)
 		if err != nil {
-			if isRejection(err) {
-				res.Skipped++ // nothing open, or the state moved on
-				return nil
+			if !isRejection(err) {
+				return err
 			}
-			return err
+			// The capture is not possible now. While other captures are
+			// pending it may become possible (a failed one returns its
+			// amount): look again after the lease. Otherwise the policy
+			// forbids it: drop the schedule and say why.
+			res.Skipped++
+			retry := errors.Is(err, ErrCapturePending) || (errors.Is(err, ErrExceedsCapturable) && a.Pending > 0)
+			if err2 := s.reschedule(ctx, a, retry); err2 != nil {
+				return err2
+			}
+			if !retry {
+				return fmt.Errorf("scheduled capture dropped: %w", err)
+			}
+			return nil
 		}
 		if r.Replayed {
 			res.Skipped++
@@ -339,6 +350,31 @@ func (s *Scheduler) capture(ctx context.Context, a *Authorization, res *SweepRes
 	}
 }
 
+// reschedule moves a's scheduled capture a lease later (retry) or drops it.
+func (s *Scheduler) reschedule(ctx context.Context, a *Authorization, retry bool) error {
+	_, err := s.svc.run(ctx, &command{op: CmdSchedule, merchant: a.MerchantID, id: a.ID,
+		key:   "scheduler:reschedule:" + a.ID + ":" + strconv.FormatInt(a.Version, 10),
+		print: uint64(newFingerprint(CmdSchedule).str(a.ID).int(a.Version).bool(retry)),
+		apply: func(ch *change) error {
+			if ch.a.Version != a.Version+1 {
+				return ch.reject(ErrVersionConflict, "changed since it was found due")
+			}
+			if retry {
+				ch.a.CaptureAt = ch.now.Add(s.opts.Lease)
+				ch.scheduleEntry(ReasonCaptureScheduled, ch.a.CaptureAt)
+			} else {
+				ch.a.CaptureAt = time.Time{}
+				ch.scheduleEntry(ReasonCaptureUnscheduled, time.Time{})
+			}
+			ch.markMain()
+			return nil
+		}})
+	if errors.Is(err, ErrVersionConflict) {
+		return nil // someone else changed it; it is looked at again if still due
+	}
+	return err
+}
+
 // isRejection reports whether err is a command's rejection (the state does
 // not allow it) rather than a failure of the store.
 func isRejection(err error) bool {
@@ -354,7 +390,8 @@ func (s *Service) beginScheduled(ctx context.Context, a *Authorization, capID st
 		print: uint64(newFingerprint(op).str(a.ID).str(capID)),
 		apply: func(ch *change) error {
 			a := ch.a
-			if _, err := s.openFor(ch, op, ""); err != nil {
+			p, err := s.openFor(ch, op, "")
+			if err != nil {
 				return err
 			}
 			if a.finalPending() {
@@ -363,6 +400,9 @@ func (s *Service) beginScheduled(ctx context.Context, a *Authorization, capID st
 			open := a.Open()
 			if open <= 0 {
 				return ch.reject(ErrExceedsCapturable, "nothing is open")
+			}
+			if err := ch.checkCapture(p, open, Bool(true)); err != nil {
+				return err
 			}
 			a.Captures++
 			a.Pending += open

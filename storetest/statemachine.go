@@ -65,6 +65,15 @@ type smModel struct {
 	holdExpired                                               bool
 	closeReason                                               authcapture.CloseReason
 	version                                                   int64
+	captureDelay, cancelDelay                                 time.Duration // schedules asked for at creation
+	captureAt, cancelAt                                       time.Time     // scheduled actions due
+}
+
+// tidy clears the schedules of a closed authorization.
+func (m *smModel) tidy() {
+	if m.closed() {
+		m.captureAt, m.cancelAt = time.Time{}, time.Time{}
+	}
 }
 
 func (m *smModel) open() int64 {
@@ -135,8 +144,10 @@ func (m *smModel) applyExpiry(now time.Time) {
 	}
 	m.expired += m.open()
 	m.holdExpired = true
+	m.captureAt, m.cancelAt = time.Time{}, time.Time{}
 	m.version++
 	m.close(false, authcapture.CloseExpired)
+	m.tidy()
 }
 
 type smMachine struct {
@@ -188,6 +199,7 @@ func (sm *smMachine) actions() map[string]func(*rapid.T) {
 		"fail":        func(t *rapid.T) { sm.settle(t, false) },
 		"void":        sm.void,
 		"advance":     sm.rarely(0.5, sm.advance),
+		"sweep":       sm.sweep,
 		"get":         sm.get,
 		"replay":      sm.replay,
 		"reuseKey":    sm.reuseKey,
@@ -251,6 +263,7 @@ func (sm *smMachine) issue(op, desc, key string, run func() (*authcapture.Result
 		sm.t.Fatalf("%s: a new key was reported as a replay", op)
 	}
 	sm.m.version++
+	sm.m.tidy()
 	cmd.result = res
 	sm.keys[key] = cmd
 	sm.issued = append(sm.issued, cmd)
@@ -261,14 +274,26 @@ func (sm *smMachine) create(t *rapid.T) {
 	amount := rapid.OneOf(rapid.Int64Range(1, 100), rapid.Int64Range(1000, 100000)).Draw(t, "requested")
 	req := authcapture.CreateRequest{MerchantID: sm.merchant, ID: sm.id, Currency: string(sm.currency),
 		Amount: sm.dec(amount), Policy: sm.policy.Name, IdempotencyKey: sm.key(t)}
-	sm.issue("create", fmt.Sprint(amount), req.IdempotencyKey,
+	if len(sm.policy.CaptureModes) == 0 { // the policy allows schedules
+		kind := rapid.IntRange(0, 3).Draw(t, "schedule")
+		if kind&1 != 0 {
+			req.CaptureMode = authcapture.CaptureDelayed
+			req.CaptureDelay = rapid.SampledFrom([]time.Duration{time.Minute, time.Hour, 24 * time.Hour}).Draw(t, "captureDelay")
+		}
+		if kind&2 != 0 {
+			req.CancelMode = authcapture.CancelDelayed
+			req.CancelDelay = req.CaptureDelay + rapid.SampledFrom([]time.Duration{time.Hour, 48 * time.Hour}).Draw(t, "cancelDelay")
+		}
+	}
+	sm.issue("create", fmt.Sprint(amount, req.CaptureDelay, req.CancelDelay), req.IdempotencyKey,
 		func() (*authcapture.Result, error) { return sm.svc.Create(sm.ctx, req) },
 		func() error {
 			if sm.created {
 				return authcapture.ErrAlreadyExists
 			}
 			sm.created = true
-			sm.m = smModel{phase: authcapture.PhaseCreated, requested: amount}
+			sm.m = smModel{phase: authcapture.PhaseCreated, requested: amount,
+				captureDelay: req.CaptureDelay, cancelDelay: req.CancelDelay}
 			return nil
 		})
 }
@@ -316,12 +341,28 @@ func (sm *smMachine) authorize(t *rapid.T) {
 			if amount > sm.m.requested {
 				return authcapture.ErrExceedsRequested
 			}
+			now := sm.clock.Now()
+			expiresAt := explicit
+			if explicit.IsZero() {
+				expiresAt = now.Add(sm.policy.Validity)
+			}
+			latest := expiresAt.Add(-smScheduleMargin)
+			var captureAt, cancelAt time.Time
+			for _, d := range []struct {
+				delay time.Duration
+				at    *time.Time
+			}{{sm.m.captureDelay, &captureAt}, {sm.m.cancelDelay, &cancelAt}} {
+				if d.delay == 0 {
+					continue
+				}
+				if *d.at = now.Add(d.delay); !latest.After(now) || d.at.After(latest) {
+					return authcapture.ErrInvalidSchedule
+				}
+			}
 			sm.m.phase = authcapture.PhaseApproved
 			sm.m.authorized = amount
-			sm.m.expiresAt = explicit
-			if explicit.IsZero() {
-				sm.m.expiresAt = sm.clock.Now().Add(sm.policy.Validity)
-			}
+			sm.m.expiresAt = expiresAt
+			sm.m.captureAt, sm.m.cancelAt = captureAt, cancelAt
 			return nil
 		})
 }
@@ -443,6 +484,7 @@ func (sm *smMachine) capture(t *rapid.T, twoPhase bool) {
 			isFinal = true
 		}
 		m.captures++
+		m.captureAt = time.Time{} // an explicit capture overrides the delayed one
 		if twoPhase {
 			m.pending += amount
 			m.pendings = append(m.pendings, smPending{id: req.CaptureID, amount: amount, final: isFinal})
@@ -535,6 +577,7 @@ func (sm *smMachine) void(t *rapid.T) {
 			}
 			was := m.closed()
 			m.voided += amount
+			m.cancelAt = time.Time{} // an explicit void overrides the delayed cancel
 			release := authcapture.CloseNone
 			if amount == open {
 				release = authcapture.CloseVoided
@@ -574,6 +617,111 @@ func (sm *smMachine) get(t *rapid.T) {
 	// Another merchant never sees it.
 	if _, err := sm.svc.Get(sm.ctx, sm.merchant+"x", sm.id); !errors.Is(err, authcapture.ErrNotFound) {
 		t.Fatalf("another merchant's get: want ErrNotFound, got %v", err)
+	}
+}
+
+// smScheduleMargin is the presets' default ScheduleMargin, and smLease the
+// scheduler's default lease.
+const (
+	smScheduleMargin = 5 * time.Minute
+	smLease          = time.Minute
+)
+
+// smExecutor accepts every scheduled capture and void.
+type smExecutor struct{}
+
+func (smExecutor) Capture(context.Context, authcapture.CaptureTask) error { return nil }
+func (smExecutor) Void(context.Context, authcapture.VoidTask) error       { return nil }
+
+// sweep runs the scheduler once; the model predicts what it applies.
+func (sm *smMachine) sweep(t *rapid.T) {
+	s, err := authcapture.NewScheduler(sm.svc, smExecutor{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.RunDue(sm.ctx, 10)
+	if err != nil {
+		t.Fatalf("RunDue: %v", err)
+	}
+	m, now := &sm.m, sm.clock.Now()
+	if !sm.created || m.phase != authcapture.PhaseApproved || m.closed() {
+		return
+	}
+	if !m.holdExpired && !now.Before(m.expiresAt) {
+		m.applyExpiry(now)
+		if res.Expired != 1 {
+			t.Fatalf("sweep: want one expiry, got %+v", res)
+		}
+		return
+	}
+	captureDue := !m.captureAt.IsZero() && !now.Before(m.captureAt)
+	cancelDue := !m.cancelAt.IsZero() && !now.Before(m.cancelAt)
+	switch {
+	case captureDue && (!cancelDue || m.captureAt.Before(m.cancelAt)):
+		sm.modelScheduledCapture(t, now, res)
+	case cancelDue:
+		m.version++ // the claim
+		m.cancelAt = now.Add(smLease)
+		if open := m.open(); open > 0 {
+			was := m.closed()
+			m.voided += open
+			m.version++
+			m.cancelAt = time.Time{}
+			m.close(was, authcapture.CloseVoided)
+			m.tidy()
+			if res.Canceled != 1 {
+				t.Fatalf("sweep: want one cancel, got %+v", res)
+			}
+		}
+	default:
+		if res.Due != 0 {
+			t.Fatalf("sweep: nothing is due in the model, the scheduler found %+v", res)
+		}
+	}
+}
+
+func (sm *smMachine) modelScheduledCapture(t *rapid.T, now time.Time, res authcapture.SweepResult) {
+	m, p := &sm.m, sm.policy
+	open := m.open()
+	retry, drop := false, false
+	finalPending := false
+	for _, pc := range m.pendings {
+		finalPending = finalPending || pc.final
+	}
+	switch {
+	case finalPending:
+		retry = true
+	case open <= 0:
+		retry, drop = m.pending > 0, m.pending == 0
+	case !p.PartialCapture && (open != m.authorized || m.captures > 0),
+		!p.MultipleCaptures && m.captures > 0,
+		p.MaxCaptures > 0 && m.captures >= p.MaxCaptures:
+		drop = true
+	default:
+		if s, ok := p.MinCapture[sm.currency]; ok {
+			if min, _ := authcapture.ParseAmount(s, sm.currency); open < min {
+				drop = true
+			}
+		}
+	}
+	switch {
+	case retry:
+		m.version++
+		m.captureAt = now.Add(smLease)
+	case drop:
+		m.version++
+		m.captureAt = time.Time{}
+	default:
+		was := m.closed()
+		m.version += 2 // begin, confirm
+		m.captures++
+		m.captured += open
+		m.captureAt = time.Time{}
+		m.close(was, authcapture.CloseNone)
+		m.tidy()
+		if res.Captured != 1 {
+			t.Fatalf("sweep: want one capture, got %+v", res)
+		}
 	}
 }
 
@@ -623,6 +771,9 @@ func (sm *smMachine) compare(a *authcapture.Authorization) {
 	want := [...]int64{m.requested, m.authorized, m.captured, m.pending, m.voided, m.expired, m.version}
 	if got != want {
 		t.Fatalf("ledgers [requested authorized captured pending voided expired version]: got %v, model %v", got, want)
+	}
+	if !a.CaptureAt.Equal(m.captureAt) || !a.CancelAt.Equal(m.cancelAt) {
+		t.Fatalf("schedule: capture at %s cancel at %s, model %s and %s", a.CaptureAt, a.CancelAt, m.captureAt, m.cancelAt)
 	}
 	if a.Status() != m.status() {
 		t.Fatalf("status: got %s, model %s", a.Status(), m.status())
