@@ -7,7 +7,7 @@ import "time"
 // remainder moves to the expired ledger, captures and pending captures stay
 // (a pending capture that later fails releases its amount to expired too).
 func (s *Service) expiryDue(a *Authorization, now time.Time) *Write {
-	if a.Phase != PhaseApproved || a.Closed() || a.HoldExpired() || now.Before(a.ExpiresAt) {
+	if !expiryIsDue(a, now) {
 		return nil
 	}
 	ch := newChange(a, now, &command{op: CmdExpire, merchant: a.MerchantID, id: a.ID})
@@ -27,4 +27,9 @@ func (s *Service) expiryDue(a *Authorization, now time.Time) *Write {
 		return nil
 	}
 	return w
+}
+
+// expiryIsDue reports whether a's hold must be expired at now.
+func expiryIsDue(a *Authorization, now time.Time) bool {
+	return a.Phase == PhaseApproved && !a.Closed() && !a.HoldExpired() && !now.Before(a.ExpiresAt)
 }

@@ -515,15 +515,15 @@ func TestEvents(t *testing.T) {
 	}
 	assert.Equal(t, []authcapture.EventType{
 		authcapture.EventCreated, authcapture.EventAuthorized,
-		authcapture.EventCaptureSucceeded, authcapture.EventAmountCapturableUpdated,
-		authcapture.EventVoided,
+		authcapture.EventCaptureSucceeded, authcapture.EventVoided,
 	}, types)
-	assert.Equal(t, int64(600), evs[3].Open)
-	assert.Equal(t, authcapture.StatusCaptured, evs[4].Status)
+	assert.Equal(t, int64(600), evs[2].Open, "the capture's event carries what is left")
+	assert.Equal(t, authcapture.StatusPartiallyCaptured, evs[2].Status)
+	assert.Equal(t, authcapture.StatusCaptured, evs[3].Status)
 	// The cursor pages without gaps or repeats.
-	page, err := f.svc.Events(f.ctx, "m1", evs[1].Position, 2)
+	page, err := f.svc.Events(f.ctx, "m1", evs[0].Position, 2)
 	require.NoError(t, err)
-	assert.Equal(t, evs[2:4], page)
+	assert.Equal(t, evs[1:3], page)
 }
 
 // conflictStore fails the first n writes with a version conflict.
@@ -587,4 +587,55 @@ func TestServiceOptions(t *testing.T) {
 	assert.Equal(t, time.Hour, p.Validity)
 	_, err = svc.Create(context.Background(), authcapture.CreateRequest{MerchantID: "m", Currency: "USD", Amount: amt("1"), Policy: "unknown", IdempotencyKey: "k"})
 	require.True(t, errors.Is(err, authcapture.ErrUnknownPolicy))
+}
+
+// hideCapabilities hides a store's optional capabilities (CheapReads), so
+// the Service keeps its state cache.
+type hideCapabilities struct{ authcapture.Store }
+
+func TestStateCache(t *testing.T) {
+	t.Parallel()
+	t.Run("a command rejected on a stale cached state is evaluated again on a fresh read", func(t *testing.T) {
+		f := setup(t)
+		shared := hideCapabilities{f.store}
+		a, err := authcapture.New(shared, &authcapture.Options{Clock: f.clock})
+		require.NoError(t, err)
+		b, err := authcapture.New(shared, &authcapture.Options{Clock: f.clock})
+		require.NoError(t, err)
+		h := f.hold("default", "10.00")
+		r, err := a.BeginCapture(f.ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: h.ID, Amount: amt("8.00"), IdempotencyKey: "begin"})
+		require.NoError(t, err) // a now remembers open 2.00
+		_, err = b.FailCapture(f.ctx, authcapture.SettleCaptureRequest{MerchantID: "m1", ID: h.ID, CaptureID: r.Entry.CaptureID, IdempotencyKey: "fail"})
+		require.NoError(t, err) // open is 10.00 again
+		_, err = a.Capture(f.ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: h.ID, Amount: amt("5.00"), IdempotencyKey: "cap"})
+		require.NoError(t, err)
+		assert.Equal(t, "5.00/0.00/5.00/0.00/0.00 partially_captured", amounts(f.get(h.ID)))
+	})
+	t.Run("a command accepted on a stale cached state is caught by the version check", func(t *testing.T) {
+		f := setup(t)
+		shared := hideCapabilities{f.store}
+		a, err := authcapture.New(shared, &authcapture.Options{Clock: f.clock})
+		require.NoError(t, err)
+		b, err := authcapture.New(shared, &authcapture.Options{Clock: f.clock})
+		require.NoError(t, err)
+		h := f.hold("default", "10.00")
+		_, err = a.Capture(f.ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: h.ID, Amount: amt("1.00"), IdempotencyKey: "a1"})
+		require.NoError(t, err) // a remembers open 9.00
+		_, err = b.Capture(f.ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: h.ID, Amount: amt("8.00"), IdempotencyKey: "b1"})
+		require.NoError(t, err) // open is 1.00
+		_, err = a.Capture(f.ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: h.ID, Amount: amt("5.00"), IdempotencyKey: "a2"})
+		require.ErrorIs(t, err, authcapture.ErrExceedsCapturable)
+		assert.Equal(t, "1.00/0.00/9.00/0.00/0.00 partially_captured", amounts(f.get(h.ID)))
+	})
+	t.Run("expiry is applied to a cached state", func(t *testing.T) {
+		f := setup(t)
+		svc, err := authcapture.New(hideCapabilities{f.store}, &authcapture.Options{Clock: f.clock})
+		require.NoError(t, err)
+		h := f.hold("default", "10.00")
+		_, err = svc.Capture(f.ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: h.ID, Amount: amt("1.00"), IdempotencyKey: "c1"})
+		require.NoError(t, err)
+		f.clock.Set(h.ExpiresAt)
+		_, err = svc.Capture(f.ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: h.ID, Amount: amt("1.00"), IdempotencyKey: "c2"})
+		require.ErrorIs(t, err, authcapture.ErrExpired)
+	})
 }

@@ -9,5 +9,11 @@ import (
 )
 
 func TestStateMachine(t *testing.T) {
-	storetest.RunStateMachine(t, func(*testing.T) authcapture.Store { return memstore.New() })
+	t.Run("memstore", func(t *testing.T) {
+		storetest.RunStateMachine(t, func(*testing.T) authcapture.Store { return memstore.New() })
+	})
+	// The same machine with the Service's state cache in front of the store.
+	t.Run("memstore/cached", func(t *testing.T) {
+		storetest.RunStateMachine(t, func(*testing.T) authcapture.Store { return hideCapabilities{memstore.New()} })
+	})
 }
