@@ -48,6 +48,8 @@ func run(out io.Writer) error {
 	d.shipments()
 	d.rentalDeposit()
 	d.expiringHold()
+	d.delayedCapture()
+	d.selfCancellingDeposit()
 	return d.err
 }
 
@@ -155,4 +157,86 @@ func (d *demo) expiringHold() {
 	_, err = d.svc.Capture(d.ctx, authcapture.CaptureRequest{MerchantID: "shop", ID: "hold_9",
 		All: true, IdempotencyKey: "hold_9-late"})
 	fmt.Fprintf(d.out, "                a late capture is refused: %v (HTTP %d)\n", err, authcapture.HTTPStatus(err))
+}
+
+// provider stands in for the host's payment provider client: the scheduler
+// hands it the delayed captures and cancels to carry out.
+type provider struct{ d *demo }
+
+func (p provider) Capture(_ context.Context, t authcapture.CaptureTask) error {
+	fmt.Fprintf(p.d.out, "                provider: capture %s %s on %s (key %s)\n", t.Currency.Format(t.Amount), t.Currency, t.AuthorizationID, t.Key)
+	return nil
+}
+
+func (p provider) Void(_ context.Context, t authcapture.VoidTask) error {
+	fmt.Fprintf(p.d.out, "                provider: void %s %s on %s (key %s)\n", t.Currency.Format(t.Amount), t.Currency, t.AuthorizationID, t.Key)
+	return nil
+}
+
+// sweep runs the scheduler once, as a host's background loop (Scheduler.Run)
+// would every second.
+func (d *demo) sweep(id string) {
+	if d.err != nil {
+		return
+	}
+	sched, err := authcapture.NewScheduler(d.svc, provider{d}, nil)
+	if err != nil {
+		d.err = err
+		return
+	}
+	if _, err := sched.RunDue(d.ctx, 100); err != nil {
+		d.err = err
+		return
+	}
+	a, err := d.svc.Get(d.ctx, "shop", id)
+	if err != nil {
+		d.err = err
+		return
+	}
+	d.show("scheduler sweep", a)
+}
+
+// holdWith creates and authorizes an authorization with schedules.
+func (d *demo) holdWith(req authcapture.CreateRequest) *authcapture.Authorization {
+	req.MerchantID, req.Currency, req.IdempotencyKey = "shop", "USD", req.ID+"-create"
+	r, err := d.svc.Create(d.ctx, req)
+	if d.step("create "+req.Amount.StringFixed(2), r, err) == nil {
+		return nil
+	}
+	r, err = d.svc.Authorize(d.ctx, authcapture.AuthorizeRequest{MerchantID: "shop", ID: req.ID,
+		Amount: req.Amount, IdempotencyKey: req.ID + "-authorize"})
+	return d.step("authorize "+req.Amount.StringFixed(2), r, err)
+}
+
+func (d *demo) delayedCapture() {
+	fmt.Fprintln(d.out)
+	fmt.Fprintln(d.out, "Delayed capture (Payrails' PT5M): captured by the scheduler unless the host acts first")
+	delay, err := authcapture.ParseDelay("PT5M")
+	if err != nil {
+		d.err = err
+		return
+	}
+	a := d.holdWith(authcapture.CreateRequest{ID: "tix_5", Amount: money("35.00"), Policy: "payrails",
+		CaptureMode: authcapture.CaptureDelayed, CaptureDelay: delay})
+	if a == nil {
+		return
+	}
+	fmt.Fprintf(d.out, "                capture scheduled at %s\n", a.CaptureAt.Format("Jan 02 15:04"))
+	d.clock.Advance(4 * time.Minute)
+	d.sweep("tix_5") // not due yet
+	d.clock.Advance(time.Minute)
+	d.sweep("tix_5")
+}
+
+func (d *demo) selfCancellingDeposit() {
+	fmt.Fprintln(d.out)
+	fmt.Fprintln(d.out, "Deposit that cancels itself after 3 days unless damages are captured")
+	a := d.holdWith(authcapture.CreateRequest{ID: "dep_2", Amount: money("200.00"),
+		CancelMode: authcapture.CancelDelayed, CancelDelay: 72 * time.Hour})
+	if a == nil {
+		return
+	}
+	fmt.Fprintf(d.out, "                cancel scheduled at %s\n", a.CancelAt.Format("Jan 02 15:04"))
+	d.clock.Advance(72 * time.Hour)
+	d.sweep("dep_2")
 }

@@ -21,6 +21,12 @@ func TestQuickstartRuns(t *testing.T) {
 		"provider accepted: remainder released open 0.00 captured 80.00 released 420.00 captured",
 		"Nov 14 11:01 read at ExpiresAt: expired open 0.00 captured 0.00 released 60.00 expired",
 		"authorization has expired",
+		"capture scheduled at Nov 14 11:06",
+		"Nov 14 11:05 scheduler sweep open 35.00 captured 0.00 released 0.00 authorized",
+		"provider: capture 35.00 USD on tix_5 (key sched_tix_5_1)",
+		"Nov 14 11:06 scheduler sweep open 0.00 captured 35.00 released 0.00 captured",
+		"provider: void 200.00 USD on dep_2 (key cancel_dep_2)",
+		"Nov 17 11:06 scheduler sweep open 0.00 captured 0.00 released 200.00 voided",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
