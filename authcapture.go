@@ -27,10 +27,10 @@ package authcapture
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -50,8 +50,8 @@ type Options struct {
 	// returned. Default: 16. Negative means no retry.
 	MaxRetries int
 	// NewID generates authorization and capture IDs when the caller gives
-	// none; prefix is "auth" or "cap". Default: prefix, "_", and 24 random
-	// hex digits.
+	// none; prefix is "auth" or "cap". Default: prefix, "_", and 26 random
+	// base32 characters.
 	NewID func(prefix string) string
 	// CacheSize is how many authorization states the Service remembers from
 	// its own writes and reads, so that a command on a recently used
@@ -142,11 +142,7 @@ func (s *Service) Policy(name string) (Policy, bool) {
 }
 
 func randomID(prefix string) string {
-	var b [12]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic("authcapture: crypto/rand failed: " + err.Error()) // never happens on supported platforms
-	}
-	return prefix + "_" + hex.EncodeToString(b[:])
+	return prefix + "_" + strings.ToLower(rand.Text()) // 26 base32 characters, 130 random bits
 }
 
 // Bool returns a pointer to v, for CaptureRequest.Final.
