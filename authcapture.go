@@ -29,6 +29,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"slices"
 	"strings"
 	"time"
@@ -49,9 +50,8 @@ type Options struct {
 	// conflict with a concurrent writer before ErrVersionConflict is
 	// returned. Default: 16. Negative means no retry.
 	MaxRetries int
-	// NewID generates authorization and capture IDs when the caller gives
-	// none; prefix is "auth" or "cap". Default: prefix, "_", and 26 random
-	// base32 characters.
+	// NewID generates authorization IDs when the caller gives none; prefix
+	// is "auth". Default: prefix, "_", and 26 random base32 characters.
 	NewID func(prefix string) string
 	// CacheSize is how many authorization states the Service remembers from
 	// its own writes and reads, so that a command on a recently used
@@ -323,6 +323,11 @@ func (s *Service) run(ctx context.Context, cmd *command) (*Result, error) {
 				return nil, &Error{Op: string(cmd.op), MerchantID: cmd.merchant, AuthorizationID: cmd.id,
 					Err: ErrVersionConflict, Detail: fmt.Sprintf("gave up after %d retries", attempt)}
 			}
+			if attempt > 0 {
+				// Writers racing on one authorization: spread the retries
+				// out (jittered, growing with the attempt, at most ~2 ms).
+				backoff(ctx, time.Duration(mrand.Int64N(int64(min(attempt, 10))*200*int64(time.Microsecond))))
+			}
 		case errors.Is(err, ErrNotFound):
 			return nil, &Error{Op: string(cmd.op), MerchantID: cmd.merchant, AuthorizationID: cmd.id, Err: ErrNotFound}
 		default:
@@ -331,6 +336,15 @@ func (s *Service) run(ctx context.Context, cmd *command) (*Result, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
+	}
+}
+
+func backoff(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
 	}
 }
 

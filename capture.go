@@ -3,6 +3,7 @@ package authcapture
 import (
 	"context"
 	"fmt"
+	"strconv"
 
 	"github.com/shopspring/decimal"
 )
@@ -20,10 +21,7 @@ type CaptureRequest struct {
 	// Final releases whatever stays open after this capture. nil takes the
 	// policy's default; a policy without multiple captures makes every
 	// capture final.
-	Final *bool
-	// CaptureID names the capture (two-phase captures are confirmed or
-	// failed by it); generated ("cap_...") when empty.
-	CaptureID      string
+	Final          *bool
 	Reference      string // such as a shipment ID
 	IdempotencyKey string
 }
@@ -37,7 +35,9 @@ func (s *Service) Capture(ctx context.Context, req CaptureRequest) (*Result, err
 
 // BeginCapture reserves a capture's amount as pending before the host asks
 // the provider, so concurrent callers can never over-capture. Settle it with
-// ConfirmCapture or FailCapture, naming Result.Entry.CaptureID. While a final
+// ConfirmCapture or FailCapture, naming Result.Entry.CaptureID: "cap_" and
+// the Seq of the capture's first log entry, unique within the authorization
+// (the caller's own reference, a shipment ID say, goes in Reference). While a final
 // capture is pending no other capture may begin; the remainder is released
 // when it is confirmed.
 func (s *Service) BeginCapture(ctx context.Context, req CaptureRequest) (*Result, error) {
@@ -48,17 +48,12 @@ func (s *Service) capture(ctx context.Context, op Command, req CaptureRequest) (
 	if err := checkCommand(req.MerchantID, req.ID, req.IdempotencyKey, req.Reference); err != nil {
 		return nil, badRequest(op, req.MerchantID, req.ID, err)
 	}
-	if req.CaptureID != "" {
-		if err := checkToken("capture ID", req.CaptureID, maxIDLen); err != nil {
-			return nil, badRequest(op, req.MerchantID, req.ID, err)
-		}
-	}
 	amountErr := checkAmountChoice(req.Amount, req.All)
 	if amountErr != nil {
 		return nil, badRequest(op, req.MerchantID, req.ID, amountErr)
 	}
 	f := newFingerprint(op).str(req.ID).str(req.Amount.String()).bool(req.All).str(req.Currency).
-		bool(req.Final != nil).bool(req.Final != nil && *req.Final).str(req.CaptureID).str(req.Reference)
+		bool(req.Final != nil).bool(req.Final != nil && *req.Final).str(req.Reference)
 	return s.run(ctx, &command{op: op, merchant: req.MerchantID, id: req.ID, key: req.IdempotencyKey, print: uint64(f),
 		apply: func(ch *change) error {
 			a := ch.a
@@ -78,12 +73,7 @@ func (s *Service) capture(ctx context.Context, op Command, req CaptureRequest) (
 				return err
 			}
 			final := p.finalFor(req.Final)
-			id := req.CaptureID
-			if id == "" {
-				id = s.newID("cap")
-			} else if _, dup := a.pendingCapture(id); dup {
-				return ch.reject(ErrInvalidArgument, "capture ID %q is already pending", id)
-			}
+			id := ch.captureID()
 			a.Captures++
 			ch.overrideCapture()
 			if op == CmdBeginCapture {
@@ -180,6 +170,11 @@ func (s *Service) settle(ctx context.Context, op Command, req SettleCaptureReque
 			}
 			return nil
 		}})
+}
+
+// captureID names a capture by the Seq its first entry will have.
+func (ch *change) captureID() string {
+	return "cap_" + strconv.FormatInt(ch.a.Entries+1, 10)
 }
 
 // checkCapture applies the policy's capture rules to a capture of amount

@@ -222,7 +222,7 @@ func (s *Service) Authorize(ctx context.Context, req AuthorizeRequest) (*Result,
 				a.CancelMode, a.CancelDelay, a.ExpiryAction = CancelManual, 0, ExpiryRelease
 				a.Captured = amount
 				a.Captures = 1
-				seq := ch.entry(Entry{Kind: EntryCapture, CaptureState: CaptureSucceeded, CaptureID: s.newID("cap"),
+				seq := ch.entry(Entry{Kind: EntryCapture, CaptureState: CaptureSucceeded, CaptureID: ch.captureID(),
 					Final: true, Amount: amount, Reason: reason})
 				ch.event(EventCaptureSucceeded, seq, amount)
 				return nil

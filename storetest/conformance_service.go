@@ -389,7 +389,7 @@ func testConcurrentRetriesApplyOnce(t *testing.T, s authcapture.Store) {
 			defer wg.Done()
 			<-start
 			res[i], errs[i] = svcs[i%2].Capture(ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: "auth-1", Amount: usd(1234),
-				Final: authcapture.Bool(false), CaptureID: "cap-1", IdempotencyKey: "same-key"})
+				Final: authcapture.Bool(false), IdempotencyKey: "same-key"})
 		}()
 	}
 	close(start)

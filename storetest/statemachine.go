@@ -432,13 +432,20 @@ func (sm *smMachine) capture(t *rapid.T, twoPhase bool) {
 		op, cmd = "begin", authcapture.CmdBeginCapture
 	}
 	req := authcapture.CaptureRequest{MerchantID: sm.merchant, ID: sm.id, Amount: d, All: all, Final: final,
-		CaptureID: fmt.Sprintf("cap_%d", sm.n+1), IdempotencyKey: sm.key(t)}
+		IdempotencyKey: sm.key(t)}
 	run := func() (*authcapture.Result, error) {
 		if twoPhase {
 			return sm.svc.BeginCapture(sm.ctx, req)
 		}
 		return sm.svc.Capture(sm.ctx, req)
 	}
+	defer func() {
+		if c := sm.keys[req.IdempotencyKey]; twoPhase && c != nil && c.result != nil {
+			if n := len(sm.m.pendings); n > 0 && sm.m.pendings[n-1].id == "" {
+				sm.m.pendings[n-1].id = c.result.Entry.CaptureID
+			}
+		}
+	}()
 	sm.issue(op, fmt.Sprint(d, all, final), req.IdempotencyKey, run, func() error {
 		if err := sm.openFor(cmd); err != nil {
 			return err
@@ -487,7 +494,8 @@ func (sm *smMachine) capture(t *rapid.T, twoPhase bool) {
 		m.captureAt = time.Time{} // an explicit capture overrides the delayed one
 		if twoPhase {
 			m.pending += amount
-			m.pendings = append(m.pendings, smPending{id: req.CaptureID, amount: amount, final: isFinal})
+			// The service names the capture; its ID is taken from the result below.
+			m.pendings = append(m.pendings, smPending{amount: amount, final: isFinal})
 			return nil
 		}
 		was := m.closed()
