@@ -20,6 +20,17 @@
 //	svc.Capture(ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: a.Authorization.ID,
 //		Amount: decimal.RequireFromString("4.50"), Final: authcapture.Bool(true), IdempotencyKey: "job-1"})
 //
+// Every mutating command takes an idempotency key, scoped by merchant. An
+// accepted command records it in the same atomic write as the change; the
+// same key with the same parameters returns the original result (Replayed),
+// with other parameters ErrIdempotencyMismatch. A rejected command records
+// nothing, its key included, so the key may be used again once the request
+// is fixed.
+//
+// Authorizations may schedule a delayed capture, a delayed cancel, or a
+// capture before expiry; a Scheduler applies them, and expiry, through the
+// store's due index, handing the provider calls to a host Executor.
+//
 // Stores are pluggable: memstore is the embedded default, pgstore keeps
 // everything in PostgreSQL. Both pass the conformance suite in storetest.
 package authcapture

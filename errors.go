@@ -150,5 +150,3 @@ var sentinels = []error{
 	ErrNotFound, ErrAlreadyExists, ErrVersionConflict, ErrUnknownPolicy, ErrInvalidPolicy,
 	ErrInvalidSchedule, ErrInvalidArgument,
 }
-
-var errorsIs = errors.Is

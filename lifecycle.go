@@ -2,6 +2,7 @@ package authcapture
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"sort"
@@ -306,7 +307,7 @@ func badRequest(op Command, merchant, id string, err error) error {
 // rootSentinel returns the library sentinel err wraps.
 func rootSentinel(err error) error {
 	for _, s := range sentinels {
-		if errorsIs(err, s) {
+		if errors.Is(err, s) {
 			return s
 		}
 	}
