@@ -4,16 +4,20 @@
 // process and is lost when it exits.
 //
 // The store copies on the way in and on the way out, so a caller can never
-// change stored state through a pointer it kept. Open authorizations are
-// kept in a heap ordered by their next due time, so Due costs O(limit log n).
+// change stored state through a pointer it kept. It keeps compact forms of
+// what it is given (enum-like strings as codes, times as Unix nanoseconds,
+// events and idempotency records by reference to their authorization and
+// log entry), so an open authorization with its log, events and keys takes
+// well under a kilobyte; values that do not fit a compact form are kept
+// whole. Times are returned in UTC. Open authorizations are kept in a heap
+// ordered by their next due time, so Due costs O(limit log n).
 package memstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"maps"
-	"slices"
-	"sort"
+	"hash/maphash"
 	"sync"
 	"time"
 
@@ -25,30 +29,65 @@ var _ authcapture.Store = (*Store)(nil)
 // Store is an in-memory authcapture.Store. The zero value is not usable;
 // call New.
 type Store struct {
-	mu     sync.RWMutex
-	auths  map[ref]*record
-	keys   map[ref]*authcapture.IdempotencyRecord
-	events map[string][]authcapture.Event // by merchant, in Position order
-	pos    int64                          // last event position
-	due    dueHeap
+	mu        sync.RWMutex
+	seed      maphash.Seed
+	merchants map[string]*merchant
+	recs      records
+	pos       int64 // last event position
+	due       dueHeap
+	tables    tables
 }
 
-type ref struct{ merchant, id string }
-
-type record struct {
-	a       authcapture.Authorization
-	entries []authcapture.Entry
-	heapIdx int // index in Store.due, or -1
+// merchant holds one merchant's authorizations, keys and events.
+type merchant struct {
+	id     string
+	auths  index       // authorization ID -> record number
+	keys   index       // idempotency key -> slot in keyed, plus one
+	keyed  slab[idem]  // the key table, in write order
+	events slab[event] // in position order
+	spill  *spill
 }
 
 // New returns an empty store.
 func New() *Store {
-	return &Store{
-		auths:  map[ref]*record{},
-		keys:   map[ref]*authcapture.IdempotencyRecord{},
-		events: map[string][]authcapture.Event{},
-	}
+	return &Store{seed: maphash.MakeSeed(), merchants: map[string]*merchant{}, tables: newTables()}
 }
+
+func (s *Store) hash(str string) uint32 { return uint32(maphash.String(s.seed, str)) }
+
+// merchant returns the merchant id, adding it if it is new.
+func (s *Store) merchant(id string) *merchant {
+	m := s.merchants[id]
+	if m == nil {
+		m = &merchant{id: id}
+		s.merchants[id] = m
+	}
+	return m
+}
+
+// find returns the record of id in m, or nil; h is the hash of id.
+func (s *Store) find(m *merchant, id string, h uint32) *record {
+	ref := m.auths.lookup(h, func(ref uint32) bool { return s.recs.get(ref).id == id })
+	if ref == 0 {
+		return nil
+	}
+	return s.recs.get(ref)
+}
+
+func (s *Store) record(merchantID, id string) *record {
+	if m := s.merchants[merchantID]; m != nil {
+		return s.find(m, id, s.hash(id))
+	}
+	return nil
+}
+
+func notFound(id string) error {
+	return fmt.Errorf("memstore: authorization %q: %w", id, authcapture.ErrNotFound)
+}
+
+// errFull is returned by a write that would exceed the store's limits
+// (2^32-1 authorizations, or as many keys for one merchant).
+var errFull = errors.New("memstore: store is full")
 
 // Get implements authcapture.Store.
 func (s *Store) Get(ctx context.Context, merchantID, id string) (*authcapture.Authorization, error) {
@@ -57,11 +96,11 @@ func (s *Store) Get(ctx context.Context, merchantID, id string) (*authcapture.Au
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	r, ok := s.auths[ref{merchantID, id}]
-	if !ok {
-		return nil, fmt.Errorf("memstore: authorization %q: %w", id, authcapture.ErrNotFound)
+	r := s.record(merchantID, id)
+	if r == nil {
+		return nil, notFound(id)
 	}
-	return r.a.Clone(), nil
+	return s.auth(r), nil
 }
 
 // Entries implements authcapture.Store.
@@ -71,21 +110,26 @@ func (s *Store) Entries(ctx context.Context, merchantID, id string, after int64,
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	r, ok := s.auths[ref{merchantID, id}]
-	if !ok {
-		return nil, fmt.Errorf("memstore: authorization %q: %w", id, authcapture.ErrNotFound)
+	r := s.record(merchantID, id)
+	if r == nil {
+		return nil, notFound(id)
 	}
 	if after < 0 {
 		after = 0
 	}
-	if after >= int64(len(r.entries)) {
+	n := int64(r.log.len())
+	if after >= n {
 		return nil, nil
 	}
-	out := r.entries[after:] // Seq n is at index n-1
-	if limit > 0 && len(out) > limit {
-		out = out[:limit]
+	if limit > 0 && n-after > int64(limit) {
+		n = after + int64(limit)
 	}
-	return slices.Clone(out), nil
+	out := make([]authcapture.Entry, n-after)
+	for i := range out {
+		seq := after + int64(i) + 1 // Seq n is at index n-1
+		out[i] = s.decEntry(r.log.at(int(seq-1)), seq)
+	}
+	return out, nil
 }
 
 // Idempotency implements authcapture.Store.
@@ -95,12 +139,12 @@ func (s *Store) Idempotency(ctx context.Context, merchantID, key string) (*authc
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	rec, ok := s.keys[ref{merchantID, key}]
-	if !ok {
-		return nil, fmt.Errorf("memstore: idempotency key: %w", authcapture.ErrNotFound)
+	if m := s.merchants[merchantID]; m != nil {
+		if i := s.findKey(m, key, s.hash(key)); i >= 0 {
+			return s.getKey(m, i), nil
+		}
 	}
-	c := *rec
-	return &c, nil
+	return nil, fmt.Errorf("memstore: idempotency key: %w", authcapture.ErrNotFound)
 }
 
 // Write implements authcapture.Store.
@@ -112,60 +156,79 @@ func (s *Store) Write(ctx context.Context, w *authcapture.Write) error {
 		return fmt.Errorf("memstore: write without an authorization: %w", authcapture.ErrInvalidArgument)
 	}
 	in := w.Authorization
-	k := ref{in.MerchantID, in.ID}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r, exists := s.auths[k]
-	switch {
-	case in.Version == 1 && exists:
-		return fmt.Errorf("memstore: authorization %q: %w", in.ID, authcapture.ErrAlreadyExists)
-	case in.Version != 1 && !exists:
-		return fmt.Errorf("memstore: authorization %q: %w", in.ID, authcapture.ErrNotFound)
-	case in.Version != 1 && r.a.Version != in.Version-1:
-		return fmt.Errorf("memstore: authorization %q at version %d, write expects %d: %w",
-			in.ID, r.a.Version, in.Version-1, authcapture.ErrVersionConflict)
+
+	// Validate everything first: a failed write changes nothing.
+	m := s.merchants[in.MerchantID]
+	h := s.hash(in.ID)
+	var r *record
+	if m != nil {
+		r = s.find(m, in.ID, h)
 	}
-	var idem ref
+	switch {
+	case in.Version == 1 && r != nil:
+		return fmt.Errorf("memstore: authorization %q: %w", in.ID, authcapture.ErrAlreadyExists)
+	case in.Version != 1 && r == nil:
+		return notFound(in.ID)
+	case in.Version != 1 && r.version != in.Version-1:
+		return fmt.Errorf("memstore: authorization %q at version %d, write expects %d: %w",
+			in.ID, r.version, in.Version-1, authcapture.ErrVersionConflict)
+	case r == nil && uint64(s.recs.n) >= maxRefs:
+		return errFull
+	}
+	idemM := m
+	var idemH uint32
 	if w.Idempotency != nil {
-		idem = ref{w.Idempotency.MerchantID, w.Idempotency.Key}
-		if _, dup := s.keys[idem]; dup {
-			return fmt.Errorf("memstore: idempotency key: %w", authcapture.ErrIdempotencyKeyExists)
+		if w.Idempotency.MerchantID != in.MerchantID {
+			idemM = s.merchants[w.Idempotency.MerchantID]
+		}
+		idemH = s.hash(w.Idempotency.Key)
+		if idemM != nil {
+			if s.findKey(idemM, w.Idempotency.Key, idemH) >= 0 {
+				return fmt.Errorf("memstore: idempotency key: %w", authcapture.ErrIdempotencyKeyExists)
+			}
+			if uint64(idemM.keyed.n) >= maxRefs {
+				return errFull
+			}
 		}
 	}
 	var have int64
-	if exists {
-		have = int64(len(r.entries))
+	if r != nil {
+		have = int64(r.log.len())
 	}
-	for i, e := range w.Entries {
-		if e.Seq != have+int64(i)+1 {
-			return fmt.Errorf("memstore: entry seq %d does not continue the log at %d: %w", e.Seq, have, authcapture.ErrInvalidArgument)
+	for i := range w.Entries {
+		if seq := w.Entries[i].Seq; seq != have+int64(i)+1 {
+			return fmt.Errorf("memstore: entry seq %d does not continue the log at %d: %w", seq, have, authcapture.ErrInvalidArgument)
 		}
 	}
+
 	// Validated; from here on nothing fails.
-	if !exists {
-		r = &record{heapIdx: -1}
-		s.auths[k] = r
+	if m == nil {
+		m = s.merchant(in.MerchantID)
 	}
-	prevMeta := r.a.Metadata
-	r.a = *in
-	switch {
-	case len(in.Metadata) == 0:
-		r.a.Metadata = nil
-	case maps.Equal(prevMeta, in.Metadata):
-		r.a.Metadata = prevMeta // the stored map is never handed out
-	default:
-		r.a.Metadata = maps.Clone(in.Metadata)
+	if r == nil {
+		var rid uint32
+		r, rid = s.recs.add()
+		r.id, r.m, r.rid, r.heapIdx = in.ID, m, rid, -1
+		m.auths.insert(h, r.rid)
 	}
-	r.a.PendingCaptures = slices.Clone(in.PendingCaptures)
-	r.entries = append(r.entries, w.Entries...)
+	s.appendEntries(r, w.Entries)
+	s.setAuth(r, in)
 	if w.Idempotency != nil {
-		rec := *w.Idempotency
-		s.keys[idem] = &rec
+		if idemM == nil {
+			idemM = s.merchant(w.Idempotency.MerchantID)
+		}
+		s.putKey(idemM, r, w.Idempotency, idemH)
 	}
-	for _, e := range w.Events {
+	for i := range w.Events {
+		e := &w.Events[i]
+		em := m
+		if e.MerchantID != m.id {
+			em = s.merchant(e.MerchantID)
+		}
 		s.pos++
-		e.Position = s.pos
-		s.events[e.MerchantID] = append(s.events[e.MerchantID], e)
+		s.addEvent(em, r, e, s.pos)
 	}
 	s.due.set(r, in.NextDue)
 	return nil
@@ -178,13 +241,24 @@ func (s *Store) Events(ctx context.Context, merchantID string, after int64, limi
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	evs := s.events[merchantID]
-	i := sort.Search(len(evs), func(i int) bool { return evs[i].Position > after })
-	out := evs[i:]
-	if limit > 0 && len(out) > limit {
-		out = out[:limit]
+	m := s.merchants[merchantID]
+	if m == nil {
+		return nil, nil
 	}
-	return slices.Clone(out), nil
+	l := &m.events
+	i := searchEvents(l, after)
+	n := l.n - i
+	if limit > 0 && n > limit {
+		n = limit
+	}
+	if n <= 0 {
+		return nil, nil
+	}
+	out := make([]authcapture.Event, n)
+	for j := range out {
+		out[j] = s.decEvent(m, l.at(i+j))
+	}
+	return out, nil
 }
 
 // Due implements authcapture.Store.
@@ -201,5 +275,20 @@ func (s *Store) Due(ctx context.Context, t time.Time, limit int) ([]authcapture.
 func (s *Store) Len() int {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return len(s.auths)
+	return s.recs.n
+}
+
+// searchEvents returns the index of the first event of l with a position
+// after pos.
+func searchEvents(l *slab[event], pos int64) int {
+	lo, hi := 0, l.n
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if l.at(mid).pos <= pos {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	return lo
 }
