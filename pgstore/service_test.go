@@ -78,7 +78,7 @@ func TestServiceEndToEnd(t *testing.T) {
 		types = append(types, e.Type)
 	}
 	want := []authcapture.EventType{authcapture.EventCreated, authcapture.EventAuthorized,
-		authcapture.EventCaptureSucceeded, authcapture.EventAmountCapturableUpdated, authcapture.EventVoided}
+		authcapture.EventCaptureSucceeded, authcapture.EventVoided}
 	if fmt.Sprint(types) != fmt.Sprint(want) {
 		t.Errorf("event types %v, want %v", types, want)
 	}
