@@ -52,6 +52,7 @@ type table struct {
 	names []string
 	codes map[string]int // once names outgrows a linear scan
 	limit int
+	last  int // the code code returned last, tried first
 }
 
 const linearScan = 16
@@ -68,13 +69,18 @@ func newTable(limit int, known ...string) *table {
 // code returns the code of s, adding s if it is new; ok is false if the
 // table is full.
 func (t *table) code(s string) (int, bool) {
+	if t.names[t.last] == s {
+		return t.last, true
+	}
 	if t.codes == nil {
 		for i, n := range t.names {
 			if n == s {
+				t.last = i
 				return i, true
 			}
 		}
 	} else if c, ok := t.codes[s]; ok {
+		t.last = c
 		return c, true
 	}
 	if len(t.names) >= t.limit {
@@ -82,6 +88,7 @@ func (t *table) code(s string) (int, bool) {
 	}
 	t.names = append(t.names, s)
 	c := len(t.names) - 1
+	t.last = c
 	switch {
 	case t.codes != nil:
 		t.codes[s] = c
