@@ -2,48 +2,67 @@ package storetest
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/authcapture/authcapture"
 )
 
 // CheckInvariants returns an error describing the first invariant of the
-// aggregate (DESIGN section 2) that a and its log violate:
+// aggregate (DESIGN section 2) that a and its whole log violate:
 //
-//  1. Authorized == Open + Pending + Captured + Voided + Expired
-//  2. every amount >= 0, Authorized <= Requested
-//  3. each ledger equals the sum of its log entries, and the log's Seq run
-//     1..Entries without gaps
-//  4. a closed authorization has a close reason and a close time, and no
-//     pending capture
+//  1. Authorized == Open + Pending + Captured + Voided + Expired, and an
+//     authorization not yet approved has empty ledgers;
+//  2. every amount >= 0, Authorized <= Requested;
+//  3. each ledger equals the sum of its log entries (capture entries by
+//     CaptureState, void and expiry entries by kind; other kinds move no
+//     money), a two-phase capture settles once with the amount it reserved,
+//     PendingCaptures lists the unsettled ones oldest first, Captures counts
+//     the succeeded and pending ones, and Seq runs 1..Entries without gaps;
+//  5. a closed authorization has a close reason, a close time, a terminal
+//     status and nothing due.
 func CheckInvariants(a *authcapture.Authorization, log []authcapture.Entry) error {
 	if a == nil {
 		return fmt.Errorf("nil authorization")
 	}
-	for name, v := range map[string]int64{"requested": a.Requested, "authorized": a.Authorized,
-		"captured": a.Captured, "pending": a.Pending, "voided": a.Voided, "expired": a.Expired, "open": a.Open()} {
-		if v < 0 {
-			return fmt.Errorf("invariant 2: %s is negative (%d): %+v", name, v, a)
+	for _, l := range []struct {
+		name string
+		v    int64
+	}{{"requested", a.Requested}, {"authorized", a.Authorized}, {"open", a.Open()}, {"pending", a.Pending},
+		{"captured", a.Captured}, {"voided", a.Voided}, {"expired", a.Expired}} {
+		if l.v < 0 {
+			return fmt.Errorf("invariant 2: %s of %s is negative (%d)", l.name, a.ID, l.v)
 		}
 	}
 	if a.Authorized > a.Requested {
 		return fmt.Errorf("invariant 2: authorized %d > requested %d", a.Authorized, a.Requested)
 	}
-	if a.Phase == authcapture.PhaseApproved && a.Authorized != a.Open()+a.Pending+a.Captured+a.Voided+a.Expired {
-		return fmt.Errorf("invariant 1: authorized %d != open %d + pending %d + captured %d + voided %d + expired %d",
-			a.Authorized, a.Open(), a.Pending, a.Captured, a.Voided, a.Expired)
+	if a.Phase == authcapture.PhaseApproved {
+		if a.Authorized != a.Open()+a.Pending+a.Captured+a.Voided+a.Expired {
+			return fmt.Errorf("invariant 1: authorized %d != open %d + pending %d + captured %d + voided %d + expired %d",
+				a.Authorized, a.Open(), a.Pending, a.Captured, a.Voided, a.Expired)
+		}
+	} else if a.Authorized+a.Pending+a.Captured+a.Voided+a.Expired != 0 {
+		return fmt.Errorf("invariant 1: %s is %s, yet its ledgers are not empty", a.ID, a.Phase)
 	}
 	if int64(len(log)) != a.Entries {
 		return fmt.Errorf("invariant 3: the log has %d entries, the authorization counts %d", len(log), a.Entries)
 	}
-	var captured, voided, expired, authorized int64
-	state := map[string]authcapture.CaptureState{}
-	amounts := map[string]int64{}
+	var authorized, captured, pending, voided, expired int64
+	captures := 0
+	reserved := map[string]int64{} // unsettled two-phase captures
+	var order []string
 	for i, e := range log {
 		if e.Seq != int64(i)+1 {
 			return fmt.Errorf("invariant 3: entry %d has seq %d", i+1, e.Seq)
 		}
 		if e.Amount < 0 {
 			return fmt.Errorf("invariant 2: entry %d has a negative amount", e.Seq)
+		}
+		if i > 0 && e.Version < log[i-1].Version {
+			return fmt.Errorf("invariant 3: entry %d has version %d after %d", e.Seq, e.Version, log[i-1].Version)
+		}
+		if e.Kind != authcapture.EntryCapture && e.CaptureState != "" {
+			return fmt.Errorf("invariant 3: %s entry %d has capture state %q", e.Kind, e.Seq, e.CaptureState)
 		}
 		switch e.Kind {
 		case authcapture.EntryAuthorized:
@@ -53,47 +72,69 @@ func CheckInvariants(a *authcapture.Authorization, log []authcapture.Entry) erro
 		case authcapture.EntryExpiry:
 			expired += e.Amount
 		case authcapture.EntryCapture:
+			amount, wasPending := reserved[e.CaptureID]
 			switch e.CaptureState {
+			case authcapture.CapturePending:
+				if wasPending {
+					return fmt.Errorf("invariant 3: capture %s begun twice (entry %d)", e.CaptureID, e.Seq)
+				}
+				pending += e.Amount
+				reserved[e.CaptureID] = e.Amount
+				order = append(order, e.CaptureID)
+				captures++
 			case authcapture.CaptureSucceeded:
 				captured += e.Amount
-			case authcapture.CapturePending, authcapture.CaptureFailed:
+				if !wasPending {
+					captures++ // a direct capture
+					break
+				}
+				fallthrough
+			case authcapture.CaptureFailed:
+				if !wasPending {
+					return fmt.Errorf("invariant 3: capture %s failed without being pending (entry %d)", e.CaptureID, e.Seq)
+				}
+				if amount != e.Amount {
+					return fmt.Errorf("invariant 3: capture %s reserved %d and settled %d", e.CaptureID, amount, e.Amount)
+				}
+				if e.CaptureState == authcapture.CaptureFailed {
+					captures--
+				}
+				pending -= amount
+				delete(reserved, e.CaptureID)
 			default:
 				return fmt.Errorf("invariant 3: capture entry %d has state %q", e.Seq, e.CaptureState)
 			}
-			if prev, ok := state[e.CaptureID]; ok && prev != authcapture.CapturePending {
-				return fmt.Errorf("invariant 3: capture %s settled twice (entry %d)", e.CaptureID, e.Seq)
-			}
-			state[e.CaptureID] = e.CaptureState
-			amounts[e.CaptureID] = e.Amount
 		}
 	}
-	var pending int64
-	for id, s := range state {
-		if s == authcapture.CapturePending {
-			pending += amounts[id]
-		}
+	got := [...]int64{a.Captured, a.Pending, a.Voided, a.Expired}
+	want := [...]int64{captured, pending, voided, expired}
+	if got != want {
+		return fmt.Errorf("invariant 3: ledgers [captured pending voided expired] %v, log sums %v", got, want)
 	}
-	got := [...]int64{a.Authorized, a.Captured, a.Pending, a.Voided, a.Expired}
-	want := [...]int64{authorized, captured, pending, voided, expired}
-	if a.Phase == authcapture.PhaseApproved && got != want {
-		return fmt.Errorf("invariant 3: ledgers [authorized captured pending voided expired] %v, log sums %v", got, want)
+	if a.Phase == authcapture.PhaseApproved && a.Authorized != authorized {
+		return fmt.Errorf("invariant 3: authorized %d, log says %d", a.Authorized, authorized)
 	}
-	var listed int64
+	if a.Captures != captures {
+		return fmt.Errorf("invariant 3: Captures is %d, the log has %d succeeded or pending", a.Captures, captures)
+	}
+	order = slices.DeleteFunc(order, func(id string) bool { _, ok := reserved[id]; return !ok })
+	var listed []string
+	var listedSum int64
 	for _, p := range a.PendingCaptures {
-		listed += p.Amount
-		if state[p.ID] != authcapture.CapturePending {
-			return fmt.Errorf("invariant 3: pending capture %s is not pending in the log", p.ID)
-		}
+		listed = append(listed, p.ID)
+		listedSum += p.Amount
 	}
-	if listed != a.Pending {
-		return fmt.Errorf("invariant 3: pending captures sum to %d, the ledger says %d", listed, a.Pending)
+	if !slices.Equal(order, listed) || listedSum != a.Pending {
+		return fmt.Errorf("invariant 3: PendingCaptures %v (sum %d), the log has %v unsettled (sum %d)", listed, listedSum, order, a.Pending)
 	}
 	if a.Closed() {
-		if a.CloseReason == authcapture.CloseNone || a.ClosedAt.IsZero() {
-			return fmt.Errorf("invariant 5: closed without a close reason or time: %+v", a)
-		}
-		if !a.NextDue.IsZero() {
-			return fmt.Errorf("a closed authorization is still due at %s", a.NextDue)
+		switch {
+		case a.CloseReason == authcapture.CloseNone || a.ClosedAt.IsZero():
+			return fmt.Errorf("invariant 5: %s is closed without a close reason or time", a.ID)
+		case !a.Status().Terminal():
+			return fmt.Errorf("invariant 5: %s is closed with status %s", a.ID, a.Status())
+		case !a.NextDue.IsZero() || !a.CaptureAt.IsZero() || !a.CancelAt.IsZero():
+			return fmt.Errorf("invariant 5: closed %s is still due at %s", a.ID, a.NextDue)
 		}
 	}
 	return nil
