@@ -84,7 +84,7 @@ func pgSentinel(pg *pgconn.PgError) error {
 		return authcapture.ErrVersionConflict
 	case pg.Code == "23514", pg.Code == "23502": // check_violation, not_null_violation
 		return authcapture.ErrInvalidArgument
-	case strings.HasPrefix(pg.Code, "22"): // data exception, such as U+0000 in JSONB
+	case strings.HasPrefix(pg.Code, "22"): // data exception: a value its column cannot hold
 		return authcapture.ErrInvalidArgument
 	}
 	return nil

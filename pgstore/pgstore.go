@@ -29,7 +29,16 @@
 // value in the same statement and exist for CHECK constraints and queries:
 // every ledger is >= 0, captured + pending + voided + expired <= authorized,
 // authorized <= requested. Entries, events and idempotency records likewise
-// keep the whole value as JSON beside their key columns.
+// keep the whole value as JSON beside only their key columns (and, for
+// idempotency records, the authorization and created_at).
+//
+// The JSON columns have type json, which PostgreSQL checks and stores as
+// written, without building jsonb's binary form on every write. Each value
+// is written compactly: an object of the fields that are not zero, under
+// their Go names, which encoding/json reads back into the same value (a
+// field left out is zero). Times are RFC 3339 strings with nanoseconds.
+// Hosts can query the columns with PostgreSQL's JSON operators, such as
+// entry->>'Kind'.
 //
 // # Writes
 //
@@ -37,8 +46,11 @@
 // version 1, the INSERT) of the authorization with the inserts of its
 // entries, events and idempotency record as data-modifying common table
 // expressions that only insert if the authorization row was written. One
-// statement is atomic on its own, so a capture costs one round trip for the
-// read (Get) and one for the write, without BEGIN or COMMIT. A unique
+// statement is atomic on its own, so a write costs one round trip, without
+// BEGIN or COMMIT (a command whose state the Service does not hold costs
+// one more, for Get). The statement only looks up the stored version, to
+// tell a conflict from a missing authorization, when its update matched
+// nothing. A unique
 // violation on the idempotency key aborts the whole statement, so a write
 // whose key exists leaves nothing behind. Inside a caller's transaction
 // the statement runs under a savepoint, so a rejected write leaves the
@@ -89,10 +101,11 @@
 // grow until the host prunes them (idempotency_keys has a created_at
 // column, events a position, for that). Each event row
 // is written twice, once by Write and once when its position is stamped.
-// JSONB cannot hold U+0000; the service rejects control characters in
-// every text it stores, and a write that still carries one fails with
-// authcapture.ErrInvalidArgument. The SQL sticks to what CockroachDB and
-// YugabyteDB document as supported, but the tests run on PostgreSQL only.
+// A text holding U+0000 (which the service rejects in every text it
+// stores) is kept escaped as \u0000 and read back exactly, but
+// PostgreSQL's ->> operator cannot extract it as text. The SQL sticks to
+// what CockroachDB and YugabyteDB document as supported, but the tests run
+// on PostgreSQL only.
 //
 // # Errors
 //

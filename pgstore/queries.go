@@ -102,15 +102,16 @@ type writeShape struct {
 const (
 	insertParams      = 16
 	updateParams      = 15
-	entryParams       = 6
-	eventParams       = 5
-	idempotencyParams = 7
+	entryParams       = 2
+	eventParams       = 2
+	idempotencyParams = 4
 )
 
 // write returns the statement for a write of shape sh. It returns one row:
-// the number of authorization rows written (0 or 1) and, for an update,
-// the version and log length stored before the statement (NULL if the
-// authorization does not exist), which tell a conflict from a missing row.
+// whether the authorization row was written and, for an update that was
+// not, the version and log length stored (NULL if the authorization does
+// not exist), which tell a conflict from a missing row. They are read
+// only when nothing was written.
 //
 // Entries, events and the idempotency record are inserted FROM a, the
 // authorization row written: if the version check fails nothing is
@@ -153,55 +154,65 @@ func (q *queries) write(sh writeShape) string {
 		n++
 		return fmt.Sprintf("$%d", n)
 	}
-	if sh.entries > 0 {
-		b.WriteString(`, e AS (
-	INSERT INTO {{schema}}.entries (merchant_id, authorization_id, seq, version, kind, amount, at, entry)
-	SELECT $1, $2, v.seq, v.version, v.kind, v.amount, v.at, v.entry
-	FROM a, (VALUES `)
-		for i := 0; i < sh.entries; i++ {
-			if i > 0 {
-				b.WriteString(", ")
+	// rows writes the rows of an insert of k rows of columns typed types:
+	// one SELECT from a for a single row, else a VALUES list joined to a.
+	rows := func(k int, cols string, types ...string) {
+		if k == 1 {
+			b.WriteString("\n\tSELECT $1, $2")
+			for _, t := range types {
+				b.WriteString(", " + param() + "::" + t)
 			}
-			fmt.Fprintf(&b, "(%s::bigint, %s::bigint, %s::text, %s::numeric, %s::timestamptz, %s::jsonb)",
-				param(), param(), param(), param(), param(), param())
+			b.WriteString(" FROM a")
+			return
 		}
-		b.WriteString(`) AS v(seq, version, kind, amount, at, entry)
-)`)
-	}
-	if sh.events > 0 {
-		b.WriteString(`, ev AS (
-	INSERT INTO {{schema}}.events (merchant_id, authorization_id, seq, version, type, at, event)
-	SELECT $1, $2, v.seq, v.version, v.type, v.at, v.event
-	FROM a, (VALUES `)
-		for i := 0; i < sh.events; i++ {
+		b.WriteString("\n\tSELECT $1, $2, v.* FROM a, (VALUES ")
+		for i := 0; i < k; i++ {
 			if i > 0 {
 				b.WriteString(", ")
 			}
-			fmt.Fprintf(&b, "(%s::bigint, %s::bigint, %s::text, %s::timestamptz, %s::jsonb)",
-				param(), param(), param(), param(), param())
+			b.WriteString("(")
+			for j, t := range types {
+				if j > 0 {
+					b.WriteString(", ")
+				}
+				b.WriteString(param() + "::" + t)
+			}
+			b.WriteString(")")
 		}
 		// In Seq order, so that the events' ids, which stamping follows,
 		// are too.
-		b.WriteString(`) AS v(seq, version, type, at, event)
-	ORDER BY v.seq
-)`)
+		b.WriteString(") AS v(" + cols + ") ORDER BY v.seq")
+	}
+	if sh.entries > 0 {
+		b.WriteString(`, e AS (
+	INSERT INTO {{schema}}.entries (merchant_id, authorization_id, seq, entry)`)
+		rows(sh.entries, "seq, entry", "bigint", "json")
+		b.WriteString("\n)")
+	}
+	if sh.events > 0 {
+		b.WriteString(`, ev AS (
+	INSERT INTO {{schema}}.events (merchant_id, authorization_id, seq, event)`)
+		rows(sh.events, "seq, event", "bigint", "json")
+		b.WriteString("\n)")
 	}
 	if sh.idempotency {
 		fmt.Fprintf(&b, `, i AS (
-	INSERT INTO {{schema}}.idempotency_keys (merchant_id, key, op, authorization_id, version, created_at, record)
-	SELECT %s::text, %s::text, %s::text, %s::text, %s::bigint, %s::timestamptz, %s::jsonb
-	FROM a
-)`, param(), param(), param(), param(), param(), param(), param())
+	INSERT INTO {{schema}}.idempotency_keys (merchant_id, key, authorization_id, created_at, record)
+	SELECT $1, %s::text, %s::text, %s::timestamptz, %s::json FROM a
+)`, param(), param(), param(), param())
 	}
 	if sh.insert {
 		b.WriteString(`
-SELECT (SELECT count(*) FROM a), NULL::bigint, NULL::bigint`)
+SELECT EXISTS (SELECT FROM a), NULL::bigint, NULL::bigint`)
 	} else {
-		// The main query sees the row as it was before the statement.
+		// The subqueries see the row as it was before the statement; they
+		// run only if the update matched nothing.
 		b.WriteString(`
-SELECT (SELECT count(*) FROM a), cur.version, cur.entries
-FROM (SELECT 1) AS one
-LEFT JOIN {{schema}}.authorizations AS cur ON cur.merchant_id = $1 AND cur.id = $2`)
+SELECT EXISTS (SELECT FROM a),
+	CASE WHEN NOT EXISTS (SELECT FROM a) THEN (
+		SELECT version FROM {{schema}}.authorizations WHERE merchant_id = $1 AND id = $2) END,
+	CASE WHEN NOT EXISTS (SELECT FROM a) THEN (
+		SELECT entries FROM {{schema}}.authorizations WHERE merchant_id = $1 AND id = $2) END`)
 	}
 	s := withSchema(b.String(), q.schema)
 	q.writes.Store(sh, s)

@@ -244,7 +244,7 @@ func TestConcurrentCapturesNeverOvercapture(t *testing.T) {
 		t.Errorf("%d captures succeeded, %d refused; captured %d, %s; want 20, 44, 2000, captured",
 			ok.Load(), refused.Load(), a.Captured, a.Status())
 	}
-	if n := b.count(t, "entries", "kind = 'capture'"); n != 20 {
+	if n := b.count(t, "entries", "entry->>'Kind' = 'capture'"); n != 20 {
 		t.Errorf("%d capture entries, want 20", n)
 	}
 }

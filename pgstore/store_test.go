@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -292,27 +293,49 @@ func TestWriteRejectsALogThatDoesNotContinue(t *testing.T) {
 	}
 }
 
+// Every ledger is >= 0, the ledgers taken from the authorized amount never
+// exceed it, and it never exceeds the requested amount.
 func TestCheckConstraintsBackTheInvariants(t *testing.T) {
 	t.Parallel()
 	b := setup(t, 0)
 	ctx := context.Background()
 	v1 := mustWrite(t, b.store, newWrite("m1", "a1", ""))
-	for name, change := range map[string]func(a *authcapture.Authorization){
-		"authorizations_ledgers_within_authorized":   func(a *authcapture.Authorization) { a.Captured = a.Authorized + 1 },
-		"authorizations_ledgers_nonnegative":         func(a *authcapture.Authorization) { a.Voided = -1 },
-		"authorizations_authorized_within_requested": func(a *authcapture.Authorization) { a.Authorized = a.Requested + 1 },
+	const (
+		nonnegative = "authorizations_ledgers_nonnegative"
+		within      = "authorizations_ledgers_within_authorized"
+		requested   = "authorizations_authorized_within_requested"
+	)
+	for _, tc := range []struct {
+		name        string
+		constraints []string // the ones it breaks: PostgreSQL reports one
+		change      func(a *authcapture.Authorization)
+	}{
+		{"captured over authorized", []string{within}, func(a *authcapture.Authorization) { a.Captured = a.Authorized + 1 }},
+		{"ledgers together over authorized", []string{within}, func(a *authcapture.Authorization) { a.Pending, a.Voided, a.Expired = 1, 1, a.Authorized-2 }},
+		{"authorized over requested", []string{requested}, func(a *authcapture.Authorization) { a.Authorized = a.Requested + 1 }},
+		{"negative requested", []string{nonnegative, requested}, func(a *authcapture.Authorization) { a.Requested = -1 }},
+		{"negative authorized", []string{nonnegative, within}, func(a *authcapture.Authorization) { a.Authorized = -1 }},
+		{"negative captured", []string{nonnegative}, func(a *authcapture.Authorization) { a.Captured = -1 }},
+		{"negative pending", []string{nonnegative}, func(a *authcapture.Authorization) { a.Pending = -1 }},
+		{"negative voided", []string{nonnegative}, func(a *authcapture.Authorization) { a.Voided = -1 }},
+		{"negative expired", []string{nonnegative}, func(a *authcapture.Authorization) { a.Expired = -1 }},
 	} {
 		w := captureWrite(v1, "", 1)
-		change(w.Authorization)
+		tc.change(w.Authorization)
 		err := b.store.Write(ctx, w)
 		var pg *pgconn.PgError
-		if !errors.Is(err, authcapture.ErrInvalidArgument) || !errors.As(err, &pg) || pg.ConstraintName != name {
-			t.Errorf("%s: got %v, want ErrInvalidArgument from that constraint", name, err)
+		if !errors.Is(err, authcapture.ErrInvalidArgument) || !errors.As(err, &pg) || !slices.Contains(tc.constraints, pg.ConstraintName) {
+			t.Errorf("%s: got %v, want ErrInvalidArgument from %v", tc.name, err, tc.constraints)
 		}
 	}
+	// At the bounds the write is accepted.
+	w := captureWrite(v1, "", 1)
+	a := w.Authorization
+	a.Captured, a.Pending, a.Voided, a.Expired = a.Authorized-3, 1, 1, 1
+	mustWrite(t, b.store, w)
 	got, _ := b.store.Get(ctx, "m1", "a1")
-	if got.Version != 1 {
-		t.Errorf("version %d after rejected writes, want 1", got.Version)
+	if got.Version != 2 {
+		t.Errorf("version %d after rejected writes and one accepted, want 2", got.Version)
 	}
 }
 

@@ -2,7 +2,6 @@ package pgstore
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/authcapture/authcapture"
@@ -16,7 +15,7 @@ func (s *Store) Write(ctx context.Context, w *authcapture.Write) error {
 		return err
 	}
 	a := w.Authorization
-	var written int64
+	var written bool
 	var version, entries *int64
 	scan := func(db DBTX) error {
 		return db.QueryRow(ctx, sql, args...).Scan(&written, &version, &entries)
@@ -30,7 +29,7 @@ func (s *Store) Write(ctx context.Context, w *authcapture.Write) error {
 		return translate(ctx, "write "+a.ID, err)
 	}
 	switch {
-	case written == 1:
+	case written:
 		return nil
 	case a.Version == 1:
 		return fmt.Errorf("pgstore: authorization %q: %w", a.ID, authcapture.ErrAlreadyExists)
@@ -96,7 +95,9 @@ func (q *queries) writeStatement(w *authcapture.Write) (string, []any, error) {
 	}
 
 	sh := writeShape{insert: a.Version == 1, entries: len(w.Entries), events: len(w.Events), idempotency: w.Idempotency != nil}
-	state, err := json.Marshal(a)
+	// One buffer holds every JSON value of the write.
+	buf := make([]byte, 0, 2048)
+	buf, state, err := appendJSON(buf, a)
 	if err != nil {
 		return "", nil, invalid("encoding authorization %q: %v", a.ID, err)
 	}
@@ -120,30 +121,33 @@ func (q *queries) writeStatement(w *authcapture.Write) (string, []any, error) {
 	}
 	for i := range w.Entries {
 		e := &w.Entries[i]
-		data, err := json.Marshal(e)
-		if err != nil {
-			return "", nil, invalid("encoding entry %d: %v", e.Seq, err)
-		}
 		if e.Amount < 0 {
 			return "", nil, invalid("entry %d amount %d is negative", e.Seq, e.Amount)
 		}
-		args = append(args, e.Seq, e.Version, string(e.Kind), numeric(c, e.Amount), e.At, data)
+		var data []byte
+		buf, data, err = appendJSON(buf, e)
+		if err != nil {
+			return "", nil, invalid("encoding entry %d: %v", e.Seq, err)
+		}
+		args = append(args, e.Seq, data)
 	}
 	for i := range w.Events {
 		ev := w.Events[i]
 		ev.Position = 0 // assigned when read
-		data, err := json.Marshal(&ev)
+		var data []byte
+		buf, data, err = appendJSON(buf, &ev)
 		if err != nil {
 			return "", nil, invalid("encoding event %d: %v", ev.Seq, err)
 		}
-		args = append(args, ev.Seq, ev.Version, string(ev.Type), ev.At, data)
+		args = append(args, ev.Seq, data)
 	}
 	if r := w.Idempotency; r != nil {
-		data, err := json.Marshal(r)
+		var data []byte
+		buf, data, err = appendJSON(buf, r)
 		if err != nil {
 			return "", nil, invalid("encoding idempotency record: %v", err)
 		}
-		args = append(args, r.MerchantID, r.Key, r.Op, r.AuthorizationID, r.Version, r.CreatedAt, data)
+		args = append(args, r.Key, r.AuthorizationID, r.CreatedAt, data)
 	}
 	return q.write(sh), args, nil
 }
