@@ -52,7 +52,7 @@ func (s *Service) capture(ctx context.Context, op Command, req CaptureRequest) (
 	if amountErr != nil {
 		return nil, badRequest(op, req.MerchantID, req.ID, amountErr)
 	}
-	f := newFingerprint(op).str(req.ID).str(req.Amount.String()).bool(req.All).str(req.Currency).
+	f := newFingerprint(op).str(req.ID).amount(req.Amount).bool(req.All).str(req.Currency).
 		bool(req.Final != nil).bool(req.Final != nil && *req.Final).str(req.Reference)
 	return s.run(ctx, &command{op: op, merchant: req.MerchantID, id: req.ID, key: req.IdempotencyKey, print: uint64(f),
 		apply: func(ch *change) error {

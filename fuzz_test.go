@@ -187,3 +187,19 @@ func isSentinel(err error) bool {
 	}
 	return false
 }
+
+// The same amount written with more or fewer trailing zeros is the same
+// command for idempotency.
+func TestFingerprintIgnoresTrailingZeros(t *testing.T) {
+	f := setup(t)
+	a := f.hold("default", "10.00")
+	for i, s := range []string{"4", "4.0", "4.00", "4.000000000000000000000000", "0.4e1"} {
+		r, err := f.svc.Capture(f.ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: a.ID, Amount: decimal.RequireFromString(s), IdempotencyKey: "same"})
+		if err != nil {
+			t.Fatalf("%q: %v", s, err)
+		}
+		if r.Replayed != (i > 0) {
+			t.Fatalf("%q: replayed %v", s, r.Replayed)
+		}
+	}
+}

@@ -175,7 +175,7 @@ func (s *Service) Authorize(ctx context.Context, req AuthorizeRequest) (*Result,
 	if req.Amount.Sign() <= 0 {
 		return nil, badRequest(op, req.MerchantID, req.ID, fmt.Errorf("approved amount %s: %w", amountString(req.Amount), ErrInvalidAmount))
 	}
-	f := newFingerprint(op).str(req.ID).str(req.Amount.String()).int(req.ExpiresAt.UnixNano()).str(req.Reference).
+	f := newFingerprint(op).str(req.ID).amount(req.Amount).int(req.ExpiresAt.UnixNano()).str(req.Reference).
 		bool(req.CapturedImmediately)
 	return s.run(ctx, &command{op: op, merchant: req.MerchantID, id: req.ID, key: req.IdempotencyKey, print: uint64(f),
 		apply: func(ch *change) error {

@@ -40,7 +40,7 @@ func (s *Service) Void(ctx context.Context, req VoidRequest) (*Result, error) {
 	if err := checkAmountChoice(req.Amount, req.All); err != nil {
 		return nil, badRequest(op, req.MerchantID, req.ID, err)
 	}
-	f := newFingerprint(op).str(req.ID).str(req.Amount.String()).bool(req.All).str(req.Currency).
+	f := newFingerprint(op).str(req.ID).amount(req.Amount).bool(req.All).str(req.Currency).
 		str(string(req.Reason)).str(req.Reference)
 	return s.run(ctx, &command{op: op, merchant: req.MerchantID, id: req.ID, key: req.IdempotencyKey, print: uint64(f),
 		apply: func(ch *change) error {
