@@ -212,6 +212,8 @@ func TestAmountParsing(t *testing.T) {
 		{"1.2.3", "USD", 0, authcapture.ErrInvalidAmount},
 		{"", "USD", 0, authcapture.ErrInvalidAmount},
 		{"10000000000000", "USD", 0, authcapture.ErrAmountTooLarge},
+		{"100000000000000.000", "USD", 0, authcapture.ErrAmountTooLarge},
+		{"99999999999999999.0", "JPY", 0, authcapture.ErrAmountTooLarge},
 		{"1", "ABC", 0, authcapture.ErrUnknownCurrency},
 	}
 	for _, tt := range tests {

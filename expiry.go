@@ -15,7 +15,12 @@ func (s *Service) expiryDue(a *Authorization, now time.Time) *Write {
 	open := a.Open()
 	a.Expired += open
 	a.ExpiredAt = now
-	a.CaptureAt, a.CancelAt = time.Time{}, time.Time{} // nothing can be captured or voided any more
+	// Nothing can be captured or voided any more; a scheduled capture
+	// already at the provider keeps its lease, so the scheduler settles it.
+	a.CancelAt = time.Time{}
+	if !a.scheduledPending() {
+		a.CaptureAt = time.Time{}
+	}
 	seq := ch.entry(Entry{Kind: EntryExpiry, Amount: open, Reason: ReasonExpired})
 	ch.markMain()
 	ch.event(EventExpired, seq, open)

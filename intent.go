@@ -234,6 +234,15 @@ func (a *Authorization) pendingCapture(id string) (int, bool) {
 	return -1, false
 }
 
+func (a *Authorization) scheduledPending() bool {
+	for i := range a.PendingCaptures {
+		if a.PendingCaptures[i].Scheduled {
+			return true
+		}
+	}
+	return false
+}
+
 func (a *Authorization) finalPending() bool {
 	for i := range a.PendingCaptures {
 		if a.PendingCaptures[i].Final {

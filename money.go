@@ -77,6 +77,9 @@ func (c Currency) ToMinor(d decimal.Decimal) (int64, error) {
 			if coef%p != 0 {
 				return 0, tooPrecise(d, c)
 			}
+			if coef/p > MaxMinorUnits {
+				return 0, tooLarge(d, c)
+			}
 			return coef / p, nil
 		}
 	}

@@ -96,6 +96,7 @@ type SweepResult struct {
 	Captured      int // scheduled captures the provider accepted
 	CaptureFailed int // scheduled captures the provider declined (retried later, or dropped)
 	Canceled      int // scheduled cancels carried out
+	CancelFailed  int // scheduled cancels the provider declined (dropped)
 	Unknown       int // executor outcomes unknown: retried after the lease
 	Skipped       int // nothing to do now, or another scheduler has it
 	// Errors holds one error per authorization that failed; the others
@@ -144,21 +145,27 @@ func (s *Scheduler) Run(ctx context.Context, report func(SweepResult)) error {
 			}
 			report(res)
 		}
-		if err == nil && res.Due == s.opts.BatchSize {
+		progress := res.Expired + res.Captured + res.CaptureFailed + res.Canceled + res.CancelFailed
+		if err == nil && res.Due == s.opts.BatchSize && progress > 0 {
 			continue // more may be due right now
 		}
-		var wait <-chan time.Time
+		var (
+			wait  <-chan time.Time
+			timer *time.Timer
+		)
 		if c, ok := s.svc.clock.(interface {
 			After(time.Duration) <-chan time.Time
 		}); ok {
 			wait = c.After(s.opts.Interval)
 		} else {
-			t := time.NewTimer(s.opts.Interval)
-			wait = t.C
-			defer t.Stop()
+			timer = time.NewTimer(s.opts.Interval)
+			wait = timer.C
 		}
 		select {
 		case <-ctx.Done():
+			if timer != nil {
+				timer.Stop()
+			}
 			return ctx.Err()
 		case <-wait:
 		}
@@ -192,6 +199,11 @@ func (s *Scheduler) apply(ctx context.Context, ref DueRef, res *SweepResult) err
 	case captureDue && (!cancelDue || a.CaptureAt.Before(a.CancelAt)):
 		// Both due (a sweep ran late): the one that was due first goes first.
 		return s.capture(ctx, a, res)
+	case cancelDue && a.Open() == 0:
+		// Captures in flight hold everything: release what they return,
+		// if anything, after they settle.
+		res.Skipped++
+		return s.pushCancel(ctx, a)
 	case cancelDue:
 		return s.cancel(ctx, a, res)
 	default:
@@ -204,11 +216,11 @@ func (s *Scheduler) apply(ctx context.Context, ref DueRef, res *SweepResult) err
 // takes it until the lease runs out. It returns false if another writer got
 // there first.
 func (s *Scheduler) claim(ctx context.Context, a *Authorization, cancel bool) (*Authorization, bool, error) {
-	key := "scheduler:claim:" + a.ID + ":" + strconv.FormatInt(a.Version, 10)
+	key := schedulerKeyPrefix + "claim:" + a.ID + ":" + strconv.FormatInt(a.Version, 10)
 	r, err := s.svc.run(ctx, &command{op: CmdSchedule, merchant: a.MerchantID, id: a.ID, key: key,
 		print: uint64(newFingerprint(CmdSchedule).str(a.ID).int(a.Version).bool(cancel)),
 		apply: func(ch *change) error {
-			if ch.a.Version != a.Version+1 {
+			if ch.a.Version != a.Version+1 || ch.a.Closed() {
 				return ch.reject(ErrVersionConflict, "changed since it was found due")
 			}
 			at := ch.now.Add(s.opts.Lease)
@@ -233,35 +245,31 @@ func (s *Scheduler) claim(ctx context.Context, a *Authorization, cancel bool) (*
 // cancel voids what is open through the executor, then records it.
 func (s *Scheduler) cancel(ctx context.Context, a *Authorization, res *SweepResult) error {
 	if s.exec == nil {
-		return fmt.Errorf("a scheduled cancel is due and the scheduler has no executor: %w", ErrInvalidArgument)
+		res.Skipped++
+		return errors.Join(fmt.Errorf("a scheduled cancel is due and the scheduler has no executor: %w", ErrInvalidArgument),
+			s.pushCancel(ctx, a))
 	}
 	a, mine, err := s.claim(ctx, a, true)
 	if err != nil || !mine {
 		res.Skipped++
 		return err
 	}
-	key := "cancel_" + a.ID
+	key := "cancel:" + a.MerchantID + ":" + a.ID
 	err = s.exec.Void(ctx, VoidTask{MerchantID: a.MerchantID, AuthorizationID: a.ID, Key: key,
 		Amount: a.Open(), Currency: a.Currency})
 	switch {
 	case err == nil:
-		_, err = s.svc.systemVoid(ctx, a, "scheduler:"+key)
+		_, err = s.svc.systemVoid(ctx, a, schedulerKeyPrefix+key)
 		if err == nil {
 			res.Canceled++
 		}
 		return err
 	case errors.Is(err, ErrProviderDeclined):
-		res.CaptureFailed++
-		_, err2 := s.svc.run(ctx, &command{op: CmdSchedule, merchant: a.MerchantID, id: a.ID,
-			key:   "scheduler:cancel-refused:" + a.ID + ":" + strconv.FormatInt(a.Version, 10),
-			print: uint64(newFingerprint(CmdSchedule).str(a.ID).int(a.Version).str("cancel-refused")),
-			apply: func(ch *change) error {
-				ch.a.CancelAt = time.Time{}
-				ch.scheduleEntry(ReasonCancelUnscheduled, time.Time{})
-				ch.markMain()
-				return nil
-			}})
-		return errors.Join(err, err2)
+		res.CancelFailed++
+		return errors.Join(err, s.moveSchedule(ctx, a, "cancel-refused", func(ch *change) {
+			ch.a.CancelAt = time.Time{}
+			ch.scheduleEntry(ReasonCancelUnscheduled, time.Time{})
+		}))
 	default:
 		res.Unknown++
 		return err
@@ -272,7 +280,11 @@ func (s *Scheduler) cancel(ctx context.Context, a *Authorization, res *SweepResu
 // whose scheduler died), hands it to the executor, and settles it.
 func (s *Scheduler) capture(ctx context.Context, a *Authorization, res *SweepResult) error {
 	if s.exec == nil {
-		return fmt.Errorf("a scheduled capture is due and the scheduler has no executor: %w", ErrInvalidArgument)
+		// Nothing can carry it out: look again after the lease rather than
+		// block the head of the due index.
+		res.Skipped++
+		return errors.Join(fmt.Errorf("a scheduled capture is due and the scheduler has no executor: %w", ErrInvalidArgument),
+			s.reschedule(ctx, a, true))
 	}
 	var pc *PendingCapture
 	for i := range a.PendingCaptures {
@@ -281,14 +293,18 @@ func (s *Scheduler) capture(ctx context.Context, a *Authorization, res *SweepRes
 		}
 	}
 	if pc == nil {
-		// A fresh attempt: begin it. The key is the same for every
-		// scheduler that finds this attempt due, so exactly one begins it.
-		attempt := a.CaptureFailures + 1
-		capID := "sched_" + a.ID + "_" + strconv.Itoa(attempt)
+		// A fresh attempt: begin it. The capture is named after the
+		// version found due, so every scheduler that found this state due
+		// uses the same key and exactly one begins it.
+		capID := "sched_" + strconv.FormatInt(a.Version, 10)
 		r, err := s.svc.beginScheduled(ctx, a, capID, s.opts.Lease)
 		if err != nil {
 			if !isRejection(err) {
 				return err
+			}
+			if errors.Is(err, ErrVersionConflict) {
+				res.Skipped++ // it changed since it was found due; looked at again if still due
+				return nil
 			}
 			// The capture is not possible now. While other captures are
 			// pending it may become possible (a failed one returns its
@@ -327,20 +343,21 @@ func (s *Scheduler) capture(ctx context.Context, a *Authorization, res *SweepRes
 		pc = &a.PendingCaptures[i]
 	}
 	id, amount := pc.ID, pc.Amount
-	err := s.exec.Capture(ctx, CaptureTask{MerchantID: a.MerchantID, AuthorizationID: a.ID, CaptureID: id, Key: id,
+	key := "capture:" + a.MerchantID + ":" + a.ID + ":" + id
+	err := s.exec.Capture(ctx, CaptureTask{MerchantID: a.MerchantID, AuthorizationID: a.ID, CaptureID: id, Key: key,
 		Amount: amount, Currency: a.Currency, Attempt: a.CaptureFailures + 1, Reason: ReasonScheduledCapture})
 	switch {
 	case err == nil:
-		_, err = s.svc.ConfirmCapture(ctx, SettleCaptureRequest{MerchantID: a.MerchantID, ID: a.ID, CaptureID: id,
-			IdempotencyKey: "scheduler:confirm:" + id})
+		_, err = s.svc.settle(ctx, CmdConfirmCapture, SettleCaptureRequest{MerchantID: a.MerchantID, ID: a.ID, CaptureID: id,
+			IdempotencyKey: schedulerKeyPrefix + "confirm:" + a.ID + ":" + id}, true)
 		if err == nil {
 			res.Captured++
 		}
 		return err
 	case errors.Is(err, ErrProviderDeclined):
 		res.CaptureFailed++
-		if _, err2 := s.svc.FailCapture(ctx, SettleCaptureRequest{MerchantID: a.MerchantID, ID: a.ID, CaptureID: id,
-			Reason: "provider_declined", IdempotencyKey: "scheduler:fail:" + id}); err2 != nil {
+		if _, err2 := s.svc.settle(ctx, CmdFailCapture, SettleCaptureRequest{MerchantID: a.MerchantID, ID: a.ID, CaptureID: id,
+			Reason: "provider_declined", IdempotencyKey: schedulerKeyPrefix + "fail:" + a.ID + ":" + id}, true); err2 != nil {
 			return errors.Join(err, err2)
 		}
 		return err
@@ -352,25 +369,43 @@ func (s *Scheduler) capture(ctx context.Context, a *Authorization, res *SweepRes
 
 // reschedule moves a's scheduled capture a lease later (retry) or drops it.
 func (s *Scheduler) reschedule(ctx context.Context, a *Authorization, retry bool) error {
+	return s.moveSchedule(ctx, a, "reschedule", func(ch *change) {
+		if retry {
+			ch.a.CaptureAt = ch.now.Add(s.opts.Lease)
+			ch.scheduleEntry(ReasonCaptureScheduled, ch.a.CaptureAt)
+		} else {
+			ch.a.CaptureAt = time.Time{}
+			ch.scheduleEntry(ReasonCaptureUnscheduled, time.Time{})
+		}
+	})
+}
+
+// pushCancel moves a's scheduled cancel a lease later.
+func (s *Scheduler) pushCancel(ctx context.Context, a *Authorization) error {
+	return s.moveSchedule(ctx, a, "push-cancel", func(ch *change) {
+		ch.a.CancelAt = ch.now.Add(s.opts.Lease)
+		ch.scheduleEntry(ReasonCancelScheduled, ch.a.CancelAt)
+	})
+}
+
+// moveSchedule writes a schedule change to a, provided a has not changed
+// since the scheduler read it (several schedulers may be looking at it);
+// otherwise it does nothing, and the authorization is looked at again if it
+// is still due.
+func (s *Scheduler) moveSchedule(ctx context.Context, a *Authorization, what string, move func(ch *change)) error {
 	_, err := s.svc.run(ctx, &command{op: CmdSchedule, merchant: a.MerchantID, id: a.ID,
-		key:   "scheduler:reschedule:" + a.ID + ":" + strconv.FormatInt(a.Version, 10),
-		print: uint64(newFingerprint(CmdSchedule).str(a.ID).int(a.Version).bool(retry)),
+		key:   schedulerKeyPrefix + what + ":" + a.ID + ":" + strconv.FormatInt(a.Version, 10),
+		print: uint64(newFingerprint(CmdSchedule).str(a.ID).int(a.Version).str(what)),
 		apply: func(ch *change) error {
-			if ch.a.Version != a.Version+1 {
+			if ch.a.Version != a.Version+1 || ch.a.Closed() {
 				return ch.reject(ErrVersionConflict, "changed since it was found due")
 			}
-			if retry {
-				ch.a.CaptureAt = ch.now.Add(s.opts.Lease)
-				ch.scheduleEntry(ReasonCaptureScheduled, ch.a.CaptureAt)
-			} else {
-				ch.a.CaptureAt = time.Time{}
-				ch.scheduleEntry(ReasonCaptureUnscheduled, time.Time{})
-			}
+			move(ch)
 			ch.markMain()
 			return nil
 		}})
 	if errors.Is(err, ErrVersionConflict) {
-		return nil // someone else changed it; it is looked at again if still due
+		return nil
 	}
 	return err
 }
@@ -386,10 +421,14 @@ func isRejection(err error) bool {
 // leases it to the caller until now+lease.
 func (s *Service) beginScheduled(ctx context.Context, a *Authorization, capID string, lease time.Duration) (*Result, error) {
 	op := CmdBeginCapture
-	return s.run(ctx, &command{op: op, merchant: a.MerchantID, id: a.ID, key: "scheduler:begin:" + capID,
+	found := a.Version
+	return s.run(ctx, &command{op: op, merchant: a.MerchantID, id: a.ID, key: schedulerKeyPrefix + "begin:" + a.ID + ":" + capID,
 		print: uint64(newFingerprint(op).str(a.ID).str(capID)),
 		apply: func(ch *change) error {
 			a := ch.a
+			if a.Version != found+1 {
+				return ch.reject(ErrVersionConflict, "changed since it was found due")
+			}
 			p, err := s.openFor(ch, op, "")
 			if err != nil {
 				return err

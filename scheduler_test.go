@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -389,7 +390,7 @@ func TestSchedulerBatch(t *testing.T) {
 		exec := newExecutor()
 		var bad string
 		exec.outcome = func(key string, _ int) error {
-			if key == "sched_"+bad+"_1" {
+			if strings.Contains(key, ":"+bad+":") {
 				return errors.New("timeout")
 			}
 			return nil
@@ -472,4 +473,136 @@ func TestSchedulersRace(t *testing.T) {
 	due, err := f.store.Due(f.ctx, f.clock.Now(), 10)
 	require.NoError(t, err)
 	assert.Empty(t, due)
+}
+
+// getHook runs once, after the first Get of the store, as if another writer
+// acted between a scheduler's read and its write.
+type getHook struct {
+	authcapture.Store
+	once sync.Once
+	hook func()
+}
+
+func (s *getHook) Get(ctx context.Context, merchantID, id string) (*authcapture.Authorization, error) {
+	a, err := s.Store.Get(ctx, merchantID, id)
+	s.once.Do(s.hook)
+	return a, err
+}
+
+func TestSchedulerEdges(t *testing.T) {
+	t.Parallel()
+	t.Run("an expiry capture still fires after a declined delayed capture and an explicit capture", func(t *testing.T) {
+		f := setup(t)
+		exec := newExecutor()
+		declines := 1
+		exec.outcome = func(string, int) error {
+			if declines > 0 {
+				declines--
+				return fmt.Errorf("no: %w", authcapture.ErrProviderDeclined)
+			}
+			return nil
+		}
+		s := f.scheduler(exec)
+		a := f.scheduled("default", authcapture.CreateRequest{CaptureMode: authcapture.CaptureDelayed, CaptureDelay: time.Hour,
+			ExpiryAction: authcapture.ExpiryCapture})
+		f.clock.Set(a.CaptureAt)
+		assert.Equal(t, 1, f.sweep(s).CaptureFailed)
+		_, err := f.capture(a.ID, "10.00", authcapture.Bool(false))
+		require.NoError(t, err)
+		got := f.get(a.ID)
+		require.Equal(t, a.ExpiresAt.Add(-5*time.Minute), got.CaptureAt)
+		f.clock.Set(got.CaptureAt)
+		assert.Equal(t, 1, f.sweep(s).Captured)
+		assert.Equal(t, "0.00/0.00/100.00/0.00/0.00 captured", amounts(f.get(a.ID)))
+	})
+	t.Run("a cancel due while captures hold everything waits for them and calls no provider", func(t *testing.T) {
+		f := setup(t)
+		exec := newExecutor()
+		s := f.scheduler(exec)
+		a := f.scheduled("default", authcapture.CreateRequest{CancelMode: authcapture.CancelDelayed, CancelDelay: time.Hour})
+		r, err := f.svc.BeginCapture(f.ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: a.ID, All: true, IdempotencyKey: "b"})
+		require.NoError(t, err)
+		f.clock.Set(a.CancelAt)
+		f.sweep(s)
+		_, v := exec.calls()
+		assert.Equal(t, 0, v)
+		assert.Equal(t, f.clock.Now().Add(time.Minute), f.get(a.ID).CancelAt, "looked at again after the lease")
+		_, err = f.svc.FailCapture(f.ctx, authcapture.SettleCaptureRequest{MerchantID: "m1", ID: a.ID, CaptureID: r.Entry.CaptureID, IdempotencyKey: "f"})
+		require.NoError(t, err)
+		f.clock.Advance(time.Minute)
+		assert.Equal(t, 1, f.sweep(s).Canceled)
+		assert.Equal(t, "0.00/0.00/0.00/100.00/0.00 voided", amounts(f.get(a.ID)))
+	})
+	t.Run("a host capture between the scheduler's read and its write wins", func(t *testing.T) {
+		f := setup(t)
+		a := f.scheduled("default", authcapture.CreateRequest{CaptureMode: authcapture.CaptureDelayed, CaptureDelay: time.Hour})
+		hooked := &getHook{Store: f.store}
+		hooked.hook = func() {
+			_, err := f.capture(a.ID, "30.00", authcapture.Bool(false))
+			require.NoError(t, err)
+		}
+		svc, err := authcapture.New(hooked, &authcapture.Options{Clock: f.clock})
+		require.NoError(t, err)
+		exec := newExecutor()
+		s, err := authcapture.NewScheduler(svc, exec, nil)
+		require.NoError(t, err)
+		f.clock.Set(a.CaptureAt)
+		res, err := s.RunDue(f.ctx, 10)
+		require.NoError(t, err)
+		assert.Equal(t, 0, res.Captured, "%+v", res)
+		c, _ := exec.calls()
+		assert.Equal(t, 0, c)
+		got := f.get(a.ID)
+		assert.Equal(t, "70.00/0.00/30.00/0.00/0.00 partially_captured", amounts(got))
+		assert.True(t, got.CaptureAt.IsZero(), "the explicit capture dropped the schedule")
+	})
+	t.Run("a scheduled capture in flight at expiry is still settled", func(t *testing.T) {
+		f := setup(t)
+		exec := newExecutor()
+		down := true
+		exec.outcome = func(string, int) error {
+			if down {
+				return errors.New("timeout")
+			}
+			return nil
+		}
+		s := f.scheduler(exec)
+		a := f.scheduled("default", authcapture.CreateRequest{ExpiryAction: authcapture.ExpiryCapture})
+		f.clock.Set(a.CaptureAt)
+		assert.Equal(t, 1, f.sweep(s).Unknown)
+		f.clock.Set(a.ExpiresAt)
+		f.sweep(s)
+		got := f.get(a.ID)
+		require.True(t, got.HoldExpired())
+		assert.False(t, got.NextDue.IsZero(), "the capture at the provider is still to settle")
+		down = false
+		f.clock.Advance(time.Minute)
+		assert.Equal(t, 1, f.sweep(s).Captured)
+		assert.Equal(t, "0.00/0.00/100.00/0.00/0.00 captured", amounts(f.get(a.ID)))
+	})
+	t.Run("authorizations left due do not block the ones behind them", func(t *testing.T) {
+		f := setup(t)
+		s, err := authcapture.NewScheduler(f.svc, nil, &authcapture.SchedulerOptions{BatchSize: 2})
+		require.NoError(t, err)
+		for i := 0; i < 2; i++ {
+			f.scheduled("default", authcapture.CreateRequest{CaptureMode: authcapture.CaptureDelayed, CaptureDelay: time.Hour})
+		}
+		later := f.scheduled("default", authcapture.CreateRequest{})
+		f.clock.Advance(time.Hour)
+		res := f.sweep(s)
+		assert.Len(t, res.Errors, 2, "no executor")
+		f.clock.Set(later.ExpiresAt)
+		for i := 0; i < 10 && f.get(later.ID).Status() != authcapture.StatusExpired; i++ {
+			_, err := s.RunDue(f.ctx, 2)
+			require.NoError(t, err)
+		}
+		got, err := f.store.Get(f.ctx, "m1", later.ID)
+		require.NoError(t, err)
+		assert.Equal(t, authcapture.StatusExpired, got.Status())
+	})
+	t.Run("the scheduler's key prefix is reserved", func(t *testing.T) {
+		f := setup(t)
+		_, err := f.svc.Create(f.ctx, authcapture.CreateRequest{MerchantID: "m1", Currency: "USD", Amount: amt("1"), IdempotencyKey: "scheduler:x"})
+		require.ErrorIs(t, err, authcapture.ErrInvalidArgument)
+	})
 }

@@ -2,6 +2,7 @@ package authcapture
 
 import (
 	"fmt"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -13,8 +14,8 @@ const (
 	maxIDLen = 64
 	// Idempotency keys: 1 to 255 printable ASCII characters, no spaces.
 	maxKeyLen = 255
-	// References and reasons: up to 255 bytes of UTF-8 without control
-	// characters.
+	// References: up to 255 bytes of UTF-8 without control characters;
+	// reasons (decline and failure codes) up to 64.
 	maxReferenceLen = 255
 	// Metadata: at most 50 pairs; keys up to 40 bytes from the ID
 	// alphabet, values up to 500 bytes of UTF-8 without control characters.
@@ -30,6 +31,10 @@ var Limits = struct {
 	MetadataPairs, MetadataKeyLength, MetadataValueLength int
 	MaxMinorUnits                                         int64
 }{maxIDLen, maxKeyLen, maxReferenceLen, maxMetadataPairs, maxMetadataKeyLen, maxMetadataValLen, MaxMinorUnits}
+
+// schedulerKeyPrefix starts the idempotency keys of the Scheduler's own
+// writes; callers cannot use it.
+const schedulerKeyPrefix = "scheduler:"
 
 func checkToken(what, s string, max int) error {
 	if s == "" {
@@ -59,6 +64,9 @@ func checkKey(s string) error {
 		if s[i] < 0x21 || s[i] > 0x7e {
 			return fmt.Errorf("idempotency key must be printable ASCII without spaces: %w", ErrInvalidArgument)
 		}
+	}
+	if strings.HasPrefix(s, schedulerKeyPrefix) {
+		return fmt.Errorf("idempotency keys starting %q are the scheduler's: %w", schedulerKeyPrefix, ErrInvalidArgument)
 	}
 	return nil
 }
