@@ -38,6 +38,12 @@ func (s *Store) Write(ctx context.Context, w *authcapture.Write) error {
 	case *version == a.Version-1 && len(w.Entries) > 0 && *entries != w.Entries[0].Seq-1:
 		return fmt.Errorf("pgstore: authorization %q: entry seq %d does not continue the log at %d: %w",
 			a.ID, w.Entries[0].Seq, *entries, authcapture.ErrInvalidArgument)
+	case *version == a.Version-1:
+		// The statement's snapshot saw the expected version, but a
+		// concurrent writer committed a newer one while it waited on the
+		// row lock.
+		return fmt.Errorf("pgstore: authorization %q changed past version %d while this write waited: %w",
+			a.ID, *version, authcapture.ErrVersionConflict)
 	default:
 		return fmt.Errorf("pgstore: authorization %q at version %d, write expects %d: %w",
 			a.ID, *version, a.Version-1, authcapture.ErrVersionConflict)
