@@ -41,9 +41,7 @@ type CreateRequest struct {
 // Create records a new authorization in status requires_authorization.
 func (s *Service) Create(ctx context.Context, req CreateRequest) (*Result, error) {
 	op := CmdCreate
-	bad := func(err error) error {
-		return &Error{Op: string(op), MerchantID: req.MerchantID, AuthorizationID: truncate(req.ID, maxIDLen), Err: rootSentinel(err), Detail: err.Error()}
-	}
+	bad := func(err error) error { return badRequest(op, req.MerchantID, req.ID, err) }
 	if err := checkToken("merchant ID", req.MerchantID, maxIDLen); err != nil {
 		return nil, bad(err)
 	}
