@@ -43,6 +43,7 @@ import (
 	mrand "math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -246,32 +247,34 @@ func (s *Service) load(ctx context.Context, op, merchantID, id string) (*Authori
 	}
 }
 
-// command is one mutating command as the engine runs it.
+// command is one mutating command as the engine runs it: its names, key
+// and fingerprint. What it does is the function given to run beside it.
 type command struct {
 	op       Command
 	merchant string
 	id       string // empty for a create with a generated ID
 	key      string
 	print    uint64
-	// create builds a new authorization; nil for commands on an existing one.
-	create func(ch *change) error
-	// apply changes ch.a; a returned error rejects the command.
-	apply func(ch *change) error
+	create   bool // builds a new authorization instead of changing one
 }
 
 // run executes a command: it reads the authorization, applies the command's
-// rules to a copy, and writes the result together with its entries, events
-// and idempotency record, retrying on version conflicts. A rejected command
-// writes nothing; if its key was already recorded by an accepted command,
-// the original result is returned instead of the rejection.
-func (s *Service) run(ctx context.Context, cmd *command) (*Result, error) {
+// rules (fn) to a copy, and writes the result together with its entries,
+// events and idempotency record, retrying on version conflicts. For a
+// create, fn builds the authorization on a change without one. A command
+// that fn rejects writes nothing; if its key was already recorded by an
+// accepted command, the original result is returned instead of the
+// rejection.
+func (s *Service) run(ctx context.Context, cmd *command, fn func(ch *change) error) (*Result, error) {
+	var ch *change
+	defer func() { ch.recycle() }()
 	for attempt := 0; ; attempt++ {
 		now := s.clock.Now()
-		var ch *change
-		if cmd.create != nil {
-			ch = newChange(nil, now, cmd)
-			ch.svc = s
-			if err := cmd.create(ch); err != nil {
+		ch.recycle()
+		ch = nil
+		if cmd.create {
+			ch = s.newChange(nil, now, cmd)
+			if err := fn(ch); err != nil {
 				return nil, err
 			}
 		} else {
@@ -290,9 +293,8 @@ func (s *Service) run(ctx context.Context, cmd *command) (*Result, error) {
 					return nil, err
 				}
 			}
-			ch = newChange(a, now, cmd)
-			ch.svc = s
-			if err := cmd.apply(ch); err != nil {
+			ch = s.newChange(a, now, cmd)
+			if err := fn(ch); err != nil {
 				if cached {
 					// Never reject on a guess: read and evaluate again.
 					s.cache.drop(cmd.merchant, cmd.id)
@@ -388,29 +390,59 @@ func (s *Service) replay(ctx context.Context, cmd *command) (*Result, bool, erro
 	return &Result{Authorization: a, Entry: entries[0], Replayed: true}, true, nil
 }
 
-// change accumulates what one command does to an authorization.
+// change accumulates what one command does to an authorization. The
+// Write it builds points into the change's own buffers, so a change lives
+// until the store has taken the write; run recycles it after that.
 type change struct {
 	svc     *Service
 	a       *Authorization // the working copy
 	before  Status
 	now     time.Time
-	cmd     *command
+	cmd     command
 	entries []Entry
 	events  []Event
 	main    int         // index in entries of the command's main entry
 	release CloseReason // how the last open amount was released, if it was
 	open0   int64
+
+	// Most commands fit these; more grow the slices past them.
+	entryBuf [3]Entry
+	eventBuf [4]Event
+	write    Write
+	record   IdempotencyRecord
 }
 
-func newChange(a *Authorization, now time.Time, cmd *command) *change {
-	ch := &change{now: now, cmd: cmd}
+var changes = sync.Pool{New: func() any { return new(change) }}
+
+// newChange starts a change of a (nil for a create) at now, on a recycled
+// change.
+func (s *Service) newChange(a *Authorization, now time.Time, cmd *command) *change {
+	ch := changes.Get().(*change)
+	ch.start(s, a, now, cmd)
+	return ch
+}
+
+// start makes ch, a zero change, a change of a (nil for a create) at now.
+func (ch *change) start(s *Service, a *Authorization, now time.Time, cmd *command) {
+	ch.svc, ch.now = s, now
+	ch.cmd = *cmd
+	ch.entries, ch.events = ch.entryBuf[:0], ch.eventBuf[:0]
 	if a != nil {
 		ch.a = a // the store returned a private copy
 		ch.before = a.Status()
 		ch.open0 = a.Open()
 		a.Version++
 	}
-	return ch
+}
+
+// recycle returns ch to the pool. Nothing may use ch, or the Write it
+// built, afterwards; the Authorization is not the change's and stays.
+func (ch *change) recycle() {
+	if ch == nil {
+		return
+	}
+	*ch = change{} // the pool keeps no strings or authorization alive
+	changes.Put(ch)
 }
 
 // entry appends a log entry, fills its bookkeeping fields and returns its Seq.
@@ -494,12 +526,14 @@ func (ch *change) finish() (*Write, error) {
 		ch.events[i].Open = open
 		ch.events[i].Status = after
 	}
-	w := &Write{Authorization: a, Entries: ch.entries, Events: ch.events}
+	w := &ch.write
+	*w = Write{Authorization: a, Entries: ch.entries, Events: ch.events}
 	if ch.cmd.key != "" {
-		w.Idempotency = &IdempotencyRecord{
+		ch.record = IdempotencyRecord{
 			MerchantID: a.MerchantID, Key: ch.cmd.key, Op: string(ch.cmd.op), Fingerprint: ch.cmd.print,
 			AuthorizationID: a.ID, Version: a.Version, EntrySeq: ch.entries[ch.main].Seq, CreatedAt: ch.now,
 		}
+		w.Idempotency = &ch.record
 	}
 	return w, nil
 }

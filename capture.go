@@ -54,8 +54,8 @@ func (s *Service) capture(ctx context.Context, op Command, req CaptureRequest) (
 	}
 	f := newFingerprint(op).str(req.ID).amount(req.Amount).bool(req.All).str(req.Currency).
 		bool(req.Final != nil).bool(req.Final != nil && *req.Final).str(req.Reference)
-	return s.run(ctx, &command{op: op, merchant: req.MerchantID, id: req.ID, key: req.IdempotencyKey, print: uint64(f),
-		apply: func(ch *change) error {
+	return s.run(ctx, &command{op: op, merchant: req.MerchantID, id: req.ID, key: req.IdempotencyKey, print: uint64(f)},
+		func(ch *change) error {
 			a := ch.a
 			p, err := s.openFor(ch, op, req.Currency)
 			if err != nil {
@@ -92,7 +92,7 @@ func (s *Service) capture(ctx context.Context, op Command, req CaptureRequest) (
 				ch.releaseRemainder()
 			}
 			return nil
-		}})
+		})
 }
 
 // SettleCaptureRequest settles a pending two-phase capture with the
@@ -138,8 +138,8 @@ func (s *Service) settle(ctx context.Context, op Command, req SettleCaptureReque
 		return nil, badRequest(op, req.MerchantID, req.ID, err)
 	}
 	f := newFingerprint(op).str(req.ID).str(req.CaptureID).str(req.Reason).str(req.Reference)
-	return s.run(ctx, &command{op: op, merchant: req.MerchantID, id: req.ID, key: req.IdempotencyKey, print: uint64(f),
-		apply: func(ch *change) error {
+	return s.run(ctx, &command{op: op, merchant: req.MerchantID, id: req.ID, key: req.IdempotencyKey, print: uint64(f)},
+		func(ch *change) error {
 			a := ch.a
 			i, ok := a.pendingCapture(req.CaptureID)
 			if !ok {
@@ -175,7 +175,7 @@ func (s *Service) settle(ctx context.Context, op Command, req SettleCaptureReque
 				ch.release = CloseExpired
 			}
 			return nil
-		}})
+		})
 }
 
 // captureID names a capture by the Seq its first entry will have.

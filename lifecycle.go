@@ -90,8 +90,8 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*Result, error
 	for _, k := range keys {
 		f = f.str(k).str(req.Metadata[k])
 	}
-	cmd := &command{op: op, merchant: req.MerchantID, id: req.ID, key: req.IdempotencyKey, print: uint64(f)}
-	cmd.create = func(ch *change) error {
+	cmd := &command{op: op, merchant: req.MerchantID, id: req.ID, key: req.IdempotencyKey, print: uint64(f), create: true}
+	return s.run(ctx, cmd, func(ch *change) error {
 		id := req.ID
 		if id == "" {
 			id = s.newID("auth")
@@ -111,8 +111,7 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*Result, error
 		ch.markMain()
 		ch.event(EventCreated, seq, amount)
 		return nil
-	}
-	return s.run(ctx, cmd)
+	})
 }
 
 // MarkPendingRequest records that the authorization was sent to the
@@ -130,8 +129,8 @@ func (s *Service) MarkPending(ctx context.Context, req MarkPendingRequest) (*Res
 		return nil, badRequest(op, req.MerchantID, req.ID, err)
 	}
 	f := newFingerprint(op).str(req.ID).str(req.Reference)
-	return s.run(ctx, &command{op: op, merchant: req.MerchantID, id: req.ID, key: req.IdempotencyKey, print: uint64(f),
-		apply: func(ch *change) error {
+	return s.run(ctx, &command{op: op, merchant: req.MerchantID, id: req.ID, key: req.IdempotencyKey, print: uint64(f)},
+		func(ch *change) error {
 			if !ch.before.Accepts(op) {
 				return ch.reject(ErrInvalidStatus, "")
 			}
@@ -140,7 +139,7 @@ func (s *Service) MarkPending(ctx context.Context, req MarkPendingRequest) (*Res
 			ch.markMain()
 			ch.event(EventPending, seq, 0)
 			return nil
-		}})
+		})
 }
 
 // AuthorizeRequest records the provider's approval.
@@ -175,8 +174,8 @@ func (s *Service) Authorize(ctx context.Context, req AuthorizeRequest) (*Result,
 	}
 	f := newFingerprint(op).str(req.ID).amount(req.Amount).int(req.ExpiresAt.UnixNano()).str(req.Reference).
 		bool(req.CapturedImmediately)
-	return s.run(ctx, &command{op: op, merchant: req.MerchantID, id: req.ID, key: req.IdempotencyKey, print: uint64(f),
-		apply: func(ch *change) error {
+	return s.run(ctx, &command{op: op, merchant: req.MerchantID, id: req.ID, key: req.IdempotencyKey, print: uint64(f)},
+		func(ch *change) error {
 			a := ch.a
 			if !ch.before.Accepts(op) {
 				return ch.reject(ErrInvalidStatus, "")
@@ -227,7 +226,7 @@ func (s *Service) Authorize(ctx context.Context, req AuthorizeRequest) (*Result,
 				return nil
 			}
 			return ch.schedule(p)
-		}})
+		})
 }
 
 // DeclineRequest records the provider's refusal.
@@ -269,8 +268,8 @@ func (s *Service) end(ctx context.Context, op Command, merchant, id, key, ref st
 		return nil, badRequest(op, merchant, id, err)
 	}
 	f := newFingerprint(op).str(id).str(ref).str(string(reason))
-	return s.run(ctx, &command{op: op, merchant: merchant, id: id, key: key, print: uint64(f),
-		apply: func(ch *change) error {
+	return s.run(ctx, &command{op: op, merchant: merchant, id: id, key: key, print: uint64(f)},
+		func(ch *change) error {
 			if !ch.before.Accepts(op) {
 				return ch.reject(ErrInvalidStatus, "")
 			}
@@ -285,7 +284,7 @@ func (s *Service) end(ctx context.Context, op Command, merchant, id, key, ref st
 			ch.markMain()
 			ch.event(ev, seq, 0)
 			return nil
-		}})
+		})
 }
 
 func checkCommand(merchant, id, key, ref string) error {

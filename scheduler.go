@@ -218,8 +218,8 @@ func (s *Scheduler) apply(ctx context.Context, ref DueRef, res *SweepResult) err
 func (s *Scheduler) claim(ctx context.Context, a *Authorization, cancel bool) (*Authorization, bool, error) {
 	key := schedulerKeyPrefix + "claim:" + a.ID + ":" + strconv.FormatInt(a.Version, 10)
 	r, err := s.svc.run(ctx, &command{op: CmdSchedule, merchant: a.MerchantID, id: a.ID, key: key,
-		print: uint64(newFingerprint(CmdSchedule).str(a.ID).int(a.Version).bool(cancel)),
-		apply: func(ch *change) error {
+		print: uint64(newFingerprint(CmdSchedule).str(a.ID).int(a.Version).bool(cancel))},
+		func(ch *change) error {
 			if ch.a.Version != a.Version+1 || ch.a.Closed() {
 				return ch.reject(ErrVersionConflict, "changed since it was found due")
 			}
@@ -232,7 +232,7 @@ func (s *Scheduler) claim(ctx context.Context, a *Authorization, cancel bool) (*
 			ch.scheduleEntry(ReasonScheduleClaimed, at)
 			ch.markMain()
 			return nil
-		}})
+		})
 	if errors.Is(err, ErrVersionConflict) {
 		return nil, false, nil
 	}
@@ -395,15 +395,15 @@ func (s *Scheduler) pushCancel(ctx context.Context, a *Authorization) error {
 func (s *Scheduler) moveSchedule(ctx context.Context, a *Authorization, what string, move func(ch *change)) error {
 	_, err := s.svc.run(ctx, &command{op: CmdSchedule, merchant: a.MerchantID, id: a.ID,
 		key:   schedulerKeyPrefix + what + ":" + a.ID + ":" + strconv.FormatInt(a.Version, 10),
-		print: uint64(newFingerprint(CmdSchedule).str(a.ID).int(a.Version).str(what)),
-		apply: func(ch *change) error {
+		print: uint64(newFingerprint(CmdSchedule).str(a.ID).int(a.Version).str(what))},
+		func(ch *change) error {
 			if ch.a.Version != a.Version+1 || ch.a.Closed() {
 				return ch.reject(ErrVersionConflict, "changed since it was found due")
 			}
 			move(ch)
 			ch.markMain()
 			return nil
-		}})
+		})
 	if errors.Is(err, ErrVersionConflict) {
 		return nil
 	}
@@ -423,8 +423,8 @@ func (s *Service) beginScheduled(ctx context.Context, a *Authorization, capID st
 	op := CmdBeginCapture
 	found := a.Version
 	return s.run(ctx, &command{op: op, merchant: a.MerchantID, id: a.ID, key: schedulerKeyPrefix + "begin:" + a.ID + ":" + capID,
-		print: uint64(newFingerprint(op).str(a.ID).str(capID)),
-		apply: func(ch *change) error {
+		print: uint64(newFingerprint(op).str(a.ID).str(capID))},
+		func(ch *change) error {
 			a := ch.a
 			if a.Version != found+1 {
 				return ch.reject(ErrVersionConflict, "changed since it was found due")
@@ -452,15 +452,15 @@ func (s *Service) beginScheduled(ctx context.Context, a *Authorization, capID st
 			ch.markMain()
 			ch.event(EventCapturePending, seq, open)
 			return nil
-		}})
+		})
 }
 
 // systemVoid records a scheduled cancel: everything open is released.
 func (s *Service) systemVoid(ctx context.Context, a *Authorization, key string) (*Result, error) {
 	op := CmdVoid
 	return s.run(ctx, &command{op: op, merchant: a.MerchantID, id: a.ID, key: key,
-		print: uint64(newFingerprint(op).str(a.ID).str(key)),
-		apply: func(ch *change) error {
+		print: uint64(newFingerprint(op).str(a.ID).str(key))},
+		func(ch *change) error {
 			if _, err := s.openFor(ch, op, ""); err != nil {
 				return err
 			}
@@ -475,5 +475,5 @@ func (s *Service) systemVoid(ctx context.Context, a *Authorization, key string) 
 			ch.a.CancelAt = time.Time{}
 			ch.release = CloseVoided
 			return nil
-		}})
+		})
 }

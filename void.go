@@ -42,8 +42,8 @@ func (s *Service) Void(ctx context.Context, req VoidRequest) (*Result, error) {
 	}
 	f := newFingerprint(op).str(req.ID).amount(req.Amount).bool(req.All).str(req.Currency).
 		str(string(req.Reason)).str(req.Reference)
-	return s.run(ctx, &command{op: op, merchant: req.MerchantID, id: req.ID, key: req.IdempotencyKey, print: uint64(f),
-		apply: func(ch *change) error {
+	return s.run(ctx, &command{op: op, merchant: req.MerchantID, id: req.ID, key: req.IdempotencyKey, print: uint64(f)},
+		func(ch *change) error {
 			a := ch.a
 			p, err := s.openFor(ch, op, req.Currency)
 			if err != nil {
@@ -68,5 +68,5 @@ func (s *Service) Void(ctx context.Context, req VoidRequest) (*Result, error) {
 				ch.event(EventPartiallyVoided, seq, amount)
 			}
 			return nil
-		}})
+		})
 }
