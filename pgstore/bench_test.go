@@ -64,11 +64,14 @@ func BenchmarkPGCapture(b *testing.B) {
 // BenchmarkPGCapture does:
 //
 //   - row: the version-checked update of the authorization row alone;
+//
 //   - row+entry: and its log entry;
+//
 //   - row+entry+key: and its idempotency record;
+//
 //   - row+entry+key+event: and its event, the whole write of a capture.
 //
-//	AUTHCAPTURE_TEST_DATABASE_URL=postgres://... go test -run '^$' -bench PGWriteParts ./pgstore/
+//     AUTHCAPTURE_TEST_DATABASE_URL=postgres://... go test -run '^$' -bench PGWriteParts ./pgstore/
 func BenchmarkPGWriteParts(b *testing.B) {
 	databaseURL(b)
 	parts := []struct {
