@@ -61,17 +61,12 @@ func BenchmarkPGCapture(b *testing.B) {
 // sub-benchmark calls Store.Write directly (no Service) with the write of a
 // one-cent capture cut down to some of its parts, so the statement is the
 // one pgstore runs for that shape, and reports x-baseline as
-// BenchmarkPGCapture does:
+// BenchmarkPGCapture does. The parts are row (the version-checked update of
+// the authorization row alone), row+entry (and its log entry),
+// row+entry+key (and its idempotency record) and row+entry+key+event (the
+// whole write of a capture).
 //
-//   - row: the version-checked update of the authorization row alone;
-//
-//   - row+entry: and its log entry;
-//
-//   - row+entry+key: and its idempotency record;
-//
-//   - row+entry+key+event: and its event, the whole write of a capture.
-//
-//     AUTHCAPTURE_TEST_DATABASE_URL=postgres://... go test -run '^$' -bench PGWriteParts ./pgstore/
+//	AUTHCAPTURE_TEST_DATABASE_URL=postgres://... go test -run '^$' -bench PGWriteParts ./pgstore/
 func BenchmarkPGWriteParts(b *testing.B) {
 	databaseURL(b)
 	parts := []struct {
