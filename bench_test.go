@@ -19,6 +19,12 @@ import (
 // BenchmarkCapture compares a partial capture through the Service on
 // memstore with a bare map plus mutex doing the same check-and-subtract on
 // int64 minor units. The target is memstore within 10x of baseline.
+//
+// baseline+records is the baseline plus what every accepted capture leaves
+// behind in any store: its log entry, its event and its idempotency key,
+// kept in plain maps and slices under the same mutex, with no validation,
+// no copies and no compaction. It shows what keeping those records costs
+// on its own.
 func BenchmarkCapture(b *testing.B) {
 	const holds = 1024
 	b.Run("memstore", func(b *testing.B) {
@@ -69,6 +75,59 @@ func BenchmarkCapture(b *testing.B) {
 				mu.Unlock()
 				b.Fatal("exhausted")
 			}
+			mu.Unlock()
+		}
+	})
+	b.Run("baseline+records", func(b *testing.B) {
+		type entry struct {
+			seq, version, amount int64
+			kind, state, key     string
+			at                   time.Time
+		}
+		type event struct {
+			position, seq, entrySeq, amount, open int64
+			typ, status                           string
+			at                                    time.Time
+		}
+		type hold struct {
+			open, version int64
+			log           []entry
+		}
+		type record struct {
+			id  string
+			seq int64
+		}
+		var mu sync.Mutex
+		byID := make(map[string]*hold, holds)
+		ids := make([]string, holds)
+		for i := range ids {
+			ids[i] = fmt.Sprintf("a%d", i)
+			byID[ids[i]] = &hold{open: 999999999900}
+		}
+		keys := make([]string, b.N)
+		for i := range keys {
+			keys[i] = "k" + strconv.Itoa(i)
+		}
+		records := map[string]record{}
+		var events []event
+		now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			mu.Lock()
+			id, key := ids[i%holds], keys[i]
+			h := byID[id]
+			if _, dup := records[key]; dup || h.open < 1 {
+				mu.Unlock()
+				b.Fatal("duplicate key or exhausted")
+			}
+			h.open--
+			h.version++
+			seq := int64(len(h.log) + 1)
+			h.log = append(h.log, entry{seq: seq, version: h.version, amount: 1, kind: "capture", state: "succeeded", key: key, at: now})
+			events = append(events, event{position: int64(len(events) + 1), seq: seq, entrySeq: seq, amount: 1, open: h.open,
+				typ: "authorization.capture_succeeded", status: "partially_captured", at: now})
+			records[key] = record{id: id, seq: seq}
 			mu.Unlock()
 		}
 	})
