@@ -117,36 +117,53 @@ func (e *Error) Unwrap() error { return e.Err }
 // state or of concurrency (ErrInvalidStatus, ErrExpired, ErrCapturePending,
 // ErrVersionConflict, ErrIdempotencyMismatch, ErrAlreadyExists), 422 for a
 // request that can never succeed as written (amounts, currencies, policy
-// limits, invalid arguments), and 500 for anything else.
+// limits, schedules, invalid arguments), and 500 for anything else.
 func HTTPStatus(err error) int {
-	switch {
-	case err == nil:
+	if err == nil {
 		return http.StatusOK
-	case errors.Is(err, ErrNotFound):
-		return http.StatusNotFound
-	case errors.Is(err, ErrInvalidStatus), errors.Is(err, ErrExpired),
-		errors.Is(err, ErrCapturePending), errors.Is(err, ErrVersionConflict),
-		errors.Is(err, ErrIdempotencyMismatch), errors.Is(err, ErrAlreadyExists):
-		return http.StatusConflict
-	case errors.Is(err, ErrInvalidArgument), errors.Is(err, ErrInvalidAmount),
-		errors.Is(err, ErrAmountPrecision), errors.Is(err, ErrAmountTooLarge),
-		errors.Is(err, ErrUnknownCurrency), errors.Is(err, ErrCurrencyMismatch),
-		errors.Is(err, ErrExceedsRequested), errors.Is(err, ErrBelowMinimum),
-		errors.Is(err, ErrExceedsCapturable), errors.Is(err, ErrMultipleCaptureNotAllowed),
-		errors.Is(err, ErrPartialCaptureNotAllowed), errors.Is(err, ErrPartialVoidNotAllowed),
-		errors.Is(err, ErrTooManyCaptures), errors.Is(err, ErrUnknownPolicy),
-		errors.Is(err, ErrInvalidPolicy), errors.Is(err, ErrInvalidSchedule):
-		return http.StatusUnprocessableEntity
-	default:
-		return http.StatusInternalServerError
 	}
+	for _, s := range sentinels {
+		if errors.Is(err, s.err) {
+			return s.status
+		}
+	}
+	return http.StatusInternalServerError
 }
 
-var sentinels = []error{
-	ErrInvalidAmount, ErrAmountPrecision, ErrAmountTooLarge, ErrUnknownCurrency,
-	ErrCurrencyMismatch, ErrExceedsRequested, ErrBelowMinimum, ErrExceedsCapturable,
-	ErrInvalidStatus, ErrExpired, ErrMultipleCaptureNotAllowed, ErrPartialCaptureNotAllowed,
-	ErrPartialVoidNotAllowed, ErrTooManyCaptures, ErrCapturePending, ErrIdempotencyMismatch,
-	ErrNotFound, ErrAlreadyExists, ErrVersionConflict, ErrUnknownPolicy, ErrInvalidPolicy,
-	ErrInvalidSchedule, ErrInvalidArgument,
+// sentinels lists every sentinel a caller of the service can receive, with
+// the HTTP status HTTPStatus maps it to, in the order HTTPStatus tries them.
+// (ErrProviderDeclined comes from the host's Executor and
+// ErrIdempotencyKeyExists from a Store; neither reaches a caller.) A test
+// checks that every sentinel is here and in the README's table.
+var sentinels = []struct {
+	err    error
+	name   string
+	status int
+}{
+	{ErrNotFound, "ErrNotFound", http.StatusNotFound},
+
+	{ErrInvalidStatus, "ErrInvalidStatus", http.StatusConflict},
+	{ErrExpired, "ErrExpired", http.StatusConflict},
+	{ErrCapturePending, "ErrCapturePending", http.StatusConflict},
+	{ErrVersionConflict, "ErrVersionConflict", http.StatusConflict},
+	{ErrIdempotencyMismatch, "ErrIdempotencyMismatch", http.StatusConflict},
+	{ErrAlreadyExists, "ErrAlreadyExists", http.StatusConflict},
+
+	{ErrInvalidAmount, "ErrInvalidAmount", http.StatusUnprocessableEntity},
+	{ErrAmountPrecision, "ErrAmountPrecision", http.StatusUnprocessableEntity},
+	{ErrAmountTooLarge, "ErrAmountTooLarge", http.StatusUnprocessableEntity},
+	{ErrUnknownCurrency, "ErrUnknownCurrency", http.StatusUnprocessableEntity},
+	{ErrCurrencyMismatch, "ErrCurrencyMismatch", http.StatusUnprocessableEntity},
+	{ErrExceedsRequested, "ErrExceedsRequested", http.StatusUnprocessableEntity},
+	{ErrBelowMinimum, "ErrBelowMinimum", http.StatusUnprocessableEntity},
+	{ErrExceedsCapturable, "ErrExceedsCapturable", http.StatusUnprocessableEntity},
+	{ErrMultipleCaptureNotAllowed, "ErrMultipleCaptureNotAllowed", http.StatusUnprocessableEntity},
+	{ErrPartialCaptureNotAllowed, "ErrPartialCaptureNotAllowed", http.StatusUnprocessableEntity},
+	{ErrPartialVoidNotAllowed, "ErrPartialVoidNotAllowed", http.StatusUnprocessableEntity},
+	{ErrTooManyCaptures, "ErrTooManyCaptures", http.StatusUnprocessableEntity},
+	{ErrUnknownPolicy, "ErrUnknownPolicy", http.StatusUnprocessableEntity},
+	{ErrInvalidPolicy, "ErrInvalidPolicy", http.StatusUnprocessableEntity},
+	{ErrInvalidSchedule, "ErrInvalidSchedule", http.StatusUnprocessableEntity},
+	// Last: the more precise sentinels above name a bad argument better.
+	{ErrInvalidArgument, "ErrInvalidArgument", http.StatusUnprocessableEntity},
 }

@@ -304,8 +304,8 @@ func badRequest(op Command, merchant, id string, err error) error {
 // rootSentinel returns the library sentinel err wraps.
 func rootSentinel(err error) error {
 	for _, s := range sentinels {
-		if errors.Is(err, s) {
-			return s
+		if errors.Is(err, s.err) {
+			return s.err
 		}
 	}
 	return ErrInvalidArgument
