@@ -219,30 +219,36 @@ func checkRef(merchantID, id string) error {
 
 // load reads an authorization, writing its expiry first if it is due.
 func (s *Service) load(ctx context.Context, op, merchantID, id string) (*Authorization, error) {
+	a, _, err := s.loadExpiring(ctx, op, merchantID, id)
+	return a, err
+}
+
+// loadExpiring is load that also reports whether it wrote the expiry.
+func (s *Service) loadExpiring(ctx context.Context, op, merchantID, id string) (*Authorization, bool, error) {
 	for attempt := 0; ; attempt++ {
 		a, err := s.store.Get(ctx, merchantID, id)
 		if errors.Is(err, ErrNotFound) {
-			return nil, &Error{Op: op, MerchantID: merchantID, AuthorizationID: id, Err: ErrNotFound}
+			return nil, false, &Error{Op: op, MerchantID: merchantID, AuthorizationID: id, Err: ErrNotFound}
 		}
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		w := s.expiryDue(a, s.clock.Now())
 		if w == nil {
 			s.cache.put(a)
-			return a, nil
+			return a, false, nil
 		}
 		err = s.store.Write(ctx, w)
 		switch {
 		case err == nil:
 			s.cache.put(w.Authorization)
-			return w.Authorization, nil
+			return w.Authorization, true, nil
 		case errors.Is(err, ErrVersionConflict) && attempt < s.maxRetries:
 			continue
 		case errors.Is(err, ErrVersionConflict):
-			return nil, &Error{Op: op, MerchantID: merchantID, AuthorizationID: id, Err: ErrVersionConflict}
+			return nil, false, &Error{Op: op, MerchantID: merchantID, AuthorizationID: id, Err: ErrVersionConflict}
 		default:
-			return nil, err
+			return nil, false, err
 		}
 	}
 }

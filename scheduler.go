@@ -174,23 +174,15 @@ func (s *Scheduler) Run(ctx context.Context, report func(SweepResult)) error {
 
 // apply does what is due for one authorization.
 func (s *Scheduler) apply(ctx context.Context, ref DueRef, res *SweepResult) error {
-	a, err := s.svc.store.Get(ctx, ref.MerchantID, ref.ID)
+	a, expired, err := s.svc.loadExpiring(ctx, string(CmdSchedule), ref.MerchantID, ref.ID)
 	if err != nil {
 		return err
 	}
-	now := s.svc.clock.Now()
-	if w := s.svc.expiryDue(a, now); w != nil {
-		switch err := s.svc.store.Write(ctx, w); {
-		case err == nil:
-			res.Expired++
-			return nil
-		case errors.Is(err, ErrVersionConflict):
-			res.Skipped++ // someone else changed it; it stays due if still due
-			return nil
-		default:
-			return err
-		}
+	if expired {
+		res.Expired++
+		return nil
 	}
+	now := s.svc.clock.Now()
 	captureDue := !a.CaptureAt.IsZero() && !now.Before(a.CaptureAt)
 	cancelDue := !a.CancelAt.IsZero() && !now.Before(a.CancelAt)
 	switch {
