@@ -18,17 +18,32 @@ func TestSentinelTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	declared := map[string]bool{}
+	// declared maps each sentinel's name to the text it is made with.
+	declared := map[string]string{}
 	for _, d := range file.Decls {
 		g, ok := d.(*ast.GenDecl)
 		if !ok || g.Tok != token.VAR {
 			continue
 		}
 		for _, spec := range g.Specs {
-			for _, n := range spec.(*ast.ValueSpec).Names {
-				if strings.HasPrefix(n.Name, "Err") {
-					declared[n.Name] = true
+			v := spec.(*ast.ValueSpec)
+			for i, n := range v.Names {
+				if !strings.HasPrefix(n.Name, "Err") || i >= len(v.Values) {
+					continue
 				}
+				call, ok := v.Values[i].(*ast.CallExpr)
+				if !ok || len(call.Args) != 1 {
+					continue
+				}
+				lit, ok := call.Args[0].(*ast.BasicLit)
+				if !ok {
+					continue
+				}
+				text, err := strconv.Unquote(lit.Value)
+				if err != nil {
+					t.Fatal(err)
+				}
+				declared[n.Name] = text
 			}
 		}
 	}
@@ -52,8 +67,12 @@ func TestSentinelTable(t *testing.T) {
 	}
 	seen := map[error]bool{}
 	for _, s := range sentinels {
-		if !declared[s.name] {
+		text, ok := declared[s.name]
+		switch {
+		case !ok:
 			t.Errorf("the table names %s, which errors.go does not declare (or no caller receives)", s.name)
+		case s.err.Error() != text:
+			t.Errorf("the table's %s is another error: %q", s.name, s.err.Error())
 		}
 		delete(declared, s.name)
 		if seen[s.err] {
@@ -63,19 +82,13 @@ func TestSentinelTable(t *testing.T) {
 		if got := HTTPStatus(&Error{Op: "test", Err: s.err}); got != s.status {
 			t.Errorf("HTTPStatus(%s) = %d, the table says %d", s.name, got, s.status)
 		}
-		if !strings.Contains(rows[s.status], "`"+s.name+"`") {
-			t.Errorf("%s belongs in the README's %d row", s.name, s.status)
+		for code, row := range rows {
+			if listed := strings.Contains(row, "`"+s.name+"`"); listed != (code == s.status) {
+				t.Errorf("%s belongs in the README's %d row, and only there", s.name, s.status)
+			}
 		}
 	}
 	for name := range declared {
 		t.Errorf("%s is declared in errors.go but missing from the sentinels table", name)
-	}
-	// The names are the variables'.
-	for name, err := range map[string]error{"ErrNotFound": ErrNotFound, "ErrInvalidSchedule": ErrInvalidSchedule, "ErrInvalidArgument": ErrInvalidArgument} {
-		for _, s := range sentinels {
-			if s.name == name && s.err != err {
-				t.Errorf("the table's %s is another error", name)
-			}
-		}
 	}
 }

@@ -174,15 +174,18 @@ func (s *Scheduler) Run(ctx context.Context, report func(SweepResult)) error {
 
 // apply does what is due for one authorization.
 func (s *Scheduler) apply(ctx context.Context, ref DueRef, res *SweepResult) error {
+	now := s.svc.clock.Now()
 	a, expired, err := s.svc.loadExpiring(ctx, string(CmdSchedule), ref.MerchantID, ref.ID)
-	if err != nil {
+	switch {
+	case errors.Is(err, ErrVersionConflict):
+		res.Skipped++ // others keep changing it; it stays due if still due
+		return nil
+	case err != nil:
 		return err
-	}
-	if expired {
+	case expired:
 		res.Expired++
 		return nil
 	}
-	now := s.svc.clock.Now()
 	captureDue := !a.CaptureAt.IsZero() && !now.Before(a.CaptureAt)
 	cancelDue := !a.CancelAt.IsZero() && !now.Before(a.CancelAt)
 	switch {
