@@ -274,57 +274,65 @@ type command struct {
 func (s *Service) run(ctx context.Context, cmd *command, fn func(ch *change) error) (*Result, error) {
 	var ch *change
 	defer func() { ch.recycle() }()
+	// locked is set once a write built on a fresh read lost a version
+	// conflict: writers are contending for this authorization, and if the
+	// store is a Locker the command queues for it from then on.
+	locker, _ := s.store.(Locker)
+	locked := false
 	for attempt := 0; ; attempt++ {
 		now := s.clock.Now()
 		ch.recycle()
 		ch = nil
-		if cmd.create {
+		var err error
+		switch {
+		case cmd.create:
 			ch = s.newChange(nil, now, cmd)
 			if err := fn(ch); err != nil {
 				return nil, err
 			}
-		} else {
+			err = s.write(ctx, ch)
+		case locked:
+			var rejection error
+			var again bool
+			ch, rejection, again, err = s.runLocked(ctx, locker, cmd, fn, now)
+			switch {
+			case again:
+				continue
+			case rejection != nil:
+				return s.rejected(ctx, cmd, rejection)
+			case errors.Is(err, ErrNotFound):
+				return s.notFound(ctx, cmd, &Error{Op: string(cmd.op), MerchantID: cmd.merchant, AuthorizationID: cmd.id, Err: ErrNotFound})
+			}
+		default:
 			// A state this Service wrote or read lately saves the read; if
 			// its expiry is due, the read path writes it.
 			a := s.cache.get(cmd.merchant, cmd.id)
 			cached := a != nil && !expiryIsDue(a, now)
 			if !cached {
-				var err error
 				if a, err = s.load(ctx, string(cmd.op), cmd.merchant, cmd.id); err != nil {
-					if errors.Is(err, ErrNotFound) {
-						if r, ok, rerr := s.replay(ctx, cmd); ok || rerr != nil {
-							return r, rerr
-						}
-					}
-					return nil, err
+					return s.notFound(ctx, cmd, err)
 				}
 			}
 			ch = s.newChange(a, now, cmd)
-			if err := fn(ch); err != nil {
+			if rejection := fn(ch); rejection != nil {
 				if cached {
 					// Never reject on a guess: read and evaluate again.
 					s.cache.drop(cmd.merchant, cmd.id)
 					attempt--
 					continue
 				}
-				if r, ok, rerr := s.replay(ctx, cmd); ok || rerr != nil {
-					return r, rerr
-				}
-				return nil, err
+				return s.rejected(ctx, cmd, rejection)
 			}
+			err = s.write(ctx, ch)
+			locked = locker != nil && !cached && errors.Is(err, ErrVersionConflict)
 		}
-		w, err := ch.finish()
-		if err != nil {
-			return nil, err
-		}
-		err = s.store.Write(ctx, w)
-		if err != nil {
-			s.cache.drop(cmd.merchant, w.Authorization.ID)
+		if err != nil && ch != nil && ch.a != nil {
+			s.cache.drop(cmd.merchant, ch.a.ID)
 		}
 		switch {
 		case err == nil:
-			s.cache.put(w.Authorization)
-			return &Result{Authorization: w.Authorization, Entry: ch.mainEntry()}, nil
+			s.cache.put(ch.a)
+			return &Result{Authorization: ch.a, Entry: ch.mainEntry()}, nil
 		case errors.Is(err, ErrIdempotencyKeyExists), errors.Is(err, ErrAlreadyExists):
 			if r, ok, rerr := s.replay(ctx, cmd); ok || rerr != nil {
 				return r, rerr
@@ -342,7 +350,7 @@ func (s *Service) run(ctx context.Context, cmd *command, fn func(ch *change) err
 				return nil, &Error{Op: string(cmd.op), MerchantID: cmd.merchant, AuthorizationID: cmd.id,
 					Err: ErrVersionConflict, Detail: fmt.Sprintf("gave up after %d retries", attempt)}
 			}
-			if attempt > 0 {
+			if attempt > 0 && !locked {
 				// Writers racing on one authorization: spread the retries
 				// out (jittered, growing with the attempt, at most ~2 ms).
 				backoff(ctx, time.Duration(mrand.Int64N(int64(min(attempt, 10))*200*int64(time.Microsecond))))
@@ -356,6 +364,77 @@ func (s *Service) run(ctx context.Context, cmd *command, fn func(ch *change) err
 			return nil, err
 		}
 	}
+}
+
+// runLocked is one attempt of a command on an authorization locked by the
+// store: it locks it, applies fn to a change, and writes the change under
+// the lock. A rejection by fn is returned as such; again means the
+// authorization's expiry was due and has been written, so the command
+// must run again.
+func (s *Service) runLocked(ctx context.Context, locker Locker, cmd *command, fn func(ch *change) error, now time.Time) (
+	ch *change, rejection error, again bool, err error) {
+	a, lock, err := locker.Lock(ctx, cmd.merchant, cmd.id)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	written := false
+	defer func() {
+		if !written {
+			// Nothing was written: a failure to release only means the
+			// store lost the lock some other way.
+			_ = lock.Release(ctx)
+		}
+	}()
+	if expiryIsDue(a, now) {
+		// The read path writes the expiry; release first, as it writes.
+		written = true
+		_ = lock.Release(ctx)
+		if _, err := s.load(ctx, string(cmd.op), cmd.merchant, cmd.id); err != nil {
+			return nil, nil, false, err
+		}
+		return nil, nil, true, nil
+	}
+	ch = s.newChange(a, now, cmd)
+	if rejection := fn(ch); rejection != nil {
+		return ch, rejection, false, nil
+	}
+	w, err := ch.finish()
+	if err != nil {
+		return ch, nil, false, err
+	}
+	written = true
+	return ch, nil, false, lock.Write(ctx, w)
+}
+
+// write finishes ch and writes it.
+func (s *Service) write(ctx context.Context, ch *change) error {
+	w, err := ch.finish()
+	if err != nil {
+		return err
+	}
+	return s.store.Write(ctx, w)
+}
+
+// rejected returns what a command that fn rejected on a fresh read returns:
+// the original result if an accepted command recorded its key, else the
+// rejection.
+func (s *Service) rejected(ctx context.Context, cmd *command, rejection error) (*Result, error) {
+	if r, ok, rerr := s.replay(ctx, cmd); ok || rerr != nil {
+		return r, rerr
+	}
+	return nil, rejection
+}
+
+// notFound returns what a command whose read failed with err returns: if
+// the authorization does not exist, the original result of an accepted
+// command that recorded its key, if any; else err.
+func (s *Service) notFound(ctx context.Context, cmd *command, err error) (*Result, error) {
+	if errors.Is(err, ErrNotFound) {
+		if r, ok, rerr := s.replay(ctx, cmd); ok || rerr != nil {
+			return r, rerr
+		}
+	}
+	return nil, err
 }
 
 func backoff(ctx context.Context, d time.Duration) {

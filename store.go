@@ -65,6 +65,31 @@ type Store interface {
 	Due(ctx context.Context, t time.Time, limit int) ([]DueRef, error)
 }
 
+// Locker is a capability a Store may declare: it can lock an authorization
+// against other writers while the Service applies a command to it, so that
+// writers contending for one authorization queue for it instead of failing
+// their version checks again and again. The Service locks only after a
+// write built on a fresh read lost a version conflict, so an uncontended
+// command keeps the optimistic path; and it always ends the lock it took.
+// storetest checks a Locker with the rest of the Store contract.
+type Locker interface {
+	// Lock returns the authorization id of merchantID, as Get does, and
+	// locks it: until the Lock ends, no other writer can change it. It
+	// returns ErrNotFound if there is none (nothing is then locked).
+	Lock(ctx context.Context, merchantID, id string) (*Authorization, Lock, error)
+}
+
+// Lock is an authorization locked by Locker.Lock. Exactly one of its
+// methods must be called, once; the lock ends with it, whatever it returns.
+type Lock interface {
+	// Write applies w as Store.Write does (version check included),
+	// atomically with the lock, and ends the lock. An error that is none
+	// of Store.Write's sentinels means the outcome may be unknown.
+	Write(ctx context.Context, w *Write) error
+	// Release ends the lock without writing.
+	Release(ctx context.Context) error
+}
+
 // Write is one atomic change of one authorization. See Store.Write.
 type Write struct {
 	Authorization *Authorization
