@@ -276,7 +276,9 @@ func (s *Service) run(ctx context.Context, cmd *command, fn func(ch *change) err
 	defer func() { ch.recycle() }()
 	// locked is set once a write built on a fresh read lost a version
 	// conflict: writers are contending for this authorization, and if the
-	// store is a Locker the command queues for it from then on.
+	// store is a Locker the command queues for it from then on. A conflict
+	// on a cached state only means the cache was stale (another instance
+	// wrote), which a fresh read settles in fewer round trips than a lock.
 	locker, _ := s.store.(Locker)
 	locked := false
 	for attempt := 0; ; attempt++ {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/authcapture/authcapture"
+	"github.com/authcapture/authcapture/pgstore"
 	"github.com/shopspring/decimal"
 )
 
@@ -146,14 +147,15 @@ func benchHotCapture(b *testing.B) {
 	const workers = 16
 	bb := setup(b, workers)
 	ctx := context.Background()
-	var conflicts atomic.Int64
-	svc, err := authcapture.New(conflictCounter{bb.store, &conflicts}, &authcapture.Options{MaxRetries: 10_000})
+	var conflicts, locks atomic.Int64
+	svc, err := authcapture.New(conflictCounter{bb.store, &conflicts, &locks}, &authcapture.Options{MaxRetries: 10_000})
 	if err != nil {
 		b.Fatal(err)
 	}
 	id := newOpenAuthorization(b, svc, "hot")
 	one := decimal.RequireFromString("0.01")
 	conflicts.Store(0)
+	locks.Store(0)
 	b.ResetTimer()
 	elapsed := run(b, workers, b.N, func(int) error {
 		_, err := svc.Capture(ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: id, Amount: one,
@@ -162,6 +164,7 @@ func benchHotCapture(b *testing.B) {
 	})
 	b.ReportMetric(rate(b.N, elapsed), "captures/s")
 	b.ReportMetric(float64(conflicts.Load())/float64(b.N), "conflicts/capture")
+	b.ReportMetric(float64(locks.Load())/float64(b.N), "locks/capture")
 }
 
 // newOpenAuthorization creates and authorizes a hold large enough for any
@@ -237,17 +240,22 @@ func run(b *testing.B, workers, n int, op func(worker int) error) time.Duration 
 
 func rate(n int, d time.Duration) float64 { return float64(n) / d.Seconds() }
 
-// conflictCounter is a Store that counts the version conflicts of its
-// writes.
+// conflictCounter is a pgstore.Store that counts the version conflicts of
+// its writes and the locks taken.
 type conflictCounter struct {
-	authcapture.Store
-	n *atomic.Int64
+	*pgstore.Store
+	conflicts, locks *atomic.Int64
 }
 
 func (c conflictCounter) Write(ctx context.Context, w *authcapture.Write) error {
 	err := c.Store.Write(ctx, w)
 	if errors.Is(err, authcapture.ErrVersionConflict) {
-		c.n.Add(1)
+		c.conflicts.Add(1)
 	}
 	return err
+}
+
+func (c conflictCounter) Lock(ctx context.Context, merchantID, id string) (*authcapture.Authorization, authcapture.Lock, error) {
+	c.locks.Add(1)
+	return c.Store.Lock(ctx, merchantID, id)
 }

@@ -213,7 +213,8 @@ type queries struct {
 	schemaName string
 	schema     string // quoted
 
-	get, entries, idempotency, due            string
+	get, getForUpdate, entries, idempotency   string
+	due                                       string
 	pending, lockCursor, stamp, readEvents    string
 	bootstrap, lockMigrations, migrationsDone string
 	recordMigration                           string

@@ -20,6 +20,7 @@ func newQueries(schema string) *queries {
 		sql string
 	}{
 		{&q.get, `SELECT state FROM {{schema}}.authorizations WHERE merchant_id = $1 AND id = $2`},
+		{&q.getForUpdate, `SELECT state FROM {{schema}}.authorizations WHERE merchant_id = $1 AND id = $2 FOR UPDATE`},
 
 		// One row per entry after $3, or one row with a NULL entry if the
 		// authorization has none: no row at all means it does not exist.

@@ -10,6 +10,15 @@ import (
 // Write implements authcapture.Store. It is one statement (see the package
 // documentation); inside a caller's transaction it runs under a savepoint.
 func (s *Store) Write(ctx context.Context, w *authcapture.Write) error {
+	if s.tx == nil {
+		return s.write(ctx, s.db, w)
+	}
+	return s.savepoint(ctx, func(db DBTX) error { return s.write(ctx, db, w) })
+}
+
+// write runs the statement that applies w on db and tells why it wrote
+// nothing, if it did not.
+func (s *Store) write(ctx context.Context, db DBTX, w *authcapture.Write) error {
 	sql, args, err := s.q.writeStatement(w)
 	if err != nil {
 		return err
@@ -17,15 +26,7 @@ func (s *Store) Write(ctx context.Context, w *authcapture.Write) error {
 	a := w.Authorization
 	var written bool
 	var version, entries *int64
-	scan := func(db DBTX) error {
-		return db.QueryRow(ctx, sql, args...).Scan(&written, &version, &entries)
-	}
-	if s.tx == nil {
-		err = scan(s.db)
-	} else {
-		err = s.savepoint(ctx, scan)
-	}
-	if err != nil {
+	if err := db.QueryRow(ctx, sql, args...).Scan(&written, &version, &entries); err != nil {
 		return translate(ctx, "write "+a.ID, err)
 	}
 	switch {
