@@ -379,17 +379,11 @@ func (s *Service) runLocked(ctx context.Context, locker Locker, cmd *command, fn
 	if err != nil {
 		return nil, nil, false, err
 	}
-	written := false
-	defer func() {
-		if !written {
-			// Nothing was written: a failure to release only means the
-			// store lost the lock some other way.
-			_ = lock.Release(ctx)
-		}
-	}()
+	// Ends the lock if nothing else did. Nothing is written then, so a
+	// failure to release can only mean the store lost the lock already.
+	defer func() { _ = lock.Release(ctx) }()
 	if expiryIsDue(a, now) {
 		// The read path writes the expiry; release first, as it writes.
-		written = true
 		_ = lock.Release(ctx)
 		if _, err := s.load(ctx, string(cmd.op), cmd.merchant, cmd.id); err != nil {
 			return nil, nil, false, err
@@ -404,7 +398,6 @@ func (s *Service) runLocked(ctx context.Context, locker Locker, cmd *command, fn
 	if err != nil {
 		return ch, nil, false, err
 	}
-	written = true
 	return ch, nil, false, lock.Write(ctx, w)
 }
 

@@ -79,14 +79,16 @@ type Locker interface {
 	Lock(ctx context.Context, merchantID, id string) (*Authorization, Lock, error)
 }
 
-// Lock is an authorization locked by Locker.Lock. Exactly one of its
-// methods must be called, once; the lock ends with it, whatever it returns.
+// Lock is an authorization locked by Locker.Lock. Write or Release ends
+// it, whatever they return; the holder must end every lock it takes.
 type Lock interface {
 	// Write applies w as Store.Write does (version check included),
 	// atomically with the lock, and ends the lock. An error that is none
-	// of Store.Write's sentinels means the outcome may be unknown.
+	// of Store.Write's sentinels means the outcome may be unknown. Write
+	// after the lock ended writes nothing and returns ErrInvalidArgument.
 	Write(ctx context.Context, w *Write) error
-	// Release ends the lock without writing.
+	// Release ends the lock without writing. After the lock ended it does
+	// nothing and returns nil, so a holder may always defer it.
 	Release(ctx context.Context) error
 }
 

@@ -287,7 +287,11 @@ func testLinearizable(t *testing.T, handles []authcapture.Store, lossy bool) {
 		for i, h := range handles {
 			var s authcapture.Store = h
 			if lossy {
-				s = &lossyStore{Store: h, rng: rand.New(rand.NewPCG(seed, uint64(i)))}
+				ls := &lossyStore{Store: h, rng: rand.New(rand.NewPCG(seed, uint64(i)))}
+				s = ls
+				if l, ok := h.(authcapture.Locker); ok {
+					s = lossyLocker{ls, l}
+				}
 			}
 			svcs[i] = newService(t, s, clock)
 		}
@@ -389,6 +393,7 @@ var errReplyLost = errors.New("storetest: injected: connection lost, reply unkno
 
 // lossyStore loses some replies of the store it wraps: 4% of writes fail
 // before reaching it, 4% fail after they committed, 2% of reads fail.
+// Over a Locker it is a lossyLocker.
 type lossyStore struct {
 	authcapture.Store
 	mu  sync.Mutex
@@ -419,6 +424,43 @@ func (s *lossyStore) Get(ctx context.Context, merchantID, id string) (*authcaptu
 		return nil, errReplyLost
 	}
 	return s.Store.Get(ctx, merchantID, id)
+}
+
+// lossyLocker is a lossyStore over a Locker: its locks fail as its reads
+// do, and its locked writes lose replies as its plain writes do.
+type lossyLocker struct {
+	*lossyStore
+	locker authcapture.Locker
+}
+
+func (s lossyLocker) Lock(ctx context.Context, merchantID, id string) (*authcapture.Authorization, authcapture.Lock, error) {
+	if s.roll() < 2 {
+		return nil, nil, errReplyLost
+	}
+	a, lock, err := s.locker.Lock(ctx, merchantID, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	return a, &lossyLock{Lock: lock, s: s.lossyStore}, nil
+}
+
+type lossyLock struct {
+	authcapture.Lock
+	s *lossyStore
+}
+
+func (l *lossyLock) Write(ctx context.Context, w *authcapture.Write) error {
+	switch r := l.s.roll(); {
+	case r < 4:
+		_ = l.Lock.Release(ctx) // the connection is gone: nothing commits
+		return errReplyLost
+	case r < 8:
+		if err := l.Lock.Write(ctx, w); err != nil {
+			return err
+		}
+		return errReplyLost
+	}
+	return l.Lock.Write(ctx, w)
 }
 
 // testCheckerRejectsWrongModel records a sequential history on the store
