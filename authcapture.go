@@ -7,8 +7,9 @@
 // provider and records each answer through a Service, which validates every
 // transition against a Policy, keeps exact ledgers in the currency's minor
 // units, makes every command idempotent by key, retries optimistic version
-// conflicts, applies expiry on every read and command, and writes events to
-// an outbox in the same atomic write as the change.
+// conflicts (queueing under a lock, on stores that are Lockers, when
+// writers contend), applies expiry on every read and command, and writes
+// events to an outbox in the same atomic write as the change.
 //
 // The happy path, on the embedded store:
 //

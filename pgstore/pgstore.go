@@ -56,6 +56,13 @@
 // the statement runs under a savepoint, so a rejected write leaves the
 // caller's transaction usable.
 //
+// Store is also an authcapture.Locker: Lock reads the authorization's row
+// with SELECT ... FOR UPDATE in a transaction, and the write under the lock
+// is the same statement, committed with it. The Service takes such a lock
+// only for a command whose write lost a version conflict on a fresh read,
+// so contending writers wait on the row instead of failing their version
+// checks again; an uncontended command stays at one round trip.
+//
 // # The event cursor
 //
 // In PostgreSQL a transaction that took a lower sequence value can commit
