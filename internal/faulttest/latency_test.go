@@ -64,8 +64,7 @@ func TestLatencyConcurrentServices(t *testing.T) {
 				t.Logf("round trip through the proxy: %v", rtt)
 			}
 		}
-		h := *countConflicts
-		svcs[i] = e.service(t, pool, &h)
+		svcs[i] = e.service(t, pool, &hooks{after: countConflicts.after})
 	}
 
 	var (

@@ -391,3 +391,51 @@ func TestReplyLostOnCreateWithGeneratedID(t *testing.T) {
 	}
 	e.verify(t, committed, map[string]int64{})
 }
+
+// TestResetDuringLockedWrite makes a capture lose a version conflict on a
+// fresh read (another writer gets in just before its write), so that the
+// Service runs it again under the row lock, and resets the connection when
+// that locked write's first bytes reach the proxy. The server rolls the
+// transaction back when it sees the reset, releasing the row: nothing may
+// be applied, and the retry with the same key applies the capture once.
+func TestResetDuringLockedWrite(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.addLinger(t)
+	id := e.newAuth(t, "100.00")
+	const key = "cap-locked-reset"
+	writes, armed := 0, false
+	h := &hooks{keys: []string{key}, before: func(ctx context.Context, _ string) {
+		writes++
+		switch writes {
+		case 1: // the optimistic write: another writer gets in first
+			if _, err := e.svc.Capture(ctx, captureReq(id, "cap-interfere", 100)); err != nil {
+				t.Errorf("the interfering capture: %v", err)
+			}
+		case 2: // the write under the lock
+			armed = true
+			e.arm(t, upstream, true)
+		}
+	}}
+	svc := e.service(t, e.pool(t, 1, nil), h)
+	want := map[string]int64{"cap-interfere": 100}
+
+	_, err := svc.Capture(e.ctx, captureReq(id, key, 250))
+	if !armed || h.locked.Load() != 1 {
+		t.Fatalf("the capture did not write under a lock (%d writes, %d locked)", writes, h.locked.Load())
+	}
+	err = unknownErr(t, "locked capture through a reset connection", err)
+	t.Logf("the capture failed with: %v", err)
+	e.waitGone(t, e.appName)
+	if e.keyRecorded(t, key) {
+		t.Fatal("a locked write reset before it reached the server was applied")
+	}
+	e.verify(t, id, want)
+
+	e.arm(t, upstream, false)
+	if r := mustResolve(t, svc, captureReq(id, key, 250)); r.Replayed {
+		t.Error("the retry of a locked write that never reached the server was answered as a replay")
+	}
+	want[key] = 250
+	e.verify(t, id, want)
+}

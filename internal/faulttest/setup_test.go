@@ -252,7 +252,7 @@ func (e *env) service(t testing.TB, db pgstore.DBTX, h *hooks) *authcapture.Serv
 	t.Helper()
 	var s authcapture.Store = e.storeOn(t, db)
 	if h != nil {
-		h.Store = s
+		h.Store = s.(*pgstore.Store)
 		s = h
 	}
 	svc, err := authcapture.New(s, nil)
@@ -264,15 +264,42 @@ func (e *env) service(t testing.TB, db pgstore.DBTX, h *hooks) *authcapture.Serv
 
 // hooks is a Store that calls before and after around every write that
 // records one of the idempotency keys in keys (every write if keys is
-// empty). A hook runs on the goroutine of the command.
+// empty), plain or under a lock. A hook runs on the goroutine of the
+// command. It is a Locker, as the pgstore.Store it wraps is.
 type hooks struct {
-	authcapture.Store
+	*pgstore.Store
 	keys   []string
 	before func(ctx context.Context, key string)
 	after  func(ctx context.Context, key string, err error)
+	locked atomic.Int64 // writes made under a lock
 }
 
 func (h *hooks) Write(ctx context.Context, w *authcapture.Write) error {
+	return h.around(ctx, w, h.Store.Write)
+}
+
+// Lock forwards to the store's Lock, with the hooks around the locked
+// write.
+func (h *hooks) Lock(ctx context.Context, merchantID, id string) (*authcapture.Authorization, authcapture.Lock, error) {
+	a, lock, err := h.Store.Lock(ctx, merchantID, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	return a, &hookedLock{Lock: lock, h: h}, nil
+}
+
+type hookedLock struct {
+	authcapture.Lock
+	h *hooks
+}
+
+func (l *hookedLock) Write(ctx context.Context, w *authcapture.Write) error {
+	l.h.locked.Add(1)
+	return l.h.around(ctx, w, l.Lock.Write)
+}
+
+// around runs write(ctx, w) between the hooks, if w's key is one of h's.
+func (h *hooks) around(ctx context.Context, w *authcapture.Write, write func(context.Context, *authcapture.Write) error) error {
 	key := ""
 	if w.Idempotency != nil {
 		key = w.Idempotency.Key
@@ -284,7 +311,7 @@ func (h *hooks) Write(ctx context.Context, w *authcapture.Write) error {
 	if match && h.before != nil {
 		h.before(ctx, key)
 	}
-	err := h.Store.Write(ctx, w)
+	err := write(ctx, w)
 	if match && h.after != nil {
 		h.after(ctx, key, err)
 	}
