@@ -283,6 +283,7 @@ func (s *Service) run(ctx context.Context, cmd *command, fn func(ch *change) err
 	locker, _ := s.store.(Locker)
 	locked := false
 	for attempt := 0; ; attempt++ {
+		switched := false // to the locked path, by this attempt's conflict
 		now := s.clock.Now()
 		ch.recycle()
 		ch = nil
@@ -297,7 +298,7 @@ func (s *Service) run(ctx context.Context, cmd *command, fn func(ch *change) err
 		case locked:
 			var rejection error
 			var again bool
-			ch, rejection, again, err = s.runLocked(ctx, locker, cmd, fn, now)
+			ch, rejection, again, err = s.runLocked(ctx, locker, cmd, fn)
 			switch {
 			case again:
 				continue
@@ -327,7 +328,9 @@ func (s *Service) run(ctx context.Context, cmd *command, fn func(ch *change) err
 				return s.rejected(ctx, cmd, rejection)
 			}
 			err = s.write(ctx, ch)
-			locked = locker != nil && !cached && errors.Is(err, ErrVersionConflict)
+			if locker != nil && !cached && errors.Is(err, ErrVersionConflict) {
+				locked, switched = true, true
+			}
 		}
 		if err != nil && ch != nil && ch.a != nil {
 			s.cache.drop(cmd.merchant, ch.a.ID)
@@ -353,7 +356,7 @@ func (s *Service) run(ctx context.Context, cmd *command, fn func(ch *change) err
 				return nil, &Error{Op: string(cmd.op), MerchantID: cmd.merchant, AuthorizationID: cmd.id,
 					Err: ErrVersionConflict, Detail: fmt.Sprintf("gave up after %d retries", attempt)}
 			}
-			if attempt > 0 && !locked {
+			if attempt > 0 && !switched {
 				// Writers racing on one authorization: spread the retries
 				// out (jittered, growing with the attempt, at most ~2 ms).
 				backoff(ctx, time.Duration(mrand.Int64N(int64(min(attempt, 10))*200*int64(time.Microsecond))))
@@ -374,15 +377,24 @@ func (s *Service) run(ctx context.Context, cmd *command, fn func(ch *change) err
 // the lock. A rejection by fn is returned as such; again means the
 // authorization's expiry was due and has been written, so the command
 // must run again.
-func (s *Service) runLocked(ctx context.Context, locker Locker, cmd *command, fn func(ch *change) error, now time.Time) (
+func (s *Service) runLocked(ctx context.Context, locker Locker, cmd *command, fn func(ch *change) error) (
 	ch *change, rejection error, again bool, err error) {
 	a, lock, err := locker.Lock(ctx, cmd.merchant, cmd.id)
 	if err != nil {
 		return nil, nil, false, err
 	}
-	// Ends the lock if nothing else did. Nothing is written then, so a
-	// failure to release can only mean the store lost the lock already.
-	defer func() { _ = lock.Release(ctx) }()
+	// Ends the lock if nothing else did, even if ctx has ended: a lock left
+	// open would hold the authorization (and, on a database, a connection).
+	// Nothing is written then, so a failure to release can only mean the
+	// store lost the lock already.
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+		defer cancel()
+		_ = lock.Release(rctx)
+	}()
+	// The time is read under the lock: waiting for it may take a while,
+	// and the hold may have expired meanwhile.
+	now := s.clock.Now()
 	if expiryIsDue(a, now) {
 		// The read path writes the expiry; release first, as it writes.
 		_ = lock.Release(ctx)
@@ -401,6 +413,10 @@ func (s *Service) runLocked(ctx context.Context, locker Locker, cmd *command, fn
 	}
 	return ch, nil, false, lock.Write(ctx, w)
 }
+
+// releaseTimeout bounds the release of a lock after the command's context
+// ended.
+const releaseTimeout = 5 * time.Second
 
 // write finishes ch and writes it.
 func (s *Service) write(ctx context.Context, ch *change) error {

@@ -72,10 +72,15 @@ type Store interface {
 // write built on a fresh read lost a version conflict, so an uncontended
 // command keeps the optimistic path; and it always ends the lock it took.
 // storetest checks a Locker with the rest of the Store contract.
+//
+// A Store that wraps another (to count or log its calls, say) hides this
+// capability unless it declares Lock itself.
 type Locker interface {
 	// Lock returns the authorization id of merchantID, as Get does, and
 	// locks it: until the Lock ends, no other writer can change it. It
-	// returns ErrNotFound if there is none (nothing is then locked).
+	// waits while another Lock holds it. It returns ErrNotFound if there
+	// is none, ErrVersionConflict if the backend refused to wait (a
+	// serialization failure, a deadlock), and then nothing is locked.
 	Lock(ctx context.Context, merchantID, id string) (*Authorization, Lock, error)
 }
 

@@ -54,6 +54,9 @@ func translate(ctx context.Context, op string, err error) error {
 	if err == nil {
 		return nil
 	}
+	if _, done := err.(*Error); done {
+		return err // translated already
+	}
 	var sentinel error
 	var pg *pgconn.PgError
 	switch {

@@ -19,9 +19,24 @@ var _ authcapture.Locker = (*Store)(nil)
 // authorizations that writers are contending for, where it replaces a
 // series of failed version checks with one wait.
 //
-// The lock holds one of the pool's connections until it ends.
+// On a pool or a connection the transaction is READ COMMITTED, whatever
+// the server's default, so the locking read waits for a row another writer
+// holds. Under WithTx it is a savepoint of the caller's transaction, at the
+// caller's isolation level: under REPEATABLE READ or SERIALIZABLE a
+// contended lock then fails with authcapture.ErrVersionConflict, and the
+// caller retries its transaction. Each lock, including one waiting for the
+// row, holds one of the pool's connections until it ends.
 func (s *Store) Lock(ctx context.Context, merchantID, id string) (*authcapture.Authorization, authcapture.Lock, error) {
-	tx, err := s.db.Begin(ctx)
+	var tx pgx.Tx
+	var err error
+	if b, ok := s.db.(txBeginner); ok && s.tx == nil {
+		// READ COMMITTED whatever the server's default: a locking read
+		// then waits for the row instead of failing with a serialization
+		// error under REPEATABLE READ or SERIALIZABLE.
+		tx, err = b.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
+	} else {
+		tx, err = s.db.Begin(ctx)
+	}
 	if err != nil {
 		return nil, nil, translate(ctx, fmt.Sprintf("lock %q", id), err)
 	}
@@ -36,6 +51,11 @@ func (s *Store) Lock(ctx context.Context, merchantID, id string) (*authcapture.A
 		return nil, nil, err
 	}
 	return a, &lock{s: s, tx: tx, id: id}, nil
+}
+
+// txBeginner is what *pgxpool.Pool and *pgx.Conn have beyond DBTX.
+type txBeginner interface {
+	BeginTx(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, error)
 }
 
 // lock is a row locked by Lock, in the transaction tx.

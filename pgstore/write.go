@@ -57,13 +57,13 @@ func (s *Store) write(ctx context.Context, db DBTX, w *authcapture.Write) error 
 func (s *Store) savepoint(ctx context.Context, fn func(db DBTX) error) error {
 	sp, err := s.tx.Begin(ctx)
 	if err != nil {
-		return err
+		return translate(ctx, "savepoint", err)
 	}
 	if err := fn(sp); err != nil {
 		_ = sp.Rollback(ctx) // the transaction reports its own state to the caller
 		return err
 	}
-	return sp.Commit(ctx)
+	return translate(ctx, "release savepoint", sp.Commit(ctx))
 }
 
 // writeStatement checks w and returns the statement that applies it with
