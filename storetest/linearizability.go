@@ -407,16 +407,27 @@ func (s *lossyStore) roll() int {
 }
 
 func (s *lossyStore) Write(ctx context.Context, w *authcapture.Write) error {
+	return s.lossy(ctx, w, s.Store.Write, nil)
+}
+
+// lossy runs write(ctx, w) with the store's losses: 4% of the calls fail
+// before it (after drop, if not nil, undoes what went before), 4% after
+// it committed.
+func (s *lossyStore) lossy(ctx context.Context, w *authcapture.Write,
+	write func(context.Context, *authcapture.Write) error, drop func()) error {
 	switch r := s.roll(); {
 	case r < 4:
+		if drop != nil {
+			drop()
+		}
 		return errReplyLost
 	case r < 8:
-		if err := s.Store.Write(ctx, w); err != nil {
+		if err := write(ctx, w); err != nil {
 			return err
 		}
 		return errReplyLost
 	}
-	return s.Store.Write(ctx, w)
+	return write(ctx, w)
 }
 
 func (s *lossyStore) Get(ctx context.Context, merchantID, id string) (*authcapture.Authorization, error) {
@@ -450,17 +461,9 @@ type lossyLock struct {
 }
 
 func (l *lossyLock) Write(ctx context.Context, w *authcapture.Write) error {
-	switch r := l.s.roll(); {
-	case r < 4:
-		_ = l.Lock.Release(ctx) // the connection is gone: nothing commits
-		return errReplyLost
-	case r < 8:
-		if err := l.Lock.Write(ctx, w); err != nil {
-			return err
-		}
-		return errReplyLost
-	}
-	return l.Lock.Write(ctx, w)
+	// A write lost before it reached the store: the connection is gone,
+	// and nothing commits.
+	return l.s.lossy(ctx, w, l.Lock.Write, func() { _ = l.Lock.Release(ctx) })
 }
 
 // testCheckerRejectsWrongModel records a sequential history on the store
