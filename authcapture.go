@@ -86,6 +86,7 @@ type Service struct {
 	maxRetries    int
 	newID         func(prefix string) string
 	cache         *stateCache
+	locker        Locker // the store, if it can lock; else nil
 }
 
 // New returns a Service over store. It returns an error wrapping
@@ -124,6 +125,7 @@ func New(store Store, opts *Options) (*Service, error) {
 	if o.CacheSize == 0 {
 		o.CacheSize = 10_000
 	}
+	s.locker, _ = store.(Locker)
 	if cr, ok := store.(CheapReads); !ok || !cr.CheapReads() {
 		s.cache = newStateCache(o.CacheSize)
 	}
@@ -280,7 +282,6 @@ func (s *Service) run(ctx context.Context, cmd *command, fn func(ch *change) err
 	// store is a Locker the command queues for it from then on. A conflict
 	// on a cached state only means the cache was stale (another instance
 	// wrote), which a fresh read settles in fewer round trips than a lock.
-	locker, _ := s.store.(Locker)
 	locked := false
 	for attempt := 0; ; attempt++ {
 		switched := false // to the locked path, by this attempt's conflict
@@ -298,7 +299,7 @@ func (s *Service) run(ctx context.Context, cmd *command, fn func(ch *change) err
 		case locked:
 			var rejection error
 			var again bool
-			ch, rejection, again, err = s.runLocked(ctx, locker, cmd, fn)
+			ch, rejection, again, err = s.runLocked(ctx, cmd, fn)
 			switch {
 			case again:
 				continue
@@ -328,7 +329,7 @@ func (s *Service) run(ctx context.Context, cmd *command, fn func(ch *change) err
 				return s.rejected(ctx, cmd, rejection)
 			}
 			err = s.write(ctx, ch)
-			if locker != nil && !cached && errors.Is(err, ErrVersionConflict) {
+			if s.locker != nil && !cached && errors.Is(err, ErrVersionConflict) {
 				locked, switched = true, true
 			}
 		}
@@ -377,9 +378,9 @@ func (s *Service) run(ctx context.Context, cmd *command, fn func(ch *change) err
 // the lock. A rejection by fn is returned as such; again means the
 // authorization's expiry was due and has been written, so the command
 // must run again.
-func (s *Service) runLocked(ctx context.Context, locker Locker, cmd *command, fn func(ch *change) error) (
+func (s *Service) runLocked(ctx context.Context, cmd *command, fn func(ch *change) error) (
 	ch *change, rejection error, again bool, err error) {
-	a, lock, err := locker.Lock(ctx, cmd.merchant, cmd.id)
+	a, lock, err := s.locker.Lock(ctx, cmd.merchant, cmd.id)
 	if err != nil {
 		return nil, nil, false, err
 	}
