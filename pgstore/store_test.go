@@ -650,3 +650,46 @@ func fillNonZero(t *testing.T, v reflect.Value, path string) {
 		t.Fatalf("%s: fillNonZero does not know %s; teach it", path, v.Kind())
 	}
 }
+
+// Under WithTx a lock is a savepoint of the caller's transaction: its
+// write commits or rolls back with that transaction, and a released lock
+// leaves the transaction usable.
+func TestLockInsideTheCallersTransaction(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 4)
+	ctx := context.Background()
+	a := mustWrite(t, b.store, newWrite("m1", "a1", ""))
+	must := func(what string, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	for _, commit := range []bool{false, true} {
+		tx, err := b.pool.Begin(ctx)
+		must("begin", err)
+		store := b.store.WithTx(tx)
+		_, lock, err := store.Lock(ctx, "m1", "a1")
+		must("lock", err)
+		must("release", lock.Release(ctx))
+		_, err = tx.Exec(ctx, "SELECT 1")
+		must("a statement after the release", err)
+
+		got, lock, err := store.Lock(ctx, "m1", "a1")
+		must("lock again", err)
+		w := captureWrite(got, fmt.Sprintf("k-%v", commit), 100)
+		must("locked write", lock.Write(ctx, w))
+		if commit {
+			must("commit", tx.Commit(ctx))
+			a = w.Authorization
+		} else {
+			must("rollback", tx.Rollback(ctx))
+		}
+		stored, err := b.store.Get(ctx, "m1", "a1")
+		must("get", err)
+		if stored.Version != a.Version || stored.Captured != a.Captured {
+			t.Errorf("commit %v: stored version %d captured %d, want %d and %d",
+				commit, stored.Version, stored.Captured, a.Version, a.Captured)
+		}
+	}
+}
