@@ -265,6 +265,10 @@ type command struct {
 	key      string
 	print    uint64
 	create   bool // builds a new authorization instead of changing one
+	// pinned commands apply only to the version their caller found (the
+	// scheduler's): after a conflict they will be rejected, and locking
+	// would only make the rejection dearer.
+	pinned bool
 }
 
 // run executes a command: it reads the authorization, applies the command's
@@ -329,7 +333,7 @@ func (s *Service) run(ctx context.Context, cmd *command, fn func(ch *change) err
 				return s.rejected(ctx, cmd, rejection)
 			}
 			err = s.write(ctx, ch)
-			if s.locker != nil && !cached && errors.Is(err, ErrVersionConflict) {
+			if s.locker != nil && !cached && !cmd.pinned && errors.Is(err, ErrVersionConflict) {
 				locked, switched = true, true
 			}
 		}

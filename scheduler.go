@@ -212,7 +212,7 @@ func (s *Scheduler) apply(ctx context.Context, ref DueRef, res *SweepResult) err
 // there first.
 func (s *Scheduler) claim(ctx context.Context, a *Authorization, cancel bool) (*Authorization, bool, error) {
 	key := schedulerKeyPrefix + "claim:" + a.ID + ":" + strconv.FormatInt(a.Version, 10)
-	r, err := s.svc.run(ctx, &command{op: CmdSchedule, merchant: a.MerchantID, id: a.ID, key: key,
+	r, err := s.svc.run(ctx, &command{op: CmdSchedule, merchant: a.MerchantID, id: a.ID, key: key, pinned: true,
 		print: uint64(newFingerprint(CmdSchedule).str(a.ID).int(a.Version).bool(cancel))},
 		func(ch *change) error {
 			if ch.a.Version != a.Version+1 || ch.a.Closed() {
@@ -388,7 +388,7 @@ func (s *Scheduler) pushCancel(ctx context.Context, a *Authorization) error {
 // otherwise it does nothing, and the authorization is looked at again if it
 // is still due.
 func (s *Scheduler) moveSchedule(ctx context.Context, a *Authorization, what string, move func(ch *change)) error {
-	_, err := s.svc.run(ctx, &command{op: CmdSchedule, merchant: a.MerchantID, id: a.ID,
+	_, err := s.svc.run(ctx, &command{op: CmdSchedule, merchant: a.MerchantID, id: a.ID, pinned: true,
 		key:   schedulerKeyPrefix + what + ":" + a.ID + ":" + strconv.FormatInt(a.Version, 10),
 		print: uint64(newFingerprint(CmdSchedule).str(a.ID).int(a.Version).str(what))},
 		func(ch *change) error {
@@ -418,7 +418,7 @@ func (s *Service) beginScheduled(ctx context.Context, a *Authorization, capID st
 	op := CmdBeginCapture
 	found := a.Version
 	return s.run(ctx, &command{op: op, merchant: a.MerchantID, id: a.ID, key: schedulerKeyPrefix + "begin:" + a.ID + ":" + capID,
-		print: uint64(newFingerprint(op).str(a.ID).str(capID))},
+		pinned: true, print: uint64(newFingerprint(op).str(a.ID).str(capID))},
 		func(ch *change) error {
 			a := ch.a
 			if a.Version != found+1 {
