@@ -2,6 +2,7 @@ package authcapture
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -124,4 +125,49 @@ type DueRef struct {
 	MerchantID string
 	ID         string
 	DueAt      time.Time
+}
+
+// CheckWrite reports, as an error wrapping ErrInvalidArgument, whether w is
+// malformed in a way that needs no stored state to see: no authorization,
+// one without merchant, ID or a positive version, entries whose Seq do not
+// run without gaps up to Authorization.Entries (from 1 for a new
+// authorization), or an event or idempotency record of another merchant or
+// authorization.
+//
+// The Service only hands a Store writes that pass CheckWrite. Every Store
+// calls it first in Write, so that a write from anywhere else (a tool, a
+// test) is refused the same way by every store; what needs the stored state
+// (the version check, entries continuing the stored log) is each store's.
+func CheckWrite(w *Write) error {
+	invalid := func(format string, args ...any) error {
+		return fmt.Errorf("authcapture: malformed write: %s: %w", fmt.Sprintf(format, args...), ErrInvalidArgument)
+	}
+	if w == nil || w.Authorization == nil {
+		return invalid("no authorization")
+	}
+	a := w.Authorization
+	if a.MerchantID == "" || a.ID == "" {
+		return invalid("authorization without merchant or ID")
+	}
+	if a.Version < 1 {
+		return invalid("authorization %q at version %d", a.ID, a.Version)
+	}
+	first := a.Entries - int64(len(w.Entries)) + 1
+	if a.Version == 1 && first != 1 && len(w.Entries) > 0 {
+		return invalid("entries %d to %d do not start the log of new authorization %q", first, a.Entries, a.ID)
+	}
+	for i, e := range w.Entries {
+		if e.Seq != first+int64(i) {
+			return invalid("entry seq %d where %d was expected (the last entry's seq is Authorization.Entries, %d)", e.Seq, first+int64(i), a.Entries)
+		}
+	}
+	for _, ev := range w.Events {
+		if ev.MerchantID != a.MerchantID || ev.AuthorizationID != a.ID {
+			return invalid("event of %s/%s in a write of %s/%s", ev.MerchantID, ev.AuthorizationID, a.MerchantID, a.ID)
+		}
+	}
+	if r := w.Idempotency; r != nil && (r.MerchantID != a.MerchantID || r.AuthorizationID != a.ID || r.Key == "") {
+		return invalid("idempotency record %q of %s/%s in a write of %s/%s", r.Key, r.MerchantID, r.AuthorizationID, a.MerchantID, a.ID)
+	}
+	return nil
 }

@@ -230,45 +230,6 @@ func TestRoundTripCompact(t *testing.T) {
 	require.Nil(t, m.spill, "nothing spilled")
 }
 
-// TestRoundTripSpilled writes values that do not fit the compact forms and
-// checks that they read back whole.
-func TestRoundTripSpilled(t *testing.T) {
-	s := New()
-	// Events and the record name other authorizations, times, versions
-	// and counts that do not fit.
-	w := fullWrite(t, "m1", "a1", false)
-	w.Authorization.CreatedAt = time.Date(3000, 1, 1, 0, 0, 0, 1, time.UTC)
-	w.Authorization.NextDue = time.Date(1000, 1, 1, 0, 0, 0, 0, time.UTC)
-	w.Authorization.Captures = math.MaxUint16 + 7
-	w.Entries[0].At = time.Date(1600, 1, 1, 0, 0, 0, 0, time.FixedZone("Y", 7200))
-	w.Entries[1].Version = math.MaxUint32 + 1
-	w.Entries[2].Version = -1
-	w.Idempotency.MerchantID = "m2"
-	roundTrip(t, s, w)
-	r := s.record("m1", "a1")
-	require.NotNil(t, r.full())
-	require.NotNil(t, s.merchants["m2"].spill, "the key names an authorization of another merchant")
-	require.NotNil(t, s.merchants[w.Events[0].MerchantID].spill, "the event names another merchant")
-
-	// A consistent write whose own values do not fit: unknown strings
-	// beyond what the tables hold, an event amount that is neither the
-	// entry's nor the open amount, an entry seq beyond 24 bits for the
-	// record.
-	s = New()
-	for i := range 300 {
-		w := fullWrite(t, "m1", "b"+strconv.Itoa(i), true)
-		w.Authorization.Currency = authcapture.Currency("C" + strconv.Itoa(i))
-		w.Entries[0].Kind = authcapture.EntryKind("K" + strconv.Itoa(i))
-		w.Events[0].Type = authcapture.EventType("T" + strconv.Itoa(i))
-		w.Events[1].Amount = 12345
-		w.Idempotency.Op = "O" + strconv.Itoa(i)
-		roundTrip(t, s, w)
-	}
-	require.Equal(t, 300, s.Len())
-	require.Len(t, s.tables.currencies.names, math.MaxUint8+1)
-}
-
-// TestTimeEncoding checks the edges of the Unix-nanosecond encoding.
 func TestTimeEncoding(t *testing.T) {
 	for _, tm := range []time.Time{
 		{},

@@ -152,8 +152,8 @@ func (s *Store) Write(ctx context.Context, w *authcapture.Write) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if w == nil || w.Authorization == nil {
-		return fmt.Errorf("memstore: write without an authorization: %w", authcapture.ErrInvalidArgument)
+	if err := authcapture.CheckWrite(w); err != nil {
+		return err
 	}
 	in := w.Authorization
 	s.mu.Lock()

@@ -69,38 +69,13 @@ func (s *Store) savepoint(ctx context.Context, fn func(db DBTX) error) error {
 // writeStatement checks w and returns the statement that applies it with
 // its arguments.
 func (q *queries) writeStatement(w *authcapture.Write) (string, []any, error) {
+	if err := authcapture.CheckWrite(w); err != nil {
+		return "", nil, err
+	}
 	invalid := func(format string, args ...any) error {
 		return fmt.Errorf("pgstore: write: %s: %w", fmt.Sprintf(format, args...), authcapture.ErrInvalidArgument)
 	}
-	if w == nil || w.Authorization == nil {
-		return "", nil, invalid("no authorization")
-	}
 	a := w.Authorization
-	if a.MerchantID == "" || a.ID == "" {
-		return "", nil, invalid("authorization without merchant or ID")
-	}
-	if a.Version < 1 {
-		return "", nil, invalid("authorization %q at version %d", a.ID, a.Version)
-	}
-	for i, e := range w.Entries {
-		switch {
-		case i == 0 && a.Version == 1 && e.Seq != 1:
-			return "", nil, invalid("entry seq %d does not start the log of a new authorization", e.Seq)
-		case i == 0 && e.Seq < 1:
-			return "", nil, invalid("entry seq %d", e.Seq)
-		case i > 0 && e.Seq != w.Entries[i-1].Seq+1:
-			return "", nil, invalid("entry seq %d does not follow %d", e.Seq, w.Entries[i-1].Seq)
-		}
-	}
-	for _, ev := range w.Events {
-		if ev.MerchantID != a.MerchantID || ev.AuthorizationID != a.ID {
-			return "", nil, invalid("event of %s/%s in a write of %s/%s", ev.MerchantID, ev.AuthorizationID, a.MerchantID, a.ID)
-		}
-	}
-	if r := w.Idempotency; r != nil && (r.MerchantID != a.MerchantID || r.Key == "") {
-		return "", nil, invalid("idempotency record of merchant %q for a write of merchant %q", r.MerchantID, a.MerchantID)
-	}
-
 	sh := writeShape{insert: a.Version == 1, entries: len(w.Entries), events: len(w.Events), idempotency: w.Idempotency != nil}
 	// One buffer holds every JSON value of the write.
 	buf := make([]byte, 0, 2048)

@@ -24,6 +24,7 @@ var storeContractTests = []contractTest{
 	{"UpdateOfMissingAuthorizationIsNotFound", testUpdateOfMissingAuthorization},
 	{"StaleVersionIsConflictAndChangesNothing", testStaleVersion},
 	{"VersionMustAdvanceByExactlyOne", testVersionMustAdvanceByOne},
+	{"MalformedWriteIsInvalidArgumentAndChangesNothing", testMalformedWrite},
 	{"OneWriterWinsEachVersion", testOneWriterWinsEachVersion},
 	{"ExistingIdempotencyKeyFailsTheWholeWrite", testExistingIdempotencyKey},
 	{"IdempotencyRecordRoundTrips", testIdempotencyRecordRoundTrips},
@@ -177,6 +178,39 @@ func testVersionMustAdvanceByOne(t *testing.T, s authcapture.Store) {
 		w.Entries[0].Version, w.Events[0].Version, w.Idempotency.Version = v, v, v
 		assert.ErrorIs(t, s.Write(ctx, w), authcapture.ErrVersionConflict, "write of version %d over version %d", v, a.Version)
 		assert.Equal(t, before, snapshot(t, s, "m1", "auth-1"), "a failed write changes nothing")
+	}
+}
+
+func testMalformedWrite(t *testing.T, s authcapture.Store) {
+	ctx := testContext(t)
+	a := openAuthorization(t, s, "m1", "auth-1", epoch.Add(validity))
+	mustWrite(t, s, created("m2", "auth-2", "k-other")) // so merchant m2 exists
+	cases := map[string]func(w *authcapture.Write){
+		"no authorization":                func(w *authcapture.Write) { w.Authorization = nil },
+		"version zero":                    func(w *authcapture.Write) { w.Authorization.Version = 0 },
+		"entry seq with a gap":            func(w *authcapture.Write) { w.Entries[0].Seq++ },
+		"entries short of Entries":        func(w *authcapture.Write) { w.Authorization.Entries++ },
+		"event of another merchant":       func(w *authcapture.Write) { w.Events[0].MerchantID = "m2" },
+		"event of another authorization":  func(w *authcapture.Write) { w.Events[0].AuthorizationID = "auth-2" },
+		"record of another merchant":      func(w *authcapture.Write) { w.Idempotency.MerchantID = "m2" },
+		"record of another authorization": func(w *authcapture.Write) { w.Idempotency.AuthorizationID = "auth-2" },
+		"record without a key":            func(w *authcapture.Write) { w.Idempotency.Key = "" },
+		"new authorization not at entry 1": func(w *authcapture.Write) {
+			*w = *created("m1", "auth-3", "k-new")
+			w.Entries[0].Seq, w.Authorization.Entries = 2, 2
+		},
+	}
+	for name, mangle := range cases {
+		before := snapshot(t, s, "m1", "auth-1")
+		w := captured(a, "k-bad", 100)
+		mangle(w)
+		assert.ErrorIs(t, s.Write(ctx, w), authcapture.ErrInvalidArgument, name)
+		assert.Equal(t, before, snapshot(t, s, "m1", "auth-1"), "%s: a refused write changes nothing", name)
+		for _, m := range []string{"m1", "m2"} {
+			_, err := s.Idempotency(ctx, m, "k-bad")
+			assert.ErrorIs(t, err, authcapture.ErrNotFound, "%s: a refused write records no key", name)
+		}
+		assert.True(t, snapshot(t, s, "m1", "auth-3").Missing, name)
 	}
 }
 
