@@ -34,6 +34,7 @@
 //
 // Stores are pluggable: memstore is the embedded default, pgstore keeps
 // everything in PostgreSQL. Both pass the conformance suite in storetest.
+// docs/design.md describes the model, its invariants, the rules and their limits.
 package authcapture
 
 import (
