@@ -21,8 +21,9 @@ import (
 //  5. a closed authorization has a close reason, a close time, a terminal
 //     status and nothing due.
 //
-// CheckStep checks what holds between two reads, and the model's Status
-// the derivation of invariant 4.
+// Invariant 4, the status derived, is Ledger.Status; what holds between
+// two reads of one authorization is CheckStep; that a rejected command
+// changes nothing (invariant 6) is how every command of Ledger returns.
 func Check(a *authcapture.Authorization, log []authcapture.Entry) error {
 	if a == nil {
 		return fmt.Errorf("nil authorization")
