@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/authcapture/authcapture"
+	"github.com/authcapture/authcapture/internal/statemachine"
 	"github.com/authcapture/authcapture/memstore"
 	"github.com/authcapture/authcapture/storetest"
 )
@@ -22,3 +23,17 @@ func TestLinearizability(t *testing.T) {
 		return handles
 	})
 }
+
+func TestStateMachine(t *testing.T) {
+	t.Run("memstore", func(t *testing.T) {
+		statemachine.Run(t, func(*testing.T) authcapture.Store { return memstore.New() })
+	})
+	// The same machine with the Service's state cache in front of the store.
+	t.Run("memstore/cached", func(t *testing.T) {
+		statemachine.Run(t, func(*testing.T) authcapture.Store { return plainStore{memstore.New()} })
+	})
+}
+
+// plainStore hides a store's optional capabilities (CheapReads), so the
+// Service keeps its state cache.
+type plainStore struct{ authcapture.Store }

@@ -4,14 +4,14 @@ import (
 	"testing"
 
 	"github.com/authcapture/authcapture"
-	"github.com/authcapture/authcapture/storetest"
+	"github.com/authcapture/authcapture/internal/statemachine"
 )
 
 // The state machine makes a store per check; they share one schema,
 // emptied for each.
 func TestStateMachine(t *testing.T) {
 	b := setup(t, 4)
-	storetest.RunStateMachine(t, func(t *testing.T) authcapture.Store {
+	statemachine.Run(t, func(t *testing.T) authcapture.Store {
 		b.reset(t)
 		return b.store
 	})

@@ -4,9 +4,17 @@ import (
 	"testing"
 
 	"github.com/authcapture/authcapture"
+	"github.com/authcapture/authcapture/internal/model"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
+
+// CheckInvariants returns an error describing the first invariant of the
+// aggregate (docs/design.md, "Invariants") that a and its whole log
+// violate. Tests call it on what a store holds after any run.
+func CheckInvariants(a *authcapture.Authorization, log []authcapture.Entry) error {
+	return model.Check(a, log)
+}
 
 // checkStored reads one authorization, its log and its events from the
 // store, checks the invariants (CheckInvariants), and then the events that

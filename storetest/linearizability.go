@@ -18,6 +18,7 @@ import (
 	"github.com/anishathalye/porcupine"
 	"github.com/authcapture/authcapture"
 	"github.com/authcapture/authcapture/clocktest"
+	"github.com/authcapture/authcapture/internal/model"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -96,7 +97,7 @@ func outputOf(a *authcapture.Authorization, replayed bool, err error) linOutput 
 	if replayed {
 		return linOutput{Outcome: linRejected, Reason: errUnexpectedReplay}
 	}
-	return linOutput{Outcome: linOK, Ledger: ledgerOf(a)}
+	return linOutput{Outcome: linOK, View: model.ViewOf(a)}
 }
 
 // perform issues in through svc on merchant's authorization id.
@@ -147,7 +148,7 @@ func randomInput(rng *rand.Rand, cfg linConfig, id string, client, k int) linInp
 // history is one recorded run on one authorization.
 type history struct {
 	merchant, id string
-	initial      ledger
+	initial      model.Ledger
 	ops          []porcupine.Operation
 }
 
@@ -164,7 +165,7 @@ func recordHistory(t *testing.T, setup *authcapture.Service, svcs []*authcapture
 	ctx := testContext(t)
 	const merchant = "m-lin"
 	a := approve(t, setup, merchant, id, cfg.authorized)
-	h := history{merchant: merchant, id: id, initial: ledgerOf(a)}
+	h := history{merchant: merchant, id: id, initial: model.Of(a, authcapture.DefaultPolicy)}
 	rec := newRecorder()
 	tickAt := cfg.opsEach/2 + rand.New(rand.NewPCG(seed, 0)).IntN(cfg.opsEach-cfg.opsEach/2)
 	var wg sync.WaitGroup
@@ -255,7 +256,7 @@ func describeHistory(h history) string {
 	ops := slices.Clone(h.ops)
 	slices.SortStableFunc(ops, func(a, b porcupine.Operation) int { return cmp.Compare(a.Call, b.Call) })
 	var b strings.Builder
-	fmt.Fprintf(&b, "initial: %s\n", describeLedger(h.initial))
+	fmt.Fprintf(&b, "initial: %s\n", h.initial.View())
 	for _, op := range ops {
 		ret := "never"
 		if op.Return != math.MaxInt64 {
@@ -313,7 +314,7 @@ func testLinearizable(t *testing.T, handles []authcapture.Store, lossy bool) {
 		}
 		final := checkStored(t, handles[0], h.merchant, id)
 		last := h.ops[len(h.ops)-1].Output.(linOutput)
-		assert.Equal(t, last.Ledger, ledgerOf(final), "the last read vs the store")
+		assert.Equal(t, last.View, model.ViewOf(final), "the last read vs the store")
 		if lossy {
 			retryUnknown(t, setup, h)
 			checkStored(t, handles[0], h.merchant, id)
@@ -476,7 +477,7 @@ func testCheckerRejectsWrongModel(t *testing.T, handles []authcapture.Store) {
 	svc := newService(t, handles[0], clock)
 	other := newService(t, handles[len(handles)-1], clock)
 	a := approve(t, svc, "m-lin", "sanity", 10000)
-	h := history{merchant: "m-lin", id: "sanity", initial: ledgerOf(a)}
+	h := history{merchant: "m-lin", id: "sanity", initial: model.Of(a, authcapture.DefaultPolicy)}
 	rec := newRecorder()
 	for k, in := range []linInput{
 		{Kind: linCapture, Amount: 300}, {Kind: linGet}, {Kind: linVoid, Amount: 200}, {Kind: linGet},
@@ -501,7 +502,7 @@ func testCheckerRejectsWrongModel(t *testing.T, handles []authcapture.Store) {
 			in.Kind = linGet // captures take nothing
 			out := output.(linOutput)
 			if out.Outcome == linOK {
-				out.Ledger = state.(ledger)
+				out.View = state.(model.Ledger).View()
 			}
 			return step(state, in, out)
 		}
@@ -519,20 +520,25 @@ type forgedHistory struct {
 	ops  []porcupine.Operation
 }
 
-// forgedHistories start from an authorization of 10.00 at version 2.
-func forgedHistories() (ledger, []forgedHistory) {
-	initial := ledger{Authorized: 1000, Open: 1000, Version: 2, Status: authcapture.StatusAuthorized}
-	after := func(l ledger, in linInput) ledger {
-		next, err := l.apply(in)
+// forgedInitial is an authorization of 10.00 USD under the default
+// policy, approved at version 2.
+var forgedInitial = model.Ledger{Phase: authcapture.PhaseApproved, Policy: authcapture.DefaultPolicy, Currency: "USD",
+	Requested: 1000, Authorized: 1000, Version: 2, ExpiresAt: epoch.Add(validity)}
+
+// forgedHistories start from forgedInitial.
+func forgedHistories() (model.Ledger, []forgedHistory) {
+	initial := forgedInitial
+	after := func(l model.Ledger, in linInput) model.View {
+		next, err := apply(l, in)
 		if err != nil {
 			panic(err)
 		}
-		return next
+		return next.View()
 	}
 	op := func(client int, in linInput, call, ret int64, out linOutput) porcupine.Operation {
 		return porcupine.Operation{ClientId: client, Input: in, Call: call, Return: ret, Output: out}
 	}
-	ok := func(l ledger) linOutput { return linOutput{Outcome: linOK, Ledger: l} }
+	ok := func(v model.View) linOutput { return linOutput{Outcome: linOK, View: v} }
 	rejected := func(err error) linOutput { return linOutput{Outcome: linRejected, Reason: err} }
 	unknown := linOutput{Outcome: linUnknown}
 	capture := func(n int64) linInput { return linInput{Kind: linCapture, Amount: n} }
@@ -559,18 +565,18 @@ func forgedHistories() (ledger, []forgedHistory) {
 		}},
 		{"ReadMissesAnEarlierCapture", false, []porcupine.Operation{
 			op(0, capture(100), 0, 10, ok(took100)),
-			op(1, get, 20, 30, ok(initial)),
+			op(1, get, 20, 30, ok(initial.View())),
 		}},
 		{"ConcurrentReadMayMissACapture", true, []porcupine.Operation{
 			op(0, capture(100), 0, 20, ok(took100)),
-			op(1, get, 10, 30, ok(initial)),
+			op(1, get, 10, 30, ok(initial.View())),
 		}},
 		{"WrongRejection", false, []porcupine.Operation{
 			op(0, capture(100), 0, 10, rejected(authcapture.ErrExceedsCapturable)),
 		}},
 		{"ConflictRejectionChangesNothing", true, []porcupine.Operation{
 			op(0, capture(100), 0, 10, rejected(authcapture.ErrVersionConflict)),
-			op(1, get, 20, 30, ok(initial)),
+			op(1, get, 20, 30, ok(initial.View())),
 		}},
 		{"CaptureAcceptedAfterExpiry", false, []porcupine.Operation{
 			op(0, expire, 0, 10, linOutput{Outcome: linOK}),
@@ -587,7 +593,7 @@ func forgedHistories() (ledger, []forgedHistory) {
 		}},
 		{"ReadAfterExpiryMissesIt", false, []porcupine.Operation{
 			op(0, expire, 0, 10, linOutput{Outcome: linOK}),
-			op(1, get, 20, 30, ok(initial)),
+			op(1, get, 20, 30, ok(initial.View())),
 		}},
 		{"LostReplyMayHaveApplied", true, []porcupine.Operation{
 			op(0, capture(100), 0, math.MaxInt64, unknown),
@@ -595,12 +601,12 @@ func forgedHistories() (ledger, []forgedHistory) {
 		}},
 		{"LostReplyMayNotHaveApplied", true, []porcupine.Operation{
 			op(0, capture(100), 0, math.MaxInt64, unknown),
-			op(1, get, 20, 30, ok(initial)),
+			op(1, get, 20, 30, ok(initial.View())),
 		}},
 		{"LostReplySeenThenUnseen", false, []porcupine.Operation{
 			op(0, capture(100), 0, math.MaxInt64, unknown),
 			op(1, get, 20, 30, ok(took100)),
-			op(1, get, 40, 50, ok(initial)),
+			op(1, get, 40, 50, ok(initial.View())),
 		}},
 		{"LostReplyNotBeforeItsCall", false, []porcupine.Operation{
 			op(1, get, 0, 10, ok(took100)),

@@ -22,12 +22,14 @@
 // RunLinearizabilityTests records concurrent histories of captures, voids,
 // reads and an expiry (a shared fake clock set to the hold's ExpiresAt
 // mid-run), issued through several Services that each hold their own store
-// handle, and checks them with porcupine against a sequential model of the
-// ledger: authorized, open, pending, captured, voided, expired, version,
-// status. Calls that fail with an error the Service does not recognize have
-// an unknown outcome and are modelled as such. A history that fails the
-// check is written out as porcupine's HTML visualization in a temporary
-// directory that outlives the test, named in the test log.
+// handle, and checks them with porcupine against the reference model of
+// the ledger that the Service's own tests use: every accepted command and
+// read must report the ledgers, version, status and close reason the
+// model predicts, and every rejection the model's sentinel. Calls that
+// fail with an error the Service does not recognize have an unknown
+// outcome and are modelled as such. A history that fails the check is
+// written out as porcupine's HTML visualization in a temporary directory
+// that outlives the test, named in the test log.
 //
 // What the suite asks of a store beyond the interface's doc comments: each
 // store it is given starts empty (Due spans all merchants); timestamps come

@@ -1,4 +1,4 @@
-package storetest
+package model
 
 import (
 	"fmt"
@@ -7,8 +7,8 @@ import (
 	"github.com/authcapture/authcapture"
 )
 
-// CheckInvariants returns an error describing the first invariant of the
-// aggregate (DESIGN section 2) that a and its whole log violate:
+// Check returns an error describing the first invariant of the aggregate
+// (docs/design.md, "Invariants") that a and its whole log violate:
 //
 //  1. Authorized == Open + Pending + Captured + Voided + Expired, and an
 //     authorization not yet approved has empty ledgers;
@@ -20,7 +20,11 @@ import (
 //     the succeeded and pending ones, and Seq runs 1..Entries without gaps;
 //  5. a closed authorization has a close reason, a close time, a terminal
 //     status and nothing due.
-func CheckInvariants(a *authcapture.Authorization, log []authcapture.Entry) error {
+//
+// Invariant 4, the status derived, is Ledger.Status; what holds between
+// two reads of one authorization is CheckStep; that a rejected command
+// changes nothing (invariant 6) is how every command of Ledger returns.
+func Check(a *authcapture.Authorization, log []authcapture.Entry) error {
 	if a == nil {
 		return fmt.Errorf("nil authorization")
 	}
@@ -136,6 +140,20 @@ func CheckInvariants(a *authcapture.Authorization, log []authcapture.Entry) erro
 		case !a.NextDue.IsZero() || !a.CaptureAt.IsZero() || !a.CancelAt.IsZero():
 			return fmt.Errorf("invariant 5: closed %s is still due at %s", a.ID, a.NextDue)
 		}
+	}
+	return nil
+}
+
+// CheckStep returns an error if next, a later read of the authorization
+// prev was read from, breaks what holds between reads: captured, voided,
+// expired and the version never decrease (invariant 2), and a closed
+// authorization never changes again (invariant 5).
+func CheckStep(prev, next *authcapture.Authorization) error {
+	if next.Captured < prev.Captured || next.Voided < prev.Voided || next.Expired < prev.Expired || next.Version < prev.Version {
+		return fmt.Errorf("invariant 2: a ledger decreased: before %+v, after %+v", prev, next)
+	}
+	if prev.Closed() && next.Version != prev.Version {
+		return fmt.Errorf("invariant 5: a closed authorization changed: version %d -> %d", prev.Version, next.Version)
 	}
 	return nil
 }

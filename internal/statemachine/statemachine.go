@@ -1,0 +1,430 @@
+// Package statemachine holds the Service's state-machine test: random
+// sequences of every command, checked step by step against the reference
+// model of the rules (package model). It tests the Service's rules, on
+// whichever store each store package's tests give it.
+package statemachine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+	"pgregory.net/rapid"
+
+	"github.com/authcapture/authcapture"
+	"github.com/authcapture/authcapture/clocktest"
+	"github.com/authcapture/authcapture/internal/model"
+)
+
+// Run drives random sequences of every command against a Service on stores
+// from newStore and checks each outcome against the model: accepted or
+// rejected (with which sentinel), the ledgers, the status, idempotent
+// replays, key reuse with other parameters, two-phase captures, the
+// scheduler and clock jumps past expiry. After every step it checks the
+// invariants of the aggregate (model.Check and model.CheckStep).
+func Run(t *testing.T, newStore func(t *testing.T) authcapture.Store) {
+	t.Helper()
+	rapid.Check(t, func(rt *rapid.T) {
+		m := newMachine(rt, newStore(t))
+		// Most runs start from an approved hold, where most rules live.
+		if rapid.Float64Range(0, 1).Draw(rt, "start") < 0.9 {
+			m.create(rt)
+			if rapid.Float64Range(0, 1).Draw(rt, "startApproved") < 0.85 {
+				m.authorize(rt)
+			}
+		}
+		rt.Repeat(m.actions())
+	})
+}
+
+var policies = []authcapture.Policy{
+	authcapture.DefaultPolicy, authcapture.PayMongo, authcapture.Afterpay,
+	authcapture.NjiaPay, authcapture.Stripe, authcapture.Adyen, authcapture.Waffo,
+}
+
+// command is one accepted command, kept so it can be replayed verbatim.
+type command struct {
+	op     string
+	key    string
+	run    func() (*authcapture.Result, error)
+	result *authcapture.Result
+}
+
+type machine struct {
+	t        *rapid.T
+	ctx      context.Context
+	clock    *clocktest.Clock
+	svc      *authcapture.Service
+	policy   authcapture.Policy
+	merchant string
+	id       string
+	currency authcapture.Currency
+	m        model.Ledger
+	issued   []*command
+	n        int
+	prev     *authcapture.Authorization
+}
+
+func newMachine(t *rapid.T, store authcapture.Store) *machine {
+	clock := clocktest.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	svc, err := authcapture.New(store, &authcapture.Options{Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sm := &machine{
+		t: t, ctx: context.Background(), clock: clock, svc: svc,
+		policy:   rapid.SampledFrom(policies).Draw(t, "policy"),
+		merchant: "m_" + rapid.StringMatching(`[a-z]{6}`).Draw(t, "merchant"),
+		currency: authcapture.Currency(rapid.SampledFrom([]string{"USD", "USD", "JPY", "BHD"}).Draw(t, "currency")),
+	}
+	sm.id = "auth_" + rapid.StringMatching(`[a-z0-9]{8}`).Draw(t, "id")
+	return sm
+}
+
+func (sm *machine) created() bool { return sm.m.Phase != "" }
+
+func (sm *machine) actions() map[string]func(*rapid.T) {
+	return map[string]func(*rapid.T){
+		"create":      sm.rarely(0.2, sm.create),
+		"markPending": sm.rarely(0.5, sm.markPending),
+		"authorize":   sm.authorize,
+		"decline":     sm.rarely(0.1, sm.decline),
+		"cancel":      sm.rarely(0.1, sm.cancel),
+		"capture":     func(t *rapid.T) { sm.capture(t, false) },
+		"captureMore": func(t *rapid.T) { sm.capture(t, false) },
+		"begin":       func(t *rapid.T) { sm.capture(t, true) },
+		"beginMore":   func(t *rapid.T) { sm.capture(t, true) },
+		"confirm":     func(t *rapid.T) { sm.settle(t, true) },
+		"fail":        func(t *rapid.T) { sm.settle(t, false) },
+		"void":        sm.void,
+		"advance":     sm.rarely(0.5, sm.advance),
+		"sweep":       sm.sweep,
+		"get":         sm.get,
+		"replay":      sm.replay,
+		"reuseKey":    sm.reuseKey,
+		"":            sm.check,
+	}
+}
+
+// rarely runs action with probability p once the authorization exists, so
+// that runs reach the interesting states instead of ending early.
+func (sm *machine) rarely(p float64, action func(*rapid.T)) func(*rapid.T) {
+	return func(t *rapid.T) {
+		if sm.created() && rapid.Float64Range(0, 1).Draw(t, "rarely") > p {
+			t.Skip("not this time")
+		}
+		action(t)
+	}
+}
+
+// minor draws an amount in minor units, biased to the interesting edges.
+func (sm *machine) minor(t *rapid.T, label string) int64 {
+	open := sm.m.Open()
+	choices := []int64{1, 99, 100, 101, 5000, open, open + 1, open - 1, sm.m.Authorized}
+	v := rapid.OneOf(rapid.SampledFrom(choices), rapid.Int64Range(1, max(2, open/2))).Draw(t, label)
+	if v <= 0 {
+		v = 1
+	}
+	return v
+}
+
+func (sm *machine) dec(minor int64) decimal.Decimal { return sm.currency.FromMinor(minor) }
+
+func (sm *machine) key() string {
+	sm.n++
+	return fmt.Sprintf("k%d", sm.n)
+}
+
+// issue runs a new command and checks it against the model's verdict:
+// the ledger after it, or the sentinel to reject it with. verdict gets the
+// command's result (nil if it failed).
+func (sm *machine) issue(op, desc, key string, run func() (*authcapture.Result, error),
+	verdict func(res *authcapture.Result) (model.Ledger, error)) {
+	sm.m = sm.m.Expire(sm.clock.Now())
+	res, err := run()
+	next, want := verdict(res)
+	if want != nil {
+		if !errors.Is(err, want) {
+			sm.t.Fatalf("%s %s: want %v, got %v (model status %s open %d)", op, desc, want, err, sm.m.Status(), sm.m.Open())
+		}
+		var typed *authcapture.Error
+		if !errors.As(err, &typed) {
+			sm.t.Fatalf("%s: error %v is not an *authcapture.Error", op, err)
+		}
+		return
+	}
+	if err != nil {
+		sm.t.Fatalf("%s %s: want success, got %v (model status %s open %d)", op, desc, err, sm.m.Status(), sm.m.Open())
+	}
+	if res.Replayed {
+		sm.t.Fatalf("%s: a new key was reported as a replay", op)
+	}
+	sm.m = next
+	sm.issued = append(sm.issued, &command{op: op, key: key, run: run, result: res})
+	sm.compare(res.Authorization)
+}
+
+func (sm *machine) create(t *rapid.T) {
+	amount := rapid.OneOf(rapid.Int64Range(1, 100), rapid.Int64Range(1000, 100000)).Draw(t, "requested")
+	req := authcapture.CreateRequest{MerchantID: sm.merchant, ID: sm.id, Currency: string(sm.currency),
+		Amount: sm.dec(amount), Policy: sm.policy.Name, IdempotencyKey: sm.key()}
+	if len(sm.policy.CaptureModes) == 0 { // the policy allows schedules
+		kind := rapid.IntRange(0, 3).Draw(t, "schedule")
+		if kind&1 != 0 {
+			req.CaptureMode = authcapture.CaptureDelayed
+			req.CaptureDelay = rapid.SampledFrom([]time.Duration{time.Minute, time.Hour, 24 * time.Hour}).Draw(t, "captureDelay")
+		}
+		if kind&2 != 0 {
+			req.CancelMode = authcapture.CancelDelayed
+			req.CancelDelay = req.CaptureDelay + rapid.SampledFrom([]time.Duration{time.Hour, 48 * time.Hour}).Draw(t, "cancelDelay")
+		}
+	}
+	sm.issue("create", fmt.Sprint(amount, req.CaptureDelay, req.CancelDelay), req.IdempotencyKey,
+		func() (*authcapture.Result, error) { return sm.svc.Create(sm.ctx, req) },
+		func(*authcapture.Result) (model.Ledger, error) {
+			return sm.m.Create(sm.policy, sm.currency, amount, req.CaptureDelay, req.CancelDelay)
+		})
+}
+
+func (sm *machine) markPending(*rapid.T) {
+	req := authcapture.MarkPendingRequest{MerchantID: sm.merchant, ID: sm.id, IdempotencyKey: sm.key()}
+	sm.issue("markPending", "", req.IdempotencyKey,
+		func() (*authcapture.Result, error) { return sm.svc.MarkPending(sm.ctx, req) },
+		func(*authcapture.Result) (model.Ledger, error) { return sm.m.MarkPending() })
+}
+
+func (sm *machine) authorize(t *rapid.T) {
+	amount := rapid.OneOf(rapid.Just(sm.m.Requested), rapid.Int64Range(1, sm.m.Requested+10)).Draw(t, "approved")
+	if amount <= 0 {
+		amount = 1
+	}
+	var explicit time.Time
+	if rapid.Bool().Draw(t, "explicitExpiry") {
+		explicit = sm.clock.Now().Add(time.Duration(rapid.IntRange(1, 72).Draw(t, "hours")) * time.Hour)
+	}
+	req := authcapture.AuthorizeRequest{MerchantID: sm.merchant, ID: sm.id, Amount: sm.dec(amount),
+		ExpiresAt: explicit, IdempotencyKey: sm.key()}
+	sm.issue("authorize", fmt.Sprint(amount, explicit), req.IdempotencyKey,
+		func() (*authcapture.Result, error) { return sm.svc.Authorize(sm.ctx, req) },
+		func(*authcapture.Result) (model.Ledger, error) {
+			return sm.m.Authorize(amount, explicit, sm.clock.Now())
+		})
+}
+
+func (sm *machine) decline(*rapid.T) {
+	req := authcapture.DeclineRequest{MerchantID: sm.merchant, ID: sm.id, Reason: "insufficient_funds", IdempotencyKey: sm.key()}
+	sm.issue("decline", "", req.IdempotencyKey,
+		func() (*authcapture.Result, error) { return sm.svc.Decline(sm.ctx, req) },
+		func(*authcapture.Result) (model.Ledger, error) { return sm.m.Decline() })
+}
+
+func (sm *machine) cancel(*rapid.T) {
+	req := authcapture.CancelRequest{MerchantID: sm.merchant, ID: sm.id, Reason: authcapture.ReasonAbandoned, IdempotencyKey: sm.key()}
+	sm.issue("cancel", "", req.IdempotencyKey,
+		func() (*authcapture.Result, error) { return sm.svc.Cancel(sm.ctx, req) },
+		func(*authcapture.Result) (model.Ledger, error) { return sm.m.Cancel() })
+}
+
+func (sm *machine) capture(t *rapid.T, twoPhase bool) {
+	c := model.Capture{TwoPhase: twoPhase}
+	c.All = rapid.Float64Range(0, 1).Draw(t, "all") < 0.15
+	if !c.All {
+		c.Amount = sm.minor(t, "capture")
+	}
+	c.TooPrecise = !c.All && rapid.Float64Range(0, 1).Draw(t, "precise") < 0.05
+	switch rapid.IntRange(0, 2).Draw(t, "final") {
+	case 1:
+		c.Final = authcapture.Bool(true)
+	case 2:
+		c.Final = authcapture.Bool(false)
+	}
+	d := sm.dec(c.Amount)
+	if c.TooPrecise {
+		d = d.Add(decimal.New(1, int32(-sm.currency.Exponent()-1)))
+	}
+	op := "capture"
+	if twoPhase {
+		op = "begin"
+	}
+	req := authcapture.CaptureRequest{MerchantID: sm.merchant, ID: sm.id, Amount: d, All: c.All, Final: c.Final,
+		IdempotencyKey: sm.key()}
+	run := func() (*authcapture.Result, error) {
+		if twoPhase {
+			return sm.svc.BeginCapture(sm.ctx, req)
+		}
+		return sm.svc.Capture(sm.ctx, req)
+	}
+	sm.issue(op, fmt.Sprint(d, c.All, c.Final), req.IdempotencyKey, run, func(res *authcapture.Result) (model.Ledger, error) {
+		if res != nil {
+			c.ID = res.Entry.CaptureID // the Service names the capture
+		}
+		return sm.m.Capture(c)
+	})
+}
+
+func (sm *machine) settle(t *rapid.T, confirm bool) {
+	id := "cap_none"
+	if len(sm.m.Pendings) > 0 && rapid.Float64Range(0, 1).Draw(t, "known") < 0.9 {
+		id = sm.m.Pendings[rapid.IntRange(0, len(sm.m.Pendings)-1).Draw(t, "which")].ID
+	}
+	req := authcapture.SettleCaptureRequest{MerchantID: sm.merchant, ID: sm.id, CaptureID: id, IdempotencyKey: sm.key()}
+	op := "fail"
+	run := func() (*authcapture.Result, error) { return sm.svc.FailCapture(sm.ctx, req) }
+	if confirm {
+		op = "confirm"
+		run = func() (*authcapture.Result, error) { return sm.svc.ConfirmCapture(sm.ctx, req) }
+	}
+	sm.issue(op, id, req.IdempotencyKey, run,
+		func(*authcapture.Result) (model.Ledger, error) { return sm.m.Settle(id, confirm) })
+}
+
+func (sm *machine) void(t *rapid.T) {
+	all := rapid.Float64Range(0, 1).Draw(t, "all") < 0.3
+	var amount int64
+	if !all {
+		amount = sm.minor(t, "void")
+	}
+	req := authcapture.VoidRequest{MerchantID: sm.merchant, ID: sm.id, Amount: sm.dec(amount), All: all,
+		Reason: authcapture.ReasonRequestedByCustomer, IdempotencyKey: sm.key()}
+	sm.issue("void", fmt.Sprint(amount, all), req.IdempotencyKey,
+		func() (*authcapture.Result, error) { return sm.svc.Void(sm.ctx, req) },
+		func(*authcapture.Result) (model.Ledger, error) { return sm.m.Void(amount, all) })
+}
+
+func (sm *machine) advance(t *rapid.T) {
+	var d time.Duration
+	switch k := rapid.IntRange(0, 9).Draw(t, "advance"); {
+	case k <= 6:
+		d = rapid.SampledFrom([]time.Duration{time.Nanosecond, time.Second, time.Minute, time.Hour}).Draw(t, "small")
+	case k == 7 && sm.m.Phase == authcapture.PhaseApproved && !sm.m.HoldExpired:
+		// Land exactly on, or one nanosecond before, the expiry instant.
+		d = max(0, sm.m.ExpiresAt.Sub(sm.clock.Now())-time.Duration(rapid.IntRange(0, 1).Draw(t, "before")))
+	default:
+		d = rapid.SampledFrom([]time.Duration{24 * time.Hour, 8 * 24 * time.Hour, 30 * 24 * time.Hour}).Draw(t, "large")
+	}
+	sm.clock.Advance(d)
+}
+
+func (sm *machine) get(t *rapid.T) {
+	a, err := sm.svc.Get(sm.ctx, sm.merchant, sm.id)
+	if !sm.created() {
+		if !errors.Is(err, authcapture.ErrNotFound) {
+			t.Fatalf("get before create: want ErrNotFound, got %v", err)
+		}
+		return
+	}
+	sm.m = sm.m.Expire(sm.clock.Now())
+	if err != nil {
+		t.Fatalf("get: %v", err)
+	}
+	sm.compare(a)
+	// Another merchant never sees it.
+	if _, err := sm.svc.Get(sm.ctx, sm.merchant+"x", sm.id); !errors.Is(err, authcapture.ErrNotFound) {
+		t.Fatalf("another merchant's get: want ErrNotFound, got %v", err)
+	}
+}
+
+// lease is the scheduler's default lease.
+const lease = time.Minute
+
+// executor accepts every scheduled capture and void.
+type executor struct{}
+
+func (executor) Capture(context.Context, authcapture.CaptureTask) error { return nil }
+func (executor) Void(context.Context, authcapture.VoidTask) error       { return nil }
+
+// sweep runs the scheduler once; the model predicts what it applies.
+func (sm *machine) sweep(t *rapid.T) {
+	s, err := authcapture.NewScheduler(sm.svc, executor{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.RunDue(sm.ctx, 10)
+	if err != nil {
+		t.Fatalf("RunDue: %v", err)
+	}
+	var swept model.Swept
+	sm.m, swept = sm.m.Sweep(sm.clock.Now(), lease)
+	switch {
+	case swept == model.SweptExpiry && res.Expired != 1:
+		t.Fatalf("sweep: want one expiry, got %+v", res)
+	case swept == model.SweptCapture && res.Captured != 1:
+		t.Fatalf("sweep: want one capture, got %+v", res)
+	case swept == model.SweptCancel && res.Canceled != 1:
+		t.Fatalf("sweep: want one cancel, got %+v", res)
+	case swept == model.SweptNotDue && res.Due != 0:
+		t.Fatalf("sweep: nothing is due in the model, the scheduler found %+v", res)
+	}
+}
+
+// replay re-issues an accepted command verbatim: it must return the
+// original entry, marked Replayed, and change nothing.
+func (sm *machine) replay(t *rapid.T) {
+	if len(sm.issued) == 0 {
+		t.Skip("nothing to replay")
+	}
+	cmd := rapid.SampledFrom(sm.issued).Draw(t, "replay")
+	sm.m = sm.m.Expire(sm.clock.Now())
+	res, err := cmd.run()
+	if err != nil {
+		t.Fatalf("replay of %s %s: %v", cmd.op, cmd.key, err)
+	}
+	if !res.Replayed {
+		t.Fatalf("replay of %s %s: not marked Replayed", cmd.op, cmd.key)
+	}
+	if res.Entry != cmd.result.Entry {
+		t.Fatalf("replay of %s: entry %+v, original %+v", cmd.op, res.Entry, cmd.result.Entry)
+	}
+	sm.compare(res.Authorization)
+}
+
+// reuseKey sends a different command under an accepted command's key.
+func (sm *machine) reuseKey(t *rapid.T) {
+	if len(sm.issued) == 0 {
+		t.Skip("no key to reuse")
+	}
+	cmd := rapid.SampledFrom(sm.issued).Draw(t, "reuse")
+	sm.m = sm.m.Expire(sm.clock.Now())
+	_, err := sm.svc.Void(sm.ctx, authcapture.VoidRequest{MerchantID: sm.merchant, ID: sm.id,
+		Amount: sm.dec(7), IdempotencyKey: cmd.key})
+	if !errors.Is(err, authcapture.ErrIdempotencyMismatch) {
+		t.Fatalf("void under %s's key %s: want ErrIdempotencyMismatch, got %v", cmd.op, cmd.key, err)
+	}
+}
+
+// compare checks a returned authorization against the model.
+func (sm *machine) compare(a *authcapture.Authorization) {
+	if got, want := model.ViewOf(a), sm.m.View(); got != want {
+		sm.t.Fatalf("the Service reports\n\t%+v\nthe model\n\t%+v", got, want)
+	}
+}
+
+// check runs after every action: the authorization is what the model
+// says, and the invariants hold, on it and since the last check.
+func (sm *machine) check(t *rapid.T) {
+	if !sm.created() {
+		return
+	}
+	a, err := sm.svc.Get(sm.ctx, sm.merchant, sm.id)
+	if err != nil {
+		t.Fatalf("get: %v", err)
+	}
+	sm.m = sm.m.Expire(sm.clock.Now())
+	sm.compare(a)
+	log, err := sm.svc.Log(sm.ctx, sm.merchant, sm.id)
+	if err != nil {
+		t.Fatalf("log: %v", err)
+	}
+	if err := model.Check(a, log); err != nil {
+		t.Fatal(err)
+	}
+	if sm.prev != nil {
+		if err := model.CheckStep(sm.prev, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sm.prev = a
+}

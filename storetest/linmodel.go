@@ -1,0 +1,137 @@
+package storetest
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+
+	"github.com/anishathalye/porcupine"
+	"github.com/authcapture/authcapture"
+	"github.com/authcapture/authcapture/internal/model"
+)
+
+// The linearizability model: one authorization's ledger (model.Ledger),
+// changed by direct captures, voids and the hold's expiry, and observed by
+// reads. Every operation is checked against it with what it returned: an
+// accepted command or a read by what the Service reported (model.View), a
+// rejection by its sentinel.
+
+// linKind is what an operation of a history does.
+type linKind uint8
+
+const (
+	linGet          linKind = iota // Service.Get
+	linCapture                     // a non-final direct capture of Amount
+	linFinalCapture                // a final direct capture of Amount: the rest is released
+	linVoid                        // a void of Amount
+	linVoidAll                     // a void of everything open
+	linExpire                      // the shared clock is set to ExpiresAt
+)
+
+func (k linKind) String() string {
+	return [...]string{"get", "capture", "final capture", "void", "void all", "clock to expiry"}[k]
+}
+
+// linInput is an operation's input. Key is the command's idempotency key,
+// kept for retries; the model ignores it.
+type linInput struct {
+	Kind   linKind
+	Amount int64
+	Key    string
+}
+
+// linOutcome is how an operation ended.
+type linOutcome uint8
+
+const (
+	// linOK: the command was accepted, or the read returned.
+	linOK linOutcome = iota
+	// linRejected: the Service rejected the command with a library
+	// sentinel; nothing was applied.
+	linRejected
+	// linUnknown: the call failed with an error that is no sentinel (a
+	// lost connection): it may or may not have been applied. Its return
+	// time in the history is infinite, so the checker may place it
+	// anywhere after its call, including after everything else.
+	linUnknown
+)
+
+// linOutput is what an operation returned.
+type linOutput struct {
+	Outcome linOutcome
+	Reason  error      // the sentinel of a rejection
+	View    model.View // after an accepted command, or what a read saw
+	Detail  string     // the error text, for the visualization only
+}
+
+// apply returns the ledger after in, or the sentinel the Service must
+// reject in with (and l unchanged). The history's authorization is under
+// the default policy, and the clock moves only to ExpiresAt.
+func apply(l model.Ledger, in linInput) (model.Ledger, error) {
+	switch in.Kind {
+	case linExpire:
+		// From now on every read and command applies the expiry first,
+		// in one write of its own, if anything is still open.
+		return l.Expire(l.ExpiresAt), nil
+	case linCapture, linFinalCapture:
+		return l.Capture(model.Capture{Amount: in.Amount, Final: authcapture.Bool(in.Kind == linFinalCapture)})
+	case linVoid:
+		return l.Void(in.Amount, false)
+	case linVoidAll:
+		return l.Void(0, true)
+	}
+	return l, nil
+}
+
+// step is the model's step function for porcupine.
+func step(state, input, output any) (bool, any) {
+	l, in, out := state.(model.Ledger), input.(linInput), output.(linOutput)
+	next, rejection := apply(l, in)
+	switch out.Outcome {
+	case linUnknown:
+		return true, next // a rejection leaves next == l
+	case linRejected:
+		if errors.Is(out.Reason, authcapture.ErrVersionConflict) {
+			return true, l // gave up on contention: valid at any point, nothing changed
+		}
+		return rejection != nil && errors.Is(out.Reason, rejection), l
+	}
+	if rejection != nil {
+		return false, l
+	}
+	if in.Kind == linExpire {
+		return true, next
+	}
+	return out.View == next.View(), next
+}
+
+// ledgerModel returns the model of an authorization whose ledger starts at
+// initial.
+func ledgerModel(initial model.Ledger) porcupine.Model {
+	return porcupine.Model{
+		Init:              func() any { return initial },
+		Step:              step,
+		Equal:             reflect.DeepEqual,
+		DescribeOperation: describeOperation,
+		DescribeState:     func(state any) string { return state.(model.Ledger).View().String() },
+	}
+}
+
+func describeOperation(input, output any) string {
+	in, out := input.(linInput), output.(linOutput)
+	op := in.Kind.String()
+	switch in.Kind {
+	case linCapture, linFinalCapture, linVoid:
+		op += fmt.Sprintf(" %d", in.Amount)
+	}
+	switch out.Outcome {
+	case linRejected:
+		return fmt.Sprintf("%s -> rejected: %v", op, out.Reason)
+	case linUnknown:
+		return fmt.Sprintf("%s -> unknown: %s", op, out.Detail)
+	}
+	if in.Kind == linExpire {
+		return op
+	}
+	return fmt.Sprintf("%s -> %s", op, out.View)
+}

@@ -1,0 +1,75 @@
+package storetest
+
+import (
+	"testing"
+
+	"github.com/authcapture/authcapture"
+	"github.com/authcapture/authcapture/internal/model"
+	"github.com/stretchr/testify/assert"
+)
+
+func TestForgedHistories(t *testing.T) {
+	t.Parallel()
+	testCheckerRejectsForgedHistories(t)
+}
+
+func TestLedgerModel(t *testing.T) {
+	t.Parallel()
+	open := forgedInitial // 1000 authorized at version 2
+	with := func(change func(l *model.Ledger)) model.Ledger {
+		l := open
+		change(&l)
+		return l
+	}
+	captured300 := with(func(l *model.Ledger) { l.Captured, l.Captures, l.Version = 300, 1, 3 })
+	voidedAll := with(func(l *model.Ledger) { l.Voided, l.Version, l.CloseReason = 1000, 3, authcapture.CloseVoided })
+	expiredAll := with(func(l *model.Ledger) {
+		l.Expired, l.Version, l.HoldExpired, l.CloseReason = 1000, 3, true, authcapture.CloseExpired
+	})
+	view := func(v model.View) model.View {
+		v.Requested, v.Authorized = 1000, 1000
+		return v
+	}
+	cases := []struct {
+		name   string
+		from   model.Ledger
+		in     linInput
+		want   model.View
+		reject error
+	}{
+		{"CaptureMovesOpenToCaptured", open, linInput{Kind: linCapture, Amount: 300},
+			view(model.View{Open: 700, Captured: 300, Captures: 1, Version: 3, Status: authcapture.StatusPartiallyCaptured}), nil},
+		{"FinalCaptureReleasesTheRest", open, linInput{Kind: linFinalCapture, Amount: 300},
+			view(model.View{Captured: 300, Voided: 700, Captures: 1, Version: 3, Status: authcapture.StatusCaptured,
+				CloseReason: authcapture.CloseFinalCapture}), nil},
+		{"PartialVoidKeepsItOpen", open, linInput{Kind: linVoid, Amount: 300},
+			view(model.View{Open: 700, Voided: 300, Version: 3, Status: authcapture.StatusAuthorized}), nil},
+		{"VoidAllClosesAsVoided", open, linInput{Kind: linVoidAll},
+			view(model.View{Voided: 1000, Version: 3, Status: authcapture.StatusVoided, CloseReason: authcapture.CloseVoided}), nil},
+		{"CaptureOfMoreThanOpenIsRejected", open, linInput{Kind: linCapture, Amount: 1001}, open.View(), authcapture.ErrExceedsCapturable},
+		{"ExpiryReleasesWhatIsOpen", open, linInput{Kind: linExpire},
+			view(model.View{Expired: 1000, Version: 3, Status: authcapture.StatusExpired, HoldExpired: true,
+				CloseReason: authcapture.CloseExpired}), nil},
+		{"ExpiryAfterACaptureClosesAsCaptured", captured300, linInput{Kind: linExpire},
+			view(model.View{Captured: 300, Expired: 700, Captures: 1, Version: 4, Status: authcapture.StatusCaptured, HoldExpired: true,
+				CloseReason: authcapture.CloseExpired}), nil},
+		{"ExpiryOfAClosedAuthorizationWritesNothing", voidedAll, linInput{Kind: linExpire},
+			view(model.View{Voided: 1000, Version: 3, Status: authcapture.StatusVoided, CloseReason: authcapture.CloseVoided}), nil},
+		{"CommandsAfterExpiryAreRejectedAsExpired", expiredAll, linInput{Kind: linVoid, Amount: 1},
+			view(model.View{Expired: 1000, Version: 3, Status: authcapture.StatusExpired, HoldExpired: true,
+				CloseReason: authcapture.CloseExpired}), authcapture.ErrExpired},
+		{"CommandsAfterCloseAreRejectedAsInvalidStatus", voidedAll, linInput{Kind: linCapture, Amount: 1},
+			view(model.View{Voided: 1000, Version: 3, Status: authcapture.StatusVoided, CloseReason: authcapture.CloseVoided}),
+			authcapture.ErrInvalidStatus},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := apply(tc.from, tc.in)
+			assert.Equal(t, tc.want, got.View())
+			assert.Equal(t, tc.reject, err)
+			if tc.reject != nil {
+				assert.Equal(t, tc.from, got, "a rejected command changes nothing")
+			}
+		})
+	}
+}
