@@ -128,7 +128,9 @@ func ExampleService_Get_expiry() {
 	ctx := context.Background()
 	svc, clock := newExampleService()
 	svc.Create(ctx, authcapture.CreateRequest{MerchantID: "acme", ID: "h1", Currency: "USD",
-		Amount: decimal.RequireFromString("60.00"), Policy: "paymongo", IdempotencyKey: "c"})
+		Amount: decimal.RequireFromString("60.00"), Policy: "paymongo",
+		CaptureMode:    authcapture.CaptureManual, // PayMongo's capture_type "manual"
+		IdempotencyKey: "c"})
 	r, _ := svc.Authorize(ctx, authcapture.AuthorizeRequest{MerchantID: "acme", ID: "h1",
 		Amount: decimal.RequireFromString("60.00"), IdempotencyKey: "a"})
 	fmt.Println("expires", r.Authorization.ExpiresAt.Format(time.RFC3339), "by", r.Authorization.ExpiryRule)

@@ -53,7 +53,7 @@ func (f *fixture) hold(policy, amount string) *authcapture.Authorization {
 func (f *fixture) holdIn(policy, currency, amount string) *authcapture.Authorization {
 	f.t.Helper()
 	r, err := f.svc.Create(f.ctx, authcapture.CreateRequest{MerchantID: "m1", Currency: currency,
-		Amount: amt(amount), Policy: policy, IdempotencyKey: f.key()})
+		Amount: amt(amount), Policy: policy, CaptureMode: authcapture.CaptureManual, IdempotencyKey: f.key()})
 	require.NoError(f.t, err)
 	r, err = f.svc.Authorize(f.ctx, authcapture.AuthorizeRequest{MerchantID: "m1", ID: r.Authorization.ID,
 		Amount: amt(amount), IdempotencyKey: f.key()})

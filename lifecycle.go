@@ -23,9 +23,11 @@ type CreateRequest struct {
 	// Policy names the rules that apply; Options.DefaultPolicy when empty.
 	Policy string
 
-	// CaptureMode: CaptureManual when empty. CaptureDelay applies to
-	// CaptureDelayed (the policy's DefaultCaptureDelay when zero); use
-	// ParseDelay for ISO 8601 strings such as "PT5M".
+	// CaptureMode: the policy's DefaultCaptureMode when empty (manual for
+	// most presets, automatic for those whose provider captures at once
+	// unless told otherwise). CaptureDelay applies to CaptureDelayed (the
+	// policy's DefaultCaptureDelay when zero); use ParseDelay for ISO 8601
+	// strings such as "PT5M".
 	CaptureMode  CaptureMode
 	CaptureDelay time.Duration
 	// CancelMode: CancelManual when empty. CancelDelay is required for

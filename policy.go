@@ -38,6 +38,10 @@ type Policy struct {
 	// authorize call sets ExpiresAt.
 	Validity time.Duration
 
+	// DefaultCaptureMode is the capture mode of a create that names none:
+	// what the provider does when its own call leaves the mode out, so the
+	// ledger records what the provider will do. Default: CaptureManual.
+	DefaultCaptureMode CaptureMode
 	// CaptureModes lists the capture modes an authorization may use; empty
 	// allows all of them.
 	CaptureModes []CaptureMode
@@ -75,6 +79,9 @@ type Policy struct {
 
 // withDefaults returns p with the documented defaults filled in.
 func (p Policy) withDefaults() Policy {
+	if p.DefaultCaptureMode == "" {
+		p.DefaultCaptureMode = CaptureManual
+	}
 	if p.DefaultCaptureDelay == 0 {
 		p.DefaultCaptureDelay = 5 * time.Minute
 	}
@@ -135,6 +142,14 @@ func (p *Policy) compile() (map[Currency]int64, error) {
 			return nil, bad("unknown capture mode %q", m)
 		}
 	}
+	if m := p.DefaultCaptureMode; m != "" {
+		if m != CaptureManual && m != CaptureAutomatic && m != CaptureDelayed {
+			return nil, bad("unknown default capture mode %q", m)
+		}
+		if !p.allowsCapture(m) {
+			return nil, bad("default capture mode %s is not among CaptureModes", m)
+		}
+	}
 	for _, m := range p.CancelModes {
 		if m != CancelManual && m != CancelDelayed {
 			return nil, bad("unknown cancel mode %q", m)
@@ -189,11 +204,16 @@ var (
 	DefaultPolicy = Policy{Name: "default", MultipleCaptures: true, PartialCapture: true,
 		PartialVoid: true, Validity: 7 * day}
 	// Waffo: manual capture of all or part of the hold, once, or a void;
-	// holds last 7 days.
-	Waffo = Policy{Name: "waffo", PartialCapture: true, FinalByDefault: true, Validity: 7 * day}
+	// holds last 7 days. A payment whose capture_method is not set is
+	// captured at once, so a create that names no mode is automatic.
+	Waffo = Policy{Name: "waffo", PartialCapture: true, FinalByDefault: true, Validity: 7 * day,
+		DefaultCaptureMode: CaptureAutomatic}
 	// PayMongo: a single capture, partial allowed, the remainder released;
-	// the hold is voided automatically after 7 days.
-	PayMongo = Policy{Name: "paymongo", PartialCapture: true, FinalByDefault: true, Validity: 7 * day}
+	// the hold is voided automatically after 7 days. A payment intent
+	// whose capture_type is not set is captured at once, so a create that
+	// names no mode is automatic.
+	PayMongo = Policy{Name: "paymongo", PartialCapture: true, FinalByDefault: true, Validity: 7 * day,
+		DefaultCaptureMode: CaptureAutomatic}
 	// Afterpay (Cash App Afterpay): multiple captures and partial voids,
 	// a minimum capture of 1.00, a 13-day hold whose remainder is voided
 	// at expiry, captures idempotent by request ID.
@@ -218,14 +238,17 @@ var (
 		ImmediateCaptureFallback: true}
 	// Stripe: partial captures, final by default, up to 50 captures when
 	// the call asks for a non-final one (multicapture), no partial void
-	// (a cancel releases everything), a 7-day hold.
+	// (a cancel releases everything), a 7-day hold. A payment intent whose
+	// capture_method is not set is captured automatically, so a create
+	// that names no mode is automatic.
 	Stripe = Policy{Name: "stripe", MultipleCaptures: true, MaxCaptures: 50, PartialCapture: true,
-		FinalByDefault: true, Validity: 7 * day}
+		FinalByDefault: true, Validity: 7 * day, DefaultCaptureMode: CaptureAutomatic}
 	// Adyen: multiple partial captures, the remainder staying authorized
 	// until cancelled or expired, partial cancels through amount
-	// adjustment, a 28-day hold.
+	// adjustment, a 28-day hold. A merchant account captures immediately
+	// unless set otherwise, so a create that names no mode is automatic.
 	Adyen = Policy{Name: "adyen", MultipleCaptures: true, PartialCapture: true, PartialVoid: true,
-		Validity: 28 * day}
+		Validity: 28 * day, DefaultCaptureMode: CaptureAutomatic}
 )
 
 // Presets returns the built-in policies, DefaultPolicy first.

@@ -136,3 +136,45 @@ func TestPresetsAreValid(t *testing.T) {
 		assert.True(t, names[n], n)
 	}
 }
+
+// TestPolicyDefaultCaptureModeAppliesWhenACreateNamesNone: a create that
+// names no capture mode gets what the provider does when its call leaves
+// the mode out; a named mode wins.
+func TestPolicyDefaultCaptureModeAppliesWhenACreateNamesNone(t *testing.T) {
+	t.Parallel()
+	want := map[string]authcapture.CaptureMode{
+		"default": authcapture.CaptureManual, "waffo": authcapture.CaptureAutomatic,
+		"paymongo": authcapture.CaptureAutomatic, "afterpay": authcapture.CaptureManual,
+		"payrails": authcapture.CaptureManual, "njiapay": authcapture.CaptureManual,
+		"stripe": authcapture.CaptureAutomatic, "adyen": authcapture.CaptureAutomatic,
+	}
+	require.Len(t, want, len(authcapture.Presets()), "every preset has its row")
+	for policy, mode := range want {
+		t.Run(policy, func(t *testing.T) {
+			t.Parallel()
+			f := setup(t)
+			r, err := f.svc.Create(f.ctx, authcapture.CreateRequest{MerchantID: "m1", Currency: "USD",
+				Amount: amt("100.00"), Policy: policy, IdempotencyKey: "c"})
+			require.NoError(t, err)
+			assert.Equal(t, mode, r.Authorization.CaptureMode)
+			r, err = f.svc.Authorize(f.ctx, authcapture.AuthorizeRequest{MerchantID: "m1", ID: r.Authorization.ID,
+				Amount: amt("100.00"), IdempotencyKey: "a"})
+			require.NoError(t, err)
+			if mode == authcapture.CaptureAutomatic {
+				assert.Equal(t, int64(10000), r.Authorization.Captured, "the approval records the provider's capture")
+				assert.Equal(t, authcapture.StatusCaptured, r.Authorization.Status())
+			} else {
+				assert.Equal(t, authcapture.StatusAuthorized, r.Authorization.Status())
+			}
+			manual, err := f.svc.Create(f.ctx, authcapture.CreateRequest{MerchantID: "m1", Currency: "USD",
+				Amount: amt("100.00"), Policy: policy, CaptureMode: authcapture.CaptureManual, IdempotencyKey: "c2"})
+			require.NoError(t, err)
+			assert.Equal(t, authcapture.CaptureManual, manual.Authorization.CaptureMode, "a named mode wins")
+		})
+	}
+	t.Run("a default the policy does not allow is refused", func(t *testing.T) {
+		p := authcapture.Policy{Name: "p", Validity: 24 * time.Hour, DefaultCaptureMode: authcapture.CaptureDelayed,
+			CaptureModes: []authcapture.CaptureMode{authcapture.CaptureManual}}
+		require.ErrorIs(t, p.Validate(), authcapture.ErrInvalidPolicy)
+	})
+}

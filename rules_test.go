@@ -375,11 +375,27 @@ func TestExpiry(t *testing.T) {
 		got := f.get(a.ID)
 		assert.Equal(t, "0.00/0.00/0.00/0.00/10.00 expired", amounts(got))
 		assert.Equal(t, a.Version+1, got.Version)
-		assert.True(t, got.ExpiredAt.Equal(a.ExpiresAt.Add(time.Hour)))
+		assert.True(t, got.ExpiredAt.Equal(a.ExpiresAt), "dated when the hold lapsed, not when it was noticed")
 		assert.Equal(t, got.Version, f.get(a.ID).Version, "a second read writes nothing")
 		evs, err := f.svc.Events(f.ctx, "m1", 0, 100)
 		require.NoError(t, err)
 		assert.Equal(t, authcapture.EventExpired, evs[len(evs)-1].Type)
+	})
+	t.Run("a late expiry is dated when the hold lapsed", func(t *testing.T) {
+		f := setup(t)
+		a := f.hold("default", "10.00")
+		f.clock.Set(a.ExpiresAt.Add(36 * time.Hour)) // no read and no sweep for a day and a half
+		got := f.get(a.ID)
+		assert.True(t, got.ExpiredAt.Equal(a.ExpiresAt), "ExpiredAt %s", got.ExpiredAt)
+		assert.True(t, got.ClosedAt.Equal(a.ExpiresAt), "ClosedAt %s", got.ClosedAt)
+		log, err := f.svc.Log(f.ctx, "m1", a.ID)
+		require.NoError(t, err)
+		last := log[len(log)-1]
+		assert.Equal(t, authcapture.EntryExpiry, last.Kind)
+		assert.True(t, last.At.Equal(a.ExpiresAt), "entry at %s", last.At)
+		evs, err := f.svc.Events(f.ctx, "m1", 0, 100)
+		require.NoError(t, err)
+		assert.True(t, evs[len(evs)-1].At.Equal(a.ExpiresAt), "event at %s", evs[len(evs)-1].At)
 	})
 	t.Run("a void after expiry is rejected with ErrExpired", func(t *testing.T) {
 		f := setup(t)

@@ -64,7 +64,7 @@ func (p *Policy) checkSchedule(req CreateRequest) (scheduleSpec, error) {
 		return scheduleSpec{}, fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), ErrInvalidSchedule)
 	}
 	if sp.CaptureMode == "" {
-		sp.CaptureMode = CaptureManual
+		sp.CaptureMode = p.DefaultCaptureMode
 	}
 	if sp.CancelMode == "" {
 		sp.CancelMode = CancelManual

@@ -375,7 +375,8 @@ func TestAutomaticAndFallbackCapture(t *testing.T) {
 	})
 	t.Run("a policy without the fallback refuses an immediate capture report", func(t *testing.T) {
 		f := setup(t)
-		r, err := f.svc.Create(f.ctx, authcapture.CreateRequest{MerchantID: "m1", Currency: "USD", Amount: amt("1"), Policy: "stripe", IdempotencyKey: "c"})
+		r, err := f.svc.Create(f.ctx, authcapture.CreateRequest{MerchantID: "m1", Currency: "USD", Amount: amt("1"), Policy: "stripe",
+			CaptureMode: authcapture.CaptureManual, IdempotencyKey: "c"})
 		require.NoError(t, err)
 		_, err = f.svc.Authorize(f.ctx, authcapture.AuthorizeRequest{MerchantID: "m1", ID: r.Authorization.ID,
 			Amount: amt("1"), CapturedImmediately: true, IdempotencyKey: "a"})

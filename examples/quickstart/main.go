@@ -78,7 +78,8 @@ func (d *demo) show(what string, a *authcapture.Authorization) {
 // hold creates and authorizes an authorization.
 func (d *demo) hold(id, amount, policy string) *authcapture.Authorization {
 	r, err := d.svc.Create(d.ctx, authcapture.CreateRequest{MerchantID: "shop", ID: id, Currency: "USD",
-		Amount: money(amount), Policy: policy, IdempotencyKey: id + "-create"})
+		Amount: money(amount), Policy: policy, CaptureMode: authcapture.CaptureManual,
+		IdempotencyKey: id + "-create"})
 	if d.step("create "+amount, r, err) == nil {
 		return nil
 	}
