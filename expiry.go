@@ -10,9 +10,7 @@ func (s *Service) expiryDue(a *Authorization, now time.Time) *Write {
 	if !expiryIsDue(a, now) {
 		return nil
 	}
-	// Not a recycled change: the Write returned points into it.
-	ch := new(change)
-	ch.start(s, a, now, &command{op: CmdExpire, merchant: a.MerchantID, id: a.ID})
+	ch := s.newChange(a, now, &command{op: CmdExpire, merchant: a.MerchantID, id: a.ID})
 	open := a.Open()
 	a.Expired += open
 	a.ExpiredAt = now
