@@ -254,4 +254,3 @@ func checkRef(merchantID, id string) error {
 	}
 	return checkToken("authorization ID", id, maxIDLen)
 }
-

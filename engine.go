@@ -292,4 +292,3 @@ func (s *Service) loadExpiring(ctx context.Context, op, merchantID, id string) (
 		}
 	}
 }
-
