@@ -46,7 +46,6 @@ func (cmd *command) apply(ch *change, fn func(ch *change) error) error {
 // accepted command, the original result is returned instead of the
 // rejection.
 func (s *Service) run(ctx context.Context, cmd *command, fn func(ch *change) error) (*Result, error) {
-	var ch *change
 	// locked is set once a write built on a fresh read lost a version
 	// conflict: writers are contending for this authorization, and if the
 	// store is a Locker the command queues for it from then on. A conflict
@@ -56,7 +55,7 @@ func (s *Service) run(ctx context.Context, cmd *command, fn func(ch *change) err
 	for attempt := 0; ; attempt++ {
 		switched := false // to the locked path, by this attempt's conflict
 		now := s.clock.Now()
-		ch = nil
+		var ch *change
 		var err error
 		switch {
 		case cmd.create:
