@@ -126,7 +126,8 @@ func (o *Options) validate() error {
 		known = known || p.Name == o.DefaultPolicy
 	}
 	if !known {
-		return fmt.Errorf("authcapture: New: default policy %q: %w", o.DefaultPolicy, ErrUnknownPolicy)
+		return fmt.Errorf("authcapture: New: Options.DefaultPolicy %q names neither a preset nor one of Options.Policies: %w",
+			truncate(o.DefaultPolicy, maxIDLen), ErrUnknownPolicy)
 	}
 	return nil
 }
