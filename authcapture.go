@@ -42,11 +42,18 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	mrand "math/rand/v2"
 	"slices"
 	"strings"
-	"sync"
-	"time"
+)
+
+// Defaults of Options.
+const (
+	// DefaultMaxRetries is how often a command is retried after a version
+	// conflict when Options.MaxRetries is zero.
+	DefaultMaxRetries = 16
+	// DefaultCacheSize is how many authorization states a Service
+	// remembers when Options.CacheSize is zero.
+	DefaultCacheSize = 10_000
 )
 
 // Options configure a Service. A nil *Options, and every zero field, means
@@ -62,7 +69,7 @@ type Options struct {
 	DefaultPolicy string
 	// MaxRetries bounds how often a command is retried after a version
 	// conflict with a concurrent writer before ErrVersionConflict is
-	// returned. Default: 16. Negative means no retry.
+	// returned. Default: DefaultMaxRetries (16). Negative means no retry.
 	MaxRetries int
 	// NewID generates authorization IDs when the caller gives none; prefix
 	// is "auth". Default: prefix, "_", and 26 random base32 characters.
@@ -71,9 +78,59 @@ type Options struct {
 	// its own writes and reads, so that a command on a recently used
 	// authorization writes without reading first (one round trip instead of
 	// two on a database). A stale state costs only a retry: the write's
-	// version check catches it. Default: 10,000; negative disables it. It is
-	// always off for stores that declare CheapReads.
+	// version check catches it. Default: DefaultCacheSize (10,000);
+	// negative disables it. It is always off for stores that declare
+	// CheapReads.
 	CacheSize int
+}
+
+// withDefaults returns the options o stands for (nil for all defaults) with
+// the documented defaults filled in. Negative MaxRetries and CacheSize keep
+// their meaning (no retry, no cache).
+func (o *Options) withDefaults() Options {
+	var c Options
+	if o != nil {
+		c = *o
+	}
+	if c.Clock == nil {
+		c.Clock = SystemClock{}
+	}
+	if c.DefaultPolicy == "" {
+		c.DefaultPolicy = DefaultPolicy.Name
+	}
+	if c.MaxRetries == 0 {
+		c.MaxRetries = DefaultMaxRetries
+	}
+	if c.NewID == nil {
+		c.NewID = randomID
+	}
+	if c.CacheSize == 0 {
+		c.CacheSize = DefaultCacheSize
+	}
+	return c
+}
+
+// validate reports whether the options, with defaults filled in, are
+// consistent: every policy given is valid (an error wrapping
+// ErrInvalidPolicy), and DefaultPolicy names a preset or one of them (an
+// error wrapping ErrUnknownPolicy).
+func (o *Options) validate() error {
+	known := false
+	for _, p := range Presets() {
+		known = known || p.Name == o.DefaultPolicy
+	}
+	for i := range o.Policies {
+		p := &o.Policies[i]
+		if err := p.Validate(); err != nil {
+			return err
+		}
+		known = known || p.Name == o.DefaultPolicy
+	}
+	if !known {
+		return fmt.Errorf("authcapture: New: Options.DefaultPolicy %q names neither a preset nor one of Options.Policies: %w",
+			truncate(o.DefaultPolicy, maxIDLen), ErrUnknownPolicy)
+	}
+	return nil
 }
 
 // Service is the type applications use: every command and read goes
@@ -84,7 +141,7 @@ type Service struct {
 	clock         Clock
 	policies      map[string]*Policy
 	defaultPolicy string
-	maxRetries    int
+	maxRetries    int // never negative
 	newID         func(prefix string) string
 	cache         *stateCache
 	locker        Locker // the store, if it can lock; else nil
@@ -96,35 +153,17 @@ func New(store Store, opts *Options) (*Service, error) {
 	if store == nil {
 		return nil, fmt.Errorf("authcapture: New: store is nil: %w", ErrInvalidArgument)
 	}
-	var o Options
-	if opts != nil {
-		o = *opts
+	o := opts.withDefaults()
+	if err := o.validate(); err != nil {
+		return nil, err
 	}
 	s := &Service{
 		store:         store,
 		clock:         o.Clock,
 		policies:      map[string]*Policy{},
 		defaultPolicy: o.DefaultPolicy,
-		maxRetries:    o.MaxRetries,
+		maxRetries:    max(o.MaxRetries, 0),
 		newID:         o.NewID,
-	}
-	if s.clock == nil {
-		s.clock = SystemClock{}
-	}
-	if s.defaultPolicy == "" {
-		s.defaultPolicy = DefaultPolicy.Name
-	}
-	switch {
-	case s.maxRetries == 0:
-		s.maxRetries = 16
-	case s.maxRetries < 0:
-		s.maxRetries = 0
-	}
-	if s.newID == nil {
-		s.newID = randomID
-	}
-	if o.CacheSize == 0 {
-		o.CacheSize = 10_000
 	}
 	s.locker, _ = store.(Locker)
 	if cr, ok := store.(CheapReads); !ok || !cr.CheapReads() {
@@ -141,9 +180,6 @@ func New(store Store, opts *Options) (*Service, error) {
 		p.CaptureModes = slices.Clone(p.CaptureModes)
 		p.CancelModes = slices.Clone(p.CancelModes)
 		s.policies[p.Name] = &p
-	}
-	if _, ok := s.policies[s.defaultPolicy]; !ok {
-		return nil, fmt.Errorf("authcapture: New: default policy %q: %w", s.defaultPolicy, ErrUnknownPolicy)
 	}
 	return s, nil
 }
@@ -219,424 +255,4 @@ func checkRef(merchantID, id string) error {
 		return err
 	}
 	return checkToken("authorization ID", id, maxIDLen)
-}
-
-// load reads an authorization, writing its expiry first if it is due.
-func (s *Service) load(ctx context.Context, op, merchantID, id string) (*Authorization, error) {
-	a, _, err := s.loadExpiring(ctx, op, merchantID, id)
-	return a, err
-}
-
-// loadExpiring is load that also reports whether it wrote the expiry.
-func (s *Service) loadExpiring(ctx context.Context, op, merchantID, id string) (*Authorization, bool, error) {
-	for attempt := 0; ; attempt++ {
-		a, err := s.store.Get(ctx, merchantID, id)
-		if errors.Is(err, ErrNotFound) {
-			return nil, false, &Error{Op: op, MerchantID: merchantID, AuthorizationID: id, Err: ErrNotFound}
-		}
-		if err != nil {
-			return nil, false, err
-		}
-		w := s.expiryDue(a, s.clock.Now())
-		if w == nil {
-			s.cache.put(a)
-			return a, false, nil
-		}
-		err = s.store.Write(ctx, w)
-		switch {
-		case err == nil:
-			s.cache.put(w.Authorization)
-			return w.Authorization, true, nil
-		case errors.Is(err, ErrVersionConflict) && attempt < s.maxRetries:
-			continue
-		case errors.Is(err, ErrVersionConflict):
-			return nil, false, &Error{Op: op, MerchantID: merchantID, AuthorizationID: id, Err: ErrVersionConflict}
-		default:
-			return nil, false, err
-		}
-	}
-}
-
-// command is one mutating command as the engine runs it: its names, key
-// and fingerprint. What it does is the function given to run beside it.
-type command struct {
-	op       Command
-	merchant string
-	id       string // empty for a create with a generated ID
-	key      string
-	print    uint64
-	create   bool // builds a new authorization instead of changing one
-	// pinned commands apply only to the version their caller found (the
-	// scheduler's): after a conflict they will be rejected, and locking
-	// would only make the rejection dearer.
-	pinned bool
-}
-
-// run executes a command: it reads the authorization, applies the command's
-// rules (fn) to a copy, and writes the result together with its entries,
-// events and idempotency record, retrying on version conflicts. For a
-// create, fn builds the authorization on a change without one. A command
-// that fn rejects writes nothing; if its key was already recorded by an
-// accepted command, the original result is returned instead of the
-// rejection.
-func (s *Service) run(ctx context.Context, cmd *command, fn func(ch *change) error) (*Result, error) {
-	var ch *change
-	defer func() { ch.recycle() }()
-	// locked is set once a write built on a fresh read lost a version
-	// conflict: writers are contending for this authorization, and if the
-	// store is a Locker the command queues for it from then on. A conflict
-	// on a cached state only means the cache was stale (another instance
-	// wrote), which a fresh read settles in fewer round trips than a lock.
-	locked := false
-	for attempt := 0; ; attempt++ {
-		switched := false // to the locked path, by this attempt's conflict
-		now := s.clock.Now()
-		ch.recycle()
-		ch = nil
-		var err error
-		switch {
-		case cmd.create:
-			ch = s.newChange(nil, now, cmd)
-			if err := fn(ch); err != nil {
-				return nil, err
-			}
-			err = s.write(ctx, ch)
-		case locked:
-			var rejection error
-			var again bool
-			ch, rejection, again, err = s.runLocked(ctx, cmd, fn)
-			switch {
-			case again:
-				continue
-			case rejection != nil:
-				return s.rejected(ctx, cmd, rejection)
-			case errors.Is(err, ErrNotFound):
-				return s.notFound(ctx, cmd, &Error{Op: string(cmd.op), MerchantID: cmd.merchant, AuthorizationID: cmd.id, Err: ErrNotFound})
-			}
-		default:
-			// A state this Service wrote or read lately saves the read; if
-			// its expiry is due, the read path writes it.
-			a := s.cache.get(cmd.merchant, cmd.id)
-			cached := a != nil && !expiryIsDue(a, now)
-			if !cached {
-				if a, err = s.load(ctx, string(cmd.op), cmd.merchant, cmd.id); err != nil {
-					return s.notFound(ctx, cmd, err)
-				}
-			}
-			ch = s.newChange(a, now, cmd)
-			if rejection := fn(ch); rejection != nil {
-				if cached {
-					// Never reject on a guess: read and evaluate again.
-					s.cache.drop(cmd.merchant, cmd.id)
-					attempt--
-					continue
-				}
-				return s.rejected(ctx, cmd, rejection)
-			}
-			err = s.write(ctx, ch)
-			if s.locker != nil && !cached && !cmd.pinned && errors.Is(err, ErrVersionConflict) {
-				locked, switched = true, true
-			}
-		}
-		if err != nil && ch != nil && ch.a != nil {
-			s.cache.drop(cmd.merchant, ch.a.ID)
-		}
-		switch {
-		case err == nil:
-			s.cache.put(ch.a)
-			return &Result{Authorization: ch.a, Entry: ch.mainEntry()}, nil
-		case errors.Is(err, ErrIdempotencyKeyExists), errors.Is(err, ErrAlreadyExists):
-			if r, ok, rerr := s.replay(ctx, cmd); ok || rerr != nil {
-				return r, rerr
-			}
-			if errors.Is(err, ErrAlreadyExists) {
-				return nil, &Error{Op: string(cmd.op), MerchantID: cmd.merchant, AuthorizationID: ch.a.ID, Err: ErrAlreadyExists}
-			}
-			// The key's record vanished between the write and the read
-			// (a store that expires records): run again, within the bound.
-			if attempt >= s.maxRetries {
-				return nil, fmt.Errorf("authcapture: %s: the store reports key %q as recorded but has no record of it", cmd.op, truncate(cmd.key, 64))
-			}
-		case errors.Is(err, ErrVersionConflict):
-			if attempt >= s.maxRetries {
-				return nil, &Error{Op: string(cmd.op), MerchantID: cmd.merchant, AuthorizationID: cmd.id,
-					Err: ErrVersionConflict, Detail: fmt.Sprintf("gave up after %d retries", attempt)}
-			}
-			if attempt > 0 && !switched {
-				// Writers racing on one authorization: spread the retries
-				// out (jittered, growing with the attempt, at most ~2 ms).
-				backoff(ctx, time.Duration(mrand.Int64N(int64(min(attempt, 10))*200*int64(time.Microsecond))))
-			}
-		case errors.Is(err, ErrNotFound):
-			return nil, &Error{Op: string(cmd.op), MerchantID: cmd.merchant, AuthorizationID: cmd.id, Err: ErrNotFound}
-		default:
-			return nil, err
-		}
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-	}
-}
-
-// runLocked is one attempt of a command on an authorization locked by the
-// store: it locks it, applies fn to a change, and writes the change under
-// the lock. A rejection by fn is returned as such; again means the
-// authorization's expiry was due and has been written, so the command
-// must run again.
-func (s *Service) runLocked(ctx context.Context, cmd *command, fn func(ch *change) error) (
-	ch *change, rejection error, again bool, err error) {
-	a, lock, err := s.locker.Lock(ctx, cmd.merchant, cmd.id)
-	if err != nil {
-		return nil, nil, false, err
-	}
-	// Ends the lock if nothing else did, even if ctx has ended: a lock left
-	// open would hold the authorization (and, on a database, a connection).
-	// Nothing is written then, so a failure to release can only mean the
-	// store lost the lock already.
-	defer func() {
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
-		defer cancel()
-		_ = lock.Release(rctx)
-	}()
-	// The time is read under the lock: waiting for it may take a while,
-	// and the hold may have expired meanwhile.
-	now := s.clock.Now()
-	if expiryIsDue(a, now) {
-		// The read path writes the expiry; release first, as it writes.
-		_ = lock.Release(ctx)
-		if _, err := s.load(ctx, string(cmd.op), cmd.merchant, cmd.id); err != nil {
-			return nil, nil, false, err
-		}
-		return nil, nil, true, nil
-	}
-	ch = s.newChange(a, now, cmd)
-	if rejection := fn(ch); rejection != nil {
-		return ch, rejection, false, nil
-	}
-	w, err := ch.finish()
-	if err != nil {
-		return ch, nil, false, err
-	}
-	return ch, nil, false, lock.Write(ctx, w)
-}
-
-// releaseTimeout bounds the release of a lock after the command's context
-// ended.
-const releaseTimeout = 5 * time.Second
-
-// write finishes ch and writes it.
-func (s *Service) write(ctx context.Context, ch *change) error {
-	w, err := ch.finish()
-	if err != nil {
-		return err
-	}
-	return s.store.Write(ctx, w)
-}
-
-// rejected returns what a command that fn rejected on a fresh read returns:
-// the original result if an accepted command recorded its key, else the
-// rejection.
-func (s *Service) rejected(ctx context.Context, cmd *command, rejection error) (*Result, error) {
-	if r, ok, rerr := s.replay(ctx, cmd); ok || rerr != nil {
-		return r, rerr
-	}
-	return nil, rejection
-}
-
-// notFound returns what a command whose read failed with err returns: if
-// the authorization does not exist, the original result of an accepted
-// command that recorded its key, if any; else err.
-func (s *Service) notFound(ctx context.Context, cmd *command, err error) (*Result, error) {
-	if errors.Is(err, ErrNotFound) {
-		if r, ok, rerr := s.replay(ctx, cmd); ok || rerr != nil {
-			return r, rerr
-		}
-	}
-	return nil, err
-}
-
-func backoff(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
-}
-
-// replay looks up the command's idempotency key. ok is true if an accepted
-// command recorded it; the result is then the original one, or an
-// ErrIdempotencyMismatch if the parameters differ.
-func (s *Service) replay(ctx context.Context, cmd *command) (*Result, bool, error) {
-	rec, err := s.store.Idempotency(ctx, cmd.merchant, cmd.key)
-	if errors.Is(err, ErrNotFound) {
-		return nil, false, nil
-	}
-	if err != nil {
-		return nil, false, err
-	}
-	if rec.Op != string(cmd.op) || rec.Fingerprint != cmd.print || (cmd.id != "" && rec.AuthorizationID != cmd.id) {
-		return nil, true, &Error{Op: string(cmd.op), MerchantID: cmd.merchant, AuthorizationID: cmd.id,
-			Err: ErrIdempotencyMismatch, Detail: fmt.Sprintf("key %q was used for %s of %s", truncate(cmd.key, 64), rec.Op, rec.AuthorizationID)}
-	}
-	a, err := s.load(ctx, string(cmd.op), cmd.merchant, rec.AuthorizationID)
-	if err != nil {
-		return nil, true, err
-	}
-	entries, err := s.store.Entries(ctx, cmd.merchant, rec.AuthorizationID, rec.EntrySeq-1, 1)
-	if err != nil {
-		return nil, true, err
-	}
-	if len(entries) != 1 {
-		return nil, true, fmt.Errorf("authcapture: idempotency record of %q names entry %d, which the store lacks", cmd.key, rec.EntrySeq)
-	}
-	return &Result{Authorization: a, Entry: entries[0], Replayed: true}, true, nil
-}
-
-// change accumulates what one command does to an authorization. The
-// Write it builds points into the change's own buffers, so a change lives
-// until the store has taken the write; run recycles it after that.
-type change struct {
-	svc     *Service
-	a       *Authorization // the working copy
-	before  Status
-	now     time.Time
-	cmd     command
-	entries []Entry
-	events  []Event
-	main    int         // index in entries of the command's main entry
-	release CloseReason // how the last open amount was released, if it was
-	open0   int64
-
-	// Most commands fit these; more grow the slices past them.
-	entryBuf [3]Entry
-	eventBuf [4]Event
-	write    Write
-	record   IdempotencyRecord
-}
-
-var changes = sync.Pool{New: func() any { return new(change) }}
-
-// newChange starts a change of a (nil for a create) at now, on a recycled
-// change.
-func (s *Service) newChange(a *Authorization, now time.Time, cmd *command) *change {
-	ch := changes.Get().(*change)
-	ch.start(s, a, now, cmd)
-	return ch
-}
-
-// start makes ch, a zero change, a change of a (nil for a create) at now.
-func (ch *change) start(s *Service, a *Authorization, now time.Time, cmd *command) {
-	ch.svc, ch.now = s, now
-	ch.cmd = *cmd
-	ch.entries, ch.events = ch.entryBuf[:0], ch.eventBuf[:0]
-	if a != nil {
-		ch.a = a // the store returned a private copy
-		ch.before = a.Status()
-		ch.open0 = a.Open()
-		a.Version++
-	}
-}
-
-// recycle returns ch to the pool. Nothing may use ch, or the Write it
-// built, afterwards; the Authorization is not the change's and stays.
-func (ch *change) recycle() {
-	if ch == nil {
-		return
-	}
-	*ch = change{} // the pool keeps no strings or authorization alive
-	changes.Put(ch)
-}
-
-// entry appends a log entry, fills its bookkeeping fields and returns its Seq.
-func (ch *change) entry(e Entry) int64 {
-	ch.a.Entries++
-	e.Seq = ch.a.Entries
-	e.Version = ch.a.Version
-	e.At = ch.now
-	if e.IdempotencyKey == "" {
-		e.IdempotencyKey = ch.cmd.key
-	}
-	ch.entries = append(ch.entries, e)
-	return e.Seq
-}
-
-// markMain makes the last entry the command's main entry.
-func (ch *change) markMain() { ch.main = len(ch.entries) - 1 }
-
-func (ch *change) event(t EventType, entrySeq, amount int64) {
-	ch.a.Events++
-	ch.events = append(ch.events, Event{
-		MerchantID: ch.a.MerchantID, AuthorizationID: ch.a.ID, Seq: ch.a.Events,
-		Version: ch.a.Version, Type: t, At: ch.now, EntrySeq: entrySeq, Amount: amount,
-	})
-}
-
-func (ch *change) mainEntry() Entry { return ch.entries[ch.main] }
-
-// policy returns the authorization's policy.
-func (ch *change) policy() (*Policy, bool) {
-	if ch.svc == nil {
-		return nil, false
-	}
-	p, ok := ch.svc.policies[ch.a.Policy]
-	return p, ok
-}
-
-func (ch *change) reject(sentinel error, format string, args ...any) error {
-	e := &Error{Op: string(ch.cmd.op), MerchantID: ch.cmd.merchant, AuthorizationID: ch.cmd.id, Status: ch.before, Err: sentinel}
-	if format != "" {
-		e.Detail = fmt.Sprintf(format, args...)
-	}
-	return e
-}
-
-// finish closes the authorization if nothing is left, sets the due time,
-// checks the transition against the table and builds the Write.
-func (ch *change) finish() (*Write, error) {
-	a := ch.a
-	if a.Phase == PhaseApproved && a.Closed() && a.ClosedAt.IsZero() {
-		a.ClosedAt = ch.now
-		switch {
-		case a.Captured == a.Authorized:
-			a.CloseReason = CloseFullyCaptured
-		case ch.release != CloseNone:
-			a.CloseReason = ch.release
-		case a.HoldExpired():
-			a.CloseReason = CloseExpired
-		case a.Captured > 0:
-			a.CloseReason = CloseFullyCaptured // captures took the last open amount
-		default:
-			a.CloseReason = CloseVoided
-		}
-	}
-	// Captures and voids report the new open amount on their own events;
-	// this one says that open grew back (a failed capture returned its
-	// amount).
-	if open := a.Open(); open > ch.open0 && !a.Closed() && ch.cmd.op != CmdAuthorize {
-		ch.event(EventAmountCapturableUpdated, ch.entries[len(ch.entries)-1].Seq, open)
-	}
-	if a.Closed() {
-		a.CaptureAt, a.CancelAt = time.Time{}, time.Time{}
-	}
-	a.NextDue = nextDue(a)
-	after := a.Status()
-	if !edges[edge{ch.before, ch.cmd.op, after}] {
-		return nil, fmt.Errorf("authcapture: internal error: %s from %q to %q is not in the transition table", ch.cmd.op, ch.before, after)
-	}
-	open := a.Open()
-	for i := range ch.events {
-		ch.events[i].Open = open
-		ch.events[i].Status = after
-	}
-	w := &ch.write
-	*w = Write{Authorization: a, Entries: ch.entries, Events: ch.events}
-	if ch.cmd.key != "" {
-		ch.record = IdempotencyRecord{
-			MerchantID: a.MerchantID, Key: ch.cmd.key, Op: string(ch.cmd.op), Fingerprint: ch.cmd.print,
-			AuthorizationID: a.ID, Version: a.Version, EntrySeq: ch.entries[ch.main].Seq, CreatedAt: ch.now,
-		}
-		w.Idempotency = &ch.record
-	}
-	return w, nil
 }

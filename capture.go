@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/shopspring/decimal"
 )
@@ -44,55 +45,86 @@ func (s *Service) BeginCapture(ctx context.Context, req CaptureRequest) (*Result
 	return s.capture(ctx, CmdBeginCapture, req)
 }
 
+// capture validates a caller's capture or begin-capture and runs it.
 func (s *Service) capture(ctx context.Context, op Command, req CaptureRequest) (*Result, error) {
 	if err := checkCommand(req.MerchantID, req.ID, req.IdempotencyKey, req.Reference); err != nil {
 		return nil, badRequest(op, req.MerchantID, req.ID, err)
 	}
-	amountErr := checkAmountChoice(req.Amount, req.All)
-	if amountErr != nil {
-		return nil, badRequest(op, req.MerchantID, req.ID, amountErr)
+	if err := checkAmountChoice(req.Amount, req.All); err != nil {
+		return nil, badRequest(op, req.MerchantID, req.ID, err)
 	}
 	f := newFingerprint(op).str(req.ID).amount(req.Amount).bool(req.All).str(req.Currency).
 		bool(req.Final != nil).bool(req.Final != nil && *req.Final).str(req.Reference)
+	o := captureOrder{amount: req.Amount, all: req.All, currency: req.Currency, final: req.Final, reference: req.Reference}
 	return s.run(ctx, &command{op: op, merchant: req.MerchantID, id: req.ID, key: req.IdempotencyKey, print: uint64(f)},
-		func(ch *change) error {
-			a := ch.a
-			p, err := s.openFor(ch, op, req.Currency)
-			if err != nil {
-				return err
-			}
-			if a.finalPending() {
-				return ch.reject(ErrCapturePending, "")
-			}
-			open := a.Open()
-			amount, err := ch.amount(req.Amount, req.All, open)
-			if err != nil {
-				return err
-			}
-			if err := ch.checkCapture(p, amount, req.Final); err != nil {
-				return err
-			}
-			final := p.finalFor(req.Final)
-			id := ch.captureID()
-			a.Captures++
-			ch.overrideCapture()
-			if op == CmdBeginCapture {
-				a.Pending += amount
-				a.PendingCaptures = append(a.PendingCaptures, PendingCapture{ID: id, Amount: amount, Final: final})
-				seq := ch.entry(Entry{Kind: EntryCapture, CaptureState: CapturePending, CaptureID: id, Final: final, Amount: amount, Reference: req.Reference})
-				ch.markMain()
-				ch.event(EventCapturePending, seq, amount)
-				return nil
-			}
-			a.Captured += amount
-			seq := ch.entry(Entry{Kind: EntryCapture, CaptureState: CaptureSucceeded, CaptureID: id, Final: final, Amount: amount, Reference: req.Reference})
-			ch.markMain()
-			ch.event(EventCaptureSucceeded, seq, amount)
-			if final {
-				ch.releaseRemainder()
-			}
-			return nil
-		})
+		func(ch *change) error { return s.applyCapture(ch, op, o) })
+}
+
+// captureOrder is what a capture asks for: a caller's (CaptureRequest) or
+// the Scheduler's, which begins a final capture of everything open under a
+// capture ID of its own and holds it for a lease.
+type captureOrder struct {
+	amount    decimal.Decimal
+	all       bool
+	currency  string
+	final     *bool
+	reference string
+
+	scheduled bool          // begun by the Scheduler, which settles it
+	id        string        // the capture ID; empty for the next cap_ ID
+	lease     time.Duration // for a scheduled capture: CaptureAt moves this far on
+	reason    Reason        // for a scheduled capture: why it was taken
+}
+
+// applyCapture applies the capture rules to ch: op is CmdCapture (a
+// direct capture) or CmdBeginCapture (a pending one).
+func (s *Service) applyCapture(ch *change, op Command, o captureOrder) error {
+	a := ch.a
+	p, err := s.openFor(ch, op, o.currency)
+	if err != nil {
+		return err
+	}
+	if a.finalPending() {
+		return ch.reject(ErrCapturePending, "")
+	}
+	amount, err := ch.amount(o.amount, o.all, a.Open())
+	if err != nil {
+		return err
+	}
+	if err := ch.checkCapture(p, amount, o.final); err != nil {
+		return err
+	}
+	final := p.finalFor(o.final)
+	id := o.id
+	if id == "" {
+		id = ch.captureID()
+	}
+	a.Captures++
+	if o.scheduled {
+		// The scheduler holds it until then; if it dies, the capture is
+		// due again and another scheduler settles it.
+		a.CaptureAt = ch.now.Add(o.lease)
+	} else {
+		ch.overrideCapture()
+	}
+	if op == CmdBeginCapture {
+		a.Pending += amount
+		a.PendingCaptures = append(a.PendingCaptures, PendingCapture{ID: id, Amount: amount, Final: final, Scheduled: o.scheduled})
+		seq := ch.entry(Entry{Kind: EntryCapture, CaptureState: CapturePending, CaptureID: id, Final: final, Amount: amount,
+			Reference: o.reference, Reason: o.reason})
+		ch.markMain()
+		ch.event(EventCapturePending, seq, amount)
+		return nil
+	}
+	a.Captured += amount
+	seq := ch.entry(Entry{Kind: EntryCapture, CaptureState: CaptureSucceeded, CaptureID: id, Final: final, Amount: amount,
+		Reference: o.reference, Reason: o.reason})
+	ch.markMain()
+	ch.event(EventCaptureSucceeded, seq, amount)
+	if final {
+		ch.releaseRemainder()
+	}
+	return nil
 }
 
 // SettleCaptureRequest settles a pending two-phase capture with the
@@ -110,7 +142,7 @@ type SettleCaptureRequest struct {
 // amount moves from pending to captured, and if it was final the remainder
 // still open is released.
 func (s *Service) ConfirmCapture(ctx context.Context, req SettleCaptureRequest) (*Result, error) {
-	return s.settle(ctx, CmdConfirmCapture, req, false)
+	return s.settleRequest(ctx, CmdConfirmCapture, req)
 }
 
 // FailCapture records that the provider refused a pending capture: its
@@ -118,17 +150,12 @@ func (s *Service) ConfirmCapture(ctx context.Context, req SettleCaptureRequest) 
 // failed final capture releases nothing: the authorization stays open and
 // may be captured again or voided.
 func (s *Service) FailCapture(ctx context.Context, req SettleCaptureRequest) (*Result, error) {
-	return s.settle(ctx, CmdFailCapture, req, false)
+	return s.settleRequest(ctx, CmdFailCapture, req)
 }
 
-// settle confirms or fails a pending capture; system is set for the
-// scheduler's own settlements, whose keys carry its reserved prefix.
-func (s *Service) settle(ctx context.Context, op Command, req SettleCaptureRequest, system bool) (*Result, error) {
-	key := req.IdempotencyKey
-	if system {
-		key = "x" // the scheduler's keys are well formed; check the rest
-	}
-	if err := checkCommand(req.MerchantID, req.ID, key, req.Reference); err != nil {
+// settleRequest validates a caller's settlement and runs it.
+func (s *Service) settleRequest(ctx context.Context, op Command, req SettleCaptureRequest) (*Result, error) {
+	if err := checkCommand(req.MerchantID, req.ID, req.IdempotencyKey, req.Reference); err != nil {
 		return nil, badRequest(op, req.MerchantID, req.ID, err)
 	}
 	if err := checkToken("capture ID", req.CaptureID, maxIDLen); err != nil {
@@ -137,6 +164,13 @@ func (s *Service) settle(ctx context.Context, op Command, req SettleCaptureReque
 	if err := checkText("reason", req.Reason, maxIDLen); err != nil {
 		return nil, badRequest(op, req.MerchantID, req.ID, err)
 	}
+	return s.settle(ctx, op, req)
+}
+
+// settle confirms (CmdConfirmCapture) or fails (CmdFailCapture) a pending
+// capture. req is well formed: a caller's, validated by settleRequest, or
+// the Scheduler's own, whose key carries its reserved prefix.
+func (s *Service) settle(ctx context.Context, op Command, req SettleCaptureRequest) (*Result, error) {
 	f := newFingerprint(op).str(req.ID).str(req.CaptureID).str(req.Reason).str(req.Reference)
 	return s.run(ctx, &command{op: op, merchant: req.MerchantID, id: req.ID, key: req.IdempotencyKey, print: uint64(f)},
 		func(ch *change) error {

@@ -8,6 +8,16 @@ type Clock interface {
 	Now() time.Time
 }
 
+// Timer is a capability a Clock may declare: it can signal when time has
+// passed on it. Scheduler.Run waits for its next sweep on the service's
+// Clock if it is a Timer, and on real time otherwise; clocktest.Clock is
+// one, so tests drive Run by advancing the fake clock.
+type Timer interface {
+	// After returns a channel that receives the clock's time once at
+	// least d has passed on the clock.
+	After(d time.Duration) <-chan time.Time
+}
+
 // SystemClock is the Clock used when Options.Clock is nil: time.Now in UTC.
 type SystemClock struct{}
 

@@ -3,10 +3,11 @@ package authcapture
 import "time"
 
 // expiryDue returns the write that applies an authorization's expiry at now,
-// or nil if none is due. The write is dated ExpiresAt, when the hold
-// lapsed, even when now is later (no read or sweep came sooner). A hold is expired at now >= ExpiresAt: the open
+// or nil if none is due. A hold is expired at now >= ExpiresAt: the open
 // remainder moves to the expired ledger, captures and pending captures stay
 // (a pending capture that later fails releases its amount to expired too).
+// The write is dated ExpiresAt, when the hold lapsed, even when now is
+// later (no read or sweep came sooner).
 func (s *Service) expiryDue(a *Authorization, now time.Time) *Write {
 	if !expiryIsDue(a, now) {
 		return nil
@@ -14,9 +15,7 @@ func (s *Service) expiryDue(a *Authorization, now time.Time) *Write {
 	// The hold lapsed at ExpiresAt, however late this is noticed: the
 	// expiry, its event and the close are dated then.
 	now = a.ExpiresAt
-	// Not a recycled change: the Write returned points into it.
-	ch := new(change)
-	ch.start(s, a, now, &command{op: CmdExpire, merchant: a.MerchantID, id: a.ID})
+	ch := s.newChange(a, now, &command{op: CmdExpire, merchant: a.MerchantID, id: a.ID})
 	open := a.Open()
 	a.Expired += open
 	a.ExpiredAt = now

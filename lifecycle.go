@@ -17,7 +17,7 @@ type CreateRequest struct {
 	// ID of the new authorization; generated ("auth_...") when empty.
 	ID        string
 	Reference string            // the caller's reference, such as an order ID
-	Metadata  map[string]string // copied; see Limits
+	Metadata  map[string]string // copied; at most 50 pairs, keys up to 40 bytes, values up to 500
 	Currency  string            // ISO 4217, such as "USD"
 	Amount    decimal.Decimal   // the amount requested
 	// Policy names the rules that apply; Options.DefaultPolicy when empty.

@@ -37,9 +37,6 @@ func (c Currency) Exponent() int {
 	return int(e)
 }
 
-// Valid reports whether c is a known ISO 4217 code.
-func (c Currency) Valid() bool { return c.Exponent() >= 0 }
-
 // String returns the ISO 4217 code.
 func (c Currency) String() string { return string(c) }
 

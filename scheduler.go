@@ -41,16 +41,69 @@ type VoidTask struct {
 	Currency                    Currency
 }
 
-// SchedulerOptions configure a Scheduler. Zero fields take the defaults.
+// Defaults of SchedulerOptions.
+const (
+	// DefaultSchedulerInterval is the time between sweeps in Run when
+	// SchedulerOptions.Interval is zero.
+	DefaultSchedulerInterval = time.Second
+	// DefaultSchedulerBatchSize is the limit of each sweep in Run when
+	// SchedulerOptions.BatchSize is zero.
+	DefaultSchedulerBatchSize = 500
+	// DefaultSchedulerLease is how long a claimed action stays claimed
+	// when SchedulerOptions.Lease is zero.
+	DefaultSchedulerLease = time.Minute
+)
+
+// SchedulerOptions configure a Scheduler. A nil *SchedulerOptions, and
+// every zero field, means the documented default.
 type SchedulerOptions struct {
-	// Interval between sweeps in Run. Default: 1 second.
+	// Interval between sweeps in Run. Default: DefaultSchedulerInterval
+	// (1 second).
 	Interval time.Duration
-	// BatchSize is the limit of each RunDue call in Run. Default: 500.
+	// BatchSize is the limit of each RunDue call in Run. Default:
+	// DefaultSchedulerBatchSize (500).
 	BatchSize int
 	// Lease is how long an action a scheduler has claimed stays claimed:
 	// if that scheduler dies before settling it, another takes it over
-	// after the lease. Default: 1 minute.
+	// after the lease. Default: DefaultSchedulerLease (1 minute).
 	Lease time.Duration
+}
+
+// withDefaults returns the options o stands for (nil for all defaults) with
+// the documented defaults filled in.
+func (o *SchedulerOptions) withDefaults() SchedulerOptions {
+	var c SchedulerOptions
+	if o != nil {
+		c = *o
+	}
+	if c.Interval == 0 {
+		c.Interval = DefaultSchedulerInterval
+	}
+	if c.BatchSize == 0 {
+		c.BatchSize = DefaultSchedulerBatchSize
+	}
+	if c.Lease == 0 {
+		c.Lease = DefaultSchedulerLease
+	}
+	return c
+}
+
+// validate reports, with an error wrapping ErrInvalidArgument, whether an
+// option is negative.
+func (o *SchedulerOptions) validate() error {
+	bad := func(field string, v any) error {
+		return fmt.Errorf("authcapture: NewScheduler: negative option: SchedulerOptions.%s is %v; use a positive value, or zero for the default: %w",
+			field, v, ErrInvalidArgument)
+	}
+	switch {
+	case o.Interval < 0:
+		return bad("Interval", o.Interval)
+	case o.BatchSize < 0:
+		return bad("BatchSize", o.BatchSize)
+	case o.Lease < 0:
+		return bad("Lease", o.Lease)
+	}
+	return nil
 }
 
 // Scheduler applies what is due: expiry, delayed captures and delayed
@@ -70,21 +123,9 @@ func NewScheduler(svc *Service, exec Executor, opts *SchedulerOptions) (*Schedul
 	if svc == nil {
 		return nil, fmt.Errorf("authcapture: NewScheduler: service is nil: %w", ErrInvalidArgument)
 	}
-	var o SchedulerOptions
-	if opts != nil {
-		o = *opts
-	}
-	if o.Interval < 0 || o.BatchSize < 0 || o.Lease < 0 {
-		return nil, fmt.Errorf("authcapture: NewScheduler: negative option: %w", ErrInvalidArgument)
-	}
-	if o.Interval == 0 {
-		o.Interval = time.Second
-	}
-	if o.BatchSize == 0 {
-		o.BatchSize = 500
-	}
-	if o.Lease == 0 {
-		o.Lease = time.Minute
+	o := opts.withDefaults()
+	if err := o.validate(); err != nil {
+		return nil, err
 	}
 	return &Scheduler{svc: svc, exec: exec, opts: o}, nil
 }
@@ -130,9 +171,9 @@ func (s *Scheduler) RunDue(ctx context.Context, limit int) (SweepResult, error) 
 }
 
 // Run sweeps every Interval until ctx ends, draining full batches at once.
-// If the service's Clock has an After method (clocktest.Clock does), Run
-// waits on it, so tests drive Run by advancing the fake clock. Errors of
-// single authorizations go to report, if not nil.
+// If the service's Clock is also a Timer (clocktest.Clock is), Run waits on
+// it, so tests drive Run by advancing the fake clock. Errors of single
+// authorizations go to report, if not nil.
 func (s *Scheduler) Run(ctx context.Context, report func(SweepResult)) error {
 	for {
 		res, err := s.RunDue(ctx, s.opts.BatchSize)
@@ -153,10 +194,8 @@ func (s *Scheduler) Run(ctx context.Context, report func(SweepResult)) error {
 			wait  <-chan time.Time
 			timer *time.Timer
 		)
-		if c, ok := s.svc.clock.(interface {
-			After(time.Duration) <-chan time.Time
-		}); ok {
-			wait = c.After(s.opts.Interval)
+		if t, ok := s.svc.clock.(Timer); ok {
+			wait = t.After(s.opts.Interval)
 		} else {
 			timer = time.NewTimer(s.opts.Interval)
 			wait = timer.C
@@ -207,34 +246,20 @@ func (s *Scheduler) apply(ctx context.Context, ref DueRef, res *SweepResult) err
 	return nil
 }
 
-// claim writes a lease on a's scheduled action so that no other scheduler
-// takes it until the lease runs out. It returns false if another writer got
-// there first.
+// claim leases a's scheduled action (the cancel, or else the capture) to
+// this scheduler: no other scheduler takes it until the lease runs out. It
+// returns the authorization after the claim, and false if another writer
+// got there first.
 func (s *Scheduler) claim(ctx context.Context, a *Authorization, cancel bool) (*Authorization, bool, error) {
-	key := schedulerKeyPrefix + "claim:" + a.ID + ":" + strconv.FormatInt(a.Version, 10)
-	r, err := s.svc.run(ctx, &command{op: CmdSchedule, merchant: a.MerchantID, id: a.ID, key: key, pinned: true,
-		print: uint64(newFingerprint(CmdSchedule).str(a.ID).int(a.Version).bool(cancel))},
-		func(ch *change) error {
-			if ch.a.Version != a.Version+1 || ch.a.Closed() {
-				return ch.reject(ErrVersionConflict, "changed since it was found due")
-			}
-			at := ch.now.Add(s.opts.Lease)
-			if cancel {
-				ch.a.CancelAt = at
-			} else {
-				ch.a.CaptureAt = at
-			}
-			ch.scheduleEntry(ReasonScheduleClaimed, at)
-			ch.markMain()
-			return nil
-		})
-	if errors.Is(err, ErrVersionConflict) {
-		return nil, false, nil
-	}
-	if err != nil {
-		return nil, false, err
-	}
-	return r.Authorization, !r.Replayed, nil
+	return s.moveSchedule(ctx, a, "claim", scheduleMovePrint(a).bool(cancel), func(ch *change) {
+		at := ch.now.Add(s.opts.Lease)
+		if cancel {
+			ch.a.CancelAt = at
+		} else {
+			ch.a.CaptureAt = at
+		}
+		ch.scheduleEntry(ReasonScheduleClaimed, at)
+	})
 }
 
 // cancel voids what is open through the executor, then records it.
@@ -254,14 +279,14 @@ func (s *Scheduler) cancel(ctx context.Context, a *Authorization, res *SweepResu
 		Amount: a.Open(), Currency: a.Currency})
 	switch {
 	case err == nil:
-		_, err = s.svc.systemVoid(ctx, a, schedulerKeyPrefix+key)
+		_, err = s.svc.scheduledCancel(ctx, a, schedulerKeyPrefix+key)
 		if err == nil {
 			res.Canceled++
 		}
 		return err
 	case errors.Is(err, ErrProviderDeclined):
 		res.CancelFailed++
-		return errors.Join(err, s.moveSchedule(ctx, a, "cancel-refused", func(ch *change) {
+		return errors.Join(err, s.move(ctx, a, "cancel-refused", func(ch *change) {
 			ch.a.CancelAt = time.Time{}
 			ch.scheduleEntry(ReasonCancelUnscheduled, time.Time{})
 		}))
@@ -292,7 +317,7 @@ func (s *Scheduler) capture(ctx context.Context, a *Authorization, res *SweepRes
 		// version found due, so every scheduler that found this state due
 		// uses the same key and exactly one begins it.
 		capID := "sched_" + strconv.FormatInt(a.Version, 10)
-		r, err := s.svc.beginScheduled(ctx, a, capID, s.opts.Lease)
+		r, err := s.svc.beginScheduledCapture(ctx, a, capID, s.opts.Lease)
 		if err != nil {
 			if !isRejection(err) {
 				return err
@@ -344,7 +369,7 @@ func (s *Scheduler) capture(ctx context.Context, a *Authorization, res *SweepRes
 	switch {
 	case err == nil:
 		_, err = s.svc.settle(ctx, CmdConfirmCapture, SettleCaptureRequest{MerchantID: a.MerchantID, ID: a.ID, CaptureID: id,
-			IdempotencyKey: schedulerKeyPrefix + "confirm:" + a.ID + ":" + id}, true)
+			IdempotencyKey: schedulerKeyPrefix + "confirm:" + a.ID + ":" + id})
 		if err == nil {
 			res.Captured++
 		}
@@ -352,7 +377,7 @@ func (s *Scheduler) capture(ctx context.Context, a *Authorization, res *SweepRes
 	case errors.Is(err, ErrProviderDeclined):
 		res.CaptureFailed++
 		if _, err2 := s.svc.settle(ctx, CmdFailCapture, SettleCaptureRequest{MerchantID: a.MerchantID, ID: a.ID, CaptureID: id,
-			Reason: "provider_declined", IdempotencyKey: schedulerKeyPrefix + "fail:" + a.ID + ":" + id}, true); err2 != nil {
+			Reason: "provider_declined", IdempotencyKey: schedulerKeyPrefix + "fail:" + a.ID + ":" + id}); err2 != nil {
 			return errors.Join(err, err2)
 		}
 		return err
@@ -364,7 +389,7 @@ func (s *Scheduler) capture(ctx context.Context, a *Authorization, res *SweepRes
 
 // reschedule moves a's scheduled capture a lease later (retry) or drops it.
 func (s *Scheduler) reschedule(ctx context.Context, a *Authorization, retry bool) error {
-	return s.moveSchedule(ctx, a, "reschedule", func(ch *change) {
+	return s.move(ctx, a, "reschedule", func(ch *change) {
 		if retry {
 			ch.a.CaptureAt = ch.now.Add(s.opts.Lease)
 			ch.scheduleEntry(ReasonCaptureScheduled, ch.a.CaptureAt)
@@ -377,32 +402,45 @@ func (s *Scheduler) reschedule(ctx context.Context, a *Authorization, retry bool
 
 // pushCancel moves a's scheduled cancel a lease later.
 func (s *Scheduler) pushCancel(ctx context.Context, a *Authorization) error {
-	return s.moveSchedule(ctx, a, "push-cancel", func(ch *change) {
+	return s.move(ctx, a, "push-cancel", func(ch *change) {
 		ch.a.CancelAt = ch.now.Add(s.opts.Lease)
 		ch.scheduleEntry(ReasonCancelScheduled, ch.a.CancelAt)
 	})
 }
 
-// moveSchedule writes a schedule change to a, provided a has not changed
-// since the scheduler read it (several schedulers may be looking at it);
-// otherwise it does nothing, and the authorization is looked at again if it
-// is still due.
-func (s *Scheduler) moveSchedule(ctx context.Context, a *Authorization, what string, move func(ch *change)) error {
-	_, err := s.svc.run(ctx, &command{op: CmdSchedule, merchant: a.MerchantID, id: a.ID, pinned: true,
-		key:   schedulerKeyPrefix + what + ":" + a.ID + ":" + strconv.FormatInt(a.Version, 10),
-		print: uint64(newFingerprint(CmdSchedule).str(a.ID).int(a.Version).str(what))},
+// move writes the schedule change called what to a, as moveSchedule does.
+func (s *Scheduler) move(ctx context.Context, a *Authorization, what string, apply func(ch *change)) error {
+	_, _, err := s.moveSchedule(ctx, a, what, scheduleMovePrint(a).str(what), apply)
+	return err
+}
+
+// moveSchedule writes a schedule change (apply) to a, provided a has not
+// changed since the scheduler read it (several schedulers may be looking
+// at it); otherwise it does nothing, and the authorization is looked at
+// again if it is still due. The change is keyed by what and a's version,
+// and print hashes its parameters. It returns the authorization after the
+// change and true if this call wrote it; false if another writer got there
+// first (a replay included).
+func (s *Scheduler) moveSchedule(ctx context.Context, a *Authorization, what string, print fingerprint, apply func(ch *change)) (*Authorization, bool, error) {
+	r, err := s.svc.run(ctx, &command{op: CmdSchedule, merchant: a.MerchantID, id: a.ID, found: a.Version,
+		key: schedulerKeyPrefix + what + ":" + a.ID + ":" + strconv.FormatInt(a.Version, 10), print: uint64(print)},
 		func(ch *change) error {
-			if ch.a.Version != a.Version+1 || ch.a.Closed() {
-				return ch.reject(ErrVersionConflict, "changed since it was found due")
-			}
-			move(ch)
+			apply(ch)
 			ch.markMain()
 			return nil
 		})
 	if errors.Is(err, ErrVersionConflict) {
-		return nil
+		return nil, false, nil
 	}
-	return err
+	if err != nil {
+		return nil, false, err
+	}
+	return r.Authorization, !r.Replayed, nil
+}
+
+// scheduleMovePrint starts the fingerprint of a schedule change of a.
+func scheduleMovePrint(a *Authorization) fingerprint {
+	return newFingerprint(CmdSchedule).str(a.ID).int(a.Version)
 }
 
 // isRejection reports whether err is a command's rejection (the state does
@@ -412,63 +450,26 @@ func isRejection(err error) bool {
 	return errors.As(err, &e)
 }
 
-// beginScheduled reserves everything open for a scheduled capture and
-// leases it to the caller until now+lease.
-func (s *Service) beginScheduled(ctx context.Context, a *Authorization, capID string, lease time.Duration) (*Result, error) {
+// beginScheduledCapture begins a final capture of everything open, as
+// BeginCapture does, for the Scheduler: the capture is named capID and
+// leased to the scheduler until now+lease. It is pinned to a's version.
+func (s *Service) beginScheduledCapture(ctx context.Context, a *Authorization, capID string, lease time.Duration) (*Result, error) {
 	op := CmdBeginCapture
-	found := a.Version
 	return s.run(ctx, &command{op: op, merchant: a.MerchantID, id: a.ID, key: schedulerKeyPrefix + "begin:" + a.ID + ":" + capID,
-		pinned: true, print: uint64(newFingerprint(op).str(a.ID).str(capID))},
+		found: a.Version, print: uint64(newFingerprint(op).str(a.ID).str(capID))},
 		func(ch *change) error {
-			a := ch.a
-			if a.Version != found+1 {
-				return ch.reject(ErrVersionConflict, "changed since it was found due")
-			}
-			p, err := s.openFor(ch, op, "")
-			if err != nil {
-				return err
-			}
-			if a.finalPending() {
-				return ch.reject(ErrCapturePending, "")
-			}
-			open := a.Open()
-			if open <= 0 {
-				return ch.reject(ErrExceedsCapturable, "nothing is open")
-			}
-			if err := ch.checkCapture(p, open, Bool(true)); err != nil {
-				return err
-			}
-			a.Captures++
-			a.Pending += open
-			a.PendingCaptures = append(a.PendingCaptures, PendingCapture{ID: capID, Amount: open, Final: true, Scheduled: true})
-			a.CaptureAt = ch.now.Add(lease)
-			seq := ch.entry(Entry{Kind: EntryCapture, CaptureState: CapturePending, CaptureID: capID, Final: true,
-				Amount: open, Reason: ReasonScheduledCapture})
-			ch.markMain()
-			ch.event(EventCapturePending, seq, open)
-			return nil
+			return s.applyCapture(ch, op, captureOrder{all: true, final: Bool(true),
+				scheduled: true, id: capID, lease: lease, reason: ReasonScheduledCapture})
 		})
 }
 
-// systemVoid records a scheduled cancel: everything open is released.
-func (s *Service) systemVoid(ctx context.Context, a *Authorization, key string) (*Result, error) {
+// scheduledCancel records a delayed cancel the executor carried out: a
+// void of everything open, as Void does, that ends the schedule.
+func (s *Service) scheduledCancel(ctx context.Context, a *Authorization, key string) (*Result, error) {
 	op := CmdVoid
 	return s.run(ctx, &command{op: op, merchant: a.MerchantID, id: a.ID, key: key,
 		print: uint64(newFingerprint(op).str(a.ID).str(key))},
 		func(ch *change) error {
-			if _, err := s.openFor(ch, op, ""); err != nil {
-				return err
-			}
-			open := ch.a.Open()
-			if open <= 0 {
-				return ch.reject(ErrExceedsCapturable, "nothing is open")
-			}
-			ch.a.Voided += open
-			seq := ch.entry(Entry{Kind: EntryVoid, Amount: open, Reason: ReasonScheduledCancel})
-			ch.markMain()
-			ch.event(EventVoided, seq, open)
-			ch.a.CancelAt = time.Time{}
-			ch.release = CloseVoided
-			return nil
+			return s.applyVoid(ch, voidOrder{all: true, reason: ReasonScheduledCancel, scheduled: true})
 		})
 }

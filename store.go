@@ -11,18 +11,24 @@ import (
 // applies the rules and builds each Write; a Store only keeps what it is
 // given, atomically.
 //
+// Each method says what the Service has already checked of its arguments,
+// so that no store validates them again in its own way. The IDs it passes
+// as arguments (merchant, authorization) are 1 to 64 characters from A-Z a-z 0-9 _ - . :
+// or were returned by the store; idempotency keys are 1 to 255 bytes of
+// printable ASCII without spaces.
+//
 // Implementations must be safe for concurrent use by many goroutines and, for
 // shared backends, by many processes. The storetest package holds a
 // conformance suite every implementation must pass.
 //
 // Errors: a Store returns ErrNotFound, ErrAlreadyExists, ErrVersionConflict
 // and ErrIdempotencyKeyExists (possibly wrapped) for the conditions below,
-// and ErrInvalidArgument for a malformed Write (entries whose Seq do not
-// continue the log, a record or event of another merchant);
-// any other error means the backend failed, and for a Write it may mean the
-// outcome is unknown (a reply lost after commit). The Service resolves such
-// outcomes only through idempotency keys, so a store must never report
-// failure for a write that committed unless it cannot know.
+// and ErrInvalidArgument for a malformed Write (one CheckWrite refuses, or
+// whose entries do not continue the stored log); any other error means the
+// backend failed, and for a Write it may mean the outcome is unknown (a
+// reply lost after commit). The Service resolves such outcomes only through
+// idempotency keys, so a store must never report failure for a write that
+// committed unless it cannot know.
 type Store interface {
 	// Get returns the authorization id of merchantID, or ErrNotFound if
 	// there is none (including when it belongs to another merchant). The
@@ -31,13 +37,21 @@ type Store interface {
 
 	// Entries returns the log entries of an authorization with Seq > after,
 	// in Seq order, at most limit of them (limit <= 0 means all). It returns
-	// ErrNotFound if the authorization does not exist for merchantID.
+	// ErrNotFound if the authorization does not exist for merchantID. The
+	// Service has already checked that after >= 0.
 	Entries(ctx context.Context, merchantID, id string, after int64, limit int) ([]Entry, error)
 
 	// Idempotency returns the record of key for merchantID, or ErrNotFound.
 	Idempotency(ctx context.Context, merchantID, key string) (*IdempotencyRecord, error)
 
 	// Write applies w atomically: all of it or nothing.
+	//
+	// The Service has already checked w with CheckWrite, and built it on
+	// the state it read at w.Authorization.Version-1 (or as a new
+	// authorization at version 1): the entries continue that state's log,
+	// the events its sequence. A store still calls CheckWrite first, so
+	// that a write from elsewhere (a tool, a test) is refused the same way
+	// by every store; what needs the stored state is checked below.
 	//
 	// If w.Authorization.Version == 1 the authorization must not exist for
 	// its merchant (otherwise ErrAlreadyExists). Else the stored version
@@ -53,16 +67,18 @@ type Store interface {
 	// The store must not retain w or anything it points to.
 	Write(ctx context.Context, w *Write) error
 
-	// Events returns up to limit (> 0) events of merchantID with Position
-	// > after, in Position order. A store must never return an event at a
+	// Events returns up to limit events of merchantID with Position >
+	// after, in Position order. A store must never return an event at a
 	// position if an event at a lower position could still become visible
-	// later: a relay that remembers the last position it saw misses nothing.
+	// later: a relay that remembers the last position it saw misses
+	// nothing. The Service has already checked that after >= 0 and that
+	// limit is between 1 and 10,000.
 	Events(ctx context.Context, merchantID string, after int64, limit int) ([]Event, error)
 
-	// Due returns up to limit (> 0) references to open authorizations whose next
-	// due time (Authorization.NextDue) is at or before t, earliest first.
-	// It must cost O(limit log n) or better, not a scan of every
-	// authorization.
+	// Due returns up to limit references to open authorizations whose
+	// next due time (Authorization.NextDue) is at or before t, earliest
+	// first. It must cost O(limit log n) or better, not a scan of every
+	// authorization. The Service has already checked that limit > 0.
 	Due(ctx context.Context, t time.Time, limit int) ([]DueRef, error)
 }
 
@@ -89,9 +105,11 @@ type Locker interface {
 // it, whatever they return; the holder must end every lock it takes.
 type Lock interface {
 	// Write applies w as Store.Write does (version check included),
-	// atomically with the lock, and ends the lock. An error that is none
-	// of Store.Write's sentinels means the outcome may be unknown. Write
-	// after the lock ended writes nothing and returns ErrInvalidArgument.
+	// atomically with the lock, and ends the lock. The Service has already
+	// checked w as for Store.Write, and built it on the locked state. An
+	// error that is none of Store.Write's sentinels means the outcome may
+	// be unknown. Write after the lock ended writes nothing and returns
+	// ErrInvalidArgument.
 	Write(ctx context.Context, w *Write) error
 	// Release ends the lock without writing. After the lock ended it does
 	// nothing and returns nil, so a holder may always defer it.
@@ -135,9 +153,10 @@ type DueRef struct {
 // authorization.
 //
 // The Service only hands a Store writes that pass CheckWrite. Every Store
-// calls it first in Write, so that a write from anywhere else (a tool, a
-// test) is refused the same way by every store; what needs the stored state
-// (the version check, entries continuing the stored log) is each store's.
+// calls it first in Write (and Lock.Write), so that a write from anywhere
+// else (a tool, a test) is refused the same way by every store; what needs
+// the stored state (the version check, entries continuing the stored log)
+// is each store's.
 func CheckWrite(w *Write) error {
 	invalid := func(format string, args ...any) error {
 		return fmt.Errorf("authcapture: malformed write: %s: %w", fmt.Sprintf(format, args...), ErrInvalidArgument)

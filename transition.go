@@ -19,22 +19,18 @@ const (
 	CmdSchedule       Command = "schedule" // the scheduler claims or reschedules an action
 )
 
-// Transition is one edge of the state machine: Command, accepted in From,
+// transition is one edge of the state machine: Command, accepted in From,
 // may leave the authorization in To. From is empty for creation.
-type Transition struct {
+type transition struct {
 	From    Status
 	Command Command
 	To      Status
 }
 
-// Transitions returns the state machine as data. The service checks every
+// transitions is the state machine as data. The service checks every
 // accepted command against it, and the README's state diagram is generated
-// from it (see MermaidDiagram).
-func Transitions() []Transition {
-	return append([]Transition(nil), transitions...)
-}
-
-var transitions = []Transition{
+// from it (see mermaidDiagram).
+var transitions = []transition{
 	{"", CmdCreate, StatusRequiresAuthorization},
 
 	{StatusRequiresAuthorization, CmdMarkPending, StatusPending},
@@ -96,9 +92,9 @@ func init() {
 // Accepts reports whether the state machine has any transition for cmd from s.
 func (s Status) Accepts(cmd Command) bool { return accepts[s][cmd] }
 
-// MermaidDiagram renders the transition table as a Mermaid state diagram,
+// mermaidDiagram renders the transition table as a Mermaid state diagram,
 // one line per distinct edge with the commands that take it.
-func MermaidDiagram() string {
+func mermaidDiagram() string {
 	type pair struct{ from, to Status }
 	var order []pair
 	labels := map[pair][]Command{}

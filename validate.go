@@ -24,14 +24,6 @@ const (
 	maxMetadataValLen = 500
 )
 
-// Limits is the documented set of input limits, for callers that validate
-// earlier (an HTTP layer, say).
-var Limits = struct {
-	IDLength, IdempotencyKeyLength, ReferenceLength       int
-	MetadataPairs, MetadataKeyLength, MetadataValueLength int
-	MaxMinorUnits                                         int64
-}{maxIDLen, maxKeyLen, maxReferenceLen, maxMetadataPairs, maxMetadataKeyLen, maxMetadataValLen, MaxMinorUnits}
-
 // schedulerKeyPrefix starts the idempotency keys of the Scheduler's own
 // writes; callers cannot use it.
 const schedulerKeyPrefix = "scheduler:"

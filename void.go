@@ -3,6 +3,7 @@ package authcapture
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/shopspring/decimal"
 )
@@ -42,31 +43,50 @@ func (s *Service) Void(ctx context.Context, req VoidRequest) (*Result, error) {
 	}
 	f := newFingerprint(op).str(req.ID).amount(req.Amount).bool(req.All).str(req.Currency).
 		str(string(req.Reason)).str(req.Reference)
+	o := voidOrder{amount: req.Amount, all: req.All, currency: req.Currency, reason: req.Reason, reference: req.Reference}
 	return s.run(ctx, &command{op: op, merchant: req.MerchantID, id: req.ID, key: req.IdempotencyKey, print: uint64(f)},
-		func(ch *change) error {
-			a := ch.a
-			p, err := s.openFor(ch, op, req.Currency)
-			if err != nil {
-				return err
-			}
-			open := a.Open()
-			amount, err := ch.amount(req.Amount, req.All, open)
-			if err != nil {
-				return err
-			}
-			if amount != open && !p.PartialVoid {
-				return ch.reject(ErrPartialVoidNotAllowed, "policy %s voids only the whole %s open", p.Name, a.Currency.Format(open))
-			}
-			a.Voided += amount
-			seq := ch.entry(Entry{Kind: EntryVoid, Amount: amount, Reason: req.Reason, Reference: req.Reference})
-			ch.markMain()
-			defer ch.overrideCancel()
-			if amount == open {
-				ch.event(EventVoided, seq, amount)
-				ch.release = CloseVoided
-			} else {
-				ch.event(EventPartiallyVoided, seq, amount)
-			}
-			return nil
-		})
+		func(ch *change) error { return s.applyVoid(ch, o) })
+}
+
+// voidOrder is what a void asks for: a caller's (VoidRequest) or the
+// Scheduler's, which releases everything open when a delayed cancel fires.
+type voidOrder struct {
+	amount    decimal.Decimal
+	all       bool
+	currency  string
+	reason    Reason
+	reference string
+	scheduled bool // the Scheduler's: the delayed cancel fired
+}
+
+// applyVoid applies the void rules to ch.
+func (s *Service) applyVoid(ch *change, o voidOrder) error {
+	a := ch.a
+	p, err := s.openFor(ch, CmdVoid, o.currency)
+	if err != nil {
+		return err
+	}
+	open := a.Open()
+	amount, err := ch.amount(o.amount, o.all, open)
+	if err != nil {
+		return err
+	}
+	if amount != open && !p.PartialVoid {
+		return ch.reject(ErrPartialVoidNotAllowed, "policy %s voids only the whole %s open", p.Name, a.Currency.Format(open))
+	}
+	a.Voided += amount
+	seq := ch.entry(Entry{Kind: EntryVoid, Amount: amount, Reason: o.reason, Reference: o.reference})
+	ch.markMain()
+	if amount == open {
+		ch.event(EventVoided, seq, amount)
+		ch.release = CloseVoided
+	} else {
+		ch.event(EventPartiallyVoided, seq, amount)
+	}
+	if o.scheduled {
+		a.CancelAt = time.Time{} // the cancel that was due is done
+	} else {
+		ch.overrideCancel()
+	}
+	return nil
 }

@@ -9,7 +9,10 @@ import (
 	"github.com/authcapture/authcapture"
 )
 
-var _ authcapture.Clock = (*Clock)(nil)
+var (
+	_ authcapture.Clock = (*Clock)(nil)
+	_ authcapture.Timer = (*Clock)(nil)
+)
 
 // Clock is a fake clock, safe for concurrent use. Its zero value is not
 // usable; call New.
@@ -53,7 +56,8 @@ func (c *Clock) Set(t time.Time) {
 }
 
 // After returns a channel that receives the clock's time once it has been
-// moved at least d past now. authcapture.Scheduler.Run waits on it.
+// moved at least d past now. It makes Clock an authcapture.Timer, so
+// authcapture.Scheduler.Run waits on it.
 func (c *Clock) After(d time.Duration) <-chan time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -1,0 +1,125 @@
+package authcapture
+
+import (
+	"fmt"
+	"time"
+)
+
+// change accumulates what one command does to an authorization: the
+// working copy, and the entries and events the command appends.
+type change struct {
+	svc     *Service
+	a       *Authorization // the working copy
+	before  Status
+	now     time.Time
+	cmd     command
+	entries []Entry
+	events  []Event
+	main    int         // index in entries of the command's main entry
+	release CloseReason // how the last open amount was released, if it was
+	open0   int64
+}
+
+// newChange starts a change of a (nil for a create) at now.
+func (s *Service) newChange(a *Authorization, now time.Time, cmd *command) *change {
+	ch := &change{svc: s, now: now, cmd: *cmd}
+	if a != nil {
+		ch.a = a // the store returned a private copy
+		ch.before = a.Status()
+		ch.open0 = a.Open()
+		a.Version++
+	}
+	return ch
+}
+
+// entry appends a log entry, fills its bookkeeping fields and returns its Seq.
+func (ch *change) entry(e Entry) int64 {
+	ch.a.Entries++
+	e.Seq = ch.a.Entries
+	e.Version = ch.a.Version
+	e.At = ch.now
+	if e.IdempotencyKey == "" {
+		e.IdempotencyKey = ch.cmd.key
+	}
+	ch.entries = append(ch.entries, e)
+	return e.Seq
+}
+
+// markMain makes the last entry the command's main entry.
+func (ch *change) markMain() { ch.main = len(ch.entries) - 1 }
+
+// event appends an event reporting the entry entrySeq.
+func (ch *change) event(t EventType, entrySeq, amount int64) {
+	ch.a.Events++
+	ch.events = append(ch.events, Event{
+		MerchantID: ch.a.MerchantID, AuthorizationID: ch.a.ID, Seq: ch.a.Events,
+		Version: ch.a.Version, Type: t, At: ch.now, EntrySeq: entrySeq, Amount: amount,
+	})
+}
+
+// mainEntry returns the command's main entry.
+func (ch *change) mainEntry() Entry { return ch.entries[ch.main] }
+
+// policy returns the authorization's policy.
+func (ch *change) policy() (*Policy, bool) {
+	p, ok := ch.svc.policies[ch.a.Policy]
+	return p, ok
+}
+
+// reject returns the command's rejection with sentinel and an optional
+// detail.
+func (ch *change) reject(sentinel error, format string, args ...any) error {
+	e := &Error{Op: string(ch.cmd.op), MerchantID: ch.cmd.merchant, AuthorizationID: ch.cmd.id, Status: ch.before, Err: sentinel}
+	if format != "" {
+		e.Detail = fmt.Sprintf(format, args...)
+	}
+	return e
+}
+
+// finish closes the authorization if nothing is left, sets the due time,
+// checks the transition against the table and builds the Write.
+func (ch *change) finish() (*Write, error) {
+	a := ch.a
+	if a.Phase == PhaseApproved && a.Closed() && a.ClosedAt.IsZero() {
+		a.ClosedAt = ch.now
+		switch {
+		case a.Captured == a.Authorized:
+			a.CloseReason = CloseFullyCaptured
+		case ch.release != CloseNone:
+			a.CloseReason = ch.release
+		case a.HoldExpired():
+			a.CloseReason = CloseExpired
+		case a.Captured > 0:
+			a.CloseReason = CloseFullyCaptured // captures took the last open amount
+		default:
+			a.CloseReason = CloseVoided
+		}
+	}
+	// Captures and voids report the new open amount on their own events;
+	// this one says that open grew back (a failed capture returned its
+	// amount).
+	if open := a.Open(); open > ch.open0 && !a.Closed() && ch.cmd.op != CmdAuthorize {
+		ch.event(EventAmountCapturableUpdated, ch.entries[len(ch.entries)-1].Seq, open)
+	}
+	if a.Closed() {
+		a.CaptureAt, a.CancelAt = time.Time{}, time.Time{}
+	}
+	a.NextDue = nextDue(a)
+	after := a.Status()
+	if !edges[edge{ch.before, ch.cmd.op, after}] {
+		return nil, fmt.Errorf("authcapture: internal error: %s from %q to %q is not in the transition table", ch.cmd.op, ch.before, after)
+	}
+	open := a.Open()
+	for i := range ch.events {
+		ch.events[i].Open = open
+		ch.events[i].Status = after
+	}
+	w := &Write{Authorization: a, Entries: ch.entries, Events: ch.events}
+	if ch.cmd.key != "" {
+		w.Idempotency = &IdempotencyRecord{
+			MerchantID: a.MerchantID, Key: ch.cmd.key, Op: string(ch.cmd.op), Fingerprint: ch.cmd.print,
+			AuthorizationID: a.ID, Version: a.Version, EntrySeq: ch.entries[ch.main].Seq, CreatedAt: ch.now,
+		}
+	}
+	return w, nil
+}
