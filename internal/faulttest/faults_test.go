@@ -30,10 +30,10 @@ type fault struct {
 	strike strike // sends the command and makes the fault strike at its point
 
 	// What must hold.
-	fails       failure // how the faulted call fails; nil: the row has no one faulted call
-	endsSession bool    // the fault ends the faulted connection's backend
-	applied     outcome // whether the faulted command is committed once the strike is over
-	create      bool    // the faulted command is a Create whose ID the Service generates, not a capture
+	fails       *failure // how the faulted call fails; nil: the row has no one faulted call
+	endsSession bool     // the fault ends the faulted connection's backend
+	applied     outcome  // whether the faulted command is committed once the strike is over
+	create      bool     // the faulted command is a Create whose ID the Service generates, not a capture
 }
 
 // outcome is what a fault leaves of a command whose caller did not learn
@@ -82,11 +82,11 @@ var faults = []fault{
 	// sends them in one chunk; so the statement waits on a row lock.
 	{name: "latency_with_concurrent_services", latency: 15, jitter: 5, strike: concurrentServices},
 	{name: "statement_timeout_under_latency", latency: 10, params: map[string]string{"statement_timeout": "300ms"},
-		strike: whileBlocked(waitOut), fails: sqlstateAfter("57014", 300*time.Millisecond), applied: lost},
+		strike: whileBlocked(waitOut), fails: &failure{code: "57014", after: 300 * time.Millisecond}, applied: lost},
 	{name: "caller_deadline_before_slow_reply", deadline: time.Second, strike: atWrite(delay(downstream, 5000)),
-		fails: pastDeadline, endsSession: true, applied: committed},
+		fails: &failure{unknown: true, is: context.DeadlineExceeded, after: time.Second, within: 4 * time.Second}, endsSession: true, applied: committed},
 	{name: "idle_in_transaction_timeout_under_latency", params: map[string]string{"idle_in_transaction_session_timeout": "100ms"},
-		strike: inTransaction(delay(upstream, 250), nil), fails: unknownWithSQLState("25P03"), endsSession: true, applied: lost},
+		strike: inTransaction(delay(upstream, 250), nil), fails: &failure{unknown: true, code: "25P03"}, endsSession: true, applied: lost},
 	// A child process killed with SIGKILL (its strike says where).
 	{name: "process_killed_before_write", strike: killChild("before_write"), applied: lost},
 	{name: "process_killed_after_write", strike: killChild("after_write"), applied: committed},
@@ -160,7 +160,7 @@ func runFault(t *testing.T, f fault) {
 
 	err := f.strike(r)
 	if f.fails != nil {
-		if msg := f.fails(f, err, r.took); msg != "" {
+		if msg := f.fails.check(err, r.took); msg != "" {
 			t.Fatalf("the faulted call, after %v: %s: %v", r.took, msg, err)
 		}
 		t.Logf("the faulted call failed after %v with: %v (pgconn.SafeToRetry: %v)", r.took, err, pgconn.SafeToRetry(err))
@@ -516,55 +516,30 @@ func terminate(r *run, errc <-chan error) error {
 	return waitOut(r, errc)
 }
 
-// failure checks how the faulted call failed after took, and says what is
-// wrong, or "".
-type failure func(f fault, err error, took time.Duration) string
+// failure is how the faulted call must fail.
+type failure struct {
+	unknown bool          // with an unknown outcome
+	code    string        // with this SQLSTATE
+	is      error         // with an error that is this one
+	after   time.Duration // no sooner than this
+	within  time.Duration // and no later than this
+}
 
-// unknownOutcome: the call failed without a definite outcome.
-func unknownOutcome(_ fault, err error, _ time.Duration) string {
+var unknownOutcome = &failure{unknown: true}
+
+// check says what is wrong with err, after took, or "".
+func (w *failure) check(err error, took time.Duration) string {
 	switch {
 	case err == nil:
 		return "no error: the fault did not fire"
-	case definite(err):
+	case w.unknown && definite(err):
 		return "a definite outcome, where the fault leaves it unknown"
-	}
-	return ""
-}
-
-// unknownWithSQLState: an unknown outcome with SQLSTATE code.
-func unknownWithSQLState(code string) failure {
-	return func(f fault, err error, took time.Duration) string {
-		if msg := unknownOutcome(f, err, took); msg != "" {
-			return msg
-		}
-		if pgCode(err) != code {
-			return "want SQLSTATE " + code
-		}
-		return ""
-	}
-}
-
-// sqlstateAfter: an error with SQLSTATE code, no sooner than after.
-func sqlstateAfter(code string, after time.Duration) failure {
-	return func(_ fault, err error, took time.Duration) string {
-		switch {
-		case pgCode(err) != code:
-			return "want SQLSTATE " + code
-		case took < after:
-			return "failed before " + after.String()
-		}
-		return ""
-	}
-}
-
-// pastDeadline: an unknown outcome, context.DeadlineExceeded at the row's
-// deadline.
-func pastDeadline(f fault, err error, took time.Duration) string {
-	if msg := unknownOutcome(f, err, took); msg != "" {
-		return msg
-	}
-	if !errors.Is(err, context.DeadlineExceeded) || took < f.deadline || took > 4*time.Second {
-		return "want context.DeadlineExceeded at the " + f.deadline.String() + " deadline"
+	case w.code != "" && pgCode(err) != w.code:
+		return "want SQLSTATE " + w.code
+	case w.is != nil && !errors.Is(err, w.is):
+		return fmt.Sprintf("want %v", w.is)
+	case took < w.after || w.within > 0 && took > w.within:
+		return fmt.Sprintf("want it after %v, within %v", w.after, w.within)
 	}
 	return ""
 }

@@ -205,12 +205,7 @@ func proxiedConfig(url, host string, port uint16, appName string, maxConns int32
 // with the env's application_name, closed when t ends.
 func (e *env) pool(t *testing.T, maxConns int32, params map[string]string) *pgxpool.Pool {
 	t.Helper()
-	return e.poolAs(t, e.appName, maxConns, params)
-}
-
-func (e *env) poolAs(t *testing.T, appName string, maxConns int32, params map[string]string) *pgxpool.Pool {
-	t.Helper()
-	cfg, err := proxiedConfig(e.url, e.proxyHost, e.proxyPort, appName, maxConns, params)
+	cfg, err := proxiedConfig(e.url, e.proxyHost, e.proxyPort, e.appName, maxConns, params)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,24 +231,17 @@ func (e *env) poolAs(t *testing.T, appName string, maxConns int32, params map[st
 	return pool
 }
 
-// storeOn returns a store of the env's schema on db.
-func (e *env) storeOn(t testing.TB, db pgstore.DBTX) *pgstore.Store {
-	t.Helper()
-	s, err := pgstore.New(db, &pgstore.Options{Schema: e.schema})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
 // service returns a Service over a store of the env's schema on db, with
 // hooks around its writes.
 func (e *env) service(t testing.TB, db pgstore.DBTX, h *hooks) *authcapture.Service {
 	t.Helper()
-	var s authcapture.Store = e.storeOn(t, db)
+	ps, err := pgstore.New(db, &pgstore.Options{Schema: e.schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s authcapture.Store = ps
 	if h != nil {
-		h.Store = s.(*pgstore.Store)
-		s = h
+		h.Store, s = ps, h
 	}
 	svc, err := authcapture.New(s, nil)
 	if err != nil {
