@@ -371,3 +371,9 @@ func decodeIdempotency(data []byte) (*authcapture.IdempotencyRecord, error) {
 	}
 	return &r, nil
 }
+
+// encode returns the JSON of v as its column holds it.
+func encode(v any) ([]byte, error) {
+	_, data, err := appendJSON(nil, v)
+	return data, err
+}
