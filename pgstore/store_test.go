@@ -594,7 +594,7 @@ func TestEveryAuthorizationFieldRoundTrips(t *testing.T) {
 	w := newWrite("m1", "a1", "")
 	a := w.Authorization
 	fillNonZero(t, reflect.ValueOf(a).Elem(), "Authorization")
-	a.ID, a.MerchantID, a.Version, a.Currency = "a1", "m1", 1, "USD"
+	a.ID, a.MerchantID, a.Version, a.Currency, a.Entries = "a1", "m1", 1, "USD", 1
 	a.Requested, a.Authorized, a.Captured, a.Pending, a.Voided, a.Expired = 100, 90, 10, 20, 30, 5
 	got := mustWrite(t, b.store, w)
 	read, err := b.store.Get(context.Background(), "m1", "a1")
