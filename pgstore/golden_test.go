@@ -200,3 +200,19 @@ func decodeInto(data []byte, orig any) (any, error) {
 	}
 	return nil, fmt.Errorf("no decoder for %T", orig)
 }
+
+// Every field of a stored type is tagged omitzero, so a field added later
+// is left out while zero, as the golden files expect.
+func TestStoredTypesTagEveryFieldOmitzero(t *testing.T) {
+	for _, typ := range []reflect.Type{
+		reflect.TypeFor[authcapture.Authorization](), reflect.TypeFor[authcapture.PendingCapture](),
+		reflect.TypeFor[authcapture.Entry](), reflect.TypeFor[authcapture.Event](),
+		reflect.TypeFor[authcapture.IdempotencyRecord](),
+	} {
+		for i := range typ.NumField() {
+			if f := typ.Field(i); f.IsExported() && f.Tag.Get("json") != ",omitzero" {
+				t.Errorf("%s.%s is tagged %q, want `json:\",omitzero\"`", typ.Name(), f.Name, f.Tag)
+			}
+		}
+	}
+}

@@ -34,9 +34,10 @@
 //
 // The JSON columns have type json, which PostgreSQL checks and stores as
 // written, without building jsonb's binary form on every write. Each value
-// is written compactly: an object of the fields that are not zero, under
-// their Go names, which encoding/json reads back into the same value (a
-// field left out is zero). Times are RFC 3339 strings with nanoseconds.
+// is written by encoding/json, compactly: an object of the fields that are
+// not zero (the stored types tag their fields omitzero), under their Go
+// names, which reads back into the same value (a field left out is zero).
+// Times are RFC 3339 strings with nanoseconds.
 // Hosts can query the columns with PostgreSQL's JSON operators, such as
 // entry->>'Kind'.
 //
