@@ -70,14 +70,19 @@ func joinTime(us time.Time, ns int32) time.Time {
 // nanoseconds. Strings are escaped as rows written by earlier releases
 // have them: <, >, &, U+2028 and U+2029 as they are, \b and \f as
 // \u0008 and \u000c.
-func encode(v any) ([]byte, error) {
+//
+// It returns a string, which pgx sends as text in every query exec mode;
+// a []byte goes as bytea in the exec and simple protocol modes, where the
+// statement's parameter types are not known, and the json column refuses
+// it.
+func encode(v any) (string, error) {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {
-		return nil, err
+		return "", err
 	}
-	return keepEscapes(bytes.TrimSuffix(b.Bytes(), []byte("\n"))), nil
+	return string(keepEscapes(bytes.TrimSuffix(b.Bytes(), []byte("\n")))), nil
 }
 
 // keepEscapes rewrites in JSON data the escapes that encoding/json writes

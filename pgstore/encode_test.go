@@ -131,7 +131,7 @@ func TestCompactJSONReadsBackAsEncodingJSONDoes(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%T: %v", v, err)
 		}
-		if !json.Valid(compact) {
+		if !json.Valid([]byte(compact)) {
 			t.Fatalf("%T: invalid JSON %s", v, compact)
 		}
 		std, err := json.Marshal(v)
@@ -140,7 +140,7 @@ func TestCompactJSONReadsBackAsEncodingJSONDoes(t *testing.T) {
 		}
 		typ := reflect.TypeOf(v).Elem()
 		fromCompact, fromStd := reflect.New(typ).Interface(), reflect.New(typ).Interface()
-		if err := json.Unmarshal(compact, fromCompact); err != nil {
+		if err := json.Unmarshal([]byte(compact), fromCompact); err != nil {
 			t.Fatalf("%T: %v in %s", v, err, compact)
 		}
 		if err := json.Unmarshal(std, fromStd); err != nil {
@@ -160,11 +160,11 @@ func TestCompactJSONLeavesOutZeroFields(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := `{"Seq":2,"Kind":"capture"}`; string(got) != want {
+	if want := `{"Seq":2,"Kind":"capture"}`; got != want {
 		t.Errorf("got %s, want %s", got, want)
 	}
 	got, _ = encode(&authcapture.Authorization{})
-	if string(got) != "{}" {
+	if got != "{}" {
 		t.Errorf("zero authorization: %s", got)
 	}
 }
@@ -179,7 +179,7 @@ func TestCompactJSONReportsWhatEncodingJSONCannotWrite(t *testing.T) {
 		}
 	}
 	b, err := encode(&struct{ F float64 }{math.Inf(1)})
-	if err == nil || b != nil {
+	if err == nil || b != "" {
 		t.Errorf("failed encoding: %q, %v", b, err)
 	}
 }

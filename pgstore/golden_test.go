@@ -157,7 +157,7 @@ func TestEncodingMatchesGoldenFiles(t *testing.T) {
 				t.Errorf("%s/%s: %v", file, c.name, err)
 				continue
 			}
-			if !bytes.Equal(got, want) {
+			if got != string(want) {
 				t.Errorf("%s/%s:\n got %s\nwant %s", file, c.name, got, want)
 			}
 			back, err := decodeInto(want, c.value)
@@ -176,7 +176,7 @@ func TestEncodingMatchesGoldenFiles(t *testing.T) {
 				continue
 			}
 			again, err := encode(back)
-			if err != nil || !bytes.Equal(again, want) {
+			if err != nil || again != string(want) {
 				t.Errorf("%s/%s: what it reads back as encodes as %s (%v), want %s", file, c.name, again, err, want)
 			}
 		}
