@@ -21,7 +21,10 @@
 // Migrate creates, in the schema of Options.Schema: authorizations (one row
 // per authorization), entries (the append-only log), events (the outbox),
 // event_cursor (one row ordering the event cursor), idempotency_keys and
-// schema_migrations. An authorization row keeps the whole aggregate as JSON
+// schema_migrations, which records each migration applied with the SHA-256
+// of its file: a shipped migration never changes (a change is a new
+// migration), and Migrate refuses, with a *MigrationChangedError, a
+// database where one was applied with another text. An authorization row keeps the whole aggregate as JSON
 // in its state column, which is what Get decodes: a field added to
 // authcapture.Authorization is stored and read back without a schema
 // change. The other columns (status, the ledgers as NUMERIC in the
@@ -225,7 +228,7 @@ type queries struct {
 	due                                       string
 	pending, lockCursor, stamp, readEvents    string
 	bootstrap, lockMigrations, migrationsDone string
-	recordMigration                           string
+	recordMigration, recordChecksum           string
 
 	writes sync.Map // writeShape -> string
 }
