@@ -60,7 +60,7 @@ func (s *Store) savepoint(ctx context.Context, fn func(db DBTX) error) error {
 		return translate(ctx, "savepoint", err)
 	}
 	if err := fn(sp); err != nil {
-		_ = sp.Rollback(ctx) // the transaction reports its own state to the caller
+		_ = rollback(ctx, sp) // the transaction reports its own state to the caller
 		return err
 	}
 	return translate(ctx, "release savepoint", sp.Commit(ctx))
