@@ -89,8 +89,10 @@
 //
 // This uses only row locks and ordinary SQL (no advisory locks, no
 // LISTEN/NOTIFY, no snapshot functions), which CockroachDB and YugabyteDB
-// support as well. Under SERIALIZABLE isolation concurrent stampers may fail
-// with a serialization error; Events retries them. Calls to Events
+// support as well. On a pool or a connection stamping runs at READ
+// COMMITTED whatever the server's default; under a SERIALIZABLE default
+// Events' reads may still fail with a serialization error, and Events then
+// runs again, whole, up to 16 times. Calls to Events
 // serialize on the cursor row only while there is something to stamp; an
 // idle poll only reads. Stamping inside a caller's transaction (WithTx)
 // holds the cursor lock until that transaction ends, so relays should read
