@@ -267,5 +267,5 @@ func checkAmountChoice(d decimal.Decimal, all bool) error {
 	if d.Sign() <= 0 {
 		return fmt.Errorf("amount %s: must be positive (or set All): %w", amountString(d), ErrInvalidAmount)
 	}
-	return nil
+	return checkAmount(d)
 }

@@ -169,8 +169,8 @@ func (s *Service) Authorize(ctx context.Context, req AuthorizeRequest) (*Result,
 	if err := checkCommand(req.MerchantID, req.ID, req.IdempotencyKey, req.Reference); err != nil {
 		return nil, badRequest(op, req.MerchantID, req.ID, err)
 	}
-	if req.Amount.Sign() <= 0 {
-		return nil, badRequest(op, req.MerchantID, req.ID, fmt.Errorf("approved amount %s: %w", amountString(req.Amount), ErrInvalidAmount))
+	if err := checkAmount(req.Amount); err != nil {
+		return nil, badRequest(op, req.MerchantID, req.ID, err)
 	}
 	f := newFingerprint(op).str(req.ID).amount(req.Amount).int(req.ExpiresAt.UnixNano()).str(req.Reference).
 		bool(req.CapturedImmediately)

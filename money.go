@@ -53,8 +53,8 @@ func (c Currency) ToMinor(d decimal.Decimal) (int64, error) {
 	if exp < 0 {
 		return 0, fmt.Errorf("authcapture: currency %q: %w", truncate(string(c), 16), ErrUnknownCurrency)
 	}
-	if d.Sign() <= 0 {
-		return 0, fmt.Errorf("authcapture: amount %s: must be positive: %w", amountString(d), ErrInvalidAmount)
+	if err := checkAmount(d); err != nil {
+		return 0, err
 	}
 	if d.NumDigits() <= 18 {
 		// Fast path: the coefficient fits an int64, no allocation.
@@ -146,6 +146,24 @@ var pow10 = func() [19]int64 {
 	}
 	return p
 }()
+
+// checkAmount rejects a zero or negative amount, and one whose exponent
+// alone puts it out of range: 10^16 or more is above MaxMinorUnits in every
+// currency, and an exponent below -80 leaves fractional digits no currency
+// has. What follows it can shift the amount by a currency's exponent without
+// overflowing.
+func checkAmount(d decimal.Decimal) error {
+	if d.Sign() <= 0 {
+		return fmt.Errorf("authcapture: amount %s is not positive: %w", amountString(d), ErrInvalidAmount)
+	}
+	switch e := int(d.Exponent()); {
+	case e > 15:
+		return fmt.Errorf("authcapture: amount %s exceeds the maximum: %w", amountString(d), ErrAmountTooLarge)
+	case e < -80:
+		return fmt.Errorf("authcapture: amount %s has too many fractional digits: %w", amountString(d), ErrAmountPrecision)
+	}
+	return nil
+}
 
 func tooLarge(d decimal.Decimal, c Currency) error {
 	return fmt.Errorf("authcapture: amount %s %s exceeds the maximum %s: %w",
