@@ -2,6 +2,8 @@ package authcapture
 
 import (
 	"fmt"
+	"math"
+	"math/big"
 
 	"github.com/shopspring/decimal"
 )
@@ -11,6 +13,13 @@ import (
 // ledger is bounded by the authorized amount, so sums never overflow, and
 // every amount stays exact in JSON consumers that read numbers as doubles.
 const MaxMinorUnits int64 = 999_999_999_999_999
+
+// MaxAmountDigits is the most digits an amount's coefficient may have,
+// trailing zeros included. A longer amount, or one whose exponent puts it
+// far outside the accepted range, is rejected from its digit count and
+// exponent alone, before any arithmetic: a hostile amount costs no more
+// than reading it.
+const MaxAmountDigits = 40
 
 // Currency is an ISO 4217 alphabetic code, such as "USD". Its exponent (the
 // number of digits after the decimal point of its minor unit) comes from the
@@ -147,23 +156,61 @@ var pow10 = func() [19]int64 {
 	return p
 }()
 
-// checkAmount rejects a zero or negative amount, and one whose exponent
-// alone puts it out of range: 10^16 or more is above MaxMinorUnits in every
-// currency, and an exponent below -80 leaves fractional digits no currency
-// has. What follows it can shift the amount by a currency's exponent without
-// overflowing.
+// checkAmount rejects a zero or negative amount, and one that could never
+// be accepted judging by its exponent and digit count alone: more than
+// MaxAmountDigits digits, at least 10^16 (above MaxMinorUnits in every
+// currency), or with far more fractional digits than any currency has. It
+// does no decimal arithmetic and its cost is at most linear in the amount's
+// size, so what follows it works on at most MaxAmountDigits digits and an
+// exponent that cannot overflow.
 func checkAmount(d decimal.Decimal) error {
 	if d.Sign() <= 0 {
 		return fmt.Errorf("authcapture: amount %s is not positive: %w", amountString(d), ErrInvalidAmount)
 	}
-	switch e := int(d.Exponent()); {
-	case e > 15:
+	e := int(d.Exponent())
+	if e > maxAmountExp {
 		return fmt.Errorf("authcapture: amount %s exceeds the maximum: %w", amountString(d), ErrAmountTooLarge)
-	case e < -80:
+	}
+	if e >= minAmountExp && d.Cmp(amountBounds[e-minAmountExp]) < 0 {
+		return nil // at most MaxAmountDigits digits, a plausible exponent
+	}
+	// Rare: count the digits, exactly when there are few, else at least
+	// this many, as 2^(bits-1) <= the coefficient.
+	bits := d.Coefficient().BitLen()
+	digits := int(float64(bits-1)*math.Log10(2)) + 1
+	if bits <= 8*MaxAmountDigits {
+		digits = d.NumDigits()
+	}
+	switch {
+	case digits-1+e > maxAmountExp:
+		return fmt.Errorf("authcapture: amount %s exceeds the maximum: %w", amountString(d), ErrAmountTooLarge)
+	case digits > MaxAmountDigits:
+		return fmt.Errorf("authcapture: amount %s has more than %d digits: %w", amountString(d), MaxAmountDigits, ErrInvalidAmount)
+	default:
 		return fmt.Errorf("authcapture: amount %s has too many fractional digits: %w", amountString(d), ErrAmountPrecision)
 	}
-	return nil
 }
+
+// Exponents an amount may have: from 10^16 up the amount is too large in
+// every currency, and below minAmountExp even MaxAmountDigits digits cannot
+// reach a currency's minor unit.
+const (
+	maxAmountExp = 15
+	minAmountExp = -2 * MaxAmountDigits
+)
+
+// amountBounds[e-minAmountExp] is 10^MaxAmountDigits written with exponent
+// e: an amount with exponent e and more than MaxAmountDigits digits is at
+// least that, and comparing two decimals of one exponent costs no
+// arithmetic.
+var amountBounds = func() []decimal.Decimal {
+	b := make([]decimal.Decimal, maxAmountExp-minAmountExp+1)
+	coef := new(big.Int).Exp(big.NewInt(10), big.NewInt(MaxAmountDigits), nil)
+	for i := range b {
+		b[i] = decimal.NewFromBigInt(coef, int32(i+minAmountExp))
+	}
+	return b
+}()
 
 func tooLarge(d decimal.Decimal, c Currency) error {
 	return fmt.Errorf("authcapture: amount %s %s exceeds the maximum %s: %w",
@@ -178,7 +225,10 @@ func tooPrecise(d decimal.Decimal, c Currency) error {
 // amountString renders d for an error message without expanding absurd
 // exponents into megabytes of zeros.
 func amountString(d decimal.Decimal) string {
-	if e := d.Exponent(); e > 30 || e < -30 || d.NumDigits() > 40 {
+	if bits := d.Coefficient().BitLen(); bits > 4*MaxAmountDigits {
+		return fmt.Sprintf("of about %d digits", int(float64(bits-1)*math.Log10(2))+1)
+	}
+	if e := d.Exponent(); e > 30 || e < -30 || d.NumDigits() > MaxAmountDigits {
 		return d.ScientificNotationString()
 	}
 	return d.String()
