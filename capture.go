@@ -30,6 +30,9 @@ type CaptureRequest struct {
 // capture): the amount moves from open to captured at once, and a final
 // capture releases the remainder in the same write.
 func (s *Service) Capture(ctx context.Context, req CaptureRequest) (*Result, error) {
+	if err := checkContext(ctx, string(CmdCapture)); err != nil {
+		return nil, err
+	}
 	return s.capture(ctx, CmdCapture, req)
 }
 
@@ -41,6 +44,9 @@ func (s *Service) Capture(ctx context.Context, req CaptureRequest) (*Result, err
 // capture is pending no other capture may begin; the remainder is released
 // when it is confirmed.
 func (s *Service) BeginCapture(ctx context.Context, req CaptureRequest) (*Result, error) {
+	if err := checkContext(ctx, string(CmdBeginCapture)); err != nil {
+		return nil, err
+	}
 	return s.capture(ctx, CmdBeginCapture, req)
 }
 
@@ -110,6 +116,9 @@ type SettleCaptureRequest struct {
 // amount moves from pending to captured, and if it was final the remainder
 // still open is released.
 func (s *Service) ConfirmCapture(ctx context.Context, req SettleCaptureRequest) (*Result, error) {
+	if err := checkContext(ctx, string(CmdConfirmCapture)); err != nil {
+		return nil, err
+	}
 	return s.settle(ctx, CmdConfirmCapture, req, false)
 }
 
@@ -118,6 +127,9 @@ func (s *Service) ConfirmCapture(ctx context.Context, req SettleCaptureRequest) 
 // failed final capture releases nothing: the authorization stays open and
 // may be captured again or voided.
 func (s *Service) FailCapture(ctx context.Context, req SettleCaptureRequest) (*Result, error) {
+	if err := checkContext(ctx, string(CmdFailCapture)); err != nil {
+		return nil, err
+	}
 	return s.settle(ctx, CmdFailCapture, req, false)
 }
 

@@ -40,6 +40,9 @@ type CreateRequest struct {
 
 // Create records a new authorization in status requires_authorization.
 func (s *Service) Create(ctx context.Context, req CreateRequest) (*Result, error) {
+	if err := checkContext(ctx, string(CmdCreate)); err != nil {
+		return nil, err
+	}
 	op := CmdCreate
 	bad := func(err error) error { return badRequest(op, req.MerchantID, req.ID, err) }
 	if err := checkToken("merchant ID", req.MerchantID, maxIDLen); err != nil {
@@ -124,6 +127,9 @@ type MarkPendingRequest struct {
 
 // MarkPending moves an authorization from requires_authorization to pending.
 func (s *Service) MarkPending(ctx context.Context, req MarkPendingRequest) (*Result, error) {
+	if err := checkContext(ctx, string(CmdMarkPending)); err != nil {
+		return nil, err
+	}
 	op := CmdMarkPending
 	if err := checkCommand(req.MerchantID, req.ID, req.IdempotencyKey, req.Reference); err != nil {
 		return nil, badRequest(op, req.MerchantID, req.ID, err)
@@ -165,6 +171,9 @@ type AuthorizeRequest struct {
 // capture of the whole approved amount are recorded together. Scheduled
 // captures and cancels start counting now.
 func (s *Service) Authorize(ctx context.Context, req AuthorizeRequest) (*Result, error) {
+	if err := checkContext(ctx, string(CmdAuthorize)); err != nil {
+		return nil, err
+	}
 	op := CmdAuthorize
 	if err := checkCommand(req.MerchantID, req.ID, req.IdempotencyKey, req.Reference); err != nil {
 		return nil, badRequest(op, req.MerchantID, req.ID, err)
@@ -240,6 +249,9 @@ type DeclineRequest struct {
 
 // Decline ends an authorization that was not approved.
 func (s *Service) Decline(ctx context.Context, req DeclineRequest) (*Result, error) {
+	if err := checkContext(ctx, string(CmdDecline)); err != nil {
+		return nil, err
+	}
 	return s.end(ctx, CmdDecline, req.MerchantID, req.ID, req.IdempotencyKey, req.Reference, Reason(req.Reason))
 }
 
@@ -254,6 +266,9 @@ type CancelRequest struct {
 // Cancel ends an authorization before the provider approved it. After
 // approval, use Void.
 func (s *Service) Cancel(ctx context.Context, req CancelRequest) (*Result, error) {
+	if err := checkContext(ctx, string(CmdCancel)); err != nil {
+		return nil, err
+	}
 	if req.Reason != "" && !req.Reason.callerVoidReason() {
 		return nil, badRequest(CmdCancel, req.MerchantID, req.ID, fmt.Errorf("cancel reason %q is not a caller reason: %w", truncate(string(req.Reason), 64), ErrInvalidArgument))
 	}

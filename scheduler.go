@@ -108,6 +108,9 @@ type SweepResult struct {
 // it did. One failing authorization does not stop the batch. Its cost is
 // O(limit log n) in the store's due index, not a scan.
 func (s *Scheduler) RunDue(ctx context.Context, limit int) (SweepResult, error) {
+	if err := checkContext(ctx, "run_due"); err != nil {
+		return SweepResult{}, err
+	}
 	var res SweepResult
 	if limit <= 0 {
 		return res, fmt.Errorf("authcapture: RunDue: limit must be positive: %w", ErrInvalidArgument)
@@ -134,6 +137,9 @@ func (s *Scheduler) RunDue(ctx context.Context, limit int) (SweepResult, error) 
 // waits on it, so tests drive Run by advancing the fake clock. Errors of
 // single authorizations go to report, if not nil.
 func (s *Scheduler) Run(ctx context.Context, report func(SweepResult)) error {
+	if err := checkContext(ctx, "run"); err != nil {
+		return err
+	}
 	for {
 		res, err := s.RunDue(ctx, s.opts.BatchSize)
 		if err != nil && ctx.Err() != nil {

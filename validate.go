@@ -1,6 +1,7 @@
 package authcapture
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"unicode/utf8"
@@ -97,6 +98,16 @@ func checkMetadata(m map[string]string) error {
 		if err := checkText("metadata value of "+k, v, maxMetadataValLen); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// checkContext rejects a nil context with ErrInvalidArgument, as
+// http.NewRequestWithContext does; every public method that takes a
+// context calls it first.
+func checkContext(ctx context.Context, op string) error {
+	if ctx == nil {
+		return &Error{Op: op, Err: ErrInvalidArgument, Detail: "nil context"}
 	}
 	return nil
 }
