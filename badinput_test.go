@@ -162,7 +162,7 @@ func TestBadCreate(t *testing.T) {
 		{"oversized ID", authcapture.ErrInvalidArgument, func(r *authcapture.CreateRequest) { r.ID = long }},
 		{"ID with a slash", authcapture.ErrInvalidArgument, func(r *authcapture.CreateRequest) { r.ID = "a/b" }},
 		{"empty key", authcapture.ErrInvalidArgument, func(r *authcapture.CreateRequest) { r.IdempotencyKey = "" }},
-		{"key with a space", authcapture.ErrInvalidArgument, func(r *authcapture.CreateRequest) { r.IdempotencyKey = "a b" }},
+		{"key with a tab", authcapture.ErrInvalidArgument, func(r *authcapture.CreateRequest) { r.IdempotencyKey = "a\tb" }},
 		{"oversized reference", authcapture.ErrInvalidArgument, func(r *authcapture.CreateRequest) { r.Reference = long }},
 		{"invalid UTF-8 reference", authcapture.ErrInvalidArgument, func(r *authcapture.CreateRequest) { r.Reference = "\xff" }},
 		{"too many metadata pairs", authcapture.ErrInvalidArgument, func(r *authcapture.CreateRequest) { r.Metadata = manyPairs }},

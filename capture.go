@@ -146,7 +146,7 @@ func (s *Service) settle(ctx context.Context, op Command, req SettleCaptureReque
 	if err := checkToken("capture ID", req.CaptureID, maxIDLen); err != nil {
 		return nil, badRequest(op, req.MerchantID, req.ID, err)
 	}
-	if err := checkText("reason", req.Reason, maxIDLen); err != nil {
+	if err := checkText("reason", req.Reason, MaxReasonLen); err != nil {
 		return nil, badRequest(op, req.MerchantID, req.ID, err)
 	}
 	f := newFingerprint(op).str(req.ID).str(req.CaptureID).str(req.Reason).str(req.Reference)

@@ -279,7 +279,7 @@ func (s *Service) end(ctx context.Context, op Command, merchant, id, key, ref st
 	if err := checkCommand(merchant, id, key, ref); err != nil {
 		return nil, badRequest(op, merchant, id, err)
 	}
-	if err := checkText("reason", string(reason), maxIDLen); err != nil {
+	if err := checkText("reason", string(reason), MaxReasonLen); err != nil {
 		return nil, badRequest(op, merchant, id, err)
 	}
 	f := newFingerprint(op).str(id).str(ref).str(string(reason))
