@@ -277,7 +277,7 @@ func checkAmountChoice(d decimal.Decimal, all bool) error {
 		return nil
 	}
 	if d.Sign() <= 0 {
-		return fmt.Errorf("amount %s: must be positive (or set All): %w", amountString(d), ErrInvalidAmount)
+		return fmt.Errorf("%s given, and All is not set: %w", amountString(d), ErrInvalidAmount)
 	}
 	return checkAmount(d)
 }

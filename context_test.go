@@ -48,7 +48,7 @@ func TestNilContextIsAnInvalidArgument(t *testing.T) {
 				var e *authcapture.Error
 				require.ErrorAs(t, err, &e)
 				assert.NotEmpty(t, e.Op)
-				assert.Contains(t, err.Error(), "nil context")
+				assert.Contains(t, err.Error(), "the context is nil")
 			})
 			tested++
 		}

@@ -75,7 +75,7 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*Result, error
 		policy = s.defaultPolicy
 	}
 	if _, ok := s.policies[policy]; !ok {
-		return nil, bad(fmt.Errorf("policy %q: %w", truncate(policy, maxIDLen), ErrUnknownPolicy))
+		return nil, bad(fmt.Errorf("%q is not registered with this service: %w", truncate(policy, maxIDLen), ErrUnknownPolicy))
 	}
 	p := s.policies[policy]
 	sched, err := p.checkSchedule(req)
@@ -313,7 +313,7 @@ func checkCommand(merchant, id, key, ref string) error {
 }
 
 func badRequest(op Command, merchant, id string, err error) error {
-	return &Error{Op: string(op), MerchantID: truncate(merchant, maxIDLen), AuthorizationID: truncate(id, maxIDLen), Err: rootSentinel(err), Detail: err.Error()}
+	return &Error{Op: string(op), MerchantID: truncate(merchant, maxIDLen), AuthorizationID: truncate(id, maxIDLen), Err: rootSentinel(err), Detail: detail(err)}
 }
 
 // rootSentinel returns the library sentinel err wraps.

@@ -31,7 +31,7 @@ type Currency string
 // not know, returns an error wrapping ErrUnknownCurrency.
 func ParseCurrency(code string) (Currency, error) {
 	if _, ok := currencyExponents[code]; !ok {
-		return "", fmt.Errorf("authcapture: currency %q: %w", truncate(code, 16), ErrUnknownCurrency)
+		return "", fmt.Errorf("authcapture: %q: %w", truncate(code, 16), ErrUnknownCurrency)
 	}
 	return Currency(code), nil
 }
@@ -60,7 +60,7 @@ func (c Currency) String() string { return string(c) }
 func (c Currency) ToMinor(d decimal.Decimal) (int64, error) {
 	exp := c.Exponent()
 	if exp < 0 {
-		return 0, fmt.Errorf("authcapture: currency %q: %w", truncate(string(c), 16), ErrUnknownCurrency)
+		return 0, fmt.Errorf("authcapture: %q: %w", truncate(string(c), 16), ErrUnknownCurrency)
 	}
 	if err := checkAmount(d); err != nil {
 		return 0, err
@@ -126,8 +126,11 @@ func (c Currency) Format(minor int64) string {
 // with the same rules as ToMinor. Exponents ("1e3"), signs and surrounding
 // spaces are rejected as malformed.
 func ParseAmount(s string, c Currency) (int64, error) {
-	if len(s) == 0 || len(s) > 40 {
-		return 0, fmt.Errorf("authcapture: amount %q: %w", truncate(s, 48), ErrInvalidAmount)
+	if len(s) == 0 {
+		return 0, fmt.Errorf("authcapture: the amount is empty: %w", ErrInvalidAmount)
+	}
+	if len(s) > 40 {
+		return 0, fmt.Errorf("authcapture: %q is longer than 40 characters: %w", truncate(s, 48), ErrInvalidAmount)
 	}
 	dot := false
 	for i := 0; i < len(s); i++ {
@@ -137,12 +140,12 @@ func ParseAmount(s string, c Currency) (int64, error) {
 		case ch == '.' && !dot && i > 0 && i < len(s)-1:
 			dot = true
 		default:
-			return 0, fmt.Errorf("authcapture: amount %q: malformed: %w", truncate(s, 48), ErrInvalidAmount)
+			return 0, fmt.Errorf("authcapture: %q is not a plain decimal such as 10.50: %w", truncate(s, 48), ErrInvalidAmount)
 		}
 	}
 	d, err := decimal.NewFromString(s)
 	if err != nil {
-		return 0, fmt.Errorf("authcapture: amount %q: %w", truncate(s, 48), ErrInvalidAmount)
+		return 0, fmt.Errorf("authcapture: %q is not a plain decimal such as 10.50: %w", truncate(s, 48), ErrInvalidAmount)
 	}
 	return c.ToMinor(d)
 }
@@ -165,11 +168,11 @@ var pow10 = func() [19]int64 {
 // exponent that cannot overflow.
 func checkAmount(d decimal.Decimal) error {
 	if d.Sign() <= 0 {
-		return fmt.Errorf("authcapture: amount %s is not positive: %w", amountString(d), ErrInvalidAmount)
+		return fmt.Errorf("authcapture: %s given: %w", amountString(d), ErrInvalidAmount)
 	}
 	e := int(d.Exponent())
 	if e > maxAmountExp {
-		return fmt.Errorf("authcapture: amount %s exceeds the maximum: %w", amountString(d), ErrAmountTooLarge)
+		return fmt.Errorf("authcapture: %s given, above the maximum in every currency: %w", amountString(d), ErrAmountTooLarge)
 	}
 	if e >= minAmountExp && d.Cmp(amountBounds[e-minAmountExp]) < 0 {
 		return nil // at most MaxAmountDigits digits, a plausible exponent
@@ -183,11 +186,11 @@ func checkAmount(d decimal.Decimal) error {
 	}
 	switch {
 	case digits-1+e > maxAmountExp:
-		return fmt.Errorf("authcapture: amount %s exceeds the maximum: %w", amountString(d), ErrAmountTooLarge)
+		return fmt.Errorf("authcapture: %s given, above the maximum in every currency: %w", amountString(d), ErrAmountTooLarge)
 	case digits > MaxAmountDigits:
-		return fmt.Errorf("authcapture: amount %s has more than %d digits: %w", amountString(d), MaxAmountDigits, ErrInvalidAmount)
+		return fmt.Errorf("authcapture: %s given, more than %d digits: %w", amountString(d), MaxAmountDigits, ErrInvalidAmount)
 	default:
-		return fmt.Errorf("authcapture: amount %s has too many fractional digits: %w", amountString(d), ErrAmountPrecision)
+		return fmt.Errorf("authcapture: %s given, more fractional digits than any currency has: %w", amountString(d), ErrAmountPrecision)
 	}
 }
 
@@ -213,20 +216,20 @@ var amountBounds = func() []decimal.Decimal {
 }()
 
 func tooLarge(d decimal.Decimal, c Currency) error {
-	return fmt.Errorf("authcapture: amount %s %s exceeds the maximum %s: %w",
-		amountString(d), c, c.Format(MaxMinorUnits), ErrAmountTooLarge)
+	return fmt.Errorf("authcapture: %s %s given, the maximum is %s %s: %w",
+		amountString(d), c, c.Format(MaxMinorUnits), c, ErrAmountTooLarge)
 }
 
 func tooPrecise(d decimal.Decimal, c Currency) error {
-	return fmt.Errorf("authcapture: amount %s has more than %d fractional digits for %s: %w",
-		amountString(d), c.Exponent(), c, ErrAmountPrecision)
+	return fmt.Errorf("authcapture: %s %s given, %s has %d fractional digits: %w",
+		amountString(d), c, c, c.Exponent(), ErrAmountPrecision)
 }
 
 // amountString renders d for an error message without expanding absurd
 // exponents into megabytes of zeros.
 func amountString(d decimal.Decimal) string {
 	if bits := d.Coefficient().BitLen(); bits > 4*MaxAmountDigits {
-		return fmt.Sprintf("of about %d digits", int(float64(bits-1)*math.Log10(2))+1)
+		return fmt.Sprintf("a number of about %d digits", int(float64(bits-1)*math.Log10(2))+1)
 	}
 	if e := d.Exponent(); e > 30 || e < -30 || d.NumDigits() > MaxAmountDigits {
 		return d.ScientificNotationString()

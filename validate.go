@@ -68,7 +68,7 @@ func checkToken(what, s string, max int) error {
 		c := s[i]
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
 			c == '_' || c == '-' || c == '.' || c == ':') {
-			return fmt.Errorf("%s %q has a character outside A-Z a-z 0-9 _ - . : %w", what, truncate(s, maxIDLen), ErrInvalidArgument)
+			return fmt.Errorf("%s %q has a character outside A-Z a-z 0-9 and _ - . or colon: %w", what, truncate(s, maxIDLen), ErrInvalidArgument)
 		}
 	}
 	return nil
@@ -83,7 +83,7 @@ func checkKey(s string) error {
 	}
 	for i := 0; i < len(s); i++ {
 		if s[i] < 0x20 || s[i] > 0x7e {
-			return fmt.Errorf("idempotency key must be printable ASCII: %w", ErrInvalidArgument)
+			return fmt.Errorf("idempotency key has a character outside printable ASCII: %w", ErrInvalidArgument)
 		}
 	}
 	if strings.HasPrefix(s, schedulerKeyPrefix) {
@@ -136,7 +136,7 @@ func checkMetadata(m map[string]string) error {
 // context calls it first.
 func checkContext(ctx context.Context, op string) error {
 	if ctx == nil {
-		return &Error{Op: op, Err: ErrInvalidArgument, Detail: "nil context"}
+		return &Error{Op: op, Err: ErrInvalidArgument, Detail: "the context is nil"}
 	}
 	return nil
 }
