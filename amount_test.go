@@ -147,3 +147,17 @@ func BenchmarkOversizedAmount(b *testing.B) {
 		})
 	}
 }
+
+// The currency table knows XCG, which replaced ANG, and keeps accepting
+// the withdrawn ANG and BGN so that holds taken in them can still be
+// settled. (internal/currencytest compares the whole table with a
+// reference.)
+func TestCurrencyTableKnowsXCGAndKeepsWithdrawnCodes(t *testing.T) {
+	t.Parallel()
+	for code, exp := range map[authcapture.Currency]int{"XCG": 2, "VED": 2, "EUR": 2, "ANG": 2, "BGN": 2, "XAU": -1, "CHE": -1} {
+		assert.Equal(t, exp, code.Exponent(), "%s", code)
+	}
+	minor, err := authcapture.ParseAmount("12.34", "XCG")
+	require.NoError(t, err)
+	assert.Equal(t, int64(1234), minor)
+}

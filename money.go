@@ -245,8 +245,12 @@ func truncate(s string, n int) string {
 }
 
 // currencyExponents lists the active ISO 4217 codes with their minor-unit
-// exponents. Codes without a minor unit in ISO 4217 (XAU and the like) are
-// not accepted: they are not card currencies.
+// exponents, and two withdrawn ones that stay accepted so that a hold taken
+// in them can still be read, captured and voided: ANG (replaced by XCG in
+// 2025) and BGN (Bulgaria adopted the euro on 2026-01-01). Codes without a
+// minor unit in ISO 4217 (XAU and the like) and most fund codes (BOV, CHE,
+// CHW, COU, MXV, USN, XAD) are not accepted: they are not card currencies.
+// internal/currencytest compares the table with a reference.
 var currencyExponents = func() map[string]int8 {
 	m := make(map[string]int8, 180)
 	two := []string{
@@ -262,8 +266,8 @@ var currencyExponents = func() map[string]int8 {
 		"PGK", "PHP", "PKR", "PLN", "QAR", "RON", "RSD", "RUB", "SAR", "SBD",
 		"SCR", "SDG", "SEK", "SGD", "SHP", "SLE", "SOS", "SRD", "SSP", "STN",
 		"SVC", "SYP", "SZL", "THB", "TJS", "TMT", "TOP", "TRY", "TTD", "TWD",
-		"TZS", "UAH", "USD", "UYU", "UZS", "VES", "WST", "XCD", "YER", "ZAR",
-		"ZMW", "ZWG",
+		"TZS", "UAH", "USD", "UYU", "UZS", "VED", "VES", "WST", "XCD", "XCG",
+		"YER", "ZAR", "ZMW", "ZWG",
 	}
 	zero := []string{
 		"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF",
