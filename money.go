@@ -103,7 +103,11 @@ func (c Currency) ToMinor(d decimal.Decimal) (int64, error) {
 }
 
 // FromMinor returns the decimal value of an amount in minor units of c,
-// with exactly the currency's number of fractional digits.
+// exactly, with the currency's number of fractional digits: 20000 PHP
+// minor units are 200.00 PHP. Use it for providers that send integer minor
+// units (PayMongo, NjiaPay): decimal.NewFromInt(20000) would be 20,000.00.
+// It is the inverse of ToMinor. A code the table does not know is taken as
+// exponent 0; check it first with ParseCurrency.
 func (c Currency) FromMinor(minor int64) decimal.Decimal {
 	exp := c.Exponent()
 	if exp < 0 {
