@@ -31,6 +31,9 @@ type VoidRequest struct {
 // authorization: as voided if nothing was captured, as captured otherwise.
 // Amounts already captured or pending are not touched.
 func (s *Service) Void(ctx context.Context, req VoidRequest) (*Result, error) {
+	if err := checkContext(ctx, string(CmdVoid)); err != nil {
+		return nil, err
+	}
 	op := CmdVoid
 	if err := checkCommand(req.MerchantID, req.ID, req.IdempotencyKey, req.Reference); err != nil {
 		return nil, badRequest(op, req.MerchantID, req.ID, err)
