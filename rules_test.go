@@ -284,7 +284,7 @@ func TestTwoPhaseCapture(t *testing.T) {
 		_, err := settle(f, a.ID, c, true)
 		require.NoError(t, err)
 		_, err = settle(f, a.ID, c, false)
-		require.ErrorIs(t, err, authcapture.ErrNotFound)
+		require.ErrorIs(t, err, authcapture.ErrCaptureSettled)
 	})
 }
 
