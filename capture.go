@@ -291,7 +291,7 @@ func (ch *change) releaseRemainder() {
 	}
 	a.Voided += rest
 	seq := ch.entry(Entry{Kind: EntryVoid, Amount: rest, Reason: ReasonFinalCapture})
-	ch.event(EventVoided, seq, rest)
+	ch.event(EventRemainderReleased, seq, rest)
 	ch.release = CloseFinalCapture
 }
 

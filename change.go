@@ -48,13 +48,20 @@ func (ch *change) entry(e Entry) int64 {
 // markMain makes the last entry the command's main entry.
 func (ch *change) markMain() { ch.main = len(ch.entries) - 1 }
 
-// event appends an event reporting the entry entrySeq.
+// event appends an event reporting the entry entrySeq, one of the
+// change's entries, with its capture ID, reference and reason.
 func (ch *change) event(t EventType, entrySeq, amount int64) {
 	ch.a.Events++
-	ch.events = append(ch.events, Event{
+	ev := Event{
 		MerchantID: ch.a.MerchantID, AuthorizationID: ch.a.ID, Seq: ch.a.Events,
 		Version: ch.a.Version, Type: t, At: ch.now, EntrySeq: entrySeq, Amount: amount,
-	})
+	}
+	for i := range ch.entries {
+		if e := &ch.entries[i]; e.Seq == entrySeq {
+			ev.CaptureID, ev.Reference, ev.Reason = e.CaptureID, e.Reference, e.Reason
+		}
+	}
+	ch.events = append(ch.events, ev)
 }
 
 // mainEntry returns the command's main entry.
@@ -110,9 +117,13 @@ func (ch *change) finish() (*Write, error) {
 		return nil, fmt.Errorf("authcapture: internal error: %s from %q to %q is not in the transition table", ch.cmd.op, ch.before, after)
 	}
 	open := a.Open()
+	closed := after.Terminal() && !ch.before.Terminal()
 	for i := range ch.events {
 		ch.events[i].Open = open
 		ch.events[i].Status = after
+		if closed {
+			ch.events[i].CloseReason = a.CloseReason
+		}
 	}
 	w := &Write{Authorization: a, Entries: ch.entries, Events: ch.events}
 	if ch.cmd.key != "" {
