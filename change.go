@@ -20,10 +20,12 @@ type change struct {
 	open0   int64
 }
 
-// newChange starts a change of a (nil for a create) at now.
+// newChange starts a change of a (nil for a create) at now, or at the
+// latest time a records if now is earlier (a clock that stepped back).
 func (s *Service) newChange(a *Authorization, now time.Time, cmd *command) *change {
 	ch := &change{svc: s, now: now, cmd: *cmd}
 	if a != nil {
+		ch.now = latestOf(now, a.CreatedAt, a.AuthorizedAt, a.ExpiredAt, a.ClosedAt)
 		ch.a = a // the store returned a private copy
 		ch.before = a.Status()
 		ch.open0 = a.Open()
@@ -133,4 +135,14 @@ func (ch *change) finish() (*Write, error) {
 		}
 	}
 	return w, nil
+}
+
+// latestOf returns the latest of now and ts.
+func latestOf(now time.Time, ts ...time.Time) time.Time {
+	for _, t := range ts {
+		if t.After(now) {
+			now = t
+		}
+	}
+	return now
 }
