@@ -54,6 +54,10 @@ var (
 	// ErrCapturePending: a final capture is in flight; no other capture may
 	// begin until it is confirmed or failed.
 	ErrCapturePending = errors.New("a final capture is pending")
+	// ErrCaptureSettled: a settlement names a capture that is no longer
+	// pending: it was confirmed or failed already, or captured directly.
+	// The *Error carries the capture's state (CaptureState).
+	ErrCaptureSettled = errors.New("capture already settled")
 	// ErrIdempotencyMismatch: an idempotency key was reused with different
 	// parameters or for a different command.
 	ErrIdempotencyMismatch = errors.New("idempotency key reused with different parameters")
@@ -93,6 +97,9 @@ type Error struct {
 	Status          Status // the authorization's status when rejected, if known
 	Err             error  // the sentinel
 	Detail          string // what exactly was wrong, for people
+	// CaptureState, with ErrCaptureSettled, is the state of the capture
+	// named: CaptureSucceeded or CaptureFailed.
+	CaptureState CaptureState
 }
 
 // Error says what was rejected and why, once: "authcapture: capture a1
@@ -142,7 +149,8 @@ func (e *Error) Unwrap() error { return e.Err }
 // HTTPStatus maps an error from the service to the HTTP status code a
 // payments API would answer with: 404 for ErrNotFound, 409 for conflicts of
 // state or of concurrency (ErrInvalidStatus, ErrExpired, ErrCapturePending,
-// ErrVersionConflict, ErrIdempotencyMismatch, ErrAlreadyExists), 422 for a
+// ErrCaptureSettled, ErrVersionConflict, ErrIdempotencyMismatch,
+// ErrAlreadyExists), 422 for a
 // request that can never succeed as written (amounts, currencies, policy
 // limits, schedules, invalid arguments), and 500 for anything else.
 func HTTPStatus(err error) int {
@@ -172,6 +180,7 @@ var sentinels = []struct {
 	{ErrInvalidStatus, "ErrInvalidStatus", http.StatusConflict},
 	{ErrExpired, "ErrExpired", http.StatusConflict},
 	{ErrCapturePending, "ErrCapturePending", http.StatusConflict},
+	{ErrCaptureSettled, "ErrCaptureSettled", http.StatusConflict},
 	{ErrVersionConflict, "ErrVersionConflict", http.StatusConflict},
 	{ErrIdempotencyMismatch, "ErrIdempotencyMismatch", http.StatusConflict},
 	{ErrAlreadyExists, "ErrAlreadyExists", http.StatusConflict},

@@ -49,6 +49,7 @@ var transitions = []transition{
 	{StatusAuthorized, CmdBeginCapture, StatusPartiallyCaptured},
 	{StatusAuthorized, CmdVoid, StatusAuthorized},
 	{StatusAuthorized, CmdVoid, StatusVoided},
+	{StatusAuthorized, CmdCancel, StatusVoided},
 	{StatusAuthorized, CmdExpire, StatusExpired},
 	{StatusAuthorized, CmdSchedule, StatusAuthorized},
 
@@ -63,6 +64,8 @@ var transitions = []transition{
 	{StatusPartiallyCaptured, CmdFailCapture, StatusExpired},
 	{StatusPartiallyCaptured, CmdVoid, StatusPartiallyCaptured},
 	{StatusPartiallyCaptured, CmdVoid, StatusCaptured},
+	{StatusPartiallyCaptured, CmdCancel, StatusPartiallyCaptured},
+	{StatusPartiallyCaptured, CmdCancel, StatusCaptured},
 	{StatusPartiallyCaptured, CmdExpire, StatusPartiallyCaptured},
 	{StatusPartiallyCaptured, CmdExpire, StatusCaptured},
 	{StatusPartiallyCaptured, CmdSchedule, StatusPartiallyCaptured},

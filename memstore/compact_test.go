@@ -30,7 +30,7 @@ var coveredFields = map[reflect.Type][]string{
 	reflect.TypeFor[authcapture.Entry](): {"Seq", "Version", "Kind", "CaptureState", "CaptureID", "Final", "Amount",
 		"At", "IdempotencyKey", "Reference", "Reason"},
 	reflect.TypeFor[authcapture.Event](): {"Position", "MerchantID", "AuthorizationID", "Seq", "Version", "Type", "At",
-		"EntrySeq", "Amount", "Open", "Status"},
+		"EntrySeq", "Amount", "Open", "Status", "CaptureID", "Reference", "Reason", "CloseReason"},
 	reflect.TypeFor[authcapture.IdempotencyRecord](): {"MerchantID", "Key", "Op", "Fingerprint", "AuthorizationID",
 		"Version", "EntrySeq", "CreatedAt"},
 }
@@ -142,6 +142,7 @@ func fullWrite(t *testing.T, merchant, id string, consistent bool) *authcapture.
 			e.MerchantID, e.AuthorizationID, e.Version, e.At = merchant, id, a.Version, es[0].At
 			e.EntrySeq = int64(i + 1)
 			e.Amount = es[i].Amount
+			e.CaptureID, e.Reference, e.Reason = es[i].CaptureID, es[i].Reference, es[i].Reason
 		}
 		evs[2].Amount = evs[2].Open
 		rec.MerchantID, rec.AuthorizationID, rec.Version, rec.CreatedAt = merchant, id, a.Version, es[0].At

@@ -499,8 +499,9 @@ func (r *record) logEntry(seq int64) *entry {
 // event is the stored form of an event. Its merchant and authorization are
 // those of the record rid names, its Version and At those of that record's
 // log entry EntrySeq, and its Amount that entry's amount or the event's
-// Open (amountIsOpen); an event for which that does not hold has rid 0 and
-// is kept whole in its merchant's spill.
+// Open (amountIsOpen), and its CaptureID, Reference and Reason those of
+// that entry (detail) or empty; an event for which that does not hold has
+// rid 0 and is kept whole in its merchant's spill.
 type event struct {
 	pos          int64
 	open         int64
@@ -509,7 +510,9 @@ type event struct {
 	entrySeq     uint32
 	typ          uint8
 	status       uint8
+	closeReason  uint8
 	amountIsOpen bool
+	detail       bool
 }
 
 // idem is the stored form of an idempotency record, in its merchant's key
@@ -631,10 +634,21 @@ func (s *Store) addEvent(m *merchant, r *record, in *authcapture.Event, pos int6
 		default:
 			ok = false
 		}
+		if ok {
+			d := s.decEntry(e, in.EntrySeq)
+			switch {
+			case in.CaptureID == "" && in.Reference == "" && in.Reason == "":
+			case in.CaptureID == d.CaptureID && in.Reference == d.Reference && in.Reason == d.Reason:
+				c.detail = true
+			default:
+				ok = false
+			}
+		}
 	}
 	if ok {
 		ok = t.eventTypes.set8(&c.typ, string(in.Type))
 		ok = t.statuses.set8(&c.status, string(in.Status)) && ok
+		ok = t.closeReasons.set8(&c.closeReason, string(in.CloseReason)) && ok
 		c.rid = r.rid
 		c.seq = uint32(in.Seq)
 		c.entrySeq = uint32(in.EntrySeq)
@@ -660,6 +674,10 @@ func (s *Store) decEvent(m *merchant, c *event) authcapture.Event {
 	if c.amountIsOpen {
 		amount = c.open
 	}
+	var d authcapture.Entry
+	if c.detail {
+		d = s.decEntry(e, int64(c.entrySeq))
+	}
 	return authcapture.Event{
 		Position:        c.pos,
 		MerchantID:      r.m.id,
@@ -672,5 +690,9 @@ func (s *Store) decEvent(m *merchant, c *event) authcapture.Event {
 		Amount:          amount,
 		Open:            c.open,
 		Status:          authcapture.Status(t.statuses.names[c.status]),
+		CaptureID:       d.CaptureID,
+		Reference:       d.Reference,
+		Reason:          d.Reason,
+		CloseReason:     authcapture.CloseReason(t.closeReasons.names[c.closeReason]),
 	}
 }
