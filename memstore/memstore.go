@@ -35,18 +35,19 @@ type Store struct {
 }
 
 // merchant holds one merchant's authorizations, idempotency records and
-// events.
+// events. Records, entries and events are held by pointer, so that the maps
+// and slices that list them grow without copying them.
 type merchant struct {
 	auths  map[string]*record
-	keys   map[string]authcapture.IdempotencyRecord
-	events []authcapture.Event // in position order
+	keys   map[string]*authcapture.IdempotencyRecord
+	events []*authcapture.Event // in position order
 }
 
 // record is one stored authorization with its log.
 type record struct {
 	auth authcapture.Authorization
-	log  []authcapture.Entry // Seq n is at index n-1
-	due  int                 // index in Store.due, or -1
+	log  []*authcapture.Entry // Seq n is at index n-1
+	due  int                  // index in Store.due, or -1
 }
 
 // New returns an empty store.
@@ -91,15 +92,24 @@ func (s *Store) Entries(ctx context.Context, merchantID, id string, after int64,
 	if r == nil {
 		return nil, notFound(id)
 	}
-	after = max(after, 0)
-	if after >= int64(len(r.log)) {
-		return nil, nil
+	after = min(max(after, 0), int64(len(r.log)))
+	return copies(r.log[after:], limit), nil
+}
+
+// copies returns copies of the first limit values of ps (all of them if
+// limit <= 0), or nil if there are none.
+func copies[T any](ps []*T, limit int) []T {
+	if limit > 0 && len(ps) > limit {
+		ps = ps[:limit]
 	}
-	out := r.log[after:]
-	if limit > 0 && len(out) > limit {
-		out = out[:limit]
+	if len(ps) == 0 {
+		return nil
 	}
-	return slices.Clone(out), nil
+	out := make([]T, len(ps))
+	for i, p := range ps {
+		out[i] = *p
+	}
+	return out
 }
 
 // Idempotency implements authcapture.Store.
@@ -110,8 +120,9 @@ func (s *Store) Idempotency(ctx context.Context, merchantID, key string) (*authc
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if m := s.merchants[merchantID]; m != nil {
-		if rec, ok := m.keys[key]; ok {
-			return &rec, nil
+		if rec := m.keys[key]; rec != nil {
+			c := *rec
+			return &c, nil
 		}
 	}
 	return nil, fmt.Errorf("memstore: idempotency key: %w", authcapture.ErrNotFound)
@@ -154,14 +165,14 @@ func (s *Store) Write(ctx context.Context, w *authcapture.Write) error {
 		}
 	}
 	if w.Idempotency != nil && m != nil {
-		if _, ok := m.keys[w.Idempotency.Key]; ok {
+		if m.keys[w.Idempotency.Key] != nil {
 			return fmt.Errorf("memstore: idempotency key: %w", authcapture.ErrIdempotencyKeyExists)
 		}
 	}
 
 	// Checked; from here on nothing fails.
 	if m == nil {
-		m = &merchant{auths: map[string]*record{}, keys: map[string]authcapture.IdempotencyRecord{}}
+		m = &merchant{auths: map[string]*record{}, keys: map[string]*authcapture.IdempotencyRecord{}}
 		s.merchants[in.MerchantID] = m
 	}
 	if r == nil {
@@ -174,18 +185,18 @@ func (s *Store) Write(ctx context.Context, w *authcapture.Write) error {
 	utcAuth(&r.auth)
 	for _, e := range w.Entries {
 		e.At = e.At.UTC()
-		r.log = append(r.log, e)
+		r.log = append(r.log, &e)
 	}
 	if w.Idempotency != nil {
 		rec := *w.Idempotency
 		rec.CreatedAt = rec.CreatedAt.UTC()
-		m.keys[rec.Key] = rec
+		m.keys[rec.Key] = &rec
 	}
 	for _, ev := range w.Events {
 		s.pos++
 		ev.Position = s.pos
 		ev.At = ev.At.UTC()
-		m.events = append(m.events, ev)
+		m.events = append(m.events, &ev)
 	}
 	s.due.set(r)
 	return nil
@@ -211,14 +222,7 @@ func (s *Store) Events(ctx context.Context, merchantID string, after int64, limi
 		return nil, nil
 	}
 	i := sort.Search(len(m.events), func(i int) bool { return m.events[i].Position > after })
-	out := m.events[i:]
-	if limit > 0 && len(out) > limit {
-		out = out[:limit]
-	}
-	if len(out) == 0 {
-		return nil, nil
-	}
-	return slices.Clone(out), nil
+	return copies(m.events[i:], limit), nil
 }
 
 // Due implements authcapture.Store.
