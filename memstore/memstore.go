@@ -14,8 +14,6 @@ package memstore
 import (
 	"context"
 	"fmt"
-	"maps"
-	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -179,9 +177,7 @@ func (s *Store) Write(ctx context.Context, w *authcapture.Write) error {
 		r = &record{due: -1}
 		m.auths[in.ID] = r
 	}
-	r.auth = *in
-	r.auth.Metadata = maps.Clone(in.Metadata)
-	r.auth.PendingCaptures = slices.Clone(in.PendingCaptures)
+	r.auth = *in.Clone()
 	utcAuth(&r.auth)
 	for _, e := range w.Entries {
 		e.At = e.At.UTC()
