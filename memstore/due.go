@@ -71,7 +71,7 @@ func (h dueHeap) upTo(t time.Time, limit int) []authcapture.DueRef {
 		if h[i].at.After(t) {
 			break // every item left in the frontier is due later still
 		}
-		a := &h[i].r.auth
+		a := h[i].r.auth
 		out = append(out, authcapture.DueRef{MerchantID: a.MerchantID, ID: a.ID, DueAt: h[i].at})
 		for c := 2*i + 1; c <= 2*i+2 && c < len(h); c++ {
 			heap.Push(f, c)
