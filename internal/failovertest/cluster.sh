@@ -139,9 +139,12 @@ start_cluster() {
     fi
     command -v apt-get >/dev/null || cannot "pg_autoctl is not installed and there is no apt-get: install pg_auto_failover to run the failover test"
     echo "installing $PACKAGE" >&2
-    if ! (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$PACKAGE") >"${TMPDIR:-/tmp}/authcapture-failover-apt.log" 2>&1; then
-      cannot "installing $PACKAGE failed (no network to the Debian mirror?), see ${TMPDIR:-/tmp}/authcapture-failover-apt.log; install it by hand to run the failover test"
+    local log
+    log=$(mktemp "${TMPDIR:-/tmp}/authcapture-failover-apt.XXXXXX")
+    if ! (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$PACKAGE") >"$log" 2>&1; then
+      cannot "installing $PACKAGE failed (no network to the Debian mirror?): $(tail -n 3 "$log"); the whole output is in $log; install it by hand to run the failover test"
     fi
+    rm -f "$log"
     command -v pg_autoctl >/dev/null || cannot "$PACKAGE is installed but pg_autoctl is not on PATH"
   fi
   [ -x "$PG_BIN/pg_ctl" ] || cannot "no PostgreSQL 15 server in $PG_BIN (set PG_BIN): install postgresql-15 to run the failover test"
