@@ -19,7 +19,10 @@
 // that storetest.CheckInvariants holds for every authorization, and that
 // sending every command again with its key replays it.
 //
-// The cluster keeps pg_auto_failover's default of synchronous replication
+// The monitor's health checks are shortened (a node is unhealthy after
+// three seconds, the old primary's demotion is awaited for five), so the
+// standby takes writes about ten seconds after the kill instead of half a
+// minute. The cluster keeps pg_auto_failover's default of synchronous replication
 // to the standby (synchronous_standby_names 'ANY 1 (...)',
 // synchronous_commit on); the test checks it before the kill, since an
 // acknowledged commit survives the failover only then.

@@ -358,6 +358,10 @@ func TestPrimaryFailover(t *testing.T) {
 		})
 	}
 
+	// A test that fails from here on stops its writers before the pool
+	// closes.
+	defer func() { stop.Store(true); wg.Wait() }()
+
 	// Kill the primary once the writers are well under way.
 	time.Sleep(2 * time.Second)
 	for acked.Load() < 20*writers && !stop.Load() && time.Since(testStart) < 2*time.Minute {
@@ -379,8 +383,6 @@ func TestPrimaryFailover(t *testing.T) {
 	// still have answered.
 	killAt.Store(time.Now().UnixNano())
 	if err != nil {
-		stop.Store(true)
-		wg.Wait()
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
 			t.Fatalf("killing the primary: %v: %s", err, ee.Stderr)
