@@ -61,6 +61,11 @@ func startCluster(t *testing.T) *cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Read through the os package, so that a change to the script
+	// invalidates go test's cached result.
+	if _, err := os.ReadFile(script); err != nil {
+		t.Fatal(err)
+	}
 	ports := freePorts(t, 3)
 	dir, err := os.MkdirTemp("", "authcapture-failover-")
 	if err != nil {
