@@ -89,7 +89,7 @@
 //
 // This uses only row locks and ordinary SQL (no advisory locks, no
 // LISTEN/NOTIFY, no snapshot functions), which CockroachDB and YugabyteDB
-// support as well. On a pool or a connection stamping runs at READ
+// document as supported, though neither has been tried. On a pool or a connection stamping runs at READ
 // COMMITTED whatever the server's default; under a SERIALIZABLE default
 // Events' reads may still fail with a serialization error, and Events then
 // runs again, whole, up to 16 times. Calls to Events
