@@ -53,6 +53,10 @@ var (
 	// ErrCapturePending: a final capture is in flight; no other capture may
 	// begin until it is confirmed or failed.
 	ErrCapturePending = errors.New("a final capture is pending")
+	// ErrActionInFlight: the command asks for more than is open, and
+	// provider actions in flight (two-phase captures or voids not yet
+	// settled) hold the rest. It is temporary: retry once they settle.
+	ErrActionInFlight = errors.New("provider actions in flight hold the amount; retry once they settle")
 	// ErrIdempotencyMismatch: an idempotency key was reused with different
 	// parameters or for a different command.
 	ErrIdempotencyMismatch = errors.New("idempotency key reused with different parameters")
@@ -114,7 +118,7 @@ func (e *Error) Unwrap() error { return e.Err }
 
 // HTTPStatus maps an error from the service to the HTTP status code a
 // payments API would answer with: 404 for ErrNotFound, 409 for conflicts of
-// state or of concurrency (ErrInvalidStatus, ErrExpired, ErrCapturePending,
+// state or of concurrency (ErrInvalidStatus, ErrExpired, ErrCapturePending, ErrActionInFlight,
 // ErrVersionConflict, ErrIdempotencyMismatch, ErrAlreadyExists), 422 for a
 // request that can never succeed as written (amounts, currencies, policy
 // limits, schedules, invalid arguments), and 500 for anything else.
@@ -145,6 +149,7 @@ var sentinels = []struct {
 	{ErrInvalidStatus, "ErrInvalidStatus", http.StatusConflict},
 	{ErrExpired, "ErrExpired", http.StatusConflict},
 	{ErrCapturePending, "ErrCapturePending", http.StatusConflict},
+	{ErrActionInFlight, "ErrActionInFlight", http.StatusConflict},
 	{ErrVersionConflict, "ErrVersionConflict", http.StatusConflict},
 	{ErrIdempotencyMismatch, "ErrIdempotencyMismatch", http.StatusConflict},
 	{ErrAlreadyExists, "ErrAlreadyExists", http.StatusConflict},

@@ -72,7 +72,7 @@ const (
 //
 // The ledgers always satisfy
 //
-//	Authorized == Open() + Pending + Captured + Voided + Expired
+//	Authorized == Open() + Pending + PendingVoid + Captured + Voided + Expired
 //
 // An Authorization returned by the service is a copy: changing it changes
 // nothing stored.
@@ -90,8 +90,11 @@ type Authorization struct {
 	Authorized int64 // approved by the issuer; may be less than Requested
 	Captured   int64 // taken by succeeded captures
 	Pending    int64 // reserved by two-phase captures not yet settled
-	Voided     int64 // released by voids (including the remainder of a final capture)
-	Expired    int64 // released by expiry
+	// PendingVoid is reserved by two-phase voids not yet settled: the
+	// amount the provider has been asked to release.
+	PendingVoid int64
+	Voided      int64 // released by voids (including the remainder of a final capture)
+	Expired     int64 // released by expiry
 
 	// Captures counts the captures that succeeded or are pending; the
 	// policy's MaxCaptures applies to it.
@@ -99,6 +102,16 @@ type Authorization struct {
 	// PendingCaptures lists the two-phase captures begun and not yet
 	// confirmed or failed, oldest first.
 	PendingCaptures []PendingCapture
+	// PendingVoids lists the two-phase voids begun and not yet confirmed
+	// or failed, oldest first.
+	PendingVoids []PendingVoid
+	// ReleasedBy says how the provider let go of the hold, once it has: a
+	// final capture (CloseFinalCapture) or a void of everything open
+	// (CloseVoided); empty while the provider holds the funds. From then on
+	// nothing may begin at the provider, and what a pending action gives
+	// back when it fails is released too, never reopened (docs/design.md,
+	// section 11).
+	ReleasedBy CloseReason
 
 	CloseReason CloseReason // set by the command that closed it
 
@@ -140,6 +153,25 @@ type PendingCapture struct {
 	Amount    int64
 	Final     bool
 	Scheduled bool // begun by the Scheduler, which settles it
+	// ProviderRef is the provider's ID for the capture, once known.
+	ProviderRef string
+	// Key is the idempotency key the Scheduler gives the provider for it
+	// (ProviderKey); empty for a caller's capture.
+	Key string
+}
+
+// PendingVoid is a two-phase void that has been begun and not settled: the
+// provider has been (or is about to be) asked to release Amount.
+type PendingVoid struct {
+	ID        string
+	Amount    int64 // still reserved; a direct capture the provider took first draws from it
+	All       bool  // a void of everything open: the provider lets go of the hold
+	Scheduled bool  // begun by the Scheduler for a delayed cancel, which settles it
+	// ProviderRef is the provider's ID for the void, once known.
+	ProviderRef string
+	// Key is the idempotency key the Scheduler gives the provider for it
+	// (ProviderKey); empty for a caller's void.
+	Key string
 }
 
 // Open returns the amount still open to capture, in minor units.
@@ -147,17 +179,19 @@ func (a *Authorization) Open() int64 {
 	if a.Phase != PhaseApproved {
 		return 0
 	}
-	return a.Authorized - a.Pending - a.Captured - a.Voided - a.Expired
+	return a.Authorized - a.Pending - a.PendingVoid - a.Captured - a.Voided - a.Expired
 }
 
 // Closed reports whether the authorization can never change again: it was
-// declined or canceled, or nothing is open and no capture is pending.
+// declined or canceled, or nothing is open and no capture or void is
+// pending.
 func (a *Authorization) Closed() bool {
 	switch a.Phase {
 	case PhaseDeclined, PhaseCanceled:
 		return true
 	case PhaseApproved:
-		return a.Open() == 0 && a.Pending == 0
+		return a.Open() == 0 && a.Pending == 0 && a.PendingVoid == 0 &&
+			len(a.PendingCaptures) == 0 && len(a.PendingVoids) == 0
 	}
 	return false
 }
@@ -196,20 +230,21 @@ func (a *Authorization) HoldExpired() bool { return !a.ExpiredAt.IsZero() }
 
 // Amounts are an authorization's ledgers as exact decimals in its currency.
 type Amounts struct {
-	Requested, Authorized, Open, Pending, Captured, Voided, Expired decimal.Decimal
+	Requested, Authorized, Open, Pending, PendingVoid, Captured, Voided, Expired decimal.Decimal
 }
 
 // Amounts returns the ledgers as decimals with the currency's digits.
 func (a *Authorization) Amounts() Amounts {
 	c := a.Currency
 	return Amounts{
-		Requested:  c.FromMinor(a.Requested),
-		Authorized: c.FromMinor(a.Authorized),
-		Open:       c.FromMinor(a.Open()),
-		Pending:    c.FromMinor(a.Pending),
-		Captured:   c.FromMinor(a.Captured),
-		Voided:     c.FromMinor(a.Voided),
-		Expired:    c.FromMinor(a.Expired),
+		Requested:   c.FromMinor(a.Requested),
+		Authorized:  c.FromMinor(a.Authorized),
+		Open:        c.FromMinor(a.Open()),
+		Pending:     c.FromMinor(a.Pending),
+		PendingVoid: c.FromMinor(a.PendingVoid),
+		Captured:    c.FromMinor(a.Captured),
+		Voided:      c.FromMinor(a.Voided),
+		Expired:     c.FromMinor(a.Expired),
 	}
 }
 
@@ -222,6 +257,9 @@ func (a *Authorization) Clone() *Authorization {
 	if a.PendingCaptures != nil {
 		c.PendingCaptures = slices.Clone(a.PendingCaptures)
 	}
+	if a.PendingVoids != nil {
+		c.PendingVoids = slices.Clone(a.PendingVoids)
+	}
 	return &c
 }
 
@@ -233,6 +271,19 @@ func (a *Authorization) pendingCapture(id string) (int, bool) {
 	}
 	return -1, false
 }
+
+func (a *Authorization) pendingVoid(id string) (int, bool) {
+	for i := range a.PendingVoids {
+		if a.PendingVoids[i].ID == id {
+			return i, true
+		}
+	}
+	return -1, false
+}
+
+// inFlight is what pending provider actions hold: two-phase captures and
+// voids not yet settled.
+func (a *Authorization) inFlight() int64 { return a.Pending + a.PendingVoid }
 
 func (a *Authorization) scheduledPending() bool {
 	for i := range a.PendingCaptures {
@@ -268,16 +319,26 @@ const (
 	EntrySchedule   EntryKind = "schedule" // a schedule set, claimed or cleared; see the Reason
 )
 
-// CaptureState is the state of a capture entry. A direct capture is
-// recorded as one succeeded entry; a two-phase capture as a pending entry
-// followed by a succeeded or failed entry with the same CaptureID.
-type CaptureState string
+// ActionState is the state of a provider action in the log. A direct
+// capture or void is recorded as one succeeded entry; a two-phase one as a
+// pending entry followed by a succeeded or failed entry with the same ID.
+type ActionState string
+
+// The action states.
+const (
+	ActionPending   ActionState = "pending"
+	ActionSucceeded ActionState = "succeeded"
+	ActionFailed    ActionState = "failed"
+)
+
+// CaptureState is the state of a capture entry.
+type CaptureState = ActionState
 
 // The capture states.
 const (
-	CapturePending   CaptureState = "pending"
-	CaptureSucceeded CaptureState = "succeeded"
-	CaptureFailed    CaptureState = "failed"
+	CapturePending   = ActionPending
+	CaptureSucceeded = ActionSucceeded
+	CaptureFailed    = ActionFailed
 )
 
 // Reason explains a void, an expiry, a decline or a cancel. Reasons that the
@@ -301,6 +362,15 @@ const (
 	ReasonScheduledCapture Reason = "scheduled_capture" // a delayed capture fired
 	ReasonAutomaticCapture Reason = "automatic_capture" // capture mode automatic
 	ReasonCaptureFallback  Reason = "capture_fallback"  // the method could not hold; captured at once
+	// A pending void's reservation that a direct capture or void the
+	// provider accepted took instead (a failed void entry of that amount).
+	ReasonDrawnByDirectAction Reason = "drawn_by_direct_action"
+	// The part of a void's reservation the provider reports it did not
+	// release (something took it first): it returns to open.
+	ReasonNotReleased Reason = "not_released"
+	// What a failed action gives back after the provider let go of the
+	// hold: released, not reopened.
+	ReasonHoldReleased Reason = "hold_released"
 
 	// Schedule entries: Reference holds the new due time (RFC 3339), or is
 	// empty when a schedule is cleared.
@@ -315,7 +385,8 @@ const (
 func (r Reason) IsSystem() bool {
 	switch r {
 	case ReasonFinalCapture, ReasonExpired, ReasonCaptureFailed, ReasonScheduledCancel,
-		ReasonScheduledCapture, ReasonAutomaticCapture, ReasonCaptureFallback, ReasonCaptureScheduled,
+		ReasonScheduledCapture, ReasonAutomaticCapture, ReasonCaptureFallback, ReasonDrawnByDirectAction,
+		ReasonNotReleased, ReasonHoldReleased, ReasonCaptureScheduled,
 		ReasonCancelScheduled, ReasonCaptureUnscheduled, ReasonCancelUnscheduled, ReasonScheduleClaimed:
 		return true
 	}
@@ -338,6 +409,9 @@ type Entry struct {
 	CaptureState   CaptureState // for capture entries
 	CaptureID      string       // for capture entries
 	Final          bool         // for capture entries: the capture releases the remainder
+	VoidState      ActionState  // for the entries of two-phase voids
+	VoidID         string       // for the entries of two-phase voids
+	ProviderRef    string       // the provider's own ID for the action, if the host gave it
 	Amount         int64
 	At             time.Time
 	IdempotencyKey string

@@ -15,6 +15,9 @@ const (
 	CmdConfirmCapture Command = "confirm_capture"
 	CmdFailCapture    Command = "fail_capture"
 	CmdVoid           Command = "void"
+	CmdBeginVoid      Command = "begin_void"
+	CmdConfirmVoid    Command = "confirm_void"
+	CmdFailVoid       Command = "fail_void"
 	CmdExpire         Command = "expire"
 	CmdSchedule       Command = "schedule" // the scheduler claims or reschedules an action
 )
@@ -49,6 +52,15 @@ var transitions = []transition{
 	{StatusAuthorized, CmdBeginCapture, StatusPartiallyCaptured},
 	{StatusAuthorized, CmdVoid, StatusAuthorized},
 	{StatusAuthorized, CmdVoid, StatusVoided},
+	{StatusAuthorized, CmdBeginVoid, StatusAuthorized},
+	{StatusAuthorized, CmdConfirmVoid, StatusAuthorized},
+	{StatusAuthorized, CmdConfirmVoid, StatusPartiallyCaptured},
+	{StatusAuthorized, CmdConfirmVoid, StatusVoided},
+	{StatusAuthorized, CmdConfirmVoid, StatusExpired},
+	{StatusAuthorized, CmdFailVoid, StatusAuthorized},
+	{StatusAuthorized, CmdFailVoid, StatusVoided},
+	{StatusAuthorized, CmdFailVoid, StatusExpired},
+	{StatusAuthorized, CmdExpire, StatusAuthorized},
 	{StatusAuthorized, CmdExpire, StatusExpired},
 	{StatusAuthorized, CmdSchedule, StatusAuthorized},
 
@@ -61,8 +73,14 @@ var transitions = []transition{
 	{StatusPartiallyCaptured, CmdFailCapture, StatusPartiallyCaptured},
 	{StatusPartiallyCaptured, CmdFailCapture, StatusCaptured},
 	{StatusPartiallyCaptured, CmdFailCapture, StatusExpired},
+	{StatusPartiallyCaptured, CmdFailCapture, StatusVoided},
 	{StatusPartiallyCaptured, CmdVoid, StatusPartiallyCaptured},
 	{StatusPartiallyCaptured, CmdVoid, StatusCaptured},
+	{StatusPartiallyCaptured, CmdBeginVoid, StatusPartiallyCaptured},
+	{StatusPartiallyCaptured, CmdConfirmVoid, StatusPartiallyCaptured},
+	{StatusPartiallyCaptured, CmdConfirmVoid, StatusCaptured},
+	{StatusPartiallyCaptured, CmdFailVoid, StatusPartiallyCaptured},
+	{StatusPartiallyCaptured, CmdFailVoid, StatusCaptured},
 	{StatusPartiallyCaptured, CmdExpire, StatusPartiallyCaptured},
 	{StatusPartiallyCaptured, CmdExpire, StatusCaptured},
 	{StatusPartiallyCaptured, CmdSchedule, StatusPartiallyCaptured},
