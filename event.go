@@ -30,15 +30,15 @@ type Event struct {
 	// Position is assigned by the store when the event is written. It
 	// increases across all authorizations of a store and is the cursor for
 	// Service.Events.
-	Position        int64
-	MerchantID      string
-	AuthorizationID string
-	Seq             int64 // 1-based, per authorization, without gaps
-	Version         int64 // the authorization version that produced it
-	Type            EventType
-	At              time.Time
-	EntrySeq        int64  // the log entry it reports
-	Amount          int64  // the entry's amount, in minor units
-	Open            int64  // open to capture after the change, in minor units
-	Status          Status // status after the change
+	Position        int64     `json:",omitzero"`
+	MerchantID      string    `json:",omitzero"`
+	AuthorizationID string    `json:",omitzero"`
+	Seq             int64     `json:",omitzero"` // 1-based, per authorization, without gaps
+	Version         int64     `json:",omitzero"` // the authorization version that produced it
+	Type            EventType `json:",omitzero"`
+	At              time.Time `json:",omitzero"`
+	EntrySeq        int64     `json:",omitzero"` // the log entry it reports
+	Amount          int64     `json:",omitzero"` // the entry's amount, in minor units
+	Open            int64     `json:",omitzero"` // open to capture after the change, in minor units
+	Status          Status    `json:",omitzero"` // status after the change
 }

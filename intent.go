@@ -77,101 +77,101 @@ const (
 // An Authorization returned by the service is a copy: changing it changes
 // nothing stored.
 type Authorization struct {
-	ID         string
-	MerchantID string
-	Reference  string            // the caller's reference, such as an order ID
-	Metadata   map[string]string // the caller's key-value pairs
-	Currency   Currency
-	Policy     string // the name of the policy whose rules apply
+	ID         string            `json:",omitzero"`
+	MerchantID string            `json:",omitzero"`
+	Reference  string            `json:",omitzero"` // the caller's reference, such as an order ID
+	Metadata   map[string]string `json:",omitzero"` // the caller's key-value pairs
+	Currency   Currency          `json:",omitzero"`
+	Policy     string            `json:",omitzero"` // the name of the policy whose rules apply
 
-	Phase Phase
+	Phase Phase `json:",omitzero"`
 
-	Requested  int64 // asked for at creation
-	Authorized int64 // approved by the issuer; may be less than Requested
-	Captured   int64 // taken by succeeded captures
-	Pending    int64 // reserved by two-phase captures not yet settled
+	Requested  int64 `json:",omitzero"` // asked for at creation
+	Authorized int64 `json:",omitzero"` // approved by the issuer; may be less than Requested
+	Captured   int64 `json:",omitzero"` // taken by succeeded captures
+	Pending    int64 `json:",omitzero"` // reserved by two-phase captures not yet settled
 	// PendingVoid is reserved by two-phase voids not yet settled: the
 	// amount the provider has been asked to release.
-	PendingVoid int64
-	Voided      int64 // released by voids (including the remainder of a final capture)
-	Expired     int64 // released by expiry
+	PendingVoid int64 `json:",omitzero"`
+	Voided      int64 `json:",omitzero"` // released by voids (including the remainder of a final capture)
+	Expired     int64 `json:",omitzero"` // released by expiry
 
 	// Captures counts the captures that succeeded or are pending; the
 	// policy's MaxCaptures applies to it.
-	Captures int
+	Captures int `json:",omitzero"`
 	// PendingCaptures lists the two-phase captures begun and not yet
 	// confirmed or failed, oldest first.
-	PendingCaptures []PendingCapture
+	PendingCaptures []PendingCapture `json:",omitzero"`
 	// PendingVoids lists the two-phase voids begun and not yet confirmed
 	// or failed, oldest first.
-	PendingVoids []PendingVoid
+	PendingVoids []PendingVoid `json:",omitzero"`
 	// ReleasedBy says how the provider let go of the hold, once it has: a
 	// final capture (CloseFinalCapture) or a void of everything open
 	// (CloseVoided); empty while the provider holds the funds. From then on
 	// nothing may begin at the provider, and what a pending action gives
 	// back when it fails is released too, never reopened (docs/design.md,
 	// section 11).
-	ReleasedBy CloseReason
+	ReleasedBy CloseReason `json:",omitzero"`
 
-	CloseReason CloseReason // set by the command that closed it
+	CloseReason CloseReason `json:",omitzero"` // set by the command that closed it
 
 	// Schedules (see Scheduler). The delays count from authorization; the
 	// times are set when the authorization is approved and cleared when
 	// they fire or an explicit command overrides them.
-	CaptureMode     CaptureMode   // the mode actually used
-	CaptureDelay    time.Duration // for CaptureDelayed
-	CancelMode      CancelMode
-	CancelDelay     time.Duration // for CancelDelayed
-	ExpiryAction    ExpiryAction  // what happens to the open amount at expiry
-	CaptureAt       time.Time     // a scheduled capture is due; zero if none
-	CancelAt        time.Time     // a scheduled cancel is due; zero if none
-	CaptureFailures int           // failed attempts of the scheduled capture
+	CaptureMode     CaptureMode   `json:",omitzero"` // the mode actually used
+	CaptureDelay    time.Duration `json:",omitzero"` // for CaptureDelayed
+	CancelMode      CancelMode    `json:",omitzero"`
+	CancelDelay     time.Duration `json:",omitzero"` // for CancelDelayed
+	ExpiryAction    ExpiryAction  `json:",omitzero"` // what happens to the open amount at expiry
+	CaptureAt       time.Time     `json:",omitzero"` // a scheduled capture is due; zero if none
+	CancelAt        time.Time     `json:",omitzero"` // a scheduled cancel is due; zero if none
+	CaptureFailures int           `json:",omitzero"` // failed attempts of the scheduled capture
 
-	CreatedAt    time.Time
-	AuthorizedAt time.Time
-	ExpiresAt    time.Time // the hold lapses at this instant: now >= ExpiresAt is expired
-	ExpiryRule   string    // what set ExpiresAt: "policy NAME validity DURATION" or "explicit"
-	ExpiredAt    time.Time // when expiry was applied; zero while the hold stands
-	ClosedAt     time.Time
+	CreatedAt    time.Time `json:",omitzero"`
+	AuthorizedAt time.Time `json:",omitzero"`
+	ExpiresAt    time.Time `json:",omitzero"` // the hold lapses at this instant: now >= ExpiresAt is expired
+	ExpiryRule   string    `json:",omitzero"` // what set ExpiresAt: "policy NAME validity DURATION" or "explicit"
+	ExpiredAt    time.Time `json:",omitzero"` // when expiry was applied; zero while the hold stands
+	ClosedAt     time.Time `json:",omitzero"`
 	// NextDue is the earliest time something is due for the scheduler
 	// (expiry, a scheduled capture or cancel) while the authorization is
 	// open; zero when nothing is. Stores index it (Store.Due).
-	NextDue time.Time
+	NextDue time.Time `json:",omitzero"`
 
 	// Version increments by exactly one per accepted command. A new
 	// authorization has version 1.
-	Version int64
+	Version int64 `json:",omitzero"`
 	// Entries is the number of log entries; the last has Seq == Entries.
-	Entries int64
+	Entries int64 `json:",omitzero"`
 	// Events is the number of events; the last has Seq == Events.
-	Events int64
+	Events int64 `json:",omitzero"`
 }
 
 // PendingCapture is a two-phase capture that has been begun and not settled.
 type PendingCapture struct {
-	ID        string
-	Amount    int64
-	Final     bool
-	Scheduled bool // begun by the Scheduler, which settles it
+	ID        string `json:",omitzero"`
+	Amount    int64  `json:",omitzero"`
+	Final     bool   `json:",omitzero"`
+	Scheduled bool   `json:",omitzero"` // begun by the Scheduler, which settles it
 	// ProviderRef is the provider's ID for the capture, once known.
-	ProviderRef string
+	ProviderRef string `json:",omitzero"`
 	// Key is the idempotency key the Scheduler gives the provider for it
 	// (ProviderKey); empty for a caller's capture.
-	Key string
+	Key string `json:",omitzero"`
 }
 
 // PendingVoid is a two-phase void that has been begun and not settled: the
 // provider has been (or is about to be) asked to release Amount.
 type PendingVoid struct {
-	ID        string
-	Amount    int64 // still reserved; a direct capture the provider took first draws from it
-	All       bool  // a void of everything open: the provider lets go of the hold
-	Scheduled bool  // begun by the Scheduler for a delayed cancel, which settles it
+	ID        string `json:",omitzero"`
+	Amount    int64  `json:",omitzero"` // still reserved; a direct capture the provider took first draws from it
+	All       bool   `json:",omitzero"` // a void of everything open: the provider lets go of the hold
+	Scheduled bool   `json:",omitzero"` // begun by the Scheduler for a delayed cancel, which settles it
 	// ProviderRef is the provider's ID for the void, once known.
-	ProviderRef string
+	ProviderRef string `json:",omitzero"`
 	// Key is the idempotency key the Scheduler gives the provider for it
 	// (ProviderKey); empty for a caller's void.
-	Key string
+	Key string `json:",omitzero"`
 }
 
 // Open returns the amount still open to capture, in minor units.
@@ -403,18 +403,18 @@ func (r Reason) callerVoidReason() bool {
 
 // Entry is one record of the append-only log. Amount is in minor units.
 type Entry struct {
-	Seq            int64 // 1-based position in the authorization's log
-	Version        int64 // the authorization version the entry belongs to
-	Kind           EntryKind
-	CaptureState   CaptureState // for capture entries
-	CaptureID      string       // for capture entries
-	Final          bool         // for capture entries: the capture releases the remainder
-	VoidState      ActionState  // for the entries of two-phase voids
-	VoidID         string       // for the entries of two-phase voids
-	ProviderRef    string       // the provider's own ID for the action, if the host gave it
-	Amount         int64
-	At             time.Time
-	IdempotencyKey string
-	Reference      string // the caller's reference, such as a shipment ID
-	Reason         Reason
+	Seq            int64        `json:",omitzero"` // 1-based position in the authorization's log
+	Version        int64        `json:",omitzero"` // the authorization version the entry belongs to
+	Kind           EntryKind    `json:",omitzero"`
+	CaptureState   CaptureState `json:",omitzero"` // for capture entries
+	CaptureID      string       `json:",omitzero"` // for capture entries
+	Final          bool         `json:",omitzero"` // for capture entries: the capture releases the remainder
+	VoidState      ActionState  `json:",omitzero"` // for the entries of two-phase voids
+	VoidID         string       `json:",omitzero"` // for the entries of two-phase voids
+	ProviderRef    string       `json:",omitzero"` // the provider's own ID for the action, if the host gave it
+	Amount         int64        `json:",omitzero"`
+	At             time.Time    `json:",omitzero"`
+	IdempotencyKey string       `json:",omitzero"`
+	Reference      string       `json:",omitzero"` // the caller's reference, such as a shipment ID
+	Reason         Reason       `json:",omitzero"`
 }

@@ -128,14 +128,14 @@ type Write struct {
 // with the same key returns the original result instead of applying the
 // command twice.
 type IdempotencyRecord struct {
-	MerchantID      string
-	Key             string
-	Op              string // the command, such as "capture"
-	Fingerprint     uint64 // hash of the command's parameters
-	AuthorizationID string
-	Version         int64 // the version the command produced
-	EntrySeq        int64 // the command's main log entry
-	CreatedAt       time.Time
+	MerchantID      string    `json:",omitzero"`
+	Key             string    `json:",omitzero"`
+	Op              string    `json:",omitzero"` // the command, such as "capture"
+	Fingerprint     uint64    `json:",omitzero"` // hash of the command's parameters
+	AuthorizationID string    `json:",omitzero"`
+	Version         int64     `json:",omitzero"` // the version the command produced
+	EntrySeq        int64     `json:",omitzero"` // the command's main log entry
+	CreatedAt       time.Time `json:",omitzero"`
 }
 
 // DueRef names an authorization that has something due.

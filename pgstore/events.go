@@ -17,16 +17,33 @@ const (
 	// stampRounds bounds the stamping statements of one Events call; what
 	// is left is stamped by the next call, at higher positions.
 	stampRounds = 8
-	// stampRetries bounds the retries of a stamping transaction that lost
-	// a serialization conflict with another.
-	stampRetries = 10
+	// eventsRetries bounds the retries of an Events call that lost a
+	// serialization conflict.
+	eventsRetries = 16
 )
 
 // Events implements authcapture.Store. It first stamps positions on the
 // committed events that have none, under the lock of the cursor row, then
 // reads the merchant's stamped events after the given position; see the
-// package documentation for why this never skips an event.
+// package documentation for why this never skips an event. A call that
+// loses a serialization conflict (under a SERIALIZABLE default even a read
+// can) runs again, whole: what it stamped stays stamped.
 func (s *Store) Events(ctx context.Context, merchantID string, after int64, limit int) ([]authcapture.Event, error) {
+	for attempt := 0; ; attempt++ {
+		events, err := s.events(ctx, merchantID, after, limit)
+		if err == nil || !errors.Is(err, authcapture.ErrVersionConflict) || attempt >= eventsRetries {
+			return events, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("pgstore: events: %w", ctx.Err())
+		case <-time.After(time.Duration(attempt+1) * time.Millisecond):
+		}
+	}
+}
+
+// events stamps the pending events' positions and reads the merchant's.
+func (s *Store) events(ctx context.Context, merchantID string, after int64, limit int) ([]authcapture.Event, error) {
 	if err := s.stamp(ctx); err != nil {
 		return nil, err
 	}
@@ -77,8 +94,12 @@ func (s *Store) stamp(ctx context.Context) error {
 
 // stampOnce runs one stamping transaction: lock the cursor row, number up
 // to stampChunk unpositioned events after its last position, advance it.
-// Outside a caller's transaction the two statements go in one batch, which
-// PostgreSQL runs as one implicit transaction: one round trip.
+// The two statements go in one batch. On a pool or a connection the
+// transaction is READ COMMITTED, whatever the server's default: the locking
+// read then waits for the cursor row instead of failing with a
+// serialization error, as stampers and writers under SERIALIZABLE would
+// over and over. Under WithTx it is a savepoint of the caller's
+// transaction.
 func (s *Store) stampOnce(ctx context.Context) (int64, error) {
 	var n int64
 	run := func(db DBTX) error {
@@ -87,24 +108,13 @@ func (s *Store) stampOnce(ctx context.Context) (int64, error) {
 		b.Queue(s.q.stamp, int64(stampChunk)).QueryRow(func(row pgx.Row) error { return row.Scan(&n) })
 		return db.SendBatch(ctx, b).Close()
 	}
-	for attempt := 0; ; attempt++ {
-		var err error
-		if s.tx == nil {
-			err = run(s.db)
-		} else {
-			err = s.savepoint(ctx, run)
-		}
-		if err == nil {
-			return n, nil
-		}
-		err = translate(ctx, "events: stamping positions", err)
-		if !errors.Is(err, authcapture.ErrVersionConflict) || attempt >= stampRetries {
-			return 0, err
-		}
-		select {
-		case <-ctx.Done():
-			return 0, fmt.Errorf("pgstore: events: stamping positions: %w", ctx.Err())
-		case <-time.After(time.Duration(attempt+1) * time.Millisecond):
-		}
+	var err error
+	if b, ok := s.db.(txBeginner); ok && s.tx == nil {
+		err = pgx.BeginTxFunc(ctx, b, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error { return run(tx) })
+	} else if s.tx == nil {
+		err = run(s.db)
+	} else {
+		err = s.savepoint(ctx, run)
 	}
+	return n, translate(ctx, "events: stamping positions", err)
 }

@@ -3,6 +3,7 @@ package pgstore
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/authcapture/authcapture"
 	"github.com/jackc/pgx/v5"
@@ -25,7 +26,10 @@ var _ authcapture.Locker = (*Store)(nil)
 // caller's isolation level: under REPEATABLE READ or SERIALIZABLE a
 // contended lock then fails with authcapture.ErrVersionConflict, and the
 // caller retries its transaction. Each lock, including one waiting for the
-// row, holds one of the pool's connections until it ends.
+// row, holds one of the pool's connections until it ends. A lock whose
+// write fails, or that is released, is rolled back on a context of its
+// own (bounded by rollbackTimeout), so that it ends even when the caller's
+// context has: a rollback left unsent would keep the row locked.
 func (s *Store) Lock(ctx context.Context, merchantID, id string) (*authcapture.Authorization, authcapture.Lock, error) {
 	var tx pgx.Tx
 	var err error
@@ -42,12 +46,12 @@ func (s *Store) Lock(ctx context.Context, merchantID, id string) (*authcapture.A
 	}
 	var state []byte
 	if err := tx.QueryRow(ctx, s.q.getForUpdate, merchantID, id).Scan(&state); err != nil {
-		_ = tx.Rollback(ctx)
+		_ = rollback(ctx, tx)
 		return nil, nil, translate(ctx, fmt.Sprintf("lock %q", id), err)
 	}
 	a, err := decodeAuthorization(state)
 	if err != nil {
-		_ = tx.Rollback(ctx)
+		_ = rollback(ctx, tx)
 		return nil, nil, err
 	}
 	return a, &lock{s: s, tx: tx, id: id}, nil
@@ -73,7 +77,7 @@ func (l *lock) Write(ctx context.Context, w *authcapture.Write) error {
 	}
 	l.done = true
 	if err := l.s.write(ctx, l.tx, w); err != nil {
-		_ = l.tx.Rollback(ctx)
+		_ = rollback(ctx, l.tx)
 		return err
 	}
 	// A commit that fails without a database error (a lost reply) leaves
@@ -87,5 +91,18 @@ func (l *lock) Release(ctx context.Context) error {
 		return nil
 	}
 	l.done = true
-	return translate(ctx, "release "+l.id, l.tx.Rollback(ctx))
+	return translate(context.Background(), "release "+l.id, rollback(ctx, l.tx))
+}
+
+// rollbackTimeout bounds the rollback of a lock's transaction.
+const rollbackTimeout = 5 * time.Second
+
+// rollback rolls tx back on a context of its own, which ctx ending does not
+// end: a rollback that cannot be sent would leave the row locked (the
+// transaction idle, or its connection closed only when the server notices)
+// while other writers wait for it.
+func rollback(ctx context.Context, tx pgx.Tx) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
+	defer cancel()
+	return tx.Rollback(ctx)
 }

@@ -2,7 +2,9 @@ package pgstore
 
 import (
 	"context"
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -20,9 +22,10 @@ var migrationFiles embed.FS
 
 // migration is one versioned schema change, from migrations/NNN_name.sql.
 type migration struct {
-	version int64
-	name    string
-	sql     string // with {{schema}} in place of the schema
+	version  int64
+	name     string
+	sql      string // with {{schema}} in place of the schema
+	checksum string // SHA-256 of the file, in hex
 }
 
 // migrations returns the embedded migrations in version order.
@@ -43,7 +46,8 @@ func migrations() ([]migration, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, migration{version: v, name: name, sql: string(body)})
+		sum := sha256.Sum256(body)
+		out = append(out, migration{version: v, name: name, sql: string(body), checksum: hex.EncodeToString(sum[:])})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
 	for i := 1; i < len(out); i++ {
@@ -58,12 +62,34 @@ func migrations() ([]migration, error) {
 // with another process migrating at the same time.
 const migrateRetries = 20
 
+// MigrationChangedError is what Migrate returns when a migration the
+// database has applied is not the one of that version this package embeds:
+// a shipped migration was changed, where a new migration should have been
+// added. Migrate then applies nothing.
+type MigrationChangedError struct {
+	Version  int64
+	Name     string
+	Applied  string // the checksum recorded when it was applied (SHA-256, hex)
+	Embedded string // the checksum of this package's migration
+}
+
+func (e *MigrationChangedError) Error() string {
+	return fmt.Sprintf("pgstore: migrate: migration %03d_%s applied to this database (sha256 %s) differs from this release's (sha256 %s): "+
+		"a shipped migration must not change; add a new migration instead", e.Version, e.Name, e.Applied, e.Embedded)
+}
+
 // Migrate creates the store's schema and tables, or brings them up to the
 // version this package embeds. It is idempotent, and safe to run from
 // several processes at once: the migrations run in one transaction that
 // first locks a row of the schema_migrations table, so one process applies
 // them and the others find them applied. Migrations the database has and
 // this package does not know (a newer release migrated it) are left alone.
+//
+// Each migration applied is recorded with its checksum. If one the database
+// has applied differs from this package's, Migrate returns a
+// *MigrationChangedError naming it and changes nothing. A migration applied
+// by a release that recorded no checksum is taken as this package's, and
+// its checksum recorded.
 func (s *Store) Migrate(ctx context.Context) error {
 	ms, err := migrations()
 	if err != nil {
@@ -87,16 +113,27 @@ func (s *Store) Migrate(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		done, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-		if err != nil {
+		applied := map[int64]*string{} // version -> checksum, nil if none was recorded
+		var version int64
+		var checksum *string
+		if _, err := pgx.ForEachRow(rows, []any{&version, &checksum}, func() error {
+			applied[version] = checksum
+			return nil
+		}); err != nil {
 			return err
 		}
-		applied := map[int64]bool{}
-		for _, v := range done {
-			applied[v] = true
+		for _, m := range ms {
+			if sum, ok := applied[m.version]; ok && sum != nil && *sum != m.checksum {
+				return &MigrationChangedError{Version: m.version, Name: m.name, Applied: *sum, Embedded: m.checksum}
+			}
 		}
 		for _, m := range ms {
-			if applied[m.version] {
+			if sum, ok := applied[m.version]; ok {
+				if sum == nil {
+					if _, err := tx.Exec(ctx, s.q.recordChecksum, m.version, m.checksum); err != nil {
+						return fmt.Errorf("recording the checksum of migration %03d_%s: %w", m.version, m.name, err)
+					}
+				}
 				continue
 			}
 			// No arguments: the simple protocol, so a file may hold many
@@ -104,7 +141,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 			if _, err := tx.Exec(ctx, withSchema(m.sql, s.q.schema)); err != nil {
 				return fmt.Errorf("migration %03d_%s: %w", m.version, m.name, err)
 			}
-			if _, err := tx.Exec(ctx, s.q.recordMigration, m.version, m.name); err != nil {
+			if _, err := tx.Exec(ctx, s.q.recordMigration, m.version, m.name, m.checksum); err != nil {
 				return fmt.Errorf("recording migration %03d_%s: %w", m.version, m.name, err)
 			}
 		}
@@ -118,10 +155,10 @@ func (s *Store) retryMigration(ctx context.Context, fn func(tx pgx.Tx) error) er
 	for attempt := 0; ; attempt++ {
 		err := pgx.BeginFunc(ctx, s.db, fn)
 		if err == nil || attempt >= migrateRetries || !migrationRace(err) {
-			if err != nil {
+			if _, changed := err.(*MigrationChangedError); err != nil && !changed {
 				return fmt.Errorf("pgstore: migrate: %w", err)
 			}
-			return nil
+			return err
 		}
 		select {
 		case <-ctx.Done():

@@ -21,7 +21,10 @@
 // Migrate creates, in the schema of Options.Schema: authorizations (one row
 // per authorization), entries (the append-only log), events (the outbox),
 // event_cursor (one row ordering the event cursor), idempotency_keys and
-// schema_migrations. An authorization row keeps the whole aggregate as JSON
+// schema_migrations, which records each migration applied with the SHA-256
+// of its file: a shipped migration never changes (a change is a new
+// migration), and Migrate refuses, with a *MigrationChangedError, a
+// database where one was applied with another text. An authorization row keeps the whole aggregate as JSON
 // in its state column, which is what Get decodes: a field added to
 // authcapture.Authorization is stored and read back without a schema
 // change. The other columns (status, the ledgers as NUMERIC in the
@@ -34,9 +37,10 @@
 //
 // The JSON columns have type json, which PostgreSQL checks and stores as
 // written, without building jsonb's binary form on every write. Each value
-// is written compactly: an object of the fields that are not zero, under
-// their Go names, which encoding/json reads back into the same value (a
-// field left out is zero). Times are RFC 3339 strings with nanoseconds.
+// is written by encoding/json, compactly: an object of the fields that are
+// not zero (the stored types tag their fields omitzero), under their Go
+// names, which reads back into the same value (a field left out is zero).
+// Times are RFC 3339 strings with nanoseconds.
 // Hosts can query the columns with PostgreSQL's JSON operators, such as
 // entry->>'Kind'.
 //
@@ -85,8 +89,10 @@
 //
 // This uses only row locks and ordinary SQL (no advisory locks, no
 // LISTEN/NOTIFY, no snapshot functions), which CockroachDB and YugabyteDB
-// support as well. Under SERIALIZABLE isolation concurrent stampers may fail
-// with a serialization error; Events retries them. Calls to Events
+// support as well. On a pool or a connection stamping runs at READ
+// COMMITTED whatever the server's default; under a SERIALIZABLE default
+// Events' reads may still fail with a serialization error, and Events then
+// runs again, whole, up to 16 times. Calls to Events
 // serialize on the cursor row only while there is something to stamp; an
 // idle poll only reads. Stamping inside a caller's transaction (WithTx)
 // holds the cursor lock until that transaction ends, so relays should read
@@ -224,7 +230,7 @@ type queries struct {
 	due                                       string
 	pending, lockCursor, stamp, readEvents    string
 	bootstrap, lockMigrations, migrationsDone string
-	recordMigration                           string
+	recordMigration, recordChecksum           string
 
 	writes sync.Map // writeShape -> string
 }

@@ -71,18 +71,24 @@ WHERE merchant_id = $1 AND position IS NOT NULL AND position > $2
 ORDER BY position
 LIMIT $3`},
 
+		// checksum is the SHA-256 of the migration's file, in hex; releases
+		// before it was recorded created the table without it, and their
+		// rows have none until Migrate records it.
 		{&q.bootstrap, `CREATE SCHEMA IF NOT EXISTS {{schema}};
 CREATE TABLE IF NOT EXISTS {{schema}}.schema_migrations (
 	version    BIGINT NOT NULL,
 	name       TEXT NOT NULL,
 	applied_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+	checksum   TEXT,
 	CONSTRAINT schema_migrations_pkey PRIMARY KEY (version)
 );
+ALTER TABLE {{schema}}.schema_migrations ADD COLUMN IF NOT EXISTS checksum TEXT;
 INSERT INTO {{schema}}.schema_migrations (version, name) VALUES (0, 'lock') ON CONFLICT (version) DO NOTHING`},
 
 		{&q.lockMigrations, `SELECT version FROM {{schema}}.schema_migrations WHERE version = 0 FOR UPDATE`},
-		{&q.migrationsDone, `SELECT version FROM {{schema}}.schema_migrations WHERE version > 0`},
-		{&q.recordMigration, `INSERT INTO {{schema}}.schema_migrations (version, name) VALUES ($1, $2)`},
+		{&q.migrationsDone, `SELECT version, checksum FROM {{schema}}.schema_migrations WHERE version > 0`},
+		{&q.recordMigration, `INSERT INTO {{schema}}.schema_migrations (version, name, checksum) VALUES ($1, $2, $3)`},
+		{&q.recordChecksum, `UPDATE {{schema}}.schema_migrations SET checksum = $2 WHERE version = $1 AND checksum IS NULL`},
 	} {
 		*p.dst = withSchema(p.sql, quoted)
 	}

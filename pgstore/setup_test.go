@@ -10,6 +10,7 @@ import (
 
 	"github.com/authcapture/authcapture"
 	"github.com/authcapture/authcapture/pgstore"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -40,6 +41,12 @@ type bundle struct {
 // sizes the pool (0: pgxpool's default).
 func setup(tb testing.TB, maxConns int32) *bundle {
 	tb.Helper()
+	return setupMode(tb, maxConns, pgx.QueryExecModeCacheStatement)
+}
+
+// setupMode is setup with a pool whose connections run queries in mode.
+func setupMode(tb testing.TB, maxConns int32, mode pgx.QueryExecMode) *bundle {
+	tb.Helper()
 	ctx := context.Background()
 	cfg, err := pgxpool.ParseConfig(databaseURL(tb))
 	if err != nil {
@@ -48,6 +55,7 @@ func setup(tb testing.TB, maxConns int32) *bundle {
 	if maxConns > 0 {
 		cfg.MaxConns = maxConns
 	}
+	cfg.ConnConfig.DefaultQueryExecMode = mode
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		tb.Fatalf("connecting: %v", err)

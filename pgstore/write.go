@@ -60,7 +60,7 @@ func (s *Store) savepoint(ctx context.Context, fn func(db DBTX) error) error {
 		return translate(ctx, "savepoint", err)
 	}
 	if err := fn(sp); err != nil {
-		_ = sp.Rollback(ctx) // the transaction reports its own state to the caller
+		_ = rollback(ctx, sp) // the transaction reports its own state to the caller
 		return err
 	}
 	return translate(ctx, "release savepoint", sp.Commit(ctx))
@@ -77,9 +77,7 @@ func (q *queries) writeStatement(w *authcapture.Write) (string, []any, error) {
 	}
 	a := w.Authorization
 	sh := writeShape{insert: a.Version == 1, entries: len(w.Entries), events: len(w.Events), idempotency: w.Idempotency != nil}
-	// One buffer holds every JSON value of the write.
-	buf := make([]byte, 0, 2048)
-	buf, state, err := appendJSON(buf, a)
+	state, err := encode(a)
 	if err != nil {
 		return "", nil, invalid("encoding authorization %q: %v", a.ID, err)
 	}
@@ -106,8 +104,7 @@ func (q *queries) writeStatement(w *authcapture.Write) (string, []any, error) {
 		if e.Amount < 0 {
 			return "", nil, invalid("entry %d amount %d is negative", e.Seq, e.Amount)
 		}
-		var data []byte
-		buf, data, err = appendJSON(buf, e)
+		data, err := encode(e)
 		if err != nil {
 			return "", nil, invalid("encoding entry %d: %v", e.Seq, err)
 		}
@@ -116,16 +113,14 @@ func (q *queries) writeStatement(w *authcapture.Write) (string, []any, error) {
 	for i := range w.Events {
 		ev := w.Events[i]
 		ev.Position = 0 // assigned when read
-		var data []byte
-		buf, data, err = appendJSON(buf, &ev)
+		data, err := encode(&ev)
 		if err != nil {
 			return "", nil, invalid("encoding event %d: %v", ev.Seq, err)
 		}
 		args = append(args, ev.Seq, data)
 	}
 	if r := w.Idempotency; r != nil {
-		var data []byte
-		buf, data, err = appendJSON(buf, r)
+		data, err := encode(r)
 		if err != nil {
 			return "", nil, invalid("encoding idempotency record: %v", err)
 		}

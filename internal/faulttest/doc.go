@@ -4,9 +4,11 @@
 // so that the fault-injection proxy (toxiproxy, run inside the test
 // process) stays out of the library's go.mod.
 //
-// Every test works in a fresh pgstore schema, migrated over a direct
-// connection and dropped when the test ends, and reaches the database
-// through its own toxiproxy proxy listening on 127.0.0.1. The faults:
+// The scenarios are the rows of one table (TestFaults): each names the
+// fault, where it strikes and what must hold once it has passed. Every row
+// works in a fresh pgstore schema, migrated over a direct connection and
+// dropped when the test ends, and reaches the database through its own
+// toxiproxy proxy listening on 127.0.0.1. The faults:
 //
 //   - a connection reset (TCP RST) before the write reaches the server,
 //     while the write is blocked inside the server (also with the retry
@@ -23,11 +25,15 @@
 //   - a child process killed with SIGKILL before and after its write or
 //     COMMIT, and at a random point of a stream of captures.
 //
-// After each fault every command whose outcome was unknown is retried with
-// its idempotency key until the outcome is known, and the test checks that
+// After each fault one driver checks that the faulted call failed as the
+// row says and that the command is committed or not as the row says, with
+// nothing half-written; then it retries every command whose outcome was
+// unknown with its idempotency key until the outcome is known, and checks
+// that a retry replays exactly when the command had committed,
 // storetest.CheckInvariants holds, every key is applied exactly once (one
-// capture entry in the log), no acknowledged capture is lost and the
-// captured ledger is the exact sum of the captures.
+// capture entry in the log), no acknowledged capture is lost, no
+// authorization is created twice and the captured ledger is the exact sum
+// of the captures.
 //
 // The tests read AUTHCAPTURE_TEST_DATABASE_URL and skip without it; with
 // AUTHCAPTURE_TEST_REQUIRE_DATABASE set they fail instead of skipping.

@@ -27,7 +27,7 @@ const childEnv = "AUTHCAPTURE_FAULTTEST_CHILD"
 
 // childConfig tells the child process what to do.
 type childConfig struct {
-	Mode      string // a mode of killModes
+	Mode      string // where the parent kills the child: the argument of killChild
 	URL       string // the database URL; the child connects through the proxy
 	ProxyHost string
 	ProxyPort uint16
@@ -50,25 +50,12 @@ func childReq(auth string, n int) authcapture.CaptureRequest {
 
 const childKeyPrefix = "child-"
 
-// killModes are where the parent kills the child, and whether capture 1 is
-// committed at that point (for the deterministic modes).
-var killModes = []struct {
-	mode      string
-	committed bool
-}{
-	{"before_write", false},                 // the store's hook, before the statement is sent
-	{"after_write", true},                   // the store's hook, after the write returned success
-	{"before_commit_in_transaction", false}, // the capture done in the caller's transaction, COMMIT not sent
-	{"after_commit_in_transaction", true},   // COMMIT returned, the child has not reported it
-	{"at_random_in_a_stream", false},        // a stream of captures, killed at a random moment
-}
-
-// TestChildProcess is not a test: it is the child process of
-// TestKillChild, and skips unless started by it.
+// TestChildProcess is not a test: it is the child process of the
+// killChild strikes, and skips unless started by one.
 func TestChildProcess(t *testing.T) {
 	raw := os.Getenv(childEnv)
 	if raw == "" {
-		t.Skip("the child process of TestKillChild; runs only when started by it")
+		t.Skip("the child process of the process_killed rows of TestFaults; runs only when started by one")
 	}
 	var c childConfig
 	if err := json.Unmarshal([]byte(raw), &c); err != nil {
@@ -144,138 +131,125 @@ func TestChildProcess(t *testing.T) {
 	}
 }
 
-// TestKillChild re-executes the test binary as a child process that
-// captures through the proxy and reports each key it is about to write and
-// each key acknowledged, kills it with SIGKILL at a chosen point (the child
-// waits there) or at a random one, and then retries, from a new Service in
-// this process, every capture the child began: each must be applied exactly
-// once, and every acknowledged one must have been there before the retry.
-func TestKillChild(t *testing.T) {
-	for _, km := range killModes {
-		t.Run(km.mode, func(t *testing.T) {
-			t.Parallel()
-			e := newEnv(t)
-			id := e.newAuth(t, "1000.00")
-			app := e.appName + "_child"
-			raw, err := json.Marshal(childConfig{Mode: km.mode, URL: e.url, ProxyHost: e.proxyHost, ProxyPort: e.proxyPort,
-				App: app, Schema: e.schema, Auth: id})
-			if err != nil {
-				t.Fatal(err)
+// killChild re-executes the test binary as a child process that captures
+// through the proxy and reports each key it is about to write and each key
+// acknowledged, and kills it with SIGKILL at the point mode names (the
+// child waits there) or, for at_random_in_a_stream, at a random one. Every
+// capture the child began is left to the run's retries, from a Service in
+// this process: the one the child was killed at with the row's outcome,
+// the acknowledged ones committed.
+//
+// The modes: before_write and after_write (the store's hook, before the
+// statement is sent or after it returned success),
+// before_commit_in_transaction and after_commit_in_transaction (the
+// capture done in the caller's transaction, COMMIT not sent, or returned
+// but not reported), and at_random_in_a_stream (a stream of captures).
+func killChild(mode string) strike {
+	return func(r *run) error {
+		t := r.t
+		app := r.appName + "_child"
+		raw, err := json.Marshal(childConfig{Mode: mode, URL: r.url, ProxyHost: r.proxyHost, ProxyPort: r.proxyPort,
+			App: app, Schema: r.schema, Auth: r.id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(os.Args[0], "-test.run=^TestChildProcess$", "-test.count=1", "-test.timeout=2m")
+		cmd.Env = append(os.Environ(), childEnv+"="+string(raw))
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if cmd.ProcessState == nil {
+				_ = cmd.Process.Kill()
+				_ = cmd.Wait()
 			}
-			cmd := exec.Command(os.Args[0], "-test.run=^TestChildProcess$", "-test.count=1", "-test.timeout=2m")
-			cmd.Env = append(os.Environ(), childEnv+"="+string(raw))
-			var stderr bytes.Buffer
-			cmd.Stderr = &stderr
-			out, err := cmd.StdoutPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() {
-				if cmd.ProcessState == nil {
-					_ = cmd.Process.Kill()
-					_ = cmd.Wait()
-				}
-			})
-			lines := make(chan string, 1024)
-			go func() {
-				sc := bufio.NewScanner(out)
-				for sc.Scan() {
-					lines <- sc.Text()
-				}
-				close(lines)
-			}()
-
-			written, acked, ready := map[int]bool{}, map[int]bool{}, 0
-			var output strings.Builder // the child's other output, for failures
-			record := func(line string) {
-				tag, key, ok := strings.Cut(strings.TrimPrefix(line, childPrefix), " ")
-				n, err := strconv.Atoi(strings.TrimPrefix(key, childKeyPrefix))
-				if !ok || err != nil || !strings.HasPrefix(line, childPrefix) || !strings.HasPrefix(key, childKeyPrefix) {
-					output.WriteString(line + "\n")
-					return
-				}
-				switch tag {
-				case "WRITE":
-					written[n] = true
-				case "ACK":
-					acked[n] = true
-				case "READY":
-					written[n] = true
-					ready = n
-				}
-			}
-			// When to kill: at READY, or in the stream after a random number
-			// of acknowledgements and a random pause.
-			ackTarget := 3 + rand.IntN(6)
-			timeout := time.After(60 * time.Second)
-		wait:
-			for {
-				select {
-				case line, ok := <-lines:
-					if !ok {
-						_ = cmd.Wait()
-						t.Fatalf("the child ended before it was killed; output:\n%s%s", output.String(), stderr.String())
-					}
-					record(line)
-					if ready > 0 || len(acked) >= ackTarget {
-						break wait
-					}
-				case <-timeout:
-					_ = cmd.Process.Kill()
-					_ = cmd.Wait()
-					t.Fatalf("the child never reached the kill point; output:\n%s%s", output.String(), stderr.String())
-				}
-			}
-			if ready == 0 {
-				time.Sleep(time.Duration(rand.IntN(3000)) * time.Microsecond)
-			}
-			if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-				t.Fatal(err)
-			}
-			for line := range lines { // what the child wrote before it died
-				record(line)
-			}
-			_ = cmd.Wait()
-			ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus)
-			if !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
-				t.Fatalf("the child was not killed by SIGKILL: %v; stderr:\n%s", cmd.ProcessState, stderr.String())
-			}
-			// The kill closed the child's sockets; the server ends their
-			// backends (rolling back an open transaction).
-			e.waitGone(t, app)
-
-			for n := range acked {
-				if !e.keyRecorded(t, childReq(id, n).IdempotencyKey) {
-					t.Errorf("acknowledged capture %d was lost", n)
-				}
-			}
-			if ready > 0 {
-				if got := e.keyRecorded(t, childReq(id, ready).IdempotencyKey); got != km.committed {
-					t.Fatalf("killed %s: capture committed: %v, want %v", km.mode, got, km.committed)
-				}
-			}
-			unacked := 0
-			for n := range written {
-				if !acked[n] {
-					unacked++
-				}
-			}
-			t.Logf("killed %s: %d captures begun, %d acknowledged, %d with an unknown outcome", km.mode, len(written), len(acked), unacked)
-
-			svc := e.service(t, e.pool(t, 2, nil), nil)
-			want := map[string]int64{}
-			for n := range written {
-				req := childReq(id, n)
-				r := mustResolve(t, svc, req)
-				if acked[n] && !r.Replayed {
-					t.Errorf("the retry of acknowledged capture %d was not a replay", n)
-				}
-				want[req.IdempotencyKey] = req.Amount.Shift(2).IntPart()
-			}
-			e.verify(t, id, want)
 		})
+		lines := make(chan string, 1024)
+		go func() {
+			sc := bufio.NewScanner(out)
+			for sc.Scan() {
+				lines <- sc.Text()
+			}
+			close(lines)
+		}()
+
+		written, acked, ready := map[int]bool{}, map[int]bool{}, 0
+		var output strings.Builder // the child's other output, for failures
+		record := func(line string) {
+			tag, key, ok := strings.Cut(strings.TrimPrefix(line, childPrefix), " ")
+			n, err := strconv.Atoi(strings.TrimPrefix(key, childKeyPrefix))
+			if !ok || err != nil || !strings.HasPrefix(line, childPrefix) || !strings.HasPrefix(key, childKeyPrefix) {
+				output.WriteString(line + "\n")
+				return
+			}
+			switch tag {
+			case "WRITE":
+				written[n] = true
+			case "ACK":
+				acked[n] = true
+			case "READY":
+				written[n] = true
+				ready = n
+			}
+		}
+		// When to kill: at READY, or in the stream after a random number
+		// of acknowledgements and a random pause.
+		ackTarget := 3 + rand.IntN(6)
+		timeout := time.After(60 * time.Second)
+	wait:
+		for {
+			select {
+			case line, ok := <-lines:
+				if !ok {
+					_ = cmd.Wait()
+					t.Fatalf("the child ended before it was killed; output:\n%s%s", output.String(), stderr.String())
+				}
+				record(line)
+				if ready > 0 || len(acked) >= ackTarget {
+					break wait
+				}
+			case <-timeout:
+				_ = cmd.Process.Kill()
+				_ = cmd.Wait()
+				t.Fatalf("the child never reached the kill point; output:\n%s%s", output.String(), stderr.String())
+			}
+		}
+		if ready == 0 {
+			time.Sleep(time.Duration(rand.IntN(3000)) * time.Microsecond)
+		}
+		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		for line := range lines { // what the child wrote before it died
+			record(line)
+		}
+		_ = cmd.Wait()
+		ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus)
+		if !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+			t.Fatalf("the child was not killed by SIGKILL: %v; stderr:\n%s", cmd.ProcessState, stderr.String())
+		}
+		// The kill closed the child's sockets; the server ends their
+		// backends (rolling back an open transaction).
+		r.waitGone(t, app)
+
+		for n := range written {
+			req := childReq(r.id, n)
+			p := pending{auth: r.id, key: req.IdempotencyKey, cents: req.Amount.Shift(2).IntPart(), applied: either}
+			switch {
+			case acked[n]:
+				p.applied = committed
+			case n == ready:
+				p.applied = r.f.applied
+			}
+			r.pending = append(r.pending, p)
+		}
+		t.Logf("killed %s: %d captures begun, %d acknowledged, %d with an unknown outcome", mode, len(written), len(acked), len(written)-len(acked))
+		return nil
 	}
 }

@@ -205,12 +205,7 @@ func proxiedConfig(url, host string, port uint16, appName string, maxConns int32
 // with the env's application_name, closed when t ends.
 func (e *env) pool(t *testing.T, maxConns int32, params map[string]string) *pgxpool.Pool {
 	t.Helper()
-	return e.poolAs(t, e.appName, maxConns, params)
-}
-
-func (e *env) poolAs(t *testing.T, appName string, maxConns int32, params map[string]string) *pgxpool.Pool {
-	t.Helper()
-	cfg, err := proxiedConfig(e.url, e.proxyHost, e.proxyPort, appName, maxConns, params)
+	cfg, err := proxiedConfig(e.url, e.proxyHost, e.proxyPort, e.appName, maxConns, params)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,24 +231,17 @@ func (e *env) poolAs(t *testing.T, appName string, maxConns int32, params map[st
 	return pool
 }
 
-// storeOn returns a store of the env's schema on db.
-func (e *env) storeOn(t testing.TB, db pgstore.DBTX) *pgstore.Store {
-	t.Helper()
-	s, err := pgstore.New(db, &pgstore.Options{Schema: e.schema})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
 // service returns a Service over a store of the env's schema on db, with
 // hooks around its writes.
 func (e *env) service(t testing.TB, db pgstore.DBTX, h *hooks) *authcapture.Service {
 	t.Helper()
-	var s authcapture.Store = e.storeOn(t, db)
+	ps, err := pgstore.New(db, &pgstore.Options{Schema: e.schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s authcapture.Store = ps
 	if h != nil {
-		h.Store = s.(*pgstore.Store)
-		s = h
+		h.Store, s = ps, h
 	}
 	svc, err := authcapture.New(s, nil)
 	if err != nil {
@@ -407,60 +395,49 @@ func definite(err error) bool {
 	return errors.As(err, &se) && se.Sentinel != nil
 }
 
-// resolve sends req until its outcome is known, with the same idempotency
+// retry sends do until its outcome is known, with the same idempotency
 // key every time: unknown outcomes and version conflicts (a rejection that
 // applied nothing) are retried. It returns the result, the number of
 // unknown outcomes seen, and an error if the command was rejected
 // otherwise or the outcome stayed unknown for 30 seconds.
-func resolve(svc *authcapture.Service, req authcapture.CaptureRequest) (*authcapture.Result, int, error) {
+func retry(key string, do func(context.Context) (*authcapture.Result, error)) (*authcapture.Result, int, error) {
 	deadline := time.Now().Add(30 * time.Second)
 	unknown := 0
 	for attempt := 1; ; attempt++ {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		r, err := svc.Capture(ctx, req)
+		r, err := do(ctx)
 		cancel()
 		switch {
 		case err == nil:
 			return r, unknown, nil
 		case errors.Is(err, authcapture.ErrVersionConflict):
 		case definite(err):
-			return nil, unknown, fmt.Errorf("capture %s rejected: %w", req.IdempotencyKey, err)
+			return nil, unknown, fmt.Errorf("%s rejected: %w", key, err)
 		default:
 			unknown++
 		}
 		if time.Now().After(deadline) {
-			return nil, unknown, fmt.Errorf("capture %s: outcome still unknown after %d attempts: %w", req.IdempotencyKey, attempt, err)
+			return nil, unknown, fmt.Errorf("%s: outcome still unknown after %d attempts: %w", key, attempt, err)
 		}
 		time.Sleep(time.Duration(min(attempt, 10)) * 10 * time.Millisecond)
 	}
 }
 
-// mustResolve is resolve for the test goroutine.
-func mustResolve(t *testing.T, svc *authcapture.Service, req authcapture.CaptureRequest) *authcapture.Result {
-	t.Helper()
-	r, _, err := resolve(svc, req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
+// resolve is retry for a capture.
+func resolve(svc *authcapture.Service, req authcapture.CaptureRequest) (*authcapture.Result, int, error) {
+	return retry(req.IdempotencyKey, func(ctx context.Context) (*authcapture.Result, error) { return svc.Capture(ctx, req) })
 }
 
-// recorded reports whether key's idempotency record is committed.
-func (e *env) recorded(key string) (bool, error) {
-	var n int
-	err := e.admin.QueryRow(e.ctx,
-		"SELECT count(*) FROM "+e.schema+".idempotency_keys WHERE merchant_id = $1 AND key = $2", merchant, key).Scan(&n)
-	return n > 0, err
-}
-
-// keyRecorded is recorded for the test goroutine.
-func (e *env) keyRecorded(t testing.TB, key string) bool {
-	t.Helper()
-	ok, err := e.recorded(key)
-	if err != nil {
-		t.Fatal(err)
+// record returns the authorization that key's committed idempotency
+// record names, or "" if there is none.
+func (e *env) record(key string) (string, error) {
+	var auth string
+	err := e.admin.QueryRow(e.ctx, "SELECT authorization_id FROM "+e.schema+".idempotency_keys WHERE merchant_id = $1 AND key = $2",
+		merchant, key).Scan(&auth)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil
 	}
-	return ok
+	return auth, err
 }
 
 // version returns the stored version of authorization id.
@@ -667,18 +644,6 @@ func (e *env) verify(t testing.TB, id string, want map[string]int64) {
 	for k := range keys {
 		t.Errorf("log entries with key %s have no idempotency record", k)
 	}
-}
-
-// unknownErr fails t unless err is an unknown outcome, and returns it.
-func unknownErr(t testing.TB, what string, err error) error {
-	t.Helper()
-	if err == nil {
-		t.Fatalf("%s: no error: the fault did not fire", what)
-	}
-	if definite(err) {
-		t.Fatalf("%s: %v: a definite outcome, where the fault leaves it unknown", what, err)
-	}
-	return err
 }
 
 // pgCode returns the SQLSTATE of err, or "".
