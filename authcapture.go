@@ -215,6 +215,9 @@ type Result struct {
 // Get returns an authorization of a merchant, with expiry applied: if the
 // hold's time has come, the expiry is written first.
 func (s *Service) Get(ctx context.Context, merchantID, id string) (*Authorization, error) {
+	if err := checkContext(ctx, "get"); err != nil {
+		return nil, err
+	}
 	if err := checkRef(merchantID, id); err != nil {
 		return nil, &Error{Op: "get", MerchantID: merchantID, AuthorizationID: truncate(id, maxIDLen), Err: ErrInvalidArgument, Detail: err.Error()}
 	}
@@ -223,6 +226,9 @@ func (s *Service) Get(ctx context.Context, merchantID, id string) (*Authorizatio
 
 // Log returns an authorization's append-only log, oldest first.
 func (s *Service) Log(ctx context.Context, merchantID, id string) ([]Entry, error) {
+	if err := checkContext(ctx, "log"); err != nil {
+		return nil, err
+	}
 	if err := checkRef(merchantID, id); err != nil {
 		return nil, &Error{Op: "log", MerchantID: merchantID, Err: ErrInvalidArgument, Detail: err.Error()}
 	}
@@ -240,6 +246,9 @@ func (s *Service) Log(ctx context.Context, merchantID, id string) ([]Entry, erro
 // after (0 for the start), oldest first. A relay delivers them and keeps the
 // last Position it saw; it never misses an event.
 func (s *Service) Events(ctx context.Context, merchantID string, after int64, limit int) ([]Event, error) {
+	if err := checkContext(ctx, "events"); err != nil {
+		return nil, err
+	}
 	if err := checkToken("merchant ID", merchantID, maxIDLen); err != nil {
 		return nil, &Error{Op: "events", Err: ErrInvalidArgument, Detail: err.Error()}
 	}

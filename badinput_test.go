@@ -3,6 +3,9 @@ package authcapture_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math"
+	"math/big"
 	"strings"
 	"testing"
 
@@ -18,6 +21,8 @@ func TestBadInput(t *testing.T) {
 	t.Parallel()
 	long := strings.Repeat("x", 300)
 	huge := decimal.RequireFromString("1e40")
+	mega := strings.Repeat("x", 1<<20)
+	hugeAmount := decimal.NewFromBigInt(new(big.Int).Exp(big.NewInt(10), big.NewInt(100_000), nil), 0)
 	tests := []struct {
 		name string
 		want error
@@ -104,6 +109,81 @@ func TestBadInput(t *testing.T) {
 			_, err := f.svc.Decline(f.ctx, authcapture.DeclineRequest{MerchantID: "m1", ID: id, Reason: long, IdempotencyKey: "k"})
 			return err
 		}},
+		{"decline reason one byte too long", authcapture.ErrInvalidArgument, func(f *fixture, id string) error {
+			_, err := f.svc.Decline(f.ctx, authcapture.DeclineRequest{MerchantID: "m1", ID: id, Reason: strings.Repeat("r", authcapture.MaxReasonLen+1), IdempotencyKey: "k"})
+			return err
+		}},
+		{"amount with an int32-edge exponent", authcapture.ErrAmountTooLarge, func(f *fixture, id string) error {
+			_, err := f.svc.Capture(f.ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: id, Amount: decimal.New(1234567890123456789, math.MaxInt32), IdempotencyKey: "k"})
+			return err
+		}},
+		{"amount of 100,001 digits", authcapture.ErrAmountTooLarge, func(f *fixture, id string) error {
+			_, err := f.svc.Capture(f.ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: id, Amount: hugeAmount, IdempotencyKey: "k"})
+			return err
+		}},
+		{"void of 100,001 digits", authcapture.ErrAmountTooLarge, func(f *fixture, id string) error {
+			_, err := f.svc.Void(f.ctx, authcapture.VoidRequest{MerchantID: "m1", ID: id, Amount: hugeAmount, IdempotencyKey: "k"})
+			return err
+		}},
+		{"amount of more than MaxAmountDigits digits", authcapture.ErrInvalidAmount, func(f *fixture, id string) error {
+			_, err := f.capture(id, "1."+strings.Repeat("0", authcapture.MaxAmountDigits), nil)
+			return err
+		}},
+		{"megabyte ID", authcapture.ErrInvalidArgument, func(f *fixture, id string) error { _, err := f.capture(mega, "1", nil); return err }},
+		{"megabyte merchant ID", authcapture.ErrInvalidArgument, func(f *fixture, id string) error {
+			_, err := f.svc.Capture(f.ctx, authcapture.CaptureRequest{MerchantID: mega, ID: id, Amount: amt("1"), IdempotencyKey: "k"})
+			return err
+		}},
+		{"ID with a bidi override", authcapture.ErrInvalidArgument, func(f *fixture, id string) error { _, err := f.capture(id+"\u202e", "1", nil); return err }},
+		{"ID with a NUL", authcapture.ErrInvalidArgument, func(f *fixture, id string) error { _, err := f.capture(id+"\x00", "1", nil); return err }},
+		{"megabyte idempotency key", authcapture.ErrInvalidArgument, func(f *fixture, id string) error {
+			_, err := f.svc.Capture(f.ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: id, Amount: amt("1"), IdempotencyKey: mega})
+			return err
+		}},
+		{"idempotency key with a NUL", authcapture.ErrInvalidArgument, func(f *fixture, id string) error {
+			_, err := f.svc.Capture(f.ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: id, Amount: amt("1"), IdempotencyKey: "k\x00"})
+			return err
+		}},
+		{"the scheduler's key prefix", authcapture.ErrInvalidArgument, func(f *fixture, id string) error {
+			_, err := f.svc.Capture(f.ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: id, Amount: amt("1"), IdempotencyKey: "scheduler:k"})
+			return err
+		}},
+		{"megabyte reference", authcapture.ErrInvalidArgument, func(f *fixture, id string) error {
+			_, err := f.svc.Capture(f.ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: id, Amount: amt("1"), Reference: mega, IdempotencyKey: "k"})
+			return err
+		}},
+		{"reference with a C1 control (U+0085)", authcapture.ErrInvalidArgument, func(f *fixture, id string) error {
+			_, err := f.svc.Capture(f.ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: id, Amount: amt("1"), Reference: "a\u0085b", IdempotencyKey: "k"})
+			return err
+		}},
+		{"reference with a C1 control (U+009B)", authcapture.ErrInvalidArgument, func(f *fixture, id string) error {
+			_, err := f.svc.Void(f.ctx, authcapture.VoidRequest{MerchantID: "m1", ID: id, All: true, Reference: "a\u009b31mb", IdempotencyKey: "k"})
+			return err
+		}},
+		{"reference with a bidi override (U+202E)", authcapture.ErrInvalidArgument, func(f *fixture, id string) error {
+			_, err := f.svc.Capture(f.ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: id, Amount: amt("1"), Reference: "inv\u202egpj.exe", IdempotencyKey: "k"})
+			return err
+		}},
+		{"reference with a bidi isolate (U+2066)", authcapture.ErrInvalidArgument, func(f *fixture, id string) error {
+			_, err := f.svc.Decline(f.ctx, authcapture.DeclineRequest{MerchantID: "m1", ID: id, Reference: "a\u2066b\u2069", IdempotencyKey: "k"})
+			return err
+		}},
+		{"decline reason with a C1 control", authcapture.ErrInvalidArgument, func(f *fixture, id string) error {
+			_, err := f.svc.Decline(f.ctx, authcapture.DeclineRequest{MerchantID: "m1", ID: id, Reason: "declined\u0085", IdempotencyKey: "k"})
+			return err
+		}},
+		{"megabyte capture ID", authcapture.ErrInvalidArgument, func(f *fixture, id string) error {
+			_, err := f.svc.ConfirmCapture(f.ctx, authcapture.SettleCaptureRequest{MerchantID: "m1", ID: id, CaptureID: mega, IdempotencyKey: "k"})
+			return err
+		}},
+		{"failure reason with a bidi override", authcapture.ErrInvalidArgument, func(f *fixture, id string) error {
+			_, err := f.svc.FailCapture(f.ctx, authcapture.SettleCaptureRequest{MerchantID: "m1", ID: id, CaptureID: "cap_1", Reason: "x\u202dy", IdempotencyKey: "k"})
+			return err
+		}},
+		{"nil context", authcapture.ErrInvalidArgument, func(f *fixture, id string) error {
+			_, err := f.svc.Capture(nil, authcapture.CaptureRequest{MerchantID: "m1", ID: id, Amount: amt("1"), IdempotencyKey: "k"}) // a nil context is the bad input
+			return err
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -139,6 +219,11 @@ func TestBadCreate(t *testing.T) {
 	for i := 0; i < 51; i++ {
 		manyPairs[strings.Repeat("k", i+1)] = "v"
 	}
+	mega := strings.Repeat("x", 1<<20)
+	thousands := map[string]string{}
+	for i := range 10_000 {
+		thousands[fmt.Sprintf("k%d", i)] = strings.Repeat("v", 500)
+	}
 	base := func() authcapture.CreateRequest {
 		return authcapture.CreateRequest{MerchantID: "m1", Currency: "USD", Amount: amt("10"), IdempotencyKey: "k"}
 	}
@@ -162,13 +247,35 @@ func TestBadCreate(t *testing.T) {
 		{"oversized ID", authcapture.ErrInvalidArgument, func(r *authcapture.CreateRequest) { r.ID = long }},
 		{"ID with a slash", authcapture.ErrInvalidArgument, func(r *authcapture.CreateRequest) { r.ID = "a/b" }},
 		{"empty key", authcapture.ErrInvalidArgument, func(r *authcapture.CreateRequest) { r.IdempotencyKey = "" }},
-		{"key with a space", authcapture.ErrInvalidArgument, func(r *authcapture.CreateRequest) { r.IdempotencyKey = "a b" }},
+		{"key with a tab", authcapture.ErrInvalidArgument, func(r *authcapture.CreateRequest) { r.IdempotencyKey = "a\tb" }},
 		{"oversized reference", authcapture.ErrInvalidArgument, func(r *authcapture.CreateRequest) { r.Reference = long }},
 		{"invalid UTF-8 reference", authcapture.ErrInvalidArgument, func(r *authcapture.CreateRequest) { r.Reference = "\xff" }},
 		{"too many metadata pairs", authcapture.ErrInvalidArgument, func(r *authcapture.CreateRequest) { r.Metadata = manyPairs }},
 		{"oversized metadata value", authcapture.ErrInvalidArgument, func(r *authcapture.CreateRequest) { r.Metadata = map[string]string{"k": strings.Repeat("v", 501)} }},
 		{"metadata key with a space", authcapture.ErrInvalidArgument, func(r *authcapture.CreateRequest) { r.Metadata = map[string]string{"a b": "v"} }},
 		{"unknown policy", authcapture.ErrUnknownPolicy, func(r *authcapture.CreateRequest) { r.Policy = "nope" }},
+		{"amount with an int32-edge exponent", authcapture.ErrAmountTooLarge, func(r *authcapture.CreateRequest) { r.Amount = decimal.New(1234567890123456789, math.MaxInt32) }},
+		{"amount with an int32-edge negative exponent", authcapture.ErrAmountPrecision, func(r *authcapture.CreateRequest) { r.Amount = decimal.New(1234567890123456789, math.MinInt32) }},
+		{"amount of 100,001 digits", authcapture.ErrAmountTooLarge, func(r *authcapture.CreateRequest) {
+			r.Amount = decimal.NewFromBigInt(new(big.Int).Exp(big.NewInt(10), big.NewInt(100_000), nil), 0)
+		}},
+		{"megabyte merchant", authcapture.ErrInvalidArgument, func(r *authcapture.CreateRequest) { r.MerchantID = mega }},
+		{"megabyte ID", authcapture.ErrInvalidArgument, func(r *authcapture.CreateRequest) { r.ID = mega }},
+		{"ID with a bidi override", authcapture.ErrInvalidArgument, func(r *authcapture.CreateRequest) { r.ID = "a\u202eb" }},
+		{"megabyte key", authcapture.ErrInvalidArgument, func(r *authcapture.CreateRequest) { r.IdempotencyKey = mega }},
+		{"megabyte reference", authcapture.ErrInvalidArgument, func(r *authcapture.CreateRequest) { r.Reference = mega }},
+		{"reference with a C1 control (U+0085)", authcapture.ErrInvalidArgument, func(r *authcapture.CreateRequest) { r.Reference = "a\u0085b" }},
+		{"reference with a C1 control (U+009B)", authcapture.ErrInvalidArgument, func(r *authcapture.CreateRequest) { r.Reference = "a\u009b31m" }},
+		{"reference with a bidi override", authcapture.ErrInvalidArgument, func(r *authcapture.CreateRequest) { r.Reference = "inv\u202egpj.exe" }},
+		{"reference with a line separator", authcapture.ErrInvalidArgument, func(r *authcapture.CreateRequest) { r.Reference = "a\u2028b" }},
+		{"10,000 metadata pairs", authcapture.ErrInvalidArgument, func(r *authcapture.CreateRequest) { r.Metadata = thousands }},
+		{"megabyte metadata key", authcapture.ErrInvalidArgument, func(r *authcapture.CreateRequest) { r.Metadata = map[string]string{mega: "v"} }},
+		{"megabyte metadata value", authcapture.ErrInvalidArgument, func(r *authcapture.CreateRequest) { r.Metadata = map[string]string{"k": mega} }},
+		{"metadata value with a C1 control", authcapture.ErrInvalidArgument, func(r *authcapture.CreateRequest) { r.Metadata = map[string]string{"k": "\u0085"} }},
+		{"metadata value with a bidi isolate", authcapture.ErrInvalidArgument, func(r *authcapture.CreateRequest) { r.Metadata = map[string]string{"k": "a\u2068b\u2069"} }},
+		{"metadata value with a NUL", authcapture.ErrInvalidArgument, func(r *authcapture.CreateRequest) { r.Metadata = map[string]string{"k": "a\x00b"} }},
+		{"metadata value not UTF-8", authcapture.ErrInvalidArgument, func(r *authcapture.CreateRequest) { r.Metadata = map[string]string{"k": "\xc3\x28"} }},
+		{"megabyte policy name", authcapture.ErrUnknownPolicy, func(r *authcapture.CreateRequest) { r.Policy = mega }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

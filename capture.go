@@ -32,6 +32,9 @@ type CaptureRequest struct {
 // capture): the amount moves from open to captured at once, and a final
 // capture releases the remainder in the same write.
 func (s *Service) Capture(ctx context.Context, req CaptureRequest) (*Result, error) {
+	if err := checkContext(ctx, string(CmdCapture)); err != nil {
+		return nil, err
+	}
 	return s.capture(ctx, CmdCapture, req)
 }
 
@@ -43,6 +46,9 @@ func (s *Service) Capture(ctx context.Context, req CaptureRequest) (*Result, err
 // capture is pending no other capture may begin; the remainder is released
 // when it is confirmed.
 func (s *Service) BeginCapture(ctx context.Context, req CaptureRequest) (*Result, error) {
+	if err := checkContext(ctx, string(CmdBeginCapture)); err != nil {
+		return nil, err
+	}
 	return s.capture(ctx, CmdBeginCapture, req)
 }
 
@@ -179,13 +185,16 @@ func (s *Service) FailCapture(ctx context.Context, req SettleCaptureRequest) (*R
 
 // settleRequest validates a caller's settlement and runs it.
 func (s *Service) settleRequest(ctx context.Context, op Command, req SettleCaptureRequest) (*Result, error) {
+	if err := checkContext(ctx, string(op)); err != nil {
+		return nil, err
+	}
 	if err := checkCommand(req.MerchantID, req.ID, req.IdempotencyKey, req.Reference); err != nil {
 		return nil, badRequest(op, req.MerchantID, req.ID, err)
 	}
 	if err := checkToken("capture ID", req.CaptureID, maxIDLen); err != nil {
 		return nil, badRequest(op, req.MerchantID, req.ID, err)
 	}
-	if err := checkText("reason", req.Reason, maxIDLen); err != nil {
+	if err := checkText("reason", req.Reason, MaxReasonLen); err != nil {
 		return nil, badRequest(op, req.MerchantID, req.ID, err)
 	}
 	if err := checkText("provider reference", req.ProviderRef, maxReferenceLen); err != nil {
@@ -368,7 +377,7 @@ func checkAmountChoice(d decimal.Decimal, all bool) error {
 		return nil
 	}
 	if d.Sign() <= 0 {
-		return fmt.Errorf("amount %s: must be positive (or set All): %w", amountString(d), ErrInvalidAmount)
+		return fmt.Errorf("%s given, and All is not set: %w", amountString(d), ErrInvalidAmount)
 	}
-	return nil
+	return checkAmount(d)
 }

@@ -3,6 +3,7 @@ package authcapture
 import (
 	"errors"
 	"net/http"
+	"strings"
 )
 
 // Sentinel errors. Every rejection the service returns matches one of these
@@ -98,6 +99,10 @@ type Error struct {
 	Detail          string // what exactly was wrong, for people
 }
 
+// Error says what was rejected and why, once: "authcapture: capture a1
+// (authorized): amount exceeds the amount open to capture: 20.00 > 10.00
+// open". The operation, the authorization and its status come first, then
+// the sentinel's text, then the Detail.
 func (e *Error) Error() string {
 	msg := "authcapture: " + e.Op
 	if e.AuthorizationID != "" {
@@ -106,11 +111,33 @@ func (e *Error) Error() string {
 	if e.Status != "" {
 		msg += " (" + string(e.Status) + ")"
 	}
-	msg += ": " + e.Err.Error()
-	if e.Detail != "" {
-		msg += ": " + e.Detail
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	if d := trimDetail(e.Detail, e.Err); d != "" {
+		msg += ": " + d
 	}
 	return msg
+}
+
+// detail returns the text of err, the cause of a rejection, as the Detail
+// of its *Error: what Error already says left out.
+func detail(err error) string { return trimDetail(err.Error(), rootSentinel(err)) }
+
+// trimDetail leaves out of a detail what Error already says: the
+// "authcapture: " prefix and the sentinel's text, which a detail taken from
+// a wrapping error repeats.
+func trimDetail(d string, sentinel error) string {
+	d = strings.TrimPrefix(d, "authcapture: ")
+	if sentinel == nil {
+		return d
+	}
+	s := sentinel.Error()
+	if d == s {
+		return ""
+	}
+	d = strings.TrimSuffix(d, ": "+s)
+	return strings.TrimPrefix(d, s+": ")
 }
 
 // Unwrap returns the sentinel.

@@ -42,6 +42,9 @@ type CreateRequest struct {
 
 // Create records a new authorization in status requires_authorization.
 func (s *Service) Create(ctx context.Context, req CreateRequest) (*Result, error) {
+	if err := checkContext(ctx, string(CmdCreate)); err != nil {
+		return nil, err
+	}
 	op := CmdCreate
 	bad := func(err error) error { return badRequest(op, req.MerchantID, req.ID, err) }
 	if err := checkToken("merchant ID", req.MerchantID, maxIDLen); err != nil {
@@ -74,7 +77,7 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*Result, error
 		policy = s.defaultPolicy
 	}
 	if _, ok := s.policies[policy]; !ok {
-		return nil, bad(fmt.Errorf("policy %q: %w", truncate(policy, maxIDLen), ErrUnknownPolicy))
+		return nil, bad(fmt.Errorf("%q is not registered with this service: %w", truncate(policy, maxIDLen), ErrUnknownPolicy))
 	}
 	p := s.policies[policy]
 	sched, err := p.checkSchedule(req)
@@ -126,6 +129,9 @@ type MarkPendingRequest struct {
 
 // MarkPending moves an authorization from requires_authorization to pending.
 func (s *Service) MarkPending(ctx context.Context, req MarkPendingRequest) (*Result, error) {
+	if err := checkContext(ctx, string(CmdMarkPending)); err != nil {
+		return nil, err
+	}
 	op := CmdMarkPending
 	if err := checkCommand(req.MerchantID, req.ID, req.IdempotencyKey, req.Reference); err != nil {
 		return nil, badRequest(op, req.MerchantID, req.ID, err)
@@ -167,12 +173,15 @@ type AuthorizeRequest struct {
 // capture of the whole approved amount are recorded together. Scheduled
 // captures and cancels start counting now.
 func (s *Service) Authorize(ctx context.Context, req AuthorizeRequest) (*Result, error) {
+	if err := checkContext(ctx, string(CmdAuthorize)); err != nil {
+		return nil, err
+	}
 	op := CmdAuthorize
 	if err := checkCommand(req.MerchantID, req.ID, req.IdempotencyKey, req.Reference); err != nil {
 		return nil, badRequest(op, req.MerchantID, req.ID, err)
 	}
-	if req.Amount.Sign() <= 0 {
-		return nil, badRequest(op, req.MerchantID, req.ID, fmt.Errorf("approved amount %s: %w", amountString(req.Amount), ErrInvalidAmount))
+	if err := checkAmount(req.Amount); err != nil {
+		return nil, badRequest(op, req.MerchantID, req.ID, err)
 	}
 	f := newFingerprint(op).str(req.ID).amount(req.Amount).int(req.ExpiresAt.UnixNano()).str(req.Reference).
 		bool(req.CapturedImmediately)
@@ -242,6 +251,9 @@ type DeclineRequest struct {
 
 // Decline ends an authorization that was not approved.
 func (s *Service) Decline(ctx context.Context, req DeclineRequest) (*Result, error) {
+	if err := checkContext(ctx, string(CmdDecline)); err != nil {
+		return nil, err
+	}
 	return s.end(ctx, CmdDecline, req.MerchantID, req.ID, req.IdempotencyKey, req.Reference, Reason(req.Reason))
 }
 
@@ -256,6 +268,9 @@ type CancelRequest struct {
 // Cancel ends an authorization before the provider approved it. After
 // approval, use Void.
 func (s *Service) Cancel(ctx context.Context, req CancelRequest) (*Result, error) {
+	if err := checkContext(ctx, string(CmdCancel)); err != nil {
+		return nil, err
+	}
 	if req.Reason != "" && !req.Reason.callerVoidReason() {
 		return nil, badRequest(CmdCancel, req.MerchantID, req.ID, fmt.Errorf("cancel reason %q is not a caller reason: %w", truncate(string(req.Reason), 64), ErrInvalidArgument))
 	}
@@ -266,7 +281,7 @@ func (s *Service) end(ctx context.Context, op Command, merchant, id, key, ref st
 	if err := checkCommand(merchant, id, key, ref); err != nil {
 		return nil, badRequest(op, merchant, id, err)
 	}
-	if err := checkText("reason", string(reason), maxIDLen); err != nil {
+	if err := checkText("reason", string(reason), MaxReasonLen); err != nil {
 		return nil, badRequest(op, merchant, id, err)
 	}
 	f := newFingerprint(op).str(id).str(ref).str(string(reason))
@@ -300,7 +315,7 @@ func checkCommand(merchant, id, key, ref string) error {
 }
 
 func badRequest(op Command, merchant, id string, err error) error {
-	return &Error{Op: string(op), MerchantID: truncate(merchant, maxIDLen), AuthorizationID: truncate(id, maxIDLen), Err: rootSentinel(err), Detail: err.Error()}
+	return &Error{Op: string(op), MerchantID: truncate(merchant, maxIDLen), AuthorizationID: truncate(id, maxIDLen), Err: rootSentinel(err), Detail: detail(err)}
 }
 
 // rootSentinel returns the library sentinel err wraps.

@@ -2,6 +2,8 @@ package authcapture
 
 import (
 	"fmt"
+	"math"
+	"math/big"
 
 	"github.com/shopspring/decimal"
 )
@@ -11,6 +13,13 @@ import (
 // ledger is bounded by the authorized amount, so sums never overflow, and
 // every amount stays exact in JSON consumers that read numbers as doubles.
 const MaxMinorUnits int64 = 999_999_999_999_999
+
+// MaxAmountDigits is the most digits an amount's coefficient may have,
+// trailing zeros included. A longer amount, or one whose exponent puts it
+// far outside the accepted range, is rejected from its digit count and
+// exponent alone, before any arithmetic: a hostile amount costs no more
+// than reading it.
+const MaxAmountDigits = 40
 
 // Currency is an ISO 4217 alphabetic code, such as "USD". Its exponent (the
 // number of digits after the decimal point of its minor unit) comes from the
@@ -22,7 +31,7 @@ type Currency string
 // not know, returns an error wrapping ErrUnknownCurrency.
 func ParseCurrency(code string) (Currency, error) {
 	if _, ok := currencyExponents[code]; !ok {
-		return "", fmt.Errorf("authcapture: currency %q: %w", truncate(code, 16), ErrUnknownCurrency)
+		return "", fmt.Errorf("authcapture: %q: %w", truncate(code, 16), ErrUnknownCurrency)
 	}
 	return Currency(code), nil
 }
@@ -48,10 +57,10 @@ func (c Currency) String() string { return string(c) }
 func (c Currency) ToMinor(d decimal.Decimal) (int64, error) {
 	exp := c.Exponent()
 	if exp < 0 {
-		return 0, fmt.Errorf("authcapture: currency %q: %w", truncate(string(c), 16), ErrUnknownCurrency)
+		return 0, fmt.Errorf("authcapture: %q: %w", truncate(string(c), 16), ErrUnknownCurrency)
 	}
-	if d.Sign() <= 0 {
-		return 0, fmt.Errorf("authcapture: amount %s: must be positive: %w", amountString(d), ErrInvalidAmount)
+	if err := checkAmount(d); err != nil {
+		return 0, err
 	}
 	if d.NumDigits() <= 18 {
 		// Fast path: the coefficient fits an int64, no allocation.
@@ -91,7 +100,11 @@ func (c Currency) ToMinor(d decimal.Decimal) (int64, error) {
 }
 
 // FromMinor returns the decimal value of an amount in minor units of c,
-// with exactly the currency's number of fractional digits.
+// exactly, with the currency's number of fractional digits: 20000 PHP
+// minor units are 200.00 PHP. Use it for providers that send integer minor
+// units (PayMongo, NjiaPay): decimal.NewFromInt(20000) would be 20,000.00.
+// It is the inverse of ToMinor. A code the table does not know is taken as
+// exponent 0; check it first with ParseCurrency.
 func (c Currency) FromMinor(minor int64) decimal.Decimal {
 	exp := c.Exponent()
 	if exp < 0 {
@@ -114,8 +127,11 @@ func (c Currency) Format(minor int64) string {
 // with the same rules as ToMinor. Exponents ("1e3"), signs and surrounding
 // spaces are rejected as malformed.
 func ParseAmount(s string, c Currency) (int64, error) {
-	if len(s) == 0 || len(s) > 40 {
-		return 0, fmt.Errorf("authcapture: amount %q: %w", truncate(s, 48), ErrInvalidAmount)
+	if len(s) == 0 {
+		return 0, fmt.Errorf("authcapture: the amount is empty: %w", ErrInvalidAmount)
+	}
+	if len(s) > 40 {
+		return 0, fmt.Errorf("authcapture: %q is longer than 40 characters: %w", truncate(s, 48), ErrInvalidAmount)
 	}
 	dot := false
 	for i := 0; i < len(s); i++ {
@@ -125,12 +141,12 @@ func ParseAmount(s string, c Currency) (int64, error) {
 		case ch == '.' && !dot && i > 0 && i < len(s)-1:
 			dot = true
 		default:
-			return 0, fmt.Errorf("authcapture: amount %q: malformed: %w", truncate(s, 48), ErrInvalidAmount)
+			return 0, fmt.Errorf("authcapture: %q is not a plain decimal such as 10.50: %w", truncate(s, 48), ErrInvalidAmount)
 		}
 	}
 	d, err := decimal.NewFromString(s)
 	if err != nil {
-		return 0, fmt.Errorf("authcapture: amount %q: %w", truncate(s, 48), ErrInvalidAmount)
+		return 0, fmt.Errorf("authcapture: %q is not a plain decimal such as 10.50: %w", truncate(s, 48), ErrInvalidAmount)
 	}
 	return c.ToMinor(d)
 }
@@ -144,20 +160,79 @@ var pow10 = func() [19]int64 {
 	return p
 }()
 
+// checkAmount rejects a zero or negative amount, and one that could never
+// be accepted judging by its exponent and digit count alone: more than
+// MaxAmountDigits digits, at least 10^16 (above MaxMinorUnits in every
+// currency), or with far more fractional digits than any currency has. It
+// does no decimal arithmetic and its cost is at most linear in the amount's
+// size, so what follows it works on at most MaxAmountDigits digits and an
+// exponent that cannot overflow.
+func checkAmount(d decimal.Decimal) error {
+	if d.Sign() <= 0 {
+		return fmt.Errorf("authcapture: %s given: %w", amountString(d), ErrInvalidAmount)
+	}
+	e := int(d.Exponent())
+	if e > maxAmountExp {
+		return fmt.Errorf("authcapture: %s given, above the maximum in every currency: %w", amountString(d), ErrAmountTooLarge)
+	}
+	if e >= minAmountExp && d.Cmp(amountBounds[e-minAmountExp]) < 0 {
+		return nil // at most MaxAmountDigits digits, a plausible exponent
+	}
+	// Rare: count the digits, exactly when there are few, else at least
+	// this many, as 2^(bits-1) <= the coefficient.
+	bits := d.Coefficient().BitLen()
+	digits := int(float64(bits-1)*math.Log10(2)) + 1
+	if bits <= 8*MaxAmountDigits {
+		digits = d.NumDigits()
+	}
+	switch {
+	case digits-1+e > maxAmountExp:
+		return fmt.Errorf("authcapture: %s given, above the maximum in every currency: %w", amountString(d), ErrAmountTooLarge)
+	case digits > MaxAmountDigits:
+		return fmt.Errorf("authcapture: %s given, more than %d digits: %w", amountString(d), MaxAmountDigits, ErrInvalidAmount)
+	default:
+		return fmt.Errorf("authcapture: %s given, more fractional digits than any currency has: %w", amountString(d), ErrAmountPrecision)
+	}
+}
+
+// Exponents an amount may have: from 10^16 up the amount is too large in
+// every currency, and below minAmountExp even MaxAmountDigits digits cannot
+// reach a currency's minor unit.
+const (
+	maxAmountExp = 15
+	minAmountExp = -2 * MaxAmountDigits
+)
+
+// amountBounds[e-minAmountExp] is 10^MaxAmountDigits written with exponent
+// e: an amount with exponent e and more than MaxAmountDigits digits is at
+// least that, and comparing two decimals of one exponent costs no
+// arithmetic.
+var amountBounds = func() []decimal.Decimal {
+	b := make([]decimal.Decimal, maxAmountExp-minAmountExp+1)
+	coef := new(big.Int).Exp(big.NewInt(10), big.NewInt(MaxAmountDigits), nil)
+	for i := range b {
+		b[i] = decimal.NewFromBigInt(coef, int32(i+minAmountExp))
+	}
+	return b
+}()
+
 func tooLarge(d decimal.Decimal, c Currency) error {
-	return fmt.Errorf("authcapture: amount %s %s exceeds the maximum %s: %w",
-		amountString(d), c, c.Format(MaxMinorUnits), ErrAmountTooLarge)
+	return fmt.Errorf("authcapture: %s %s given, the maximum is %s %s: %w",
+		amountString(d), c, c.Format(MaxMinorUnits), c, ErrAmountTooLarge)
 }
 
 func tooPrecise(d decimal.Decimal, c Currency) error {
-	return fmt.Errorf("authcapture: amount %s has more than %d fractional digits for %s: %w",
-		amountString(d), c.Exponent(), c, ErrAmountPrecision)
+	return fmt.Errorf("authcapture: %s %s given, %s has %d fractional digits: %w",
+		amountString(d), c, c, c.Exponent(), ErrAmountPrecision)
 }
 
 // amountString renders d for an error message without expanding absurd
 // exponents into megabytes of zeros.
 func amountString(d decimal.Decimal) string {
-	if e := d.Exponent(); e > 30 || e < -30 || d.NumDigits() > 40 {
+	if bits := d.Coefficient().BitLen(); bits > 4*MaxAmountDigits {
+		return fmt.Sprintf("a number of about %d digits", int(float64(bits-1)*math.Log10(2))+1)
+	}
+	if e := d.Exponent(); e > 30 || e < -30 || d.NumDigits() > MaxAmountDigits {
 		return d.ScientificNotationString()
 	}
 	return d.String()
@@ -171,8 +246,12 @@ func truncate(s string, n int) string {
 }
 
 // currencyExponents lists the active ISO 4217 codes with their minor-unit
-// exponents. Codes without a minor unit in ISO 4217 (XAU and the like) are
-// not accepted: they are not card currencies.
+// exponents, and two withdrawn ones that stay accepted so that a hold taken
+// in them can still be read, captured and voided: ANG (replaced by XCG in
+// 2025) and BGN (Bulgaria adopted the euro on 2026-01-01). Codes without a
+// minor unit in ISO 4217 (XAU and the like) and most fund codes (BOV, CHE,
+// CHW, COU, MXV, USN, XAD) are not accepted: they are not card currencies.
+// internal/currencytest compares the table with a reference.
 var currencyExponents = func() map[string]int8 {
 	m := make(map[string]int8, 180)
 	two := []string{
@@ -188,8 +267,8 @@ var currencyExponents = func() map[string]int8 {
 		"PGK", "PHP", "PKR", "PLN", "QAR", "RON", "RSD", "RUB", "SAR", "SBD",
 		"SCR", "SDG", "SEK", "SGD", "SHP", "SLE", "SOS", "SRD", "SSP", "STN",
 		"SVC", "SYP", "SZL", "THB", "TJS", "TMT", "TOP", "TRY", "TTD", "TWD",
-		"TZS", "UAH", "USD", "UYU", "UZS", "VES", "WST", "XCD", "YER", "ZAR",
-		"ZMW", "ZWG",
+		"TZS", "UAH", "USD", "UYU", "UZS", "VED", "VES", "WST", "XCD", "XCG",
+		"YER", "ZAR", "ZMW", "ZWG",
 	}
 	zero := []string{
 		"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF",

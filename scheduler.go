@@ -149,6 +149,9 @@ type SweepResult struct {
 // it did. One failing authorization does not stop the batch. Its cost is
 // O(limit log n) in the store's due index, not a scan.
 func (s *Scheduler) RunDue(ctx context.Context, limit int) (SweepResult, error) {
+	if err := checkContext(ctx, "run_due"); err != nil {
+		return SweepResult{}, err
+	}
 	var res SweepResult
 	if limit <= 0 {
 		return res, fmt.Errorf("authcapture: RunDue: limit must be positive: %w", ErrInvalidArgument)
@@ -175,6 +178,9 @@ func (s *Scheduler) RunDue(ctx context.Context, limit int) (SweepResult, error) 
 // it, so tests drive Run by advancing the fake clock. Errors of single
 // authorizations go to report, if not nil.
 func (s *Scheduler) Run(ctx context.Context, report func(SweepResult)) error {
+	if err := checkContext(ctx, "run"); err != nil {
+		return err
+	}
 	for {
 		res, err := s.RunDue(ctx, s.opts.BatchSize)
 		if err != nil && ctx.Err() != nil {

@@ -1,27 +1,48 @@
 package authcapture
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"unicode/utf8"
 )
 
 // Input limits. Anything longer or malformed is rejected with
-// ErrInvalidArgument before the store is touched.
+// ErrInvalidArgument before the store is touched. Texts (references,
+// reasons, metadata values) are UTF-8 without control characters: no C0
+// control (U+0000 to U+001F), DEL (U+007F) or C1 control (U+0080 to
+// U+009F), no line or paragraph separator (U+2028, U+2029), and no
+// bidirectional embedding, override or isolate (U+202A to U+202E, U+2066 to
+// U+2069), which could make a stored text display as another.
 const (
-	// IDs (merchant, authorization, capture, policy names): 1 to 64
-	// characters from A-Z a-z 0-9 and _ - . :
-	maxIDLen = 64
-	// Idempotency keys: 1 to 255 printable ASCII characters, no spaces.
-	maxKeyLen = 255
-	// References: up to 255 bytes of UTF-8 without control characters;
-	// reasons (decline and failure codes) up to 64.
-	maxReferenceLen = 255
-	// Metadata: at most 50 pairs; keys up to 40 bytes from the ID
-	// alphabet, values up to 500 bytes of UTF-8 without control characters.
-	maxMetadataPairs  = 50
-	maxMetadataKeyLen = 40
-	maxMetadataValLen = 500
+	// MaxIDLen is the longest ID (merchant, authorization, capture, policy
+	// name): 1 to MaxIDLen characters from A-Z a-z 0-9 _ - . :
+	MaxIDLen = 64
+	// MaxKeyLen is the longest idempotency key: 1 to MaxKeyLen printable
+	// ASCII characters (U+0020 to U+007E, space included).
+	MaxKeyLen = 255
+	// MaxReferenceLen is the longest reference, in bytes of UTF-8.
+	MaxReferenceLen = 255
+	// MaxReasonLen is the longest reason (a provider's decline or failure
+	// code or message), in bytes of UTF-8.
+	MaxReasonLen = 255
+	// MaxMetadataPairs is the most metadata pairs an authorization has.
+	MaxMetadataPairs = 50
+	// MaxMetadataKeyLen is the longest metadata key, in characters of the
+	// ID alphabet.
+	MaxMetadataKeyLen = 40
+	// MaxMetadataValueLen is the longest metadata value, in bytes of UTF-8.
+	MaxMetadataValueLen = 500
+)
+
+// Short names of the limits, used inside the package.
+const (
+	maxIDLen          = MaxIDLen
+	maxKeyLen         = MaxKeyLen
+	maxReferenceLen   = MaxReferenceLen
+	maxMetadataPairs  = MaxMetadataPairs
+	maxMetadataKeyLen = MaxMetadataKeyLen
+	maxMetadataValLen = MaxMetadataValueLen
 )
 
 // schedulerKeyPrefix starts the idempotency keys of the Scheduler's own
@@ -39,7 +60,7 @@ func checkToken(what, s string, max int) error {
 		c := s[i]
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
 			c == '_' || c == '-' || c == '.' || c == ':') {
-			return fmt.Errorf("%s %q has a character outside A-Z a-z 0-9 _ - . : %w", what, truncate(s, maxIDLen), ErrInvalidArgument)
+			return fmt.Errorf("%s %q has a character outside A-Z a-z 0-9 and _ - . or colon: %w", what, truncate(s, maxIDLen), ErrInvalidArgument)
 		}
 	}
 	return nil
@@ -53,8 +74,8 @@ func checkKey(s string) error {
 		return fmt.Errorf("idempotency key is longer than %d bytes: %w", maxKeyLen, ErrInvalidArgument)
 	}
 	for i := 0; i < len(s); i++ {
-		if s[i] < 0x21 || s[i] > 0x7e {
-			return fmt.Errorf("idempotency key must be printable ASCII without spaces: %w", ErrInvalidArgument)
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return fmt.Errorf("idempotency key has a character outside printable ASCII: %w", ErrInvalidArgument)
 		}
 	}
 	if strings.HasPrefix(s, schedulerKeyPrefix) {
@@ -71,11 +92,20 @@ func checkText(what, s string, max int) error {
 		return fmt.Errorf("%s is not valid UTF-8: %w", what, ErrInvalidArgument)
 	}
 	for _, r := range s {
-		if r < 0x20 || r == 0x7f {
-			return fmt.Errorf("%s has a control character: %w", what, ErrInvalidArgument)
+		if forbiddenRune(r) {
+			return fmt.Errorf("%s has a control character (%U): %w", what, r, ErrInvalidArgument)
 		}
 	}
 	return nil
+}
+
+// forbiddenRune reports whether a text may not hold r: a C0 or C1 control,
+// DEL, a line or paragraph separator, or a bidirectional embedding,
+// override or isolate.
+func forbiddenRune(r rune) bool {
+	return r < 0x20 || r >= 0x7f && r <= 0x9f ||
+		r == 0x2028 || r == 0x2029 ||
+		r >= 0x202a && r <= 0x202e || r >= 0x2066 && r <= 0x2069
 }
 
 func checkMetadata(m map[string]string) error {
@@ -89,6 +119,16 @@ func checkMetadata(m map[string]string) error {
 		if err := checkText("metadata value of "+k, v, maxMetadataValLen); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// checkContext rejects a nil context with ErrInvalidArgument, as
+// http.NewRequestWithContext does; every public method that takes a
+// context calls it first.
+func checkContext(ctx context.Context, op string) error {
+	if ctx == nil {
+		return &Error{Op: op, Err: ErrInvalidArgument, Detail: "the context is nil"}
 	}
 	return nil
 }

@@ -37,6 +37,9 @@ type VoidRequest struct {
 // that reservation. A void of everything, or any void on a policy without
 // partial voids, lets go of the hold (Authorization.ReleasedBy).
 func (s *Service) Void(ctx context.Context, req VoidRequest) (*Result, error) {
+	if err := checkContext(ctx, string(CmdVoid)); err != nil {
+		return nil, err
+	}
 	op := CmdVoid
 	if err := checkVoidRequest(op, req); err != nil {
 		return nil, err
