@@ -37,14 +37,16 @@ func (e *fakeExecutor) Capture(_ context.Context, task authcapture.CaptureTask) 
 	return nil
 }
 
-func (e *fakeExecutor) Void(_ context.Context, task authcapture.VoidTask) error {
+func (e *fakeExecutor) Void(_ context.Context, task authcapture.VoidTask) (int64, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.voids[task.Key]++
 	if e.outcome != nil {
-		return e.outcome(task.Key, e.voids[task.Key])
+		if err := e.outcome(task.Key, e.voids[task.Key]); err != nil {
+			return 0, err
+		}
 	}
-	return nil
+	return task.Amount, nil
 }
 
 func (e *fakeExecutor) calls() (captures, voids int) {

@@ -60,6 +60,9 @@ func (s *Service) Void(ctx context.Context, req VoidRequest) (*Result, error) {
 // releases that much less.
 func (s *Service) BeginVoid(ctx context.Context, req VoidRequest) (*Result, error) {
 	op := CmdBeginVoid
+	if err := checkContext(ctx, string(op)); err != nil {
+		return nil, err
+	}
 	if err := checkVoidRequest(op, req); err != nil {
 		return nil, err
 	}
@@ -214,9 +217,10 @@ type SettleVoidRequest struct {
 	MerchantID, ID string
 	VoidID         string
 	// Released, on confirm, is what the provider reports it released: at
-	// most what the void still reserves (Authorization.PendingVoids), and
-	// less if something took part of it first. Zero means all of it.
-	Released decimal.Decimal
+	// most what the void still reserves (Authorization.PendingVoids), less
+	// if something took part of it first, possibly zero. nil means all of
+	// it.
+	Released *decimal.Decimal
 	// Reason, for a failure, is the provider's code; ignored on confirm.
 	Reason         string
 	Reference      string
@@ -241,21 +245,29 @@ func (s *Service) FailVoid(ctx context.Context, req SettleVoidRequest) (*Result,
 }
 
 func (s *Service) settleVoidRequest(ctx context.Context, op Command, req SettleVoidRequest) (*Result, error) {
+	if err := checkContext(ctx, string(op)); err != nil {
+		return nil, err
+	}
 	if err := checkCommand(req.MerchantID, req.ID, req.IdempotencyKey, req.Reference); err != nil {
 		return nil, badRequest(op, req.MerchantID, req.ID, err)
 	}
 	if err := checkToken("void ID", req.VoidID, maxIDLen); err != nil {
 		return nil, badRequest(op, req.MerchantID, req.ID, err)
 	}
-	if err := checkText("reason", req.Reason, maxIDLen); err != nil {
+	if err := checkText("reason", req.Reason, MaxReasonLen); err != nil {
 		return nil, badRequest(op, req.MerchantID, req.ID, err)
 	}
 	if err := checkText("provider reference", req.ProviderRef, maxReferenceLen); err != nil {
 		return nil, badRequest(op, req.MerchantID, req.ID, err)
 	}
-	if req.Released.Sign() < 0 || (op == CmdFailVoid && !req.Released.IsZero()) {
-		return nil, badRequest(op, req.MerchantID, req.ID, fmt.Errorf("released %s: must be positive, or zero for all, on a confirm only: %w",
-			amountString(req.Released), ErrInvalidAmount))
+	if r := req.Released; r != nil && (r.Sign() < 0 || op == CmdFailVoid) {
+		return nil, badRequest(op, req.MerchantID, req.ID, fmt.Errorf("released %s: a confirm may say what was released, zero or more: %w",
+			amountString(*r), ErrInvalidAmount))
+	}
+	if r := req.Released; r != nil && !r.IsZero() {
+		if err := checkAmount(*r); err != nil {
+			return nil, badRequest(op, req.MerchantID, req.ID, err)
+		}
 	}
 	return s.settleVoid(ctx, op, req)
 }
@@ -264,7 +276,11 @@ func (s *Service) settleVoidRequest(ctx context.Context, op Command, req SettleV
 // void. req is well formed: a caller's, validated by settleVoidRequest, or
 // the Scheduler's own.
 func (s *Service) settleVoid(ctx context.Context, op Command, req SettleVoidRequest) (*Result, error) {
-	f := newFingerprint(op).str(req.ID).str(req.VoidID).amount(req.Released).str(req.Reason).str(req.Reference).str(req.ProviderRef)
+	f := newFingerprint(op).str(req.ID).str(req.VoidID).str(req.Reason).str(req.Reference).str(req.ProviderRef).
+		bool(req.Released != nil)
+	if req.Released != nil {
+		f = f.amount(*req.Released)
+	}
 	return s.run(ctx, &command{op: op, merchant: req.MerchantID, id: req.ID, key: req.IdempotencyKey, print: uint64(f)},
 		func(ch *change) error {
 			a := ch.a
@@ -274,10 +290,13 @@ func (s *Service) settleVoid(ctx context.Context, op Command, req SettleVoidRequ
 			}
 			pv := a.PendingVoids[i]
 			released := pv.Amount
-			if op == CmdConfirmVoid && !req.Released.IsZero() {
-				r, err := a.Currency.ToMinor(req.Released)
-				if err != nil {
-					return ch.reject(rootSentinel(err), "%v", err)
+			if op == CmdConfirmVoid && req.Released != nil {
+				var r int64 // nothing released
+				if !req.Released.IsZero() {
+					var err error
+					if r, err = a.Currency.ToMinor(*req.Released); err != nil {
+						return ch.reject(rootSentinel(err), "%v", err)
+					}
 				}
 				if r > pv.Amount {
 					return ch.reject(ErrExceedsCapturable, "released %s > %s the void still reserves",

@@ -334,8 +334,8 @@ const lease = time.Minute
 // executor accepts every scheduled capture and void.
 type executor struct{}
 
-func (executor) Capture(context.Context, authcapture.CaptureTask) error { return nil }
-func (executor) Void(context.Context, authcapture.VoidTask) error       { return nil }
+func (executor) Capture(context.Context, authcapture.CaptureTask) error        { return nil }
+func (executor) Void(_ context.Context, t authcapture.VoidTask) (int64, error) { return t.Amount, nil }
 
 // sweep runs the scheduler once; the model predicts what it applies.
 func (sm *machine) sweep(t *rapid.T) {
