@@ -3,21 +3,20 @@
 // payments elsewhere. It is safe for concurrent use. Everything lives in the
 // process and is lost when it exits.
 //
-// The store copies on the way in and on the way out, so a caller can never
-// change stored state through a pointer it kept. It keeps compact forms of
-// what it is given (enum-like strings as codes, times as Unix nanoseconds,
-// events and idempotency records by reference to their authorization and
-// log entry), so an open authorization with its log, events and keys takes
-// well under a kilobyte; values that do not fit a compact form are kept
-// whole. Times are returned in UTC. Open authorizations are kept in a heap
+// The store keeps, per merchant, maps of whole copies of what it is given:
+// authorizations with their logs, idempotency records by key, and events in
+// position order. It copies on the way in and on the way out, so a caller
+// can never change stored state through a pointer it kept, and it returns
+// times in UTC. Authorizations with something due are kept in a heap
 // ordered by their next due time, so Due costs O(limit log n).
 package memstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"hash/maphash"
+	"maps"
+	"slices"
+	"sort"
 	"sync"
 	"time"
 
@@ -30,53 +29,36 @@ var _ authcapture.Store = (*Store)(nil)
 // call New.
 type Store struct {
 	mu        sync.RWMutex
-	seed      maphash.Seed
 	merchants map[string]*merchant
-	recs      records
-	pos       int64 // last event position
 	due       dueHeap
-	tables    tables
+	pos       int64 // the position of the last event written
 }
 
-// merchant holds one merchant's authorizations, keys and events.
+// merchant holds one merchant's authorizations, idempotency records and
+// events. Records, entries and events are held by pointer, so that the maps
+// and slices that list them grow without copying them.
 type merchant struct {
-	id     string
-	auths  index       // authorization ID -> record number
-	keys   index       // idempotency key -> slot in keyed, plus one
-	keyed  slab[idem]  // the key table, in write order
-	events slab[event] // in position order
-	spill  *spill
+	auths  map[string]*record
+	keys   map[string]*authcapture.IdempotencyRecord
+	events []*authcapture.Event // in position order
+}
+
+// record is one stored authorization with its log.
+type record struct {
+	auth authcapture.Authorization
+	log  []*authcapture.Entry // Seq n is at index n-1
+	due  int                  // index in Store.due, or -1
 }
 
 // New returns an empty store.
 func New() *Store {
-	return &Store{seed: maphash.MakeSeed(), merchants: map[string]*merchant{}, tables: newTables()}
+	return &Store{merchants: map[string]*merchant{}}
 }
 
-func (s *Store) hash(str string) uint32 { return uint32(maphash.String(s.seed, str)) }
-
-// merchant returns the merchant id, adding it if it is new.
-func (s *Store) merchant(id string) *merchant {
-	m := s.merchants[id]
-	if m == nil {
-		m = &merchant{id: id}
-		s.merchants[id] = m
-	}
-	return m
-}
-
-// find returns the record of id in m, or nil; h is the hash of id.
-func (s *Store) find(m *merchant, id string, h uint32) *record {
-	ref := m.auths.lookup(h, func(ref uint32) bool { return s.recs.get(ref).id == id })
-	if ref == 0 {
-		return nil
-	}
-	return s.recs.get(ref)
-}
-
+// record returns the authorization id of merchantID, or nil.
 func (s *Store) record(merchantID, id string) *record {
 	if m := s.merchants[merchantID]; m != nil {
-		return s.find(m, id, s.hash(id))
+		return m.auths[id]
 	}
 	return nil
 }
@@ -84,10 +66,6 @@ func (s *Store) record(merchantID, id string) *record {
 func notFound(id string) error {
 	return fmt.Errorf("memstore: authorization %q: %w", id, authcapture.ErrNotFound)
 }
-
-// errFull is returned by a write that would exceed the store's limits
-// (2^32-1 authorizations, or as many keys for one merchant).
-var errFull = errors.New("memstore: store is full")
 
 // Get implements authcapture.Store.
 func (s *Store) Get(ctx context.Context, merchantID, id string) (*authcapture.Authorization, error) {
@@ -100,7 +78,7 @@ func (s *Store) Get(ctx context.Context, merchantID, id string) (*authcapture.Au
 	if r == nil {
 		return nil, notFound(id)
 	}
-	return s.auth(r), nil
+	return r.auth.Clone(), nil
 }
 
 // Entries implements authcapture.Store.
@@ -114,22 +92,24 @@ func (s *Store) Entries(ctx context.Context, merchantID, id string, after int64,
 	if r == nil {
 		return nil, notFound(id)
 	}
-	if after < 0 {
-		after = 0
+	after = min(max(after, 0), int64(len(r.log)))
+	return copies(r.log[after:], limit), nil
+}
+
+// copies returns copies of the first limit values of ps (all of them if
+// limit <= 0), or nil if there are none.
+func copies[T any](ps []*T, limit int) []T {
+	if limit > 0 && len(ps) > limit {
+		ps = ps[:limit]
 	}
-	n := int64(r.log.len())
-	if after >= n {
-		return nil, nil
+	if len(ps) == 0 {
+		return nil
 	}
-	if limit > 0 && n-after > int64(limit) {
-		n = after + int64(limit)
+	out := make([]T, len(ps))
+	for i, p := range ps {
+		out[i] = *p
 	}
-	out := make([]authcapture.Entry, n-after)
-	for i := range out {
-		seq := after + int64(i) + 1 // Seq n is at index n-1
-		out[i] = s.decEntry(r.log.at(int(seq-1)), seq)
-	}
-	return out, nil
+	return out
 }
 
 // Idempotency implements authcapture.Store.
@@ -140,8 +120,9 @@ func (s *Store) Idempotency(ctx context.Context, merchantID, key string) (*authc
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if m := s.merchants[merchantID]; m != nil {
-		if i := s.findKey(m, key, s.hash(key)); i >= 0 {
-			return s.getKey(m, i), nil
+		if rec := m.keys[key]; rec != nil {
+			c := *rec
+			return &c, nil
 		}
 	}
 	return nil, fmt.Errorf("memstore: idempotency key: %w", authcapture.ErrNotFound)
@@ -152,6 +133,9 @@ func (s *Store) Write(ctx context.Context, w *authcapture.Write) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	// CheckWrite also ensures that the events and the idempotency record
+	// belong to the authorization's merchant, and that the entries run
+	// without gaps.
 	if err := authcapture.CheckWrite(w); err != nil {
 		return err
 	}
@@ -159,79 +143,71 @@ func (s *Store) Write(ctx context.Context, w *authcapture.Write) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 
-	// Validate everything first: a failed write changes nothing.
+	// Check everything first: a failed write changes nothing.
 	m := s.merchants[in.MerchantID]
-	h := s.hash(in.ID)
-	var r *record
-	if m != nil {
-		r = s.find(m, in.ID, h)
-	}
+	r := s.record(in.MerchantID, in.ID)
 	switch {
 	case in.Version == 1 && r != nil:
 		return fmt.Errorf("memstore: authorization %q: %w", in.ID, authcapture.ErrAlreadyExists)
 	case in.Version != 1 && r == nil:
 		return notFound(in.ID)
-	case in.Version != 1 && r.version != in.Version-1:
+	case in.Version != 1 && r.auth.Version != in.Version-1:
 		return fmt.Errorf("memstore: authorization %q at version %d, write expects %d: %w",
-			in.ID, r.version, in.Version-1, authcapture.ErrVersionConflict)
-	case r == nil && uint64(s.recs.n) >= maxRefs:
-		return errFull
+			in.ID, r.auth.Version, in.Version-1, authcapture.ErrVersionConflict)
 	}
-	idemM := m
-	var idemH uint32
-	if w.Idempotency != nil {
-		if w.Idempotency.MerchantID != in.MerchantID {
-			idemM = s.merchants[w.Idempotency.MerchantID]
+	if len(w.Entries) > 0 {
+		var have int64
+		if r != nil {
+			have = int64(len(r.log))
 		}
-		idemH = s.hash(w.Idempotency.Key)
-		if idemM != nil {
-			if s.findKey(idemM, w.Idempotency.Key, idemH) >= 0 {
-				return fmt.Errorf("memstore: idempotency key: %w", authcapture.ErrIdempotencyKeyExists)
-			}
-			if uint64(idemM.keyed.n) >= maxRefs {
-				return errFull
-			}
-		}
-	}
-	var have int64
-	if r != nil {
-		have = int64(r.log.len())
-	}
-	for i := range w.Entries {
-		if seq := w.Entries[i].Seq; seq != have+int64(i)+1 {
+		if seq := w.Entries[0].Seq; seq != have+1 {
 			return fmt.Errorf("memstore: entry seq %d does not continue the log at %d: %w", seq, have, authcapture.ErrInvalidArgument)
 		}
 	}
+	if w.Idempotency != nil && m != nil {
+		if m.keys[w.Idempotency.Key] != nil {
+			return fmt.Errorf("memstore: idempotency key: %w", authcapture.ErrIdempotencyKeyExists)
+		}
+	}
 
-	// Validated; from here on nothing fails.
+	// Checked; from here on nothing fails.
 	if m == nil {
-		m = s.merchant(in.MerchantID)
+		m = &merchant{auths: map[string]*record{}, keys: map[string]*authcapture.IdempotencyRecord{}}
+		s.merchants[in.MerchantID] = m
 	}
 	if r == nil {
-		var rid uint32
-		r, rid = s.recs.add()
-		r.id, r.m, r.rid, r.heapIdx = in.ID, m, rid, -1
-		m.auths.insert(h, r.rid)
+		r = &record{due: -1}
+		m.auths[in.ID] = r
 	}
-	s.appendEntries(r, w.Entries)
-	s.setAuth(r, in)
+	r.auth = *in
+	r.auth.Metadata = maps.Clone(in.Metadata)
+	r.auth.PendingCaptures = slices.Clone(in.PendingCaptures)
+	utcAuth(&r.auth)
+	for _, e := range w.Entries {
+		e.At = e.At.UTC()
+		r.log = append(r.log, &e)
+	}
 	if w.Idempotency != nil {
-		if idemM == nil {
-			idemM = s.merchant(w.Idempotency.MerchantID)
-		}
-		s.putKey(idemM, r, w.Idempotency, idemH)
+		rec := *w.Idempotency
+		rec.CreatedAt = rec.CreatedAt.UTC()
+		m.keys[rec.Key] = &rec
 	}
-	for i := range w.Events {
-		e := &w.Events[i]
-		em := m
-		if e.MerchantID != m.id {
-			em = s.merchant(e.MerchantID)
-		}
+	for _, ev := range w.Events {
 		s.pos++
-		s.addEvent(em, r, e, s.pos)
+		ev.Position = s.pos
+		ev.At = ev.At.UTC()
+		m.events = append(m.events, &ev)
 	}
-	s.due.set(r, in.NextDue)
+	s.due.set(r)
 	return nil
+}
+
+// utcAuth sets every time of a to the same instant in UTC.
+func utcAuth(a *authcapture.Authorization) {
+	for _, t := range []*time.Time{&a.CaptureAt, &a.CancelAt, &a.CreatedAt, &a.AuthorizedAt,
+		&a.ExpiresAt, &a.ExpiredAt, &a.ClosedAt, &a.NextDue} {
+		*t = t.UTC()
+	}
 }
 
 // Events implements authcapture.Store.
@@ -245,20 +221,8 @@ func (s *Store) Events(ctx context.Context, merchantID string, after int64, limi
 	if m == nil {
 		return nil, nil
 	}
-	l := &m.events
-	i := searchEvents(l, after)
-	n := l.n - i
-	if limit > 0 && n > limit {
-		n = limit
-	}
-	if n <= 0 {
-		return nil, nil
-	}
-	out := make([]authcapture.Event, n)
-	for j := range out {
-		out[j] = s.decEvent(m, l.at(i+j))
-	}
-	return out, nil
+	i := sort.Search(len(m.events), func(i int) bool { return m.events[i].Position > after })
+	return copies(m.events[i:], limit), nil
 }
 
 // Due implements authcapture.Store.
@@ -275,20 +239,9 @@ func (s *Store) Due(ctx context.Context, t time.Time, limit int) ([]authcapture.
 func (s *Store) Len() int {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return s.recs.n
-}
-
-// searchEvents returns the index of the first event of l with a position
-// after pos.
-func searchEvents(l *slab[event], pos int64) int {
-	lo, hi := 0, l.n
-	for lo < hi {
-		mid := int(uint(lo+hi) >> 1)
-		if l.at(mid).pos <= pos {
-			lo = mid + 1
-		} else {
-			hi = mid
-		}
+	n := 0
+	for _, m := range s.merchants {
+		n += len(m.auths)
 	}
-	return lo
+	return n
 }
