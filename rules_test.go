@@ -215,7 +215,10 @@ func TestTwoPhaseCapture(t *testing.T) {
 		begin(f, a.ID, "8.00", nil)
 		assert.Equal(t, "2.00/8.00/0.00/0.00/0.00 partially_captured", amounts(f.get(a.ID)))
 		_, err := f.capture(a.ID, "2.01", nil)
-		require.ErrorIs(t, err, authcapture.ErrExceedsCapturable)
+		require.ErrorIs(t, err, authcapture.ErrActionInFlight, "a temporary conflict while 8.00 is in flight")
+		assert.Equal(t, 409, authcapture.HTTPStatus(err))
+		_, err = f.capture(a.ID, "10.01", nil)
+		require.ErrorIs(t, err, authcapture.ErrExceedsCapturable, "more than the hold is never possible")
 	})
 	t.Run("confirm moves pending to captured", func(t *testing.T) {
 		f := setup(t)

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -393,8 +393,10 @@ func TestSchedulerBatch(t *testing.T) {
 		exec := newExecutor()
 		var bad string
 		exec.outcome = func(key string, _ int) error {
-			if strings.Contains(key, ":"+bad+":") {
-				return errors.New("timeout")
+			for v := int64(1); v < 10; v++ { // the capture is named after the version found due
+				if key == authcapture.ProviderKey("m1", bad, "sched_"+strconv.FormatInt(v, 10)) {
+					return errors.New("timeout")
+				}
 			}
 			return nil
 		}

@@ -54,7 +54,6 @@ var transitions = []transition{
 	{StatusAuthorized, CmdVoid, StatusVoided},
 	{StatusAuthorized, CmdBeginVoid, StatusAuthorized},
 	{StatusAuthorized, CmdConfirmVoid, StatusAuthorized},
-	{StatusAuthorized, CmdConfirmVoid, StatusPartiallyCaptured},
 	{StatusAuthorized, CmdConfirmVoid, StatusVoided},
 	{StatusAuthorized, CmdConfirmVoid, StatusExpired},
 	{StatusAuthorized, CmdFailVoid, StatusAuthorized},

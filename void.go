@@ -325,8 +325,12 @@ func (s *Service) settleVoid(ctx context.Context, op Command, req SettleVoidRequ
 				return nil
 			}
 			a.Voided += released
+			var reason Reason
+			if pv.Scheduled {
+				reason = ReasonScheduledCancel
+			}
 			seq := ch.entry(Entry{Kind: EntryVoid, VoidState: ActionSucceeded, VoidID: pv.ID, Amount: released,
-				Reference: req.Reference, ProviderRef: ref})
+				Reference: req.Reference, ProviderRef: ref, Reason: reason})
 			ch.markMain()
 			if rest := pv.Amount - released; rest > 0 {
 				// Something took it first (a capture the host records

@@ -72,6 +72,41 @@ func beganCapture(prev *authcapture.Authorization, key string, amount int64) *au
 		})
 }
 
+// beganVoid returns the write that reserves amount of what is open for a
+// two-phase void of everything, with the provider's reference for it.
+func beganVoid(prev *authcapture.Authorization, key string, amount int64) *authcapture.Write {
+	id := fmt.Sprintf("void-%d", prev.Version+1)
+	return build(prev, key, authcapture.Entry{Kind: authcapture.EntryVoid, VoidState: authcapture.ActionPending,
+		VoidID: id, Amount: amount, ProviderRef: "pv_" + id}, authcapture.EventVoidPending,
+		func(a *authcapture.Authorization, _ time.Time) {
+			a.PendingVoid += amount
+			a.PendingVoids = append(a.PendingVoids, authcapture.PendingVoid{ID: id, Amount: amount, All: true,
+				ProviderRef: "pv_" + id, Key: "ac1-" + id})
+		})
+}
+
+// confirmedVoid returns the write that confirms the oldest pending void:
+// the provider released all it reserved and let go of the hold.
+func confirmedVoid(prev *authcapture.Authorization, key string) *authcapture.Write {
+	pv := prev.PendingVoids[0]
+	return build(prev, key, authcapture.Entry{Kind: authcapture.EntryVoid, VoidState: authcapture.ActionSucceeded,
+		VoidID: pv.ID, Amount: pv.Amount, ProviderRef: pv.ProviderRef}, authcapture.EventVoided,
+		func(a *authcapture.Authorization, at time.Time) {
+			a.PendingVoids = a.PendingVoids[1:]
+			if len(a.PendingVoids) == 0 {
+				a.PendingVoids = nil
+			}
+			a.PendingVoid -= pv.Amount
+			a.Voided += pv.Amount
+			a.ReleasedBy = authcapture.CloseVoided
+			if a.Closed() {
+				a.ClosedAt = at
+				a.CloseReason = authcapture.CloseVoided
+				a.NextDue = time.Time{}
+			}
+		})
+}
+
 // voided returns the write that voids amount of what is open; voiding all
 // of it closes the authorization and clears its due time.
 func voided(prev *authcapture.Authorization, key string, amount int64) *authcapture.Write {
@@ -385,8 +420,9 @@ func confirmed(prev *authcapture.Authorization, key string) *authcapture.Write {
 // writeEveryField writes a history of one authorization that, between its
 // writes, sets every field of the authorization, its entries, events and
 // idempotency records: create, authorize with schedules, capture (after a
-// failed scheduled attempt), void part, begin a final capture, expire with
-// the capture pending, confirm it. It calls after (if not nil) after each
+// failed scheduled attempt), void part, begin a final capture, begin and
+// confirm a two-phase void of part of the rest (which lets go of the hold),
+// expire with the capture pending, confirm it. It calls after (if not nil) after each
 // write, and returns the writes.
 func writeEveryField(t *testing.T, s authcapture.Store, merchant, id string, after func(w *authcapture.Write)) []*authcapture.Write {
 	t.Helper()
@@ -416,8 +452,11 @@ func writeEveryField(t *testing.T, s authcapture.Store, merchant, id string, aft
 	next(voided(a, id+"-void", 500))
 	w = beganCapture(a, id+"-begin", 2500)
 	w.Authorization.PendingCaptures[0].Final = true
+	w.Authorization.PendingCaptures[0].ProviderRef = "pc_" + w.Authorization.PendingCaptures[0].ID
 	w.Entries[0].Final = true
 	next(w)
+	next(beganVoid(a, id+"-begin-void", 1000))
+	next(confirmedVoid(a, id+"-confirm-void"))
 	next(expired(a))
 	next(confirmed(a, id+"-confirm"))
 	return ws
