@@ -294,6 +294,15 @@ func (a *Authorization) scheduledPending() bool {
 	return false
 }
 
+func (a *Authorization) scheduledVoidPending() bool {
+	for i := range a.PendingVoids {
+		if a.PendingVoids[i].Scheduled {
+			return true
+		}
+	}
+	return false
+}
+
 func (a *Authorization) finalPending() bool {
 	for i := range a.PendingCaptures {
 		if a.PendingCaptures[i].Final {
@@ -379,6 +388,12 @@ const (
 	ReasonCaptureUnscheduled Reason = "capture_unscheduled" // an explicit capture overrode it, or retries ran out
 	ReasonCancelUnscheduled  Reason = "cancel_unscheduled"  // an explicit void overrode it, or the provider refused
 	ReasonScheduleClaimed    Reason = "schedule_claimed"    // a scheduler took the action; due again if it dies
+	// At approval, a delayed capture (or expiry capture) or delayed cancel
+	// that does not fit the hold the provider gave (it would fall within
+	// the policy's ScheduleMargin of ExpiresAt) and that the policy does
+	// not clamp is dropped, never refused: the approval is recorded.
+	ReasonCaptureUnfit Reason = "capture_schedule_unfit"
+	ReasonCancelUnfit  Reason = "cancel_schedule_unfit"
 )
 
 // IsSystem reports whether r is one the library itself records.
@@ -387,7 +402,8 @@ func (r Reason) IsSystem() bool {
 	case ReasonFinalCapture, ReasonExpired, ReasonCaptureFailed, ReasonScheduledCancel,
 		ReasonScheduledCapture, ReasonAutomaticCapture, ReasonCaptureFallback, ReasonDrawnByDirectAction,
 		ReasonNotReleased, ReasonHoldReleased, ReasonCaptureScheduled,
-		ReasonCancelScheduled, ReasonCaptureUnscheduled, ReasonCancelUnscheduled, ReasonScheduleClaimed:
+		ReasonCancelScheduled, ReasonCaptureUnscheduled, ReasonCancelUnscheduled, ReasonScheduleClaimed,
+		ReasonCaptureUnfit, ReasonCancelUnfit:
 		return true
 	}
 	return false

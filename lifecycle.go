@@ -157,7 +157,9 @@ type AuthorizeRequest struct {
 	// for a partial authorization.
 	Amount decimal.Decimal
 	// ExpiresAt, if set, is when the hold lapses; otherwise the policy's
-	// Validity from now. It must be in the future and within 90 days.
+	// Validity from now. It must be within 90 days. A time already past is
+	// recorded all the same (the provider's answer arrived late): the
+	// approval and the hold's expiry are written together.
 	ExpiresAt time.Time
 	Reference string // the provider's authorization reference
 	// CapturedImmediately reports that the payment method could not hold
@@ -207,8 +209,8 @@ func (s *Service) Authorize(ctx context.Context, req AuthorizeRequest) (*Result,
 				a.ExpiryRule = "policy " + p.Name + " validity " + p.Validity.String()
 			} else {
 				at := req.ExpiresAt.UTC()
-				if !at.After(ch.now) || at.Sub(ch.now) > maxValidity {
-					return ch.reject(ErrInvalidArgument, "ExpiresAt %s must be after now (%s) and within %s", at.Format(time.RFC3339Nano), ch.now.Format(time.RFC3339Nano), maxValidity)
+				if at.Sub(ch.now) > maxValidity {
+					return ch.reject(ErrInvalidArgument, "ExpiresAt %s must be within %s of now (%s)", at.Format(time.RFC3339Nano), maxValidity, ch.now.Format(time.RFC3339Nano))
 				}
 				a.ExpiresAt = at
 				a.ExpiryRule = "explicit"
@@ -236,7 +238,14 @@ func (s *Service) Authorize(ctx context.Context, req AuthorizeRequest) (*Result,
 				ch.event(EventCaptureSucceeded, seq, amount)
 				return nil
 			}
-			return ch.schedule(p)
+			if !ch.now.Before(a.ExpiresAt) {
+				// The provider approved a hold that has already lapsed (its
+				// answer came late): record the approval, and the expiry.
+				ch.expire()
+				return nil
+			}
+			ch.schedule(p)
+			return nil
 		})
 }
 

@@ -39,11 +39,13 @@ var transitions = []transition{
 	{StatusRequiresAuthorization, CmdMarkPending, StatusPending},
 	{StatusRequiresAuthorization, CmdAuthorize, StatusAuthorized},
 	{StatusRequiresAuthorization, CmdAuthorize, StatusCaptured},
+	{StatusRequiresAuthorization, CmdAuthorize, StatusExpired},
 	{StatusRequiresAuthorization, CmdDecline, StatusDeclined},
 	{StatusRequiresAuthorization, CmdCancel, StatusCanceled},
 
 	{StatusPending, CmdAuthorize, StatusAuthorized},
 	{StatusPending, CmdAuthorize, StatusCaptured},
+	{StatusPending, CmdAuthorize, StatusExpired},
 	{StatusPending, CmdDecline, StatusDeclined},
 	{StatusPending, CmdCancel, StatusCanceled},
 
