@@ -42,7 +42,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 )
 
@@ -176,21 +175,20 @@ func New(store Store, opts *Options) (*Service, error) {
 		}
 		p = p.withDefaults()
 		p.minCapture = mins
-		p.MinCapture = nil // compiled; the caller's map is not kept
-		p.CaptureModes = slices.Clone(p.CaptureModes)
-		p.CancelModes = slices.Clone(p.CancelModes)
+		p = p.clone() // the caller's maps and slices are not kept
 		s.policies[p.Name] = &p
 	}
 	return s, nil
 }
 
-// Policy returns the policy registered under name.
+// Policy returns a copy of the policy registered under name, as it was
+// registered, with the documented defaults filled in.
 func (s *Service) Policy(name string) (Policy, bool) {
 	p, ok := s.policies[name]
 	if !ok {
 		return Policy{}, false
 	}
-	return *p, true
+	return p.clone(), true
 }
 
 func randomID(prefix string) string {

@@ -2,8 +2,10 @@ package authcapture
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -157,7 +159,10 @@ func (s *Service) applyCapture(ch *change, op Command, o captureOrder) error {
 }
 
 // SettleCaptureRequest settles a pending two-phase capture with the
-// provider's outcome.
+// provider's outcome. A capture that is no longer pending (confirmed or
+// failed already, or captured directly) is rejected with ErrCaptureSettled
+// and its state, unless the same key replays the settlement; a capture ID
+// the authorization never had is ErrNotFound.
 type SettleCaptureRequest struct {
 	MerchantID, ID string
 	CaptureID      string
@@ -208,11 +213,13 @@ func (s *Service) settleRequest(ctx context.Context, op Command, req SettleCaptu
 // the Scheduler's own, whose key carries its reserved prefix.
 func (s *Service) settle(ctx context.Context, op Command, req SettleCaptureRequest) (*Result, error) {
 	f := newFingerprint(op).str(req.ID).str(req.CaptureID).str(req.Reason).str(req.Reference).opt(req.ProviderRef)
-	return s.run(ctx, &command{op: op, merchant: req.MerchantID, id: req.ID, key: req.IdempotencyKey, print: uint64(f)},
+	notPending := false // the rules found no pending capture of that ID
+	r, err := s.run(ctx, &command{op: op, merchant: req.MerchantID, id: req.ID, key: req.IdempotencyKey, print: uint64(f)},
 		func(ch *change) error {
 			a := ch.a
 			i, ok := a.pendingCapture(req.CaptureID)
 			if !ok {
+				notPending = true
 				return ch.reject(ErrNotFound, "no pending capture %q", req.CaptureID)
 			}
 			pc := a.PendingCaptures[i]
@@ -247,6 +254,45 @@ func (s *Service) settle(ctx context.Context, op Command, req SettleCaptureReque
 			ch.giveBack(pc.Amount, ReasonCaptureFailed)
 			return nil
 		})
+	if notPending && errors.Is(err, ErrNotFound) {
+		return nil, s.settledCapture(ctx, req, err)
+	}
+	return r, err
+}
+
+// settledCapture returns the rejection of a settlement whose capture is
+// not pending (rejection, an ErrNotFound): ErrCaptureSettled with the
+// capture's state if the log has the capture, else rejection. A capture
+// ID "cap_N" names the Seq of the capture's first entry, so the log is
+// read from there; other IDs (the scheduler's "sched_N") are looked for in
+// the whole log.
+func (s *Service) settledCapture(ctx context.Context, req SettleCaptureRequest, rejection error) error {
+	var e *Error
+	if !errors.As(rejection, &e) {
+		return rejection
+	}
+	var after int64
+	if n, err := strconv.ParseInt(strings.TrimPrefix(req.CaptureID, "cap_"), 10, 64); err == nil && n > 0 &&
+		strings.HasPrefix(req.CaptureID, "cap_") {
+		after = n - 1
+	}
+	entries, err := s.store.Entries(ctx, req.MerchantID, req.ID, after, 0)
+	if err != nil {
+		return err
+	}
+	var state CaptureState
+	for _, en := range entries {
+		if en.Kind == EntryCapture && en.CaptureID == req.CaptureID {
+			state = en.CaptureState
+		}
+	}
+	if state != CaptureSucceeded && state != CaptureFailed {
+		return rejection
+	}
+	settled := *e
+	settled.Err, settled.CaptureState = ErrCaptureSettled, state
+	settled.Detail = fmt.Sprintf("capture %q is %s", req.CaptureID, state)
+	return &settled
 }
 
 // captureID names a capture by the Seq its first entry will have.
@@ -285,7 +331,7 @@ func (ch *change) releaseRemainder() {
 	}
 	a.Voided += rest
 	seq := ch.entry(Entry{Kind: EntryVoid, Amount: rest, Reason: ReasonFinalCapture})
-	ch.event(EventVoided, seq, rest)
+	ch.event(EventRemainderReleased, seq, rest)
 	ch.release = CloseFinalCapture
 }
 

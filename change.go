@@ -20,10 +20,12 @@ type change struct {
 	open0   int64
 }
 
-// newChange starts a change of a (nil for a create) at now.
+// newChange starts a change of a (nil for a create) at now, or at the
+// latest time a records if now is earlier (a clock that stepped back).
 func (s *Service) newChange(a *Authorization, now time.Time, cmd *command) *change {
 	ch := &change{svc: s, now: now, cmd: *cmd}
 	if a != nil {
+		ch.now = latestOf(now, a.CreatedAt, a.AuthorizedAt, a.ExpiredAt, a.ClosedAt)
 		ch.a = a // the store returned a private copy
 		ch.before = a.Status()
 		ch.open0 = a.Open()
@@ -48,13 +50,20 @@ func (ch *change) entry(e Entry) int64 {
 // markMain makes the last entry the command's main entry.
 func (ch *change) markMain() { ch.main = len(ch.entries) - 1 }
 
-// event appends an event reporting the entry entrySeq.
+// event appends an event reporting the entry entrySeq, one of the
+// change's entries, with its capture ID, reference and reason.
 func (ch *change) event(t EventType, entrySeq, amount int64) {
 	ch.a.Events++
-	ch.events = append(ch.events, Event{
+	ev := Event{
 		MerchantID: ch.a.MerchantID, AuthorizationID: ch.a.ID, Seq: ch.a.Events,
 		Version: ch.a.Version, Type: t, At: ch.now, EntrySeq: entrySeq, Amount: amount,
-	})
+	}
+	for i := range ch.entries {
+		if e := &ch.entries[i]; e.Seq == entrySeq {
+			ev.CaptureID, ev.Reference, ev.Reason = e.CaptureID, e.Reference, e.Reason
+		}
+	}
+	ch.events = append(ch.events, ev)
 }
 
 // mainEntry returns the command's main entry.
@@ -110,9 +119,13 @@ func (ch *change) finish() (*Write, error) {
 		return nil, fmt.Errorf("authcapture: internal error: %s from %q to %q is not in the transition table", ch.cmd.op, ch.before, after)
 	}
 	open := a.Open()
+	closed := after.Terminal() && !ch.before.Terminal()
 	for i := range ch.events {
 		ch.events[i].Open = open
 		ch.events[i].Status = after
+		if closed {
+			ch.events[i].CloseReason = a.CloseReason
+		}
 	}
 	w := &Write{Authorization: a, Entries: ch.entries, Events: ch.events}
 	if ch.cmd.key != "" {
@@ -122,4 +135,14 @@ func (ch *change) finish() (*Write, error) {
 		}
 	}
 	return w, nil
+}
+
+// latestOf returns the latest of now and ts.
+func latestOf(now time.Time, ts ...time.Time) time.Time {
+	for _, t := range ts {
+		if t.After(now) {
+			now = t
+		}
+	}
+	return now
 }

@@ -4,6 +4,12 @@ import "time"
 
 // Clock tells the time. The Service reads it once per command attempt;
 // tests and examples use the fake in package clocktest.
+//
+// A clock may step back (an NTP correction, hosts whose clocks differ). A
+// change to an authorization is then dated at the latest time the
+// authorization records (CreatedAt, AuthorizedAt, ExpiredAt, ClosedAt),
+// never before it: its log entries, events and times never precede its
+// creation, approval or expiry.
 type Clock interface {
 	Now() time.Time
 }

@@ -44,7 +44,7 @@ func (cmd *command) apply(ch *change, fn func(ch *change) error) error {
 // create, fn builds the authorization on a change without one. A command
 // that fn rejects writes nothing; if its key was already recorded by an
 // accepted command, the original result is returned instead of the
-// rejection.
+// rejection, and instead of a version conflict.
 func (s *Service) run(ctx context.Context, cmd *command, fn func(ch *change) error) (*Result, error) {
 	// locked is set once a write built on a fresh read lost a version
 	// conflict: writers are contending for this authorization, and if the
@@ -121,6 +121,16 @@ func (s *Service) run(ctx context.Context, cmd *command, fn func(ch *change) err
 				return nil, fmt.Errorf("authcapture: %s: the store reports key %q as recorded but has no record of it", cmd.op, truncate(cmd.key, 64))
 			}
 		case errors.Is(err, ErrVersionConflict):
+			// A retry of a command already applied fails its version check
+			// like any write while other writers move the authorization on,
+			// and its key is checked only by a write that passes it: after
+			// the first conflict, and before giving up, look the key up, so
+			// that a replay always returns the original result.
+			if cmd.key != "" && (attempt > 0 || attempt >= s.maxRetries) {
+				if r, ok, rerr := s.replay(ctx, cmd); ok || rerr != nil {
+					return r, rerr
+				}
+			}
 			if attempt >= s.maxRetries {
 				return nil, &Error{Op: string(cmd.op), MerchantID: cmd.merchant, AuthorizationID: cmd.id,
 					Err: ErrVersionConflict, Detail: fmt.Sprintf("gave up after %d retries", attempt)}

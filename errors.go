@@ -58,6 +58,10 @@ var (
 	// provider actions in flight (two-phase captures or voids not yet
 	// settled) hold the rest. It is temporary: retry once they settle.
 	ErrActionInFlight = errors.New("provider actions in flight hold the amount; retry once they settle")
+	// ErrCaptureSettled: a settlement names a capture that is no longer
+	// pending: it was confirmed or failed already, or captured directly.
+	// The *Error carries the capture's state (CaptureState).
+	ErrCaptureSettled = errors.New("capture already settled")
 	// ErrIdempotencyMismatch: an idempotency key was reused with different
 	// parameters or for a different command.
 	ErrIdempotencyMismatch = errors.New("idempotency key reused with different parameters")
@@ -97,6 +101,9 @@ type Error struct {
 	Status          Status // the authorization's status when rejected, if known
 	Err             error  // the sentinel
 	Detail          string // what exactly was wrong, for people
+	// CaptureState, with ErrCaptureSettled, is the state of the capture
+	// named: CaptureSucceeded or CaptureFailed.
+	CaptureState CaptureState
 }
 
 // Error says what was rejected and why, once: "authcapture: capture a1
@@ -145,8 +152,9 @@ func (e *Error) Unwrap() error { return e.Err }
 
 // HTTPStatus maps an error from the service to the HTTP status code a
 // payments API would answer with: 404 for ErrNotFound, 409 for conflicts of
-// state or of concurrency (ErrInvalidStatus, ErrExpired, ErrCapturePending, ErrActionInFlight,
-// ErrVersionConflict, ErrIdempotencyMismatch, ErrAlreadyExists), 422 for a
+// state or of concurrency (ErrInvalidStatus, ErrExpired, ErrCapturePending,
+// ErrActionInFlight, ErrCaptureSettled, ErrVersionConflict,
+// ErrIdempotencyMismatch, ErrAlreadyExists), 422 for a
 // request that can never succeed as written (amounts, currencies, policy
 // limits, schedules, invalid arguments), and 500 for anything else.
 func HTTPStatus(err error) int {
@@ -177,6 +185,7 @@ var sentinels = []struct {
 	{ErrExpired, "ErrExpired", http.StatusConflict},
 	{ErrCapturePending, "ErrCapturePending", http.StatusConflict},
 	{ErrActionInFlight, "ErrActionInFlight", http.StatusConflict},
+	{ErrCaptureSettled, "ErrCaptureSettled", http.StatusConflict},
 	{ErrVersionConflict, "ErrVersionConflict", http.StatusConflict},
 	{ErrIdempotencyMismatch, "ErrIdempotencyMismatch", http.StatusConflict},
 	{ErrAlreadyExists, "ErrAlreadyExists", http.StatusConflict},

@@ -12,8 +12,9 @@ const (
 	EventAuthorized              EventType = "authorization.authorized"
 	EventDeclined                EventType = "authorization.declined"
 	EventCanceled                EventType = "authorization.canceled"
-	EventVoided                  EventType = "authorization.voided"           // the whole open amount released
-	EventPartiallyVoided         EventType = "authorization.partially_voided" // part of it released; the rest stays open
+	EventVoided                  EventType = "authorization.voided"             // a void released the whole open amount
+	EventPartiallyVoided         EventType = "authorization.partially_voided"   // part of it released; the rest stays open
+	EventRemainderReleased       EventType = "authorization.remainder_released" // a final capture released what was still open
 	EventExpired                 EventType = "authorization.expired"
 	EventAmountCapturableUpdated EventType = "authorization.amount_capturable_updated"
 	EventScheduleUpdated         EventType = "authorization.schedule_updated"
@@ -41,4 +42,19 @@ type Event struct {
 	Amount          int64     `json:",omitzero"` // the entry's amount, in minor units
 	Open            int64     `json:",omitzero"` // open to capture after the change, in minor units
 	Status          Status    `json:",omitzero"` // status after the change
+
+	// CaptureID names the capture a capture event reports (the entry's
+	// CaptureID); empty for other entries.
+	CaptureID string `json:",omitzero"`
+	// Reference is the entry's Reference: the one the caller gave with the
+	// command (an order or shipment ID, the provider's reference), or for
+	// a schedule event the new due time.
+	Reference string `json:",omitzero"`
+	// Reason is the entry's Reason: the caller's reason, the provider's
+	// decline or failure code, or the reason the library recorded (such as
+	// final_capture or expired).
+	Reason Reason `json:",omitzero"`
+	// CloseReason is set on every event of the change that closed the
+	// authorization: how it ended.
+	CloseReason CloseReason `json:",omitzero"`
 }

@@ -266,7 +266,8 @@ func (s *Service) Decline(ctx context.Context, req DeclineRequest) (*Result, err
 	return s.end(ctx, CmdDecline, req.MerchantID, req.ID, req.IdempotencyKey, req.Reference, Reason(req.Reason))
 }
 
-// CancelRequest abandons an authorization before approval.
+// CancelRequest abandons an authorization: before approval it ends it,
+// after approval it releases everything open.
 type CancelRequest struct {
 	MerchantID, ID string
 	Reason         Reason // a caller reason, such as ReasonAbandoned; may be empty
@@ -274,8 +275,11 @@ type CancelRequest struct {
 	IdempotencyKey string
 }
 
-// Cancel ends an authorization before the provider approved it. After
-// approval, use Void.
+// Cancel is the one cancel of providers whose cancel call works before and
+// after approval. Before approval it ends the authorization as canceled.
+// After approval it is a void of everything open, with the caller's
+// reason: the authorization closes as voided (as captured if something was
+// captured), and pending captures stand.
 func (s *Service) Cancel(ctx context.Context, req CancelRequest) (*Result, error) {
 	if err := checkContext(ctx, string(CmdCancel)); err != nil {
 		return nil, err
@@ -296,6 +300,11 @@ func (s *Service) end(ctx context.Context, op Command, merchant, id, key, ref st
 	f := newFingerprint(op).str(id).str(ref).str(string(reason))
 	return s.run(ctx, &command{op: op, merchant: merchant, id: id, key: key, print: uint64(f)},
 		func(ch *change) error {
+			if op == CmdCancel && ch.a.Phase == PhaseApproved {
+				// The void's rules, its checks included (an expired hold
+				// is ErrExpired, as for Void).
+				return s.applyVoid(ch, voidOrder{all: true, reason: reason, reference: ref})
+			}
 			if !ch.before.Accepts(op) {
 				return ch.reject(ErrInvalidStatus, "")
 			}

@@ -2,6 +2,7 @@ package authcapture
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -100,6 +101,14 @@ func (p Policy) withDefaults() Policy {
 	if p.CaptureRetryBackoff == 0 {
 		p.CaptureRetryBackoff = time.Minute
 	}
+	return p
+}
+
+// clone returns a copy of p that shares no map or slice with it.
+func (p Policy) clone() Policy {
+	p.MinCapture = maps.Clone(p.MinCapture)
+	p.CaptureModes = slices.Clone(p.CaptureModes)
+	p.CancelModes = slices.Clone(p.CancelModes)
 	return p
 }
 

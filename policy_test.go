@@ -178,3 +178,41 @@ func TestPolicyDefaultCaptureModeAppliesWhenACreateNamesNone(t *testing.T) {
 		require.ErrorIs(t, p.Validate(), authcapture.ErrInvalidPolicy)
 	})
 }
+
+// The Service's Policy getter returns the policy as it was registered,
+// minimums included, as a copy: changing it, or the map given to New,
+// changes nothing the Service applies.
+func TestPolicyGetterReturnsWhatWasRegistered(t *testing.T) {
+	t.Parallel()
+	mins := map[authcapture.Currency]string{"USD": "2.00"}
+	custom := authcapture.Policy{Name: "custom", MultipleCaptures: true, PartialCapture: true, Validity: 24 * time.Hour,
+		MinCapture: mins, CaptureModes: []authcapture.CaptureMode{authcapture.CaptureManual}}
+	f := setup(t)
+	svc, err := authcapture.New(f.store, &authcapture.Options{Clock: f.clock, Policies: []authcapture.Policy{custom}})
+	require.NoError(t, err)
+
+	afterpay, ok := svc.Policy("afterpay")
+	require.True(t, ok)
+	assert.Equal(t, authcapture.Afterpay.MinCapture, afterpay.MinCapture)
+	got, ok := svc.Policy("custom")
+	require.True(t, ok)
+	assert.Equal(t, map[authcapture.Currency]string{"USD": "2.00"}, got.MinCapture)
+	assert.Equal(t, []authcapture.CaptureMode{authcapture.CaptureManual}, got.CaptureModes)
+
+	// Neither the copy returned nor the caller's map reaches the Service.
+	got.MinCapture["USD"] = "0.01"
+	got.CaptureModes[0] = authcapture.CaptureAutomatic
+	afterpay.MinCapture["USD"] = "0.01"
+	mins["USD"] = "0.01"
+	again, _ := svc.Policy("custom")
+	assert.Equal(t, map[authcapture.Currency]string{"USD": "2.00"}, again.MinCapture)
+	assert.Equal(t, []authcapture.CaptureMode{authcapture.CaptureManual}, again.CaptureModes)
+	assert.Equal(t, "1.00", authcapture.Afterpay.MinCapture["USD"], "the preset is untouched")
+	r, err := svc.Create(f.ctx, authcapture.CreateRequest{MerchantID: "m1", Currency: "USD", Amount: amt("10.00"),
+		Policy: "custom", CaptureMode: authcapture.CaptureManual, IdempotencyKey: "c"})
+	require.NoError(t, err)
+	_, err = svc.Authorize(f.ctx, authcapture.AuthorizeRequest{MerchantID: "m1", ID: r.Authorization.ID, Amount: amt("10.00"), IdempotencyKey: "a"})
+	require.NoError(t, err)
+	_, err = svc.Capture(f.ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: r.Authorization.ID, Amount: amt("1.99"), IdempotencyKey: "k"})
+	require.ErrorIs(t, err, authcapture.ErrBelowMinimum, "the registered minimum applies")
+}

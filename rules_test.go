@@ -92,14 +92,13 @@ func TestAuthorize(t *testing.T) {
 		assert.Equal(t, authcapture.StatusDeclined, e.Status)
 		assert.Equal(t, "authorize", e.Op)
 	})
-	t.Run("cancel before approval, but not after", func(t *testing.T) {
+	t.Run("cancel before approval ends it, once (after approval: TestCancelAfterApprovalVoidsEverythingOpen)", func(t *testing.T) {
 		f := setup(t)
 		id := create(f, "10.00")
 		r, err := f.svc.Cancel(f.ctx, authcapture.CancelRequest{MerchantID: "m1", ID: id, Reason: authcapture.ReasonAbandoned, IdempotencyKey: f.key()})
 		require.NoError(t, err)
 		assert.Equal(t, authcapture.StatusCanceled, r.Authorization.Status())
-		a := f.hold("", "10.00")
-		_, err = f.svc.Cancel(f.ctx, authcapture.CancelRequest{MerchantID: "m1", ID: a.ID, IdempotencyKey: f.key()})
+		_, err = f.svc.Cancel(f.ctx, authcapture.CancelRequest{MerchantID: "m1", ID: id, IdempotencyKey: f.key()})
 		require.ErrorIs(t, err, authcapture.ErrInvalidStatus)
 	})
 }
@@ -296,7 +295,7 @@ func TestTwoPhaseCapture(t *testing.T) {
 		_, err := settle(f, a.ID, c, true)
 		require.NoError(t, err)
 		_, err = settle(f, a.ID, c, false)
-		require.ErrorIs(t, err, authcapture.ErrNotFound)
+		require.ErrorIs(t, err, authcapture.ErrCaptureSettled)
 	})
 }
 

@@ -62,6 +62,7 @@ var transitions = []transition{
 	{StatusAuthorized, CmdFailVoid, StatusVoided},
 	{StatusAuthorized, CmdFailVoid, StatusExpired},
 	{StatusAuthorized, CmdExpire, StatusAuthorized},
+	{StatusAuthorized, CmdCancel, StatusVoided},
 	{StatusAuthorized, CmdExpire, StatusExpired},
 	{StatusAuthorized, CmdSchedule, StatusAuthorized},
 
@@ -82,6 +83,8 @@ var transitions = []transition{
 	{StatusPartiallyCaptured, CmdConfirmVoid, StatusCaptured},
 	{StatusPartiallyCaptured, CmdFailVoid, StatusPartiallyCaptured},
 	{StatusPartiallyCaptured, CmdFailVoid, StatusCaptured},
+	{StatusPartiallyCaptured, CmdCancel, StatusPartiallyCaptured},
+	{StatusPartiallyCaptured, CmdCancel, StatusCaptured},
 	{StatusPartiallyCaptured, CmdExpire, StatusPartiallyCaptured},
 	{StatusPartiallyCaptured, CmdExpire, StatusCaptured},
 	{StatusPartiallyCaptured, CmdSchedule, StatusPartiallyCaptured},

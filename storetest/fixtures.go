@@ -142,6 +142,10 @@ func build(prev *authcapture.Authorization, key string, e authcapture.Entry, typ
 	ev := authcapture.Event{
 		MerchantID: a.MerchantID, AuthorizationID: a.ID, Seq: a.Events, Version: a.Version, Type: typ,
 		At: at, EntrySeq: e.Seq, Amount: e.Amount, Open: a.Open(), Status: a.Status(),
+		CaptureID: e.CaptureID, Reference: e.Reference, Reason: e.Reason,
+	}
+	if mutate != nil && a.Closed() && !prev.Closed() {
+		ev.CloseReason = a.CloseReason
 	}
 	w := &authcapture.Write{Authorization: a, Entries: []authcapture.Entry{e}, Events: []authcapture.Event{ev}}
 	if key != "" {

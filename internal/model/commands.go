@@ -44,8 +44,12 @@ func (l Ledger) Decline() (Ledger, error) {
 	return l.decide(authcapture.CmdDecline, authcapture.PhaseDeclined, authcapture.CloseDeclined)
 }
 
-// Cancel cancels the authorization before approval.
+// Cancel cancels the authorization before approval; after approval it
+// voids everything open.
 func (l Ledger) Cancel() (Ledger, error) {
+	if l.Phase == authcapture.PhaseApproved {
+		return l.Void(0, true)
+	}
 	return l.decide(authcapture.CmdCancel, authcapture.PhaseCanceled, authcapture.CloseCanceled)
 }
 
