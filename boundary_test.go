@@ -341,3 +341,54 @@ func (releasing) Capture(context.Context, authcapture.CaptureTask) error {
 func (e *releasing) Void(context.Context, authcapture.VoidTask) (int64, error) {
 	return e.released, nil
 }
+
+func TestAVoidOfEverythingReleasesWhatAFailedCaptureReturned(t *testing.T) {
+	t.Parallel()
+	// The provider released the whole hold, then declined the capture; the
+	// capture's failure is recorded first.
+	f := setup(t)
+	a := f.hold("default", "100.00")
+	c, err := f.svc.BeginCapture(f.ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: a.ID, Amount: amt("30.00"), IdempotencyKey: f.key()})
+	require.NoError(t, err)
+	v := f.beginVoid(a.ID, true, "")
+	_, err = f.svc.FailCapture(f.ctx, authcapture.SettleCaptureRequest{MerchantID: "m1", ID: a.ID, CaptureID: c.Entry.CaptureID, IdempotencyKey: f.key()})
+	require.NoError(t, err)
+	assert.Equal(t, "30.00/0.00/70.00/0.00/0.00/0.00 authorized", pendingAmounts(f.get(a.ID)))
+	got, err := f.confirmVoid(a.ID, v.Entry.VoidID, dec("100.00"))
+	require.NoError(t, err)
+	assert.Equal(t, "0.00/0.00/0.00/0.00/100.00/0.00 voided", pendingAmounts(got.Authorization))
+	f.get(a.ID) // invariants
+	_, err = f.confirmVoid(a.ID, "void_x", dec("1"))
+	require.Error(t, err)
+
+	b := f.hold("default", "100.00")
+	w := f.beginVoid(b.ID, false, "70.00")
+	_, err = f.confirmVoid(b.ID, w.Entry.VoidID, dec("70.01"))
+	require.ErrorIs(t, err, authcapture.ErrExceedsCapturable, "a partial void releases at most what it reserved")
+}
+
+func TestAScheduledVoidInFlightKeepsItsLease(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	exec := newExecutor()
+	exec.outcome = func(string, int) error { return errors.New("timeout") } // unknown outcome
+	s := f.scheduler(exec)
+	a := f.scheduled("default", authcapture.CreateRequest{CancelMode: authcapture.CancelDelayed, CancelDelay: time.Hour})
+	f.clock.Advance(time.Hour)
+	res := f.sweep(s)
+	assert.Equal(t, 1, res.Unknown)
+	got := f.get(a.ID)
+	require.Len(t, got.PendingVoids, 1)
+	_, err := f.void(a.ID, "10.00") // the host's own partial void reached the provider first
+	require.NoError(t, err)
+	assert.False(t, f.get(a.ID).CancelAt.IsZero(), "the lease stays, so the scheduler re-drives the void")
+	exec.outcome = nil
+	f.clock.Advance(time.Minute)
+	res = f.sweep(s)
+	assert.Equal(t, 1, res.Canceled, "%+v", res)
+	c, v := exec.calls()
+	assert.Equal(t, 0, c)
+	assert.Equal(t, 2, v)
+	assert.Len(t, exec.voids, 1, "the re-drive used the same provider key")
+	assert.Equal(t, "0.00/0.00/0.00/0.00/100.00/0.00 voided", pendingAmounts(f.get(a.ID)))
+}

@@ -324,7 +324,9 @@ func (ch *change) checkCapture(p *Policy, amount int64, final *bool) error {
 // released too (giveBack).
 func (ch *change) releaseRemainder() {
 	a := ch.a
-	a.ReleasedBy = CloseFinalCapture
+	if a.ReleasedBy == CloseNone { // the first release is the one that let go of the hold
+		a.ReleasedBy = CloseFinalCapture
+	}
 	rest := a.Open()
 	if rest <= 0 {
 		return

@@ -197,11 +197,11 @@ func (ch *change) overrideCapture() {
 	ch.scheduleEntry(ReasonCaptureUnscheduled, a.CaptureAt)
 }
 
-// overrideCancel applies an explicit void's effect: a delayed cancel is
-// dropped.
+// overrideCancel applies an explicit void's effect: a delayed cancel not
+// yet begun is dropped.
 func (ch *change) overrideCancel() {
-	if ch.a.CancelAt.IsZero() {
-		return
+	if ch.a.CancelAt.IsZero() || ch.a.scheduledVoidPending() {
+		return // a cancel already at the provider keeps its lease, so the scheduler settles it
 	}
 	ch.a.CancelAt = time.Time{}
 	ch.scheduleEntry(ReasonCancelUnscheduled, time.Time{})

@@ -219,7 +219,9 @@ type SettleVoidRequest struct {
 	// Released, on confirm, is what the provider reports it released: at
 	// most what the void still reserves (Authorization.PendingVoids), less
 	// if something took part of it first, possibly zero. nil means all of
-	// it.
+	// it. A void of everything may report more, up to what is open too: a
+	// capture that failed after the void was begun returned its amount to
+	// open, and the provider let go of that as well.
 	Released *decimal.Decimal
 	// Reason, for a failure, is the provider's code; ignored on confirm.
 	Reason         string
@@ -298,9 +300,16 @@ func (s *Service) settleVoid(ctx context.Context, op Command, req SettleVoidRequ
 						return ch.reject(rootSentinel(err), "%v", err)
 					}
 				}
-				if r > pv.Amount {
-					return ch.reject(ErrExceedsCapturable, "released %s > %s the void still reserves",
-						a.Currency.Format(r), a.Currency.Format(pv.Amount))
+				// A void of everything lets go of all the provider still
+				// holds, which may include what a failed capture returned
+				// to open after the void was begun.
+				most := pv.Amount
+				if pv.All {
+					most += a.Open()
+				}
+				if r > most {
+					return ch.reject(ErrExceedsCapturable, "released %s > %s the void may release",
+						a.Currency.Format(r), a.Currency.Format(most))
 				}
 				released = r
 			}
@@ -324,14 +333,18 @@ func (s *Service) settleVoid(ctx context.Context, op Command, req SettleVoidRequ
 				ch.giveBack(pv.Amount, ReasonExpired)
 				return nil
 			}
-			a.Voided += released
 			var reason Reason
 			if pv.Scheduled {
 				reason = ReasonScheduledCancel
 			}
-			seq := ch.entry(Entry{Kind: EntryVoid, VoidState: ActionSucceeded, VoidID: pv.ID, Amount: released,
+			a.Voided += released
+			extra := max(released-pv.Amount, 0) // taken from open: the provider let go of it too
+			seq := ch.entry(Entry{Kind: EntryVoid, VoidState: ActionSucceeded, VoidID: pv.ID, Amount: released - extra,
 				Reference: req.Reference, ProviderRef: ref, Reason: reason})
 			ch.markMain()
+			if extra > 0 {
+				ch.entry(Entry{Kind: EntryVoid, Amount: extra, Reason: ReasonHoldReleased})
+			}
 			if rest := pv.Amount - released; rest > 0 {
 				// Something took it first (a capture the host records
 				// directly): back to open for that record.
