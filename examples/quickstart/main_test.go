@@ -2,9 +2,10 @@ package main
 
 import (
 	"bytes"
-	"github.com/authcapture/authcapture"
 	"strings"
 	"testing"
+
+	"github.com/authcapture/authcapture"
 )
 
 func TestQuickstartRuns(t *testing.T) {
