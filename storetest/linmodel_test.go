@@ -22,7 +22,9 @@ func TestLedgerModel(t *testing.T) {
 		return l
 	}
 	captured300 := with(func(l *model.Ledger) { l.Captured, l.Captures, l.Version = 300, 1, 3 })
-	voidedAll := with(func(l *model.Ledger) { l.Voided, l.Version, l.CloseReason = 1000, 3, authcapture.CloseVoided })
+	voidedAll := with(func(l *model.Ledger) {
+		l.Voided, l.Version, l.CloseReason, l.ReleasedBy = 1000, 3, authcapture.CloseVoided, authcapture.CloseVoided
+	})
 	expiredAll := with(func(l *model.Ledger) {
 		l.Expired, l.Version, l.HoldExpired, l.CloseReason = 1000, 3, true, authcapture.CloseExpired
 	})
@@ -41,11 +43,12 @@ func TestLedgerModel(t *testing.T) {
 			view(model.View{Open: 700, Captured: 300, Captures: 1, Version: 3, Status: authcapture.StatusPartiallyCaptured}), nil},
 		{"FinalCaptureReleasesTheRest", open, linInput{Kind: linFinalCapture, Amount: 300},
 			view(model.View{Captured: 300, Voided: 700, Captures: 1, Version: 3, Status: authcapture.StatusCaptured,
-				CloseReason: authcapture.CloseFinalCapture}), nil},
+				CloseReason: authcapture.CloseFinalCapture, ReleasedBy: authcapture.CloseFinalCapture}), nil},
 		{"PartialVoidKeepsItOpen", open, linInput{Kind: linVoid, Amount: 300},
 			view(model.View{Open: 700, Voided: 300, Version: 3, Status: authcapture.StatusAuthorized}), nil},
 		{"VoidAllClosesAsVoided", open, linInput{Kind: linVoidAll},
-			view(model.View{Voided: 1000, Version: 3, Status: authcapture.StatusVoided, CloseReason: authcapture.CloseVoided}), nil},
+			view(model.View{Voided: 1000, Version: 3, Status: authcapture.StatusVoided, CloseReason: authcapture.CloseVoided,
+				ReleasedBy: authcapture.CloseVoided}), nil},
 		{"CaptureOfMoreThanOpenIsRejected", open, linInput{Kind: linCapture, Amount: 1001}, open.View(), authcapture.ErrExceedsCapturable},
 		{"ExpiryReleasesWhatIsOpen", open, linInput{Kind: linExpire},
 			view(model.View{Expired: 1000, Version: 3, Status: authcapture.StatusExpired, HoldExpired: true,
@@ -54,12 +57,14 @@ func TestLedgerModel(t *testing.T) {
 			view(model.View{Captured: 300, Expired: 700, Captures: 1, Version: 4, Status: authcapture.StatusCaptured, HoldExpired: true,
 				CloseReason: authcapture.CloseExpired}), nil},
 		{"ExpiryOfAClosedAuthorizationWritesNothing", voidedAll, linInput{Kind: linExpire},
-			view(model.View{Voided: 1000, Version: 3, Status: authcapture.StatusVoided, CloseReason: authcapture.CloseVoided}), nil},
+			view(model.View{Voided: 1000, Version: 3, Status: authcapture.StatusVoided, CloseReason: authcapture.CloseVoided,
+				ReleasedBy: authcapture.CloseVoided}), nil},
 		{"CommandsAfterExpiryAreRejectedAsExpired", expiredAll, linInput{Kind: linVoid, Amount: 1},
 			view(model.View{Expired: 1000, Version: 3, Status: authcapture.StatusExpired, HoldExpired: true,
 				CloseReason: authcapture.CloseExpired}), authcapture.ErrExpired},
 		{"CommandsAfterCloseAreRejectedAsInvalidStatus", voidedAll, linInput{Kind: linCapture, Amount: 1},
-			view(model.View{Voided: 1000, Version: 3, Status: authcapture.StatusVoided, CloseReason: authcapture.CloseVoided}),
+			view(model.View{Voided: 1000, Version: 3, Status: authcapture.StatusVoided, CloseReason: authcapture.CloseVoided,
+				ReleasedBy: authcapture.CloseVoided}),
 			authcapture.ErrInvalidStatus},
 	}
 	for _, tc := range cases {
