@@ -227,7 +227,7 @@ type queries struct {
 	schema     string // quoted
 
 	get, getForUpdate, entries, idempotency   string
-	due                                       string
+	due, unsettled, providerRef               string
 	pending, lockCursor, stamp, readEvents    string
 	bootstrap, lockMigrations, migrationsDone string
 	recordMigration, recordChecksum           string
