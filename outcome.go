@@ -135,8 +135,10 @@ func OutcomeKey(providerRef string, kind OutcomeKind, outcome OutcomeState) stri
 //     ErrOutcomeConflict, whose *Error names both;
 //   - a success for an action not yet recorded (the host crashed after
 //     calling the provider) is recorded as the direct capture or void it
-//     reports (EffectRecorded); a failure for one moved no money and
-//     changes nothing (EffectIgnored);
+//     reports (EffectRecorded), unless an action of its kind is pending
+//     without a provider reference (it may be that one: ErrOutcomeConflict,
+//     asking for ActionID); a failure for one moved no money and changes
+//     nothing (EffectIgnored);
 //   - a pending outcome, or a failure of an attempt whose action has since
 //     settled under another provider reference, is stale and changes
 //     nothing (EffectIgnored).
@@ -304,6 +306,13 @@ func (s *Service) recordOutcome(ctx context.Context, req OutcomeRequest, key str
 	case req.Outcome == OutcomeFailed:
 		return ignored("no action is recorded under provider reference %q; a failed one moved no money", truncate(req.ProviderRef, 64))
 	}
+	if id, ok := unnamedPending(a, req.Kind); ok {
+		// It may be the action the provider reports: recording it again
+		// would count it twice.
+		return nil, false, reject(ErrOutcomeConflict, a.ID, "%s %s is pending without a provider reference; if the provider's %s "+
+			"is that action name it with ActionID, else record it with %s", req.Kind, id, quoteRef(req.ProviderRef),
+			map[OutcomeKind]string{OutcomeCapture: "Capture", OutcomeVoid: "Void"}[req.Kind])
+	}
 	r, err := s.recordDirect(ctx, req, a, key)
 	if errors.Is(err, ErrVersionConflict) {
 		return nil, true, err // changed since its log was read: look again
@@ -345,6 +354,25 @@ func findPending(a *Authorization, req OutcomeRequest) (kind OutcomeKind, id str
 		}
 	}
 	return "", "", 0, false
+}
+
+// unnamedPending returns the ID of a pending action of kind that has no
+// provider reference, if there is one.
+func unnamedPending(a *Authorization, kind OutcomeKind) (string, bool) {
+	if kind == OutcomeCapture {
+		for _, pc := range a.PendingCaptures {
+			if pc.ProviderRef == "" {
+				return pc.ID, true
+			}
+		}
+		return "", false
+	}
+	for _, pv := range a.PendingVoids {
+		if pv.ProviderRef == "" {
+			return pv.ID, true
+		}
+	}
+	return "", false
 }
 
 // settled is an action found settled in the log.

@@ -179,6 +179,19 @@ func TestRecordOutcome(t *testing.T) {
 				f.mustRecord(outcome("cap_crash", capture, succeeded), authcapture.EffectReplayed)
 			})
 		}},
+		{"ASuccessNeverRecordedBesideAnUnnamedPendingActionIsAConflict", func(t *testing.T, f *fixture) {
+			a := f.hold("default", "10.00")
+			id := f.beginCapture(a.ID, "4.00", "")
+			req := outcome("cap_new", capture, succeeded)
+			req.AuthorizationID, req.Amount = a.ID, amt("4.00")
+			f.unchanged(a.ID, func() {
+				_, err := f.record(req)
+				requireConflict(t, err, id, "ActionID")
+			})
+			req.ActionID = id
+			f.mustRecord(req, authcapture.EffectSettled)
+			assert.Equal(t, "6.00/0.00/4.00/0.00/0.00 partially_captured", amounts(f.get(a.ID)), "counted once")
+		}},
 		{"ASuccessNeverRecordedWithoutAnAmountNeedsOneForACapture", func(t *testing.T, f *fixture) {
 			a := f.hold("default", "10.00")
 			req := outcome("cap_crash", capture, succeeded)
