@@ -137,7 +137,7 @@ func (s *Service) applyCapture(ch *change, op Command, o captureOrder) error {
 	if op == CmdBeginCapture {
 		a.Pending += amount
 		a.PendingCaptures = append(a.PendingCaptures, PendingCapture{ID: id, Amount: amount, Final: final,
-			Scheduled: o.scheduled, ProviderRef: o.providerRef, Key: o.key})
+			Scheduled: o.scheduled, ProviderRef: o.providerRef, Key: o.key, BegunAt: ch.now})
 		seq := ch.entry(Entry{Kind: EntryCapture, CaptureState: CapturePending, CaptureID: id, Final: final, Amount: amount,
 			Reference: o.reference, Reason: o.reason, ProviderRef: o.providerRef})
 		ch.markMain()

@@ -62,6 +62,12 @@ var (
 	// pending: it was confirmed or failed already, or captured directly.
 	// The *Error carries the capture's state (CaptureState).
 	ErrCaptureSettled = errors.New("capture already settled")
+	// ErrOutcomeConflict: a provider's outcome contradicts what is
+	// recorded for the action it names: the action settled the other way
+	// (or under another provider reference), it is of the other kind, the
+	// amounts differ, or the reference is another authorization's. The
+	// *Error's Detail names both sides. Reconcile with the provider.
+	ErrOutcomeConflict = errors.New("provider outcome conflicts with the recorded one")
 	// ErrIdempotencyMismatch: an idempotency key was reused with different
 	// parameters or for a different command.
 	ErrIdempotencyMismatch = errors.New("idempotency key reused with different parameters")
@@ -153,7 +159,7 @@ func (e *Error) Unwrap() error { return e.Err }
 // HTTPStatus maps an error from the service to the HTTP status code a
 // payments API would answer with: 404 for ErrNotFound, 409 for conflicts of
 // state or of concurrency (ErrInvalidStatus, ErrExpired, ErrCapturePending,
-// ErrActionInFlight, ErrCaptureSettled, ErrVersionConflict,
+// ErrActionInFlight, ErrCaptureSettled, ErrOutcomeConflict, ErrVersionConflict,
 // ErrIdempotencyMismatch, ErrAlreadyExists), 422 for a
 // request that can never succeed as written (amounts, currencies, policy
 // limits, schedules, invalid arguments), and 500 for anything else.
@@ -186,6 +192,7 @@ var sentinels = []struct {
 	{ErrCapturePending, "ErrCapturePending", http.StatusConflict},
 	{ErrActionInFlight, "ErrActionInFlight", http.StatusConflict},
 	{ErrCaptureSettled, "ErrCaptureSettled", http.StatusConflict},
+	{ErrOutcomeConflict, "ErrOutcomeConflict", http.StatusConflict},
 	{ErrVersionConflict, "ErrVersionConflict", http.StatusConflict},
 	{ErrIdempotencyMismatch, "ErrIdempotencyMismatch", http.StatusConflict},
 	{ErrAlreadyExists, "ErrAlreadyExists", http.StatusConflict},

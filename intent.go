@@ -137,6 +137,11 @@ type Authorization struct {
 	// (expiry, a scheduled capture or cancel) while the authorization is
 	// open; zero when nothing is. Stores index it (Store.Due).
 	NextDue time.Time `json:",omitzero"`
+	// PendingSince is when the oldest provider action still in flight (a
+	// pending capture or void) began; zero when none is. Stores index it
+	// (Store.Unsettled), so that reconciliation finds the actions whose
+	// outcome never arrived.
+	PendingSince time.Time `json:",omitzero"`
 
 	// Version increments by exactly one per accepted command. A new
 	// authorization has version 1.
@@ -158,6 +163,8 @@ type PendingCapture struct {
 	// Key is the idempotency key the Scheduler gives the provider for it
 	// (ProviderKey); empty for a caller's capture.
 	Key string `json:",omitzero"`
+	// BegunAt is when the capture was begun.
+	BegunAt time.Time `json:",omitzero"`
 }
 
 // PendingVoid is a two-phase void that has been begun and not settled: the
@@ -172,6 +179,8 @@ type PendingVoid struct {
 	// Key is the idempotency key the Scheduler gives the provider for it
 	// (ProviderKey); empty for a caller's void.
 	Key string `json:",omitzero"`
+	// BegunAt is when the void was begun.
+	BegunAt time.Time `json:",omitzero"`
 }
 
 // Open returns the amount still open to capture, in minor units.

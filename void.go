@@ -179,7 +179,7 @@ func (s *Service) applyBeginVoid(ch *change, o voidOrder) error {
 	}
 	a.PendingVoid += amount
 	a.PendingVoids = append(a.PendingVoids, PendingVoid{ID: id, Amount: amount, All: whole, Scheduled: o.scheduled,
-		ProviderRef: o.providerRef, Key: o.key})
+		ProviderRef: o.providerRef, Key: o.key, BegunAt: ch.now})
 	seq := ch.entry(Entry{Kind: EntryVoid, VoidState: ActionPending, VoidID: id, Amount: amount, Reason: o.reason,
 		Reference: o.reference, ProviderRef: o.providerRef})
 	ch.markMain()

@@ -65,10 +65,10 @@ func beganCapture(prev *authcapture.Authorization, key string, amount int64) *au
 	id := fmt.Sprintf("cap-%d", prev.Version+1)
 	return build(prev, key, authcapture.Entry{Kind: authcapture.EntryCapture, CaptureState: authcapture.CapturePending,
 		CaptureID: id, Amount: amount}, authcapture.EventCapturePending,
-		func(a *authcapture.Authorization, _ time.Time) {
+		func(a *authcapture.Authorization, at time.Time) {
 			a.Pending += amount
 			a.Captures++
-			a.PendingCaptures = append(a.PendingCaptures, authcapture.PendingCapture{ID: id, Amount: amount})
+			a.PendingCaptures = append(a.PendingCaptures, authcapture.PendingCapture{ID: id, Amount: amount, BegunAt: at})
 		})
 }
 
@@ -78,10 +78,10 @@ func beganVoid(prev *authcapture.Authorization, key string, amount int64) *authc
 	id := fmt.Sprintf("void-%d", prev.Version+1)
 	return build(prev, key, authcapture.Entry{Kind: authcapture.EntryVoid, VoidState: authcapture.ActionPending,
 		VoidID: id, Amount: amount, ProviderRef: "pv_" + id}, authcapture.EventVoidPending,
-		func(a *authcapture.Authorization, _ time.Time) {
+		func(a *authcapture.Authorization, at time.Time) {
 			a.PendingVoid += amount
 			a.PendingVoids = append(a.PendingVoids, authcapture.PendingVoid{ID: id, Amount: amount, All: true,
-				ProviderRef: "pv_" + id, Key: "ac1-" + id})
+				ProviderRef: "pv_" + id, Key: "ac1-" + id, BegunAt: at})
 		})
 }
 
@@ -136,6 +136,7 @@ func build(prev *authcapture.Authorization, key string, e authcapture.Entry, typ
 	if mutate != nil {
 		mutate(a, at)
 	}
+	a.PendingSince = pendingSince(a)
 	a.Entries++
 	e.Seq, e.Version, e.At, e.IdempotencyKey = a.Entries, a.Version, at, key
 	a.Events++
@@ -155,6 +156,23 @@ func build(prev *authcapture.Authorization, key string, e authcapture.Entry, typ
 		}
 	}
 	return w
+}
+
+// pendingSince is when the oldest action in flight of a began, as the
+// Service sets Authorization.PendingSince; zero when none is.
+func pendingSince(a *authcapture.Authorization) time.Time {
+	var t time.Time
+	for _, pc := range a.PendingCaptures {
+		if t.IsZero() || pc.BegunAt.Before(t) {
+			t = pc.BegunAt
+		}
+	}
+	for _, pv := range a.PendingVoids {
+		if t.IsZero() || pv.BegunAt.Before(t) {
+			t = pv.BegunAt
+		}
+	}
+	return t
 }
 
 func fingerprintOf(s string) uint64 {
