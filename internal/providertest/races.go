@@ -64,19 +64,34 @@ func raceUnknownPolicy(w *world) {
 		if res.Captured+res.CaptureFailed+res.Canceled+res.CancelFailed+res.Unknown > 0 {
 			w.problemf("a scheduler without the policy acted: %+v", res)
 		}
-		if res.Deferred > 0 {
-			for _, err := range res.Errors {
-				if !errors.Is(err, authcapture.ErrUnknownPolicy) {
-					w.problemf("deferred for another reason: %v", err)
-				}
+		for _, err := range res.Errors {
+			if !errors.Is(err, authcapture.ErrUnknownPolicy) {
+				w.problemf("a scheduler without the policy failed for another reason: %v", err)
 			}
-			if (!before.CaptureAt.IsZero() && after.CaptureAt.IsZero()) || (!before.CancelAt.IsZero() && after.CancelAt.IsZero()) {
-				w.problemf("a scheduler without the policy dropped due work: capture %v -> %v, cancel %v -> %v",
-					before.CaptureAt, after.CaptureAt, before.CancelAt, after.CancelAt)
-			}
+		}
+		if (!before.CaptureAt.IsZero() && after.CaptureAt.IsZero()) || (!before.CancelAt.IsZero() && after.CancelAt.IsZero()) {
+			w.problemf("a scheduler without the policy dropped due work: capture %v -> %v, cancel %v -> %v",
+				before.CaptureAt, after.CaptureAt, before.CancelAt, after.CancelAt)
+		}
+		if res.Deferred != len(res.Errors) {
+			w.problemf("a scheduler without the policy deferred %d actions and reported %d errors", res.Deferred, len(res.Errors))
 		}
 	})
 	w.settle()
+	// The delayed cancel, carried out by a scheduler that knows the
+	// policy, released whatever the captures left, unless the provider
+	// declined it.
+	log, err := w.svc.Log(w.ctx, ref.merchant, ref.id)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	declined := false
+	for _, e := range log {
+		declined = declined || (e.Kind == authcapture.EntryVoid && e.VoidState == authcapture.ActionFailed && e.Reason == "provider_declined")
+	}
+	if a := w.get(ref); a.Open() != 0 && !declined {
+		w.problemf("%s: %d still open after the delayed cancel", ref, a.Open())
+	}
 	if blind.calls > 0 {
 		w.problemf("the scheduler without the policy called the provider %d times", blind.calls)
 	}
