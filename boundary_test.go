@@ -392,3 +392,39 @@ func TestAScheduledVoidInFlightKeepsItsLease(t *testing.T) {
 	assert.Len(t, exec.voids, 1, "the re-drive used the same provider key")
 	assert.Equal(t, "0.00/0.00/0.00/0.00/100.00/0.00 voided", pendingAmounts(f.get(a.ID)))
 }
+
+func TestBoundaryEdges(t *testing.T) {
+	t.Parallel()
+	t.Run("a cancel while a partial void is in flight releases what is open", func(t *testing.T) {
+		f := setup(t)
+		a := f.hold("default", "100.00")
+		f.beginVoid(a.ID, false, "40.00")
+		r, err := f.svc.Cancel(f.ctx, authcapture.CancelRequest{MerchantID: "m1", ID: a.ID, IdempotencyKey: f.key()})
+		require.NoError(t, err)
+		assert.Equal(t, "0.00/0.00/40.00/0.00/60.00/0.00 authorized", pendingAmounts(r.Authorization))
+	})
+	t.Run("what a void confirmed after expiry did not release expires", func(t *testing.T) {
+		f := setup(t)
+		a := f.hold("default", "100.00")
+		v := f.beginVoid(a.ID, true, "")
+		f.clock.Advance(8 * 24 * time.Hour)
+		f.get(a.ID)
+		r, err := f.confirmVoid(a.ID, v.Entry.VoidID, dec("40.00"))
+		require.NoError(t, err)
+		assert.Equal(t, "0.00/0.00/0.00/0.00/40.00/60.00 voided", pendingAmounts(r.Authorization))
+		assert.True(t, r.Authorization.Closed(), "nothing is left open that nothing could ever close")
+	})
+	t.Run("a void of everything on a policy without partial voids takes what is open while a void is in flight", func(t *testing.T) {
+		f := setup(t)
+		a := f.hold("stripe", "100.00")
+		b, err := f.svc.BeginCapture(f.ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: a.ID, Amount: amt("30.00"),
+			Final: authcapture.Bool(false), IdempotencyKey: f.key()})
+		require.NoError(t, err)
+		f.beginVoid(a.ID, true, "")
+		_, err = f.svc.FailCapture(f.ctx, authcapture.SettleCaptureRequest{MerchantID: "m1", ID: a.ID, CaptureID: b.Entry.CaptureID, IdempotencyKey: f.key()})
+		require.NoError(t, err)
+		r, err := f.voidAll(a.ID)
+		require.NoError(t, err)
+		assert.Equal(t, "0.00/0.00/70.00/0.00/30.00/0.00 authorized", pendingAmounts(r.Authorization))
+	})
+}

@@ -157,6 +157,11 @@ func (s *Service) RecordOutcome(ctx context.Context, req OutcomeRequest) (*Outco
 	key := req.IdempotencyKey
 	if key == "" {
 		key = OutcomeKey(req.ProviderRef, req.Kind, req.Outcome)
+		// Only RecordOutcome writes under this key: a record means this
+		// very outcome was recorded before, whatever has happened since.
+		if r, ok, err := s.replayOutcome(ctx, req.MerchantID, key); ok || err != nil {
+			return r, err
+		}
 	}
 	var err error
 	for range outcomeAttempts {
@@ -171,6 +176,30 @@ func (s *Service) RecordOutcome(ctx context.Context, req OutcomeRequest) (*Outco
 		}
 	}
 	return nil, err
+}
+
+// replayOutcome returns the result an outcome recorded under key had, if
+// one was.
+func (s *Service) replayOutcome(ctx context.Context, merchantID, key string) (*OutcomeResult, bool, error) {
+	rec, err := s.store.Idempotency(ctx, merchantID, key)
+	if errors.Is(err, ErrNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	a, err := s.load(ctx, opRecordOutcome, merchantID, rec.AuthorizationID)
+	if err != nil {
+		return nil, true, err
+	}
+	entries, err := s.store.Entries(ctx, merchantID, rec.AuthorizationID, rec.EntrySeq-1, 1)
+	if err != nil {
+		return nil, true, err
+	}
+	if len(entries) != 1 {
+		return nil, true, fmt.Errorf("authcapture: idempotency record of %q names entry %d, which the store lacks", key, rec.EntrySeq)
+	}
+	return &OutcomeResult{Result: Result{Authorization: a, Entry: entries[0], Replayed: true}, Effect: EffectReplayed}, true, nil
 }
 
 func checkOutcome(req OutcomeRequest) error {
@@ -256,7 +285,7 @@ func (s *Service) recordOutcome(ctx context.Context, req OutcomeRequest, key str
 			return ignored("%s %s is pending; it settles when the provider reports its outcome", kind, actionID)
 		}
 		r, err := s.settleOutcome(ctx, req, a, actionID, reserved, key)
-		if errors.Is(err, ErrNotFound) {
+		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrCaptureSettled) {
 			return nil, true, err // settled meanwhile: look again
 		}
 		if err != nil {

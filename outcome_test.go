@@ -364,3 +364,18 @@ func TestUnsettledRejectsBadRequests(t *testing.T) {
 		assert.ErrorIs(t, err, authcapture.ErrInvalidArgument, "%+v", req)
 	}
 }
+
+func TestARepeatedOutcomeIsAReplayWhateverItReleased(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	a := f.hold("default", "100.00")
+	f.beginCapture(a.ID, "30.00", "cap-1")
+	_, err := f.svc.BeginVoid(f.ctx, authcapture.VoidRequest{MerchantID: "m1", ID: a.ID, All: true, ProviderRef: "void-1", IdempotencyKey: f.key()})
+	require.NoError(t, err)
+	f.mustRecord(outcome("cap-1", authcapture.OutcomeCapture, authcapture.OutcomeFailed), authcapture.EffectSettled)
+	req := outcome("void-1", authcapture.OutcomeVoid, authcapture.OutcomeSucceeded)
+	req.Amount = amt("100.00") // the provider let go of all of it
+	f.mustRecord(req, authcapture.EffectSettled)
+	assert.Equal(t, "0.00/0.00/0.00/0.00/100.00/0.00 voided", pendingAmounts(f.get(a.ID)))
+	f.mustRecord(req, authcapture.EffectReplayed)
+}

@@ -62,6 +62,7 @@ var transitions = []transition{
 	{StatusAuthorized, CmdFailVoid, StatusVoided},
 	{StatusAuthorized, CmdFailVoid, StatusExpired},
 	{StatusAuthorized, CmdExpire, StatusAuthorized},
+	{StatusAuthorized, CmdCancel, StatusAuthorized}, // a void in flight still holds part of it
 	{StatusAuthorized, CmdCancel, StatusVoided},
 	{StatusAuthorized, CmdExpire, StatusExpired},
 	{StatusAuthorized, CmdSchedule, StatusAuthorized},

@@ -120,8 +120,8 @@ func (s *Service) voidAmount(ch *change, op Command, o voidOrder, available int6
 	if err != nil {
 		return 0, false, err
 	}
-	if amount != available && !p.PartialVoid {
-		return 0, false, ch.reject(ErrPartialVoidNotAllowed, "policy %s voids only the whole %s open", p.Name, a.Currency.Format(available))
+	if amount != a.Open() && amount != available && !p.PartialVoid {
+		return 0, false, ch.reject(ErrPartialVoidNotAllowed, "policy %s voids only the whole %s open", p.Name, a.Currency.Format(a.Open()))
 	}
 	return amount, o.all || !p.PartialVoid, nil
 }
@@ -347,8 +347,14 @@ func (s *Service) settleVoid(ctx context.Context, op Command, req SettleVoidRequ
 			}
 			if rest := pv.Amount - released; rest > 0 {
 				// Something took it first (a capture the host records
-				// directly): back to open for that record.
+				// directly): back to open for that record, or to expired if
+				// the hold lapsed meanwhile (nothing can be recorded then).
 				ch.entry(Entry{Kind: EntryVoid, VoidState: ActionFailed, VoidID: pv.ID, Amount: rest, Reason: ReasonNotReleased})
+				if a.HoldExpired() {
+					a.Expired += rest
+					seq := ch.entry(Entry{Kind: EntryExpiry, Amount: rest, Reason: ReasonExpired})
+					ch.event(EventExpired, seq, rest)
+				}
 			}
 			ch.voided(seq, released, pv.All)
 			return nil
