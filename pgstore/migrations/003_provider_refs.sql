@@ -27,17 +27,9 @@ ALTER TABLE {{schema}}.authorizations
 CREATE INDEX IF NOT EXISTS authorizations_pending_since ON {{schema}}.authorizations
 	(pending_since, pending_since_ns, merchant_id, id) WHERE pending_since IS NOT NULL;
 
--- What earlier releases wrote: the references their entries record (if
--- two authorizations of a merchant recorded one, which they did not
--- refuse, the first by ID keeps it), and authorizations with actions in
--- flight, which recorded no begin times and count from their approval.
-INSERT INTO {{schema}}.provider_refs (merchant_id, provider_ref, authorization_id)
-SELECT DISTINCT ON (merchant_id, entry->>'ProviderRef') merchant_id, entry->>'ProviderRef', authorization_id
-FROM {{schema}}.entries
-WHERE entry->>'ProviderRef' <> ''
-ORDER BY merchant_id, entry->>'ProviderRef', authorization_id, seq
-ON CONFLICT (merchant_id, provider_ref) DO NOTHING;
-
+-- Earlier releases recorded no provider references, so the table starts
+-- empty. Authorizations with actions in flight recorded no begin times:
+-- they count from their approval.
 UPDATE {{schema}}.authorizations
 SET pending_since = (state->>'AuthorizedAt')::timestamptz
 WHERE pending_since IS NULL
