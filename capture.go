@@ -69,8 +69,12 @@ func (s *Service) capture(ctx context.Context, op Command, req CaptureRequest) (
 		bool(req.Final != nil).bool(req.Final != nil && *req.Final).str(req.Reference).opt(req.ProviderRef)
 	o := captureOrder{amount: req.Amount, all: req.All, currency: req.Currency, final: req.Final, reference: req.Reference,
 		providerRef: req.ProviderRef}
-	return s.run(ctx, &command{op: op, merchant: req.MerchantID, id: req.ID, key: req.IdempotencyKey, print: uint64(f)},
-		func(ch *change) error { return s.applyCapture(ch, op, o) })
+	cmd := &command{op: op, merchant: req.MerchantID, id: req.ID, key: req.IdempotencyKey, print: uint64(f)}
+	fn := func(ch *change) error { return s.applyCapture(ch, op, o) }
+	if op == CmdCapture && req.ProviderRef != "" {
+		return s.directByRef(ctx, cmd, req.ProviderRef, EntryCapture, fn)
+	}
+	return s.run(ctx, cmd, fn)
 }
 
 // captureOrder is what a capture asks for: a caller's (CaptureRequest) or

@@ -157,11 +157,6 @@ func (s *Service) RecordOutcome(ctx context.Context, req OutcomeRequest) (*Outco
 	key := req.IdempotencyKey
 	if key == "" {
 		key = OutcomeKey(req.ProviderRef, req.Kind, req.Outcome)
-		// Only RecordOutcome writes under this key: a record means this
-		// very outcome was recorded before, whatever has happened since.
-		if r, ok, err := s.replayOutcome(ctx, req.MerchantID, key); ok || err != nil {
-			return r, err
-		}
 	}
 	var err error
 	for range outcomeAttempts {
@@ -176,30 +171,6 @@ func (s *Service) RecordOutcome(ctx context.Context, req OutcomeRequest) (*Outco
 		}
 	}
 	return nil, err
-}
-
-// replayOutcome returns the result an outcome recorded under key had, if
-// one was.
-func (s *Service) replayOutcome(ctx context.Context, merchantID, key string) (*OutcomeResult, bool, error) {
-	rec, err := s.store.Idempotency(ctx, merchantID, key)
-	if errors.Is(err, ErrNotFound) {
-		return nil, false, nil
-	}
-	if err != nil {
-		return nil, false, err
-	}
-	a, err := s.load(ctx, opRecordOutcome, merchantID, rec.AuthorizationID)
-	if err != nil {
-		return nil, true, err
-	}
-	entries, err := s.store.Entries(ctx, merchantID, rec.AuthorizationID, rec.EntrySeq-1, 1)
-	if err != nil {
-		return nil, true, err
-	}
-	if len(entries) != 1 {
-		return nil, true, fmt.Errorf("authcapture: idempotency record of %q names entry %d, which the store lacks", key, rec.EntrySeq)
-	}
-	return &OutcomeResult{Result: Result{Authorization: a, Entry: entries[0], Replayed: true}, Effect: EffectReplayed}, true, nil
 }
 
 func checkOutcome(req OutcomeRequest) error {
@@ -467,6 +438,16 @@ func findSettled(log []Entry, req OutcomeRequest) (settled, bool) {
 		switch state {
 		case ActionSucceeded:
 			st.outcome, st.entry = OutcomeSucceeded, *e
+			// A void of everything that released more than it reserved
+			// records the rest, taken from open, right after it.
+			for _, next := range log[i+1:] {
+				if next.Version != e.Version {
+					break
+				}
+				if next.Kind == EntryVoid && next.VoidID == "" && next.Reason == ReasonHoldReleased {
+					st.entry.Amount += next.Amount
+				}
+			}
 			return st, true
 		case ActionFailed:
 			last = e

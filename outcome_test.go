@@ -379,3 +379,42 @@ func TestARepeatedOutcomeIsAReplayWhateverItReleased(t *testing.T) {
 	assert.Equal(t, "0.00/0.00/0.00/0.00/100.00/0.00 voided", pendingAmounts(f.get(a.ID)))
 	f.mustRecord(req, authcapture.EffectReplayed)
 }
+
+func TestAWebhookAfterTheHostConfirmedAWholeVoidIsAReplay(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	a := f.hold("default", "100.00")
+	c := f.beginCapture(a.ID, "30.00", "cap-1")
+	r, err := f.svc.BeginVoid(f.ctx, authcapture.VoidRequest{MerchantID: "m1", ID: a.ID, All: true, ProviderRef: "void-1", IdempotencyKey: f.key()})
+	require.NoError(t, err)
+	_, err = f.svc.FailCapture(f.ctx, authcapture.SettleCaptureRequest{MerchantID: "m1", ID: a.ID, CaptureID: c, IdempotencyKey: f.key()})
+	require.NoError(t, err)
+	_, err = f.confirmVoid(a.ID, r.Entry.VoidID, dec("100.00")) // the host's own record, under its own key
+	require.NoError(t, err)
+	req := outcome("void-1", authcapture.OutcomeVoid, authcapture.OutcomeSucceeded)
+	req.Amount = amt("100.00")
+	f.mustRecord(req, authcapture.EffectReplayed)
+}
+
+func TestADirectRecordAfterItsWebhookIsAReplay(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	a := f.hold("default", "100.00")
+	req := outcome("cap-9", authcapture.OutcomeCapture, authcapture.OutcomeSucceeded)
+	req.AuthorizationID, req.Amount = a.ID, amt("30.00")
+	f.mustRecord(req, authcapture.EffectRecorded) // the webhook came first
+	r, err := f.svc.Capture(f.ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: a.ID, Amount: amt("30.00"),
+		ProviderRef: "cap-9", IdempotencyKey: f.key()})
+	require.NoError(t, err)
+	assert.True(t, r.Replayed, "the provider captured once")
+	assert.Equal(t, int64(3000), f.get(a.ID).Captured)
+
+	vreq := outcome("void-9", authcapture.OutcomeVoid, authcapture.OutcomeSucceeded)
+	vreq.AuthorizationID, vreq.Amount = a.ID, amt("10.00")
+	f.mustRecord(vreq, authcapture.EffectRecorded)
+	r, err = f.svc.Void(f.ctx, authcapture.VoidRequest{MerchantID: "m1", ID: a.ID, Amount: amt("10.00"),
+		ProviderRef: "void-9", IdempotencyKey: f.key()})
+	require.NoError(t, err)
+	assert.True(t, r.Replayed)
+	assert.Equal(t, "60.00/0.00/0.00/30.00/10.00/0.00 partially_captured", pendingAmounts(f.get(a.ID)))
+}

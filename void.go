@@ -2,6 +2,7 @@ package authcapture
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -48,8 +49,49 @@ func (s *Service) Void(ctx context.Context, req VoidRequest) (*Result, error) {
 		str(string(req.Reason)).str(req.Reference).opt(req.ProviderRef)
 	o := voidOrder{amount: req.Amount, all: req.All, currency: req.Currency, reason: req.Reason, reference: req.Reference,
 		providerRef: req.ProviderRef}
-	return s.run(ctx, &command{op: op, merchant: req.MerchantID, id: req.ID, key: req.IdempotencyKey, print: uint64(f)},
-		func(ch *change) error { return s.applyVoid(ch, o) })
+	cmd := &command{op: op, merchant: req.MerchantID, id: req.ID, key: req.IdempotencyKey, print: uint64(f)}
+	fn := func(ch *change) error { return s.applyVoid(ch, o) }
+	if req.ProviderRef != "" {
+		return s.directByRef(ctx, cmd, req.ProviderRef, EntryVoid, fn)
+	}
+	return s.run(ctx, cmd, fn)
+}
+
+// directByRef runs a direct capture or void (kind) that names the
+// provider's reference for it. If the log already records that action as
+// done (its webhook, through RecordOutcome, came first), the command is a
+// replay of that record: the provider did it once. Otherwise the write is
+// pinned to the version whose log was read, so that a record made
+// meanwhile is seen on the next look, never counted twice.
+func (s *Service) directByRef(ctx context.Context, cmd *command, ref string, kind EntryKind, fn func(ch *change) error) (*Result, error) {
+	for attempt := 0; ; attempt++ {
+		a, err := s.load(ctx, string(cmd.op), cmd.merchant, cmd.id)
+		if err != nil {
+			return s.notFound(ctx, cmd, err)
+		}
+		log, err := s.store.Entries(ctx, cmd.merchant, cmd.id, 0, 0)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range log {
+			done := e.CaptureState == ActionSucceeded
+			if kind == EntryVoid {
+				done = e.VoidState == "" || e.VoidState == ActionSucceeded
+			}
+			if e.Kind == kind && e.ProviderRef == ref && done {
+				return &Result{Authorization: a, Entry: e, Replayed: true}, nil
+			}
+		}
+		pinned := *cmd
+		if !a.Closed() { // a closed one is rejected as such, not as a conflict
+			pinned.found = a.Version
+		}
+		r, err := s.run(ctx, &pinned, fn)
+		if errors.Is(err, ErrVersionConflict) && attempt < s.maxRetries {
+			continue
+		}
+		return r, err
+	}
 }
 
 // BeginVoid reserves a void's amount before the host asks the provider to
