@@ -75,7 +75,7 @@ func TestFailedCaptureBeforeWholeVoid(t *testing.T) {
 	voidID := g.must(g.svc.BeginVoid(g.ctx, authcapture.VoidRequest{MerchantID: "m", ID: "a", All: true,
 		IdempotencyKey: "begin-void"})).Entry.VoidID
 	g.clock.Advance(time.Second)
-	v, _ := g.prov.void(g.ref, "pv", voidID, 0, true, true)        // releases 100.00
+	v, _ := g.prov.void(g.ref, "pv", voidID, 0, true, true)       // releases 100.00
 	c, _ := g.prov.capture(g.ref, "pc", capID, 3000, false, true) // declined: nothing held
 	if !v.ok || v.amount != 10000 || c.ok {
 		t.Fatalf("provider: void %+v, capture %+v", v, c)
