@@ -130,7 +130,8 @@ type world struct {
 	busy  map[holdRef]*flow  // the host's direct action in progress, by authorization
 	seq   int
 
-	crashes float64 // chance that the host crashes after the provider's answer
+	crashes float64   // chance that the host crashes after the provider's answer
+	lapse   time.Time // if set, settle goes on until then
 
 	problems []string
 	trace    []string
@@ -386,6 +387,11 @@ func (w *world) settle() {
 				!a.CaptureAt.IsZero() || !a.CancelAt.IsZero() {
 				busy = true
 			}
+		}
+		if !busy && w.clock.Now().Before(w.lapse) {
+			w.clock.Advance(w.lapse.Sub(w.clock.Now())) // nothing left to race: on to the holds' lapse
+			w.sweep()
+			continue
 		}
 		if !busy {
 			return

@@ -20,7 +20,7 @@ var (
 func raceCollidingKeys(w *world) {
 	a := w.open(w.merchant("acme")+":eu", "42", delayedCapture)
 	b := w.open(w.merchant("acme"), "eu:42", delayedCapture)
-	w.steps(30, 2*time.Minute, nil)
+	w.steps(20, 2*time.Minute, nil)
 	w.settle()
 	for _, ref := range []holdRef{a, b} {
 		if h := w.prov.holds[ref]; h.captures != 1 {
@@ -53,7 +53,7 @@ func raceUnknownPolicy(w *world) {
 	blind := &executor{w: w, forbidden: true}
 	other := w.scheduler(w.service(false), blind)
 	w.twoPhaseCapture(ref)
-	w.steps(40, 2*time.Minute, func() {
+	w.steps(20, 2*time.Minute, func() {
 		before := w.get(ref)
 		res, err := other.RunDue(w.ctx, 100)
 		if err != nil {
@@ -106,7 +106,7 @@ func raceTwoPhaseCaptureVsCancel(w *world) {
 	for range 1 + w.rng.IntN(2) {
 		w.twoPhaseCapture(ref)
 	}
-	w.steps(40, 3*time.Minute, nil)
+	w.steps(25, 3*time.Minute, nil)
 	w.settle()
 }
 
@@ -117,7 +117,7 @@ func raceDirectCaptureVsCancel(w *world) {
 	for range 1 + w.rng.IntN(2) {
 		w.directCapture(ref)
 	}
-	w.steps(40, 3*time.Minute, nil)
+	w.steps(25, 3*time.Minute, nil)
 	w.settle()
 }
 
@@ -127,7 +127,7 @@ func raceScheduledCaptureVsHost(w *world) {
 	ref := w.open(w.merchant("m"), "a1", delayedCapture)
 	w.directVoid(ref)
 	w.directCapture(ref)
-	w.steps(40, 2*time.Minute, nil)
+	w.steps(25, 2*time.Minute, nil)
 	w.settle()
 }
 
@@ -191,11 +191,8 @@ func raceShortHold(w *world) {
 			w.twoPhaseVoid(ref)
 		}
 	}
-	w.steps(30, 2*time.Minute, nil)
-	w.settle()
-	if d := now.Add(7 * time.Minute).Sub(w.clock.Now()); d >= 0 {
-		w.clock.Advance(d) // every hold lapses
-	}
+	w.steps(20, 2*time.Minute, nil)
+	w.lapse = now.Add(7 * time.Minute) // settle until every hold lapsed
 	w.settle()
 
 	for k, ref := range w.keys {
