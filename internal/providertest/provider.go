@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
+	"time"
 
 	"github.com/authcapture/authcapture"
 )
@@ -19,37 +21,71 @@ type hold struct {
 	authorized int64
 	held       int64 // still held: authorized - captured - released
 	captured   int64
-	released   int64 // by voids, and the remainder of final captures
+	released   int64 // by voids, the remainder of final captures, and expiry
+	expired    int64 // released by the hold's expiry
 	captures   int   // accepted captures
 	voids      int   // voids that released something
+	expiresAt  time.Time
 }
 
 // answer is the provider's first answer to an idempotency key.
 type answer struct {
-	op     string // "capture" or "void"
-	ref    holdRef
-	amount int64 // captured, or released
-	ok     bool  // accepted; false: declined
+	op       string // "capture" or "void"
+	ref      holdRef
+	id       string // the provider's ID for the action
+	actionID string // the host's ID for it (the merchant reference), if it gave one
+	amount   int64  // captured, or released
+	ok       bool   // accepted; false: declined
+	all      bool   // a void of the whole hold
+	final    bool   // a final capture
+}
+
+// webhook is the provider's report of an action's outcome, delivered to
+// the host's webhook handler late, twice and in any order.
+type webhook struct {
+	answer
+	// ready: the provider may deliver it now. A host that records a
+	// direct action with Capture or Void holds its webhook until its own
+	// record is in (see TestDirectRecordAfterOutcome); every other
+	// webhook is ready at once.
+	ready bool
+	done  int // deliveries that were recorded (settled, recorded, replayed or ignored)
 }
 
 // provider is a payment provider's model: it holds each authorization's
-// amount, captures and voids against what it holds, and answers every
-// idempotency key with its first answer.
+// amount until the hold expires, captures and voids against what it
+// holds, answers every idempotency key with its first answer, and reports
+// every new action's outcome by webhook.
 type provider struct {
-	rng     *rand.Rand
-	decline float64 // chance that a new capture or void is declined although funds are held
-	holds   map[holdRef]*hold
-	answers map[string]answer
-	calls   int
+	rng      *rand.Rand
+	now      func() time.Time
+	decline  float64 // chance that a new capture or void is declined although funds are held
+	holds    map[holdRef]*hold
+	answers  map[string]answer
+	webhooks []*webhook
+	seq      int
+	calls    int
 }
 
-func newProvider(rng *rand.Rand) *provider {
-	return &provider{rng: rng, holds: map[holdRef]*hold{}, answers: map[string]answer{}}
+func newProvider(rng *rand.Rand, now func() time.Time) *provider {
+	return &provider{rng: rng, now: now, holds: map[holdRef]*hold{}, answers: map[string]answer{}}
 }
 
-// authorize puts a hold of amount for ref.
-func (p *provider) authorize(ref holdRef, amount int64) {
-	p.holds[ref] = &hold{authorized: amount, held: amount}
+// authorize puts a hold of amount for ref until expiresAt (zero: never).
+func (p *provider) authorize(ref holdRef, amount int64, expiresAt time.Time) {
+	p.holds[ref] = &hold{authorized: amount, held: amount, expiresAt: expiresAt}
+	p.expire(ref)
+}
+
+// expire releases what ref's hold still holds once it has lapsed.
+func (p *provider) expire(ref holdRef) *hold {
+	h := p.holds[ref]
+	if h != nil && !h.expiresAt.IsZero() && !p.now().Before(h.expiresAt) && h.held > 0 {
+		h.expired += h.held
+		h.released += h.held
+		h.held = 0
+	}
+	return h
 }
 
 // replay returns the first answer to key, and whether there was one. A
@@ -66,15 +102,30 @@ func (p *provider) replay(key, op string, ref holdRef) (answer, bool, error) {
 	return a, true, nil
 }
 
+// record keeps a new action's answer under key and queues its webhook.
+func (p *provider) record(key string, a answer, ready bool) answer {
+	p.seq++
+	prefix := "pc_"
+	if a.op == "void" {
+		prefix = "pv_"
+	}
+	a.id = prefix + strconv.Itoa(p.seq)
+	p.answers[key] = a
+	p.webhooks = append(p.webhooks, &webhook{answer: a, ready: ready})
+	return a
+}
+
 // capture captures amount from ref's hold under key; a final capture
 // releases what is still held. It declines when less than amount is held.
-func (p *provider) capture(ref holdRef, key string, amount int64, final bool) (answer, error) {
+// actionID is the host's ID for the capture; ready says whether its
+// webhook may be delivered at once.
+func (p *provider) capture(ref holdRef, key, actionID string, amount int64, final, ready bool) (answer, error) {
 	p.calls++
 	if a, ok, err := p.replay(key, "capture", ref); ok {
 		return a, err
 	}
-	h := p.holds[ref]
-	a := answer{op: "capture", ref: ref}
+	h := p.expire(ref)
+	a := answer{op: "capture", ref: ref, actionID: actionID, final: final}
 	if h != nil && h.held > 0 && amount <= h.held && (p.rng == nil || p.rng.Float64() >= p.decline) {
 		a.ok, a.amount = true, amount
 		h.held -= amount
@@ -85,20 +136,19 @@ func (p *provider) capture(ref holdRef, key string, amount int64, final bool) (a
 			h.held = 0
 		}
 	}
-	p.answers[key] = a
-	return a, nil
+	return p.record(key, a, ready), nil
 }
 
 // void releases amount (everything held, if all) of ref's hold under key.
 // A partial void releases at most what is held; a void declines when
 // nothing is held.
-func (p *provider) void(ref holdRef, key string, amount int64, all bool) (answer, error) {
+func (p *provider) void(ref holdRef, key, actionID string, amount int64, all, ready bool) (answer, error) {
 	p.calls++
 	if a, ok, err := p.replay(key, "void", ref); ok {
 		return a, err
 	}
-	h := p.holds[ref]
-	a := answer{op: "void", ref: ref}
+	h := p.expire(ref)
+	a := answer{op: "void", ref: ref, actionID: actionID, all: all}
 	if h != nil && h.held > 0 && (p.rng == nil || p.rng.Float64() >= p.decline) {
 		r := h.held
 		if !all {
@@ -109,8 +159,17 @@ func (p *provider) void(ref holdRef, key string, amount int64, all bool) (answer
 		h.released += r
 		h.voids++
 	}
-	p.answers[key] = a
-	return a, nil
+	return p.record(key, a, ready), nil
+}
+
+// webhookOf returns the webhook of the action the provider named id.
+func (p *provider) webhookOf(id string) *webhook {
+	for _, h := range p.webhooks {
+		if h.id == id {
+			return h
+		}
+	}
+	return nil
 }
 
 // errUnknown is an executor's unknown outcome: the provider may or may
@@ -148,7 +207,7 @@ func (e *executor) Capture(_ context.Context, task authcapture.CaptureTask) erro
 	if !done {
 		return errUnknown
 	}
-	a, err := e.w.prov.capture(holdRef{task.MerchantID, task.AuthorizationID}, task.Key, task.Amount, true)
+	a, err := e.w.prov.capture(holdRef{task.MerchantID, task.AuthorizationID}, task.Key, task.CaptureID, task.Amount, true, true)
 	if err != nil {
 		e.w.problemf("scheduled capture: %v", err)
 	}
@@ -171,7 +230,7 @@ func (e *executor) Void(_ context.Context, task authcapture.VoidTask) (int64, er
 	if !done {
 		return 0, errUnknown
 	}
-	a, err := e.w.prov.void(holdRef{task.MerchantID, task.AuthorizationID}, task.Key, task.Amount, true)
+	a, err := e.w.prov.void(holdRef{task.MerchantID, task.AuthorizationID}, task.Key, task.VoidID, task.Amount, true, true)
 	if err != nil {
 		e.w.problemf("scheduled void: %v", err)
 	}
@@ -181,8 +240,9 @@ func (e *executor) Void(_ context.Context, task authcapture.VoidTask) (int64, er
 	if !a.ok {
 		return 0, fmt.Errorf("provider declined the void: %w", authcapture.ErrProviderDeclined)
 	}
-	// What the provider released beyond what the void reserved was
-	// reserved by captures in flight; they fail, and give it back as
-	// released.
-	return min(a.amount, task.Amount), nil
+	// All the provider released (see wholeRelease): while captures the
+	// provider declines are still in flight that is more than the ledger
+	// lets the void take; the confirm is refused, and the void, still
+	// pending, is re-driven after the lease until they have failed.
+	return e.w.wholeRelease(holdRef{task.MerchantID, task.AuthorizationID}, task.VoidID, a.amount), nil
 }
