@@ -428,3 +428,22 @@ func TestBoundaryEdges(t *testing.T) {
 		assert.Equal(t, "0.00/0.00/70.00/0.00/30.00/0.00 authorized", pendingAmounts(r.Authorization))
 	})
 }
+
+func TestAVoidOfEverythingMayReportWhatCapturesInFlightHold(t *testing.T) {
+	t.Parallel()
+	// The provider let go of the whole hold before the capture reached it;
+	// the void's confirm comes first.
+	f := setup(t)
+	a := f.hold("default", "100.00")
+	c, err := f.svc.BeginCapture(f.ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: a.ID, Amount: amt("30.00"), IdempotencyKey: f.key()})
+	require.NoError(t, err)
+	v := f.beginVoid(a.ID, true, "")
+	r, err := f.confirmVoid(a.ID, v.Entry.VoidID, dec("100.00"))
+	require.NoError(t, err)
+	assert.Equal(t, "0.00/30.00/0.00/0.00/70.00/0.00 partially_captured", pendingAmounts(r.Authorization))
+	got, err := f.svc.FailCapture(f.ctx, authcapture.SettleCaptureRequest{MerchantID: "m1", ID: a.ID, CaptureID: c.Entry.CaptureID, IdempotencyKey: f.key()})
+	require.NoError(t, err)
+	assert.Equal(t, "0.00/0.00/0.00/0.00/100.00/0.00 voided", pendingAmounts(got.Authorization))
+	_, err = f.confirmVoid(a.ID, v.Entry.VoidID, dec("100.01"))
+	require.Error(t, err)
+}

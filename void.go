@@ -261,9 +261,10 @@ type SettleVoidRequest struct {
 	// Released, on confirm, is what the provider reports it released: at
 	// most what the void still reserves (Authorization.PendingVoids), less
 	// if something took part of it first, possibly zero. nil means all of
-	// it. A void of everything may report more, up to what is open too: a
-	// capture that failed after the void was begun returned its amount to
-	// open, and the provider let go of that as well.
+	// it. A void of everything may report more, up to what was never
+	// captured: the provider let go of all it held, including what a
+	// capture that failed meanwhile returned to open (taken from open now)
+	// and what captures still in flight hold (released when they fail).
 	Released *decimal.Decimal
 	// Reason, for a failure, is the provider's code; ignored on confirm.
 	Reason         string
@@ -343,17 +344,20 @@ func (s *Service) settleVoid(ctx context.Context, op Command, req SettleVoidRequ
 					}
 				}
 				// A void of everything lets go of all the provider still
-				// holds, which may include what a failed capture returned
-				// to open after the void was begun.
+				// holds: what it reserved, what a failed capture returned to
+				// open meanwhile (taken from open now), and what captures
+				// still in flight hold, or what lapsed meanwhile (released
+				// when those captures fail, or already released). It can
+				// report at most what was never captured.
 				most := pv.Amount
 				if pv.All {
-					most += a.Open()
+					most = a.Authorized - a.Captured
 				}
 				if r > most {
 					return ch.reject(ErrExceedsCapturable, "released %s > %s the void may release",
 						a.Currency.Format(r), a.Currency.Format(most))
 				}
-				released = r
+				released = min(r, pv.Amount+a.Open())
 			}
 			a.PendingVoids = append(a.PendingVoids[:i:i], a.PendingVoids[i+1:]...)
 			if len(a.PendingVoids) == 0 {
