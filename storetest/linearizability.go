@@ -115,7 +115,7 @@ func perform(ctx context.Context, svc *authcapture.Service, merchant, id string,
 		r, err = svc.Void(ctx, authcapture.VoidRequest{MerchantID: merchant, ID: id, Amount: usd(in.Amount), IdempotencyKey: in.Key})
 	case linVoidAll:
 		r, err = svc.Void(ctx, authcapture.VoidRequest{MerchantID: merchant, ID: id, All: true, IdempotencyKey: in.Key})
-	case linBeginVoid, linConfirmVoid, linFailVoid:
+	case linBeginVoid, linBeginVoidAll, linConfirmVoid, linFailVoid:
 		r, err = performVoid(ctx, svc, merchant, id, in)
 	default:
 		panic("storetest: perform " + in.Kind.String())
@@ -124,8 +124,8 @@ func perform(ctx context.Context, svc *authcapture.Service, merchant, id string,
 		return outputOf(nil, false, err)
 	}
 	out := outputOf(r.Authorization, r.Replayed, nil)
-	if in.Kind == linBeginVoid && out.Outcome == linOK {
-		out.VoidID = r.Entry.VoidID
+	if (in.Kind == linBeginVoid || in.Kind == linBeginVoidAll) && out.Outcome == linOK {
+		out.VoidID, out.Amount = r.Entry.VoidID, r.Entry.Amount
 	}
 	return out
 }
@@ -135,6 +135,8 @@ func performVoid(ctx context.Context, svc *authcapture.Service, merchant, id str
 	switch in.Kind {
 	case linBeginVoid:
 		return svc.BeginVoid(ctx, authcapture.VoidRequest{MerchantID: merchant, ID: id, Amount: usd(in.Amount), IdempotencyKey: in.Key})
+	case linBeginVoidAll:
+		return svc.BeginVoid(ctx, authcapture.VoidRequest{MerchantID: merchant, ID: id, All: true, IdempotencyKey: in.Key})
 	case linConfirmVoid:
 		req := authcapture.SettleVoidRequest{MerchantID: merchant, ID: id, VoidID: in.VoidID, IdempotencyKey: in.Key}
 		if in.HasReleased {
@@ -162,6 +164,8 @@ func randomInput(rng *rand.Rand, cfg linConfig, id string, client, k int, pendin
 			return linInput{Kind: linConfirmVoid, VoidID: v.id, Key: key}
 		case r < 60: // part of it, as if something took the rest first
 			return linInput{Kind: linConfirmVoid, VoidID: v.id, Released: rng.Int64N(v.amount + 1), HasReleased: true, Key: key}
+		case r < 70 && v.all: // more: what went back to open meanwhile
+			return linInput{Kind: linConfirmVoid, VoidID: v.id, Released: v.amount + 1 + rng.Int64N(cfg.maxAmount), HasReleased: true, Key: key}
 		default:
 			return linInput{Kind: linFailVoid, VoidID: v.id, Key: key}
 		}
@@ -173,6 +177,8 @@ func randomInput(rng *rand.Rand, cfg linConfig, id string, client, k int, pendin
 		return linInput{Kind: linFinalCapture, Amount: amount, Key: key}
 	case late && r < 46:
 		return linInput{Kind: linVoidAll, Key: key}
+	case late && r < 50:
+		return linInput{Kind: linBeginVoidAll, Key: key}
 	case r < 62:
 		return linInput{Kind: linCapture, Amount: amount, Key: key}
 	case r < 78:
@@ -182,10 +188,12 @@ func randomInput(rng *rand.Rand, cfg linConfig, id string, client, k int, pendin
 	}
 }
 
-// begunVoid is a void a client began: its ID and what it reserved.
+// begunVoid is a void a client began: its ID, what it reserved, and
+// whether it is a void of everything.
 type begunVoid struct {
 	id     string
 	amount int64
+	all    bool
 }
 
 // history is one recorded run on one authorization.
@@ -231,8 +239,8 @@ func recordHistory(t *testing.T, setup *authcapture.Service, svcs []*authcapture
 				in := randomInput(rng, cfg, id, c, k, pending)
 				out := rec.do(c, in, func() linOutput { return perform(ctx, svc, merchant, id, in) })
 				switch {
-				case in.Kind == linBeginVoid && out.Outcome == linOK:
-					pending = append(pending, begunVoid{id: out.VoidID, amount: in.Amount})
+				case (in.Kind == linBeginVoid || in.Kind == linBeginVoidAll) && out.Outcome == linOK:
+					pending = append(pending, begunVoid{id: out.VoidID, amount: out.Amount, all: in.Kind == linBeginVoidAll})
 				case (in.Kind == linConfirmVoid || in.Kind == linFailVoid) && out.Outcome != linRejected:
 					pending = slices.DeleteFunc(pending, func(v begunVoid) bool { return v.id == in.VoidID })
 				}
@@ -399,7 +407,7 @@ func retryUnknown(t *testing.T, svc *authcapture.Service, h history) {
 				r, err = svc.Void(ctx, authcapture.VoidRequest{MerchantID: h.merchant, ID: h.id, Amount: usd(in.Amount), IdempotencyKey: in.Key})
 			case linVoidAll:
 				r, err = svc.Void(ctx, authcapture.VoidRequest{MerchantID: h.merchant, ID: h.id, All: true, IdempotencyKey: in.Key})
-			case linBeginVoid, linConfirmVoid, linFailVoid:
+			case linBeginVoid, linBeginVoidAll, linConfirmVoid, linFailVoid:
 				r, err = performVoid(ctx, svc, h.merchant, h.id, in)
 			}
 			if err == nil {

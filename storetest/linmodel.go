@@ -12,8 +12,10 @@ import (
 
 // The linearizability model: one authorization's ledger (model.Ledger),
 // changed by direct captures and voids (which may draw from voids in
-// flight), two-phase voids (begun, then confirmed with all or part
-// released, or failed) and the hold's expiry, and observed by reads. Every operation is checked against it with what it returned: an
+// flight), two-phase voids of part or all of what is open (begun, then
+// confirmed with all, part or, for a void of everything, more than it
+// reserved released, or failed) and the hold's expiry, and observed by
+// reads. Every operation is checked against it with what it returned: an
 // accepted command or a read by what the Service reported (model.View), a
 // rejection by its sentinel.
 
@@ -30,11 +32,12 @@ const (
 	linBeginVoid                   // a two-phase void of Amount is begun
 	linConfirmVoid                 // the void VoidID is confirmed: Released if HasReleased, else all it reserves
 	linFailVoid                    // the void VoidID failed
+	linBeginVoidAll                // a two-phase void of everything open is begun
 )
 
 func (k linKind) String() string {
 	return [...]string{"get", "capture", "final capture", "void", "void all", "clock to expiry",
-		"begin void", "confirm void", "fail void"}[k]
+		"begin void", "confirm void", "fail void", "begin void all"}[k]
 }
 
 // linInput is an operation's input. Key is the command's idempotency key,
@@ -70,6 +73,7 @@ type linOutput struct {
 	Reason  error      // the sentinel of a rejection
 	View    model.View // after an accepted command, or what a read saw
 	VoidID  string     // the void an accepted begin void began
+	Amount  int64      // what an accepted begin void reserved, for the clients' next draws only
 	Detail  string     // the error text, for the visualization only
 }
 
@@ -92,6 +96,8 @@ func apply(l model.Ledger, in linInput, voidID string) (model.Ledger, error) {
 		return l.Void(0, true)
 	case linBeginVoid:
 		return l.BeginVoid(voidID, in.Amount, false)
+	case linBeginVoidAll:
+		return l.BeginVoid(voidID, 0, true)
 	case linConfirmVoid:
 		if in.HasReleased {
 			return l.ConfirmVoid(in.VoidID, &in.Released)

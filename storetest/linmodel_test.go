@@ -33,6 +33,18 @@ func TestLedgerModel(t *testing.T) {
 		l.PendingVoid, l.Version = 300, 3
 		l.Voids = []model.PendingVoid{{ID: "void_3", Amount: 300}}
 	})
+	// Everything else voided, the hold let go of, and 300 still reserved
+	// by void_3 (begun before).
+	released := with(func(l *model.Ledger) {
+		l.Voided, l.PendingVoid, l.Version, l.ReleasedBy = 700, 300, 4, authcapture.CloseVoided
+		l.Voids = []model.PendingVoid{{ID: "void_3", Amount: 300}}
+	})
+	// 500 captured; void_3, a void of everything, reserves 300; 200 went
+	// back to open since (a capture failed).
+	wholeVoiding := with(func(l *model.Ledger) {
+		l.Captured, l.Captures, l.PendingVoid, l.Version = 500, 1, 300, 6
+		l.Voids = []model.PendingVoid{{ID: "void_3", Amount: 300, Whole: true}}
+	})
 	view := func(v model.View) model.View {
 		v.Requested, v.Authorized = 1000, 1000
 		return v
@@ -89,6 +101,18 @@ func TestLedgerModel(t *testing.T) {
 		{"FinalCaptureWhileAVoidIsInFlightReleasesTheHold", voiding300, linInput{Kind: linFinalCapture, Amount: 700},
 			view(model.View{Captured: 700, PendingVoid: 300, Voids: 1, Captures: 1, Version: 4, ReleasedBy: authcapture.CloseFinalCapture,
 				Status: authcapture.StatusPartiallyCaptured}), nil},
+		{"TheFirstReleaseNamesReleasedBy", released, linInput{Kind: linFinalCapture, Amount: 100},
+			view(model.View{Captured: 100, Voided: 700, PendingVoid: 200, Voids: 1, Captures: 1, Version: 5,
+				ReleasedBy: authcapture.CloseVoided, Status: authcapture.StatusPartiallyCaptured}), nil},
+		{"BeginVoidAllReservesWhatIsOpen", open, linInput{Kind: linBeginVoidAll},
+			view(model.View{PendingVoid: 1000, Voids: 1, Version: 3, Status: authcapture.StatusAuthorized}), nil},
+		{"ConfirmOfAWholeVoidMayReleaseWhatReturnedToOpen", wholeVoiding,
+			linInput{Kind: linConfirmVoid, VoidID: "void_3", Released: 500, HasReleased: true},
+			view(model.View{Captured: 500, Voided: 500, Captures: 1, Version: 7, ReleasedBy: authcapture.CloseVoided,
+				Status: authcapture.StatusCaptured, CloseReason: authcapture.CloseVoided}), nil},
+		{"ConfirmOfAWholeVoidBeyondOpenIsRejected", wholeVoiding,
+			linInput{Kind: linConfirmVoid, VoidID: "void_3", Released: 501, HasReleased: true},
+			wholeVoiding.View(), authcapture.ErrExceedsCapturable},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -9,18 +9,29 @@ import (
 	"github.com/authcapture/authcapture"
 )
 
-// ScheduleMargin is the presets' default Policy.ScheduleMargin: how long
-// before the hold's expiry a scheduled action must be due.
+// ScheduleMargin is the default Policy.ScheduleMargin: how long before
+// the hold's expiry a scheduled action must be due.
 const ScheduleMargin = 5 * time.Minute
 
+// MaxValidity is how far ahead an explicit ExpiresAt may lie.
+const MaxValidity = 90 * 24 * time.Hour
+
 // Create creates the authorization of requested minor units under p; the
-// delays are the schedules asked for (zero for none).
+// delays are the schedules asked for (zero for none). A delay must fit the
+// policy's validity, less its margin, unless the policy clamps schedules;
+// a delayed capture must come before a delayed cancel.
 func (l Ledger) Create(p authcapture.Policy, cur authcapture.Currency, requested int64, captureDelay, cancelDelay time.Duration) (Ledger, error) {
 	if l.Phase != "" {
 		return l, authcapture.ErrAlreadyExists
 	}
 	n := Ledger{Phase: authcapture.PhaseCreated, Policy: p, Currency: cur, Requested: requested,
 		CaptureDelay: captureDelay, CancelDelay: cancelDelay}
+	if captureDelay != 0 && cancelDelay != 0 && captureDelay >= cancelDelay {
+		return l, authcapture.ErrInvalidSchedule
+	}
+	if latest := p.Validity - n.margin(); !p.ClampSchedules && max(captureDelay, cancelDelay) > latest {
+		return l, authcapture.ErrInvalidSchedule
+	}
 	n.accept()
 	return n, nil
 }
@@ -68,8 +79,12 @@ func (l Ledger) decide(cmd authcapture.Command, phase authcapture.Phase, reason 
 }
 
 // Authorize approves amount at now; the hold expires at explicit, or after
-// the policy's validity if explicit is zero. The schedules asked for at
-// creation must fall due at least ScheduleMargin before the expiry.
+// the policy's validity if explicit is zero. An explicit expiry may lie at
+// most MaxValidity ahead; one already past is recorded all the same, and
+// the hold expires in the same write. The schedules asked for at creation
+// never refuse an approval: one that does not fit the hold is clamped or
+// dropped (schedule). (The model holds: capture mode automatic, captured
+// at approval, is not modelled.)
 func (l Ledger) Authorize(amount int64, explicit, now time.Time) (Ledger, error) {
 	if err := l.preApproval(authcapture.CmdAuthorize); err != nil {
 		return l, err
@@ -77,29 +92,52 @@ func (l Ledger) Authorize(amount int64, explicit, now time.Time) (Ledger, error)
 	if amount > l.Requested {
 		return l, authcapture.ErrExceedsRequested
 	}
-	expiresAt := explicit
+	expiresAt := explicit.UTC()
 	if explicit.IsZero() {
 		expiresAt = now.Add(l.Policy.Validity)
-	}
-	latest := expiresAt.Add(-ScheduleMargin)
-	var captureAt, cancelAt time.Time
-	for _, d := range []struct {
-		delay time.Duration
-		at    *time.Time
-	}{{l.CaptureDelay, &captureAt}, {l.CancelDelay, &cancelAt}} {
-		if d.delay == 0 {
-			continue
-		}
-		if *d.at = now.Add(d.delay); !latest.After(now) || d.at.After(latest) {
-			return l, authcapture.ErrInvalidSchedule
-		}
+	} else if explicit.Sub(now) > MaxValidity {
+		return l, authcapture.ErrInvalidArgument
 	}
 	l.Phase = authcapture.PhaseApproved
 	l.Authorized = amount
 	l.ExpiresAt = expiresAt
-	l.CaptureAt, l.CancelAt = captureAt, cancelAt
+	if now.Before(expiresAt) {
+		l.schedule(now)
+	} else {
+		l.expire() // the provider's answer came late: the hold lapsed already
+	}
 	l.accept()
 	return l, nil
+}
+
+// schedule sets the scheduled actions at approval. Each must be due after
+// now and at the latest the margin before the hold's expiry: a later one
+// is clamped to that instant if the policy clamps schedules (and that
+// instant is after now), else dropped. A delayed cancel that would fall
+// due at or before the delayed capture is dropped.
+func (l *Ledger) schedule(now time.Time) {
+	latest := l.ExpiresAt.Add(-l.margin())
+	fit := func(delay time.Duration) (time.Time, bool) {
+		at := now.Add(delay)
+		switch {
+		case !at.After(latest):
+		case l.Policy.ClampSchedules && latest.After(now):
+			at = latest
+		default:
+			return time.Time{}, false
+		}
+		return at, at.After(now)
+	}
+	if l.CaptureDelay != 0 {
+		if at, ok := fit(l.CaptureDelay); ok {
+			l.CaptureAt = at
+		}
+	}
+	if l.CancelDelay != 0 {
+		if at, ok := fit(l.CancelDelay); ok && (l.CaptureAt.IsZero() || l.CaptureAt.Before(at)) {
+			l.CancelAt = at
+		}
+	}
 }
 
 // openFor is the check before a capture or a void.
@@ -214,6 +252,7 @@ func (l Ledger) Capture(c Capture) (Ledger, error) {
 		l.drawFromVoids(amount - open)
 	}
 	l.Captured += amount
+	l.settled(c.ID)
 	release := authcapture.CloseNone
 	if final {
 		release = l.releaseRemainder()
@@ -236,16 +275,21 @@ func (l Ledger) belowMinimum(amount int64) bool {
 
 // Settle confirms (or, if !confirm, fails) the pending capture id. A
 // confirmed final capture lets go of the hold and releases the rest; a
-// failed capture gives its amount back (giveBack).
+// failed capture gives its amount back (giveBack). A capture no longer
+// pending is ErrCaptureSettled; one never begun, ErrNotFound.
 func (l Ledger) Settle(id string, confirm bool) (Ledger, error) {
 	if l.Phase == "" {
 		return l, authcapture.ErrNotFound
 	}
 	i := slices.IndexFunc(l.Pendings, func(p Pending) bool { return p.ID == id })
-	if id == "" || i < 0 {
+	switch {
+	case id != "" && i < 0 && slices.Contains(l.Settled, id):
+		return l, authcapture.ErrCaptureSettled
+	case id == "" || i < 0:
 		return l, authcapture.ErrNotFound
 	}
 	p := l.Pendings[i]
+	l.settled(p.ID)
 	l.Pendings = slices.Delete(slices.Clone(l.Pendings), i, i+1)
 	l.Pending -= p.Amount
 	release := authcapture.CloseNone
@@ -292,7 +336,7 @@ func (l Ledger) Void(amount int64, all bool) (Ledger, error) {
 	}
 	l.Voided += amount
 	release := l.voided(whole)
-	l.CancelAt = time.Time{} // an explicit void overrides the delayed cancel
+	l.overrideCancel()
 	l.close(was, release)
 	l.accept()
 	return l, nil
@@ -321,7 +365,7 @@ func (l Ledger) beginVoid(id string, amount int64, all, scheduled bool) (Ledger,
 	l.PendingVoid += amount
 	l.Voids = append(slices.Clip(l.Voids), PendingVoid{ID: id, Amount: amount, Whole: whole, Scheduled: scheduled})
 	if !scheduled {
-		l.CancelAt = time.Time{} // an explicit void overrides the delayed cancel
+		l.overrideCancel()
 	}
 	l.accept()
 	return l, nil
@@ -329,7 +373,8 @@ func (l Ledger) beginVoid(id string, amount int64, all, scheduled bool) (Ledger,
 
 // ConfirmVoid settles the pending void id as carried out: released (nil
 // for all it still reserves) is voided, the rest returns to open. A void
-// of the whole hold lets go of it.
+// of the whole hold lets go of it, and may release more than it reserves,
+// up to what is open too (a failed capture returned it meanwhile).
 func (l Ledger) ConfirmVoid(id string, released *int64) (Ledger, error) {
 	return l.settleVoid(id, true, released)
 }
@@ -351,7 +396,11 @@ func (l Ledger) settleVoid(id string, confirm bool, released *int64) (Ledger, er
 	pv := l.Voids[i]
 	r := pv.Amount
 	if confirm && released != nil {
-		if *released > pv.Amount {
+		most := pv.Amount
+		if pv.Whole {
+			most += l.Open()
+		}
+		if *released > most {
 			return l, authcapture.ErrExceedsCapturable
 		}
 		r = *released
@@ -503,9 +552,11 @@ func (l Ledger) scheduledCapture(now time.Time, lease time.Duration) (Ledger, Sw
 		return l, SweptDeferred
 	}
 	was := l.Closed()
-	l.Version++ // begin; accept counts the confirm
+	id := fmt.Sprintf("sched_%d", l.Version) // named after the version found due
+	l.Version++                              // begin; accept counts the confirm
 	l.Captures++
 	l.Captured += open
+	l.settled(id)
 	l.ReleasedBy = authcapture.CloseFinalCapture
 	l.CaptureAt = time.Time{}
 	l.close(was, authcapture.CloseNone)

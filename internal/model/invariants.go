@@ -194,14 +194,15 @@ func Check(a *authcapture.Authorization, log []authcapture.Entry) error {
 
 // CheckStep returns an error if next, a later read of the authorization
 // prev was read from, breaks what holds between reads: captured, voided,
-// expired and the version never decrease (invariant 2), a hold the
-// provider let go of (ReleasedBy) stays released, and a closed
-// authorization never changes again (invariant 5).
+// expired and the version never decrease (invariant 2), how the provider
+// let go of the hold (ReleasedBy) is never cleared and never changes once
+// set (the first release wins), and a closed authorization never changes
+// again (invariant 5).
 func CheckStep(prev, next *authcapture.Authorization) error {
 	if next.Captured < prev.Captured || next.Voided < prev.Voided || next.Expired < prev.Expired || next.Version < prev.Version {
 		return fmt.Errorf("invariant 2: a ledger decreased: before %+v, after %+v", prev, next)
 	}
-	if prev.ReleasedBy != authcapture.CloseNone && next.ReleasedBy == authcapture.CloseNone {
+	if prev.ReleasedBy != authcapture.CloseNone && next.ReleasedBy != prev.ReleasedBy {
 		return fmt.Errorf("released hold: ReleasedBy %q -> %q", prev.ReleasedBy, next.ReleasedBy)
 	}
 	if prev.Closed() && next.Version != prev.Version {

@@ -37,6 +37,10 @@ type Ledger struct {
 
 	CaptureDelay, CancelDelay time.Duration // schedules asked for at creation
 	CaptureAt, CancelAt       time.Time     // scheduled actions due
+
+	// Settled lists the captures no longer pending, by ID: confirmed,
+	// failed or direct. Settling one again is ErrCaptureSettled.
+	Settled []string
 }
 
 // Pending is an unsettled two-phase capture.
@@ -220,18 +224,57 @@ func (l *Ledger) close(wasClosed bool, release authcapture.CloseReason) {
 }
 
 // Expire applies the hold's expiry if it is due at now: what is open moves
-// to expired, in a write of its own, and the schedules are dropped.
-// Pending captures and voids stay, and settle later.
+// to expired, in a write of its own, and the schedules are dropped, except
+// a delayed cancel whose void is at the provider (the scheduler settles
+// it). Pending captures and voids stay, and settle later.
 func (l Ledger) Expire(now time.Time) Ledger {
 	if l.Phase != authcapture.PhaseApproved || l.Closed() || l.HoldExpired || now.Before(l.ExpiresAt) {
 		return l
 	}
-	l.Expired += l.Open()
-	l.HoldExpired = true
-	l.CaptureAt, l.CancelAt = time.Time{}, time.Time{}
-	l.close(false, authcapture.CloseExpired)
+	l.expire()
 	l.accept()
 	return l
+}
+
+// expire moves what is open to expired.
+func (l *Ledger) expire() {
+	l.Expired += l.Open()
+	l.HoldExpired = true
+	l.CaptureAt = time.Time{} // the model's scheduled captures are never left pending
+	if !l.scheduledVoidPending() {
+		l.CancelAt = time.Time{}
+	}
+	l.close(false, authcapture.CloseExpired)
+}
+
+// scheduledVoidPending reports whether the delayed cancel's void is at the
+// provider.
+func (l Ledger) scheduledVoidPending() bool {
+	return slices.ContainsFunc(l.Voids, func(v PendingVoid) bool { return v.Scheduled })
+}
+
+// overrideCancel is an explicit void's effect on the delayed cancel: it is
+// dropped unless its void is already at the provider.
+func (l *Ledger) overrideCancel() {
+	if !l.scheduledVoidPending() {
+		l.CancelAt = time.Time{}
+	}
+}
+
+// margin is how long before the hold's expiry a scheduled action must be
+// due at the latest.
+func (l Ledger) margin() time.Duration {
+	if l.Policy.ScheduleMargin > 0 {
+		return l.Policy.ScheduleMargin
+	}
+	return ScheduleMargin
+}
+
+// settled records that capture id is no longer pending.
+func (l *Ledger) settled(id string) {
+	if id != "" {
+		l.Settled = append(slices.Clip(l.Settled), id)
+	}
 }
 
 // finalPending reports whether a final two-phase capture is pending.
@@ -240,10 +283,12 @@ func (l Ledger) finalPending() bool {
 }
 
 // releaseRemainder is a final capture's release: the provider lets go of
-// the hold, and what is open is voided. It returns the release reason if
-// anything was open.
+// the hold (the first release names ReleasedBy), and what is open is
+// voided. It returns the release reason if anything was open.
 func (l *Ledger) releaseRemainder() authcapture.CloseReason {
-	l.ReleasedBy = authcapture.CloseFinalCapture
+	if l.ReleasedBy == authcapture.CloseNone {
+		l.ReleasedBy = authcapture.CloseFinalCapture
+	}
 	if rest := l.Open(); rest > 0 {
 		l.Voided += rest
 		return authcapture.CloseFinalCapture

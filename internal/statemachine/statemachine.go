@@ -26,9 +26,10 @@ import (
 // replays, key reuse with other parameters, two-phase captures and voids,
 // direct captures and voids drawing from voids in flight, the scheduler
 // (with a provider that releases all, part or nothing of a scheduled void,
-// refuses it, does not answer, or captures first) and clock jumps past
-// expiry. After every step it checks the
-// invariants of the aggregate (model.Check and model.CheckStep).
+// refuses it, does not answer, or captures first), approvals whose hold is
+// shorter than the schedules or already lapsed, and clock jumps past
+// expiry. After every step it checks the invariants of the aggregate
+// (model.Check and model.CheckStep).
 func Run(t *testing.T, newStore func(t *testing.T) authcapture.Store) {
 	t.Helper()
 	rapid.Check(t, func(rt *rapid.T) {
@@ -38,10 +39,15 @@ func Run(t *testing.T, newStore func(t *testing.T) authcapture.Store) {
 			m.create(rt)
 			if rapid.Float64Range(0, 1).Draw(rt, "startApproved") < 0.85 {
 				m.authorize(rt)
+				// Some meet the delayed cancel at once, while all is open:
+				// its void may stay at the provider while commands come.
+				if !m.m.CancelAt.IsZero() && rapid.Float64Range(0, 1).Draw(rt, "startCancel") < 0.35 {
+					m.sweepDue(rt)
+				}
 				// Many start with actions in flight, where the rules of
 				// two-phase captures and voids live.
-				if rapid.Float64Range(0, 1).Draw(rt, "startCapturing") < 0.4 {
-					m.capture(rt, true)
+				if rapid.Float64Range(0, 1).Draw(rt, "startCapturing") < 0.5 {
+					m.startCapturing(rt)
 				}
 				if rapid.Float64Range(0, 1).Draw(rt, "startVoiding") < 0.3 {
 					m.beginVoid(rt)
@@ -52,10 +58,35 @@ func Run(t *testing.T, newStore func(t *testing.T) authcapture.Store) {
 	})
 }
 
+// startCapturing begins a capture. Often it begins one of part of the
+// hold and then lets go of the hold while it is in flight, and settles it
+// (releaseThenSettle): a sequence rare for a random walk to string
+// together.
+func (sm *machine) startCapturing(t *rapid.T) {
+	open := sm.m.Open()
+	if open < 2 || rapid.Float64Range(0, 1).Draw(t, "startReleasing") >= 0.7 {
+		sm.capture(t, true)
+		return
+	}
+	c := model.Capture{TwoPhase: true, Amount: rapid.Int64Range(1, open-1).Draw(t, "inFlight")}
+	if rapid.Bool().Draw(t, "inFlightFinal") {
+		c.Final = authcapture.Bool(true)
+	}
+	sm.captureOf(c)
+	if len(sm.m.Pendings) > 0 {
+		sm.releaseThenSettle(t)
+	}
+}
+
 var policies = []authcapture.Policy{
 	authcapture.DefaultPolicy, authcapture.PayMongo, authcapture.Afterpay,
-	authcapture.NjiaPay, authcapture.Stripe, authcapture.Adyen, authcapture.Waffo,
+	authcapture.NjiaPay, authcapture.Stripe, authcapture.Adyen, authcapture.Waffo, clamping,
 }
+
+// clamping is a policy whose schedules are clamped to a short hold rather
+// than dropped: its validity is shorter than the longest delays drawn.
+var clamping = authcapture.Policy{Name: "clamping", MultipleCaptures: true, PartialCapture: true, PartialVoid: true,
+	Validity: 2 * 24 * time.Hour, ScheduleMargin: 10 * time.Minute, ClampSchedules: true}
 
 // command is one accepted command, kept so it can be replayed verbatim.
 type command struct {
@@ -83,7 +114,7 @@ type machine struct {
 
 func newMachine(t *rapid.T, store authcapture.Store) *machine {
 	clock := clocktest.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
-	svc, err := authcapture.New(store, &authcapture.Options{Clock: clock})
+	svc, err := authcapture.New(store, &authcapture.Options{Clock: clock, Policies: []authcapture.Policy{clamping}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,6 +142,7 @@ func (sm *machine) actions() map[string]func(*rapid.T) {
 		"begin":       func(t *rapid.T) { sm.capture(t, true) },
 		"beginMore":   func(t *rapid.T) { sm.capture(t, true) },
 		"confirm":     func(t *rapid.T) { sm.settle(t, true) },
+		"release":     sm.releaseThenSettle,
 		"fail":        func(t *rapid.T) { sm.settle(t, false) },
 		"void":        sm.void,
 		"voidMore":    sm.void,
@@ -193,17 +225,19 @@ func (sm *machine) issue(op, desc, key string, run func() (*authcapture.Result, 
 }
 
 func (sm *machine) create(t *rapid.T) {
-	amount := rapid.OneOf(rapid.Int64Range(1, 100), rapid.Int64Range(1000, 100000)).Draw(t, "requested")
+	amount := rapid.OneOf(rapid.Int64Range(1, 100), rapid.Int64Range(1000, 100000), rapid.Just[int64](10000)).Draw(t, "requested")
 	req := authcapture.CreateRequest{MerchantID: sm.merchant, ID: sm.id, Currency: string(sm.currency),
 		Amount: sm.dec(amount), Policy: sm.policy.Name, IdempotencyKey: sm.key(),
 		CaptureMode: authcapture.CaptureManual} // the model holds; some presets default to automatic
 	if len(sm.policy.CaptureModes) == 0 { // the policy allows schedules
-		kind := rapid.IntRange(0, 5).Draw(t, "schedule") // cancels in most: they are two-phase voids
+		// Cancels in most (they are two-phase voids), first among the
+		// draws, which lean to small numbers.
+		kind := rapid.IntRange(0, 5).Draw(t, "schedule")
 		if kind == 1 || kind == 3 {
 			req.CaptureMode = authcapture.CaptureDelayed
 			req.CaptureDelay = rapid.SampledFrom([]time.Duration{time.Minute, time.Hour, 24 * time.Hour}).Draw(t, "captureDelay")
 		}
-		if kind >= 2 {
+		if kind <= 2 {
 			req.CancelMode = authcapture.CancelDelayed
 			req.CancelDelay = req.CaptureDelay + rapid.SampledFrom([]time.Duration{time.Minute, time.Hour, 48 * time.Hour}).Draw(t, "cancelDelay")
 		}
@@ -228,8 +262,17 @@ func (sm *machine) authorize(t *rapid.T) {
 		amount = 1
 	}
 	var explicit time.Time
-	if rapid.Bool().Draw(t, "explicitExpiry") {
-		explicit = sm.clock.Now().Add(time.Duration(rapid.IntRange(1, 72).Draw(t, "hours")) * time.Hour)
+	now := sm.clock.Now()
+	switch rapid.IntRange(0, 7).Draw(t, "explicitExpiry") {
+	case 0, 1, 2: // the policy's validity
+	case 3, 4: // hours: shorter than the longer schedules
+		explicit = now.Add(time.Duration(rapid.IntRange(1, 72).Draw(t, "hours")) * time.Hour)
+	case 5: // minutes: within the schedule margin, or just past it
+		explicit = now.Add(time.Duration(rapid.IntRange(1, 90).Draw(t, "minutes")) * time.Minute)
+	case 6: // already past: the provider's answer came late
+		explicit = now.Add(-rapid.SampledFrom([]time.Duration{0, time.Nanosecond, time.Minute, 30 * time.Hour}).Draw(t, "late"))
+	default: // too far ahead, or just within bounds
+		explicit = now.Add(model.MaxValidity + rapid.SampledFrom([]time.Duration{0, time.Nanosecond, time.Hour}).Draw(t, "far"))
 	}
 	req := authcapture.AuthorizeRequest{MerchantID: sm.merchant, ID: sm.id, Amount: sm.dec(amount),
 		ExpiresAt: explicit, IdempotencyKey: sm.key()}
@@ -247,11 +290,29 @@ func (sm *machine) decline(*rapid.T) {
 		func(*authcapture.Result) (model.Ledger, error) { return sm.m.Decline() })
 }
 
-func (sm *machine) cancel(*rapid.T) {
+func (sm *machine) cancel(t *rapid.T) {
+	if sm.cancelGap() {
+		t.Skip("a cancel that leaves the authorization authorized: the engine's transition table lacks the edge")
+	}
+	sm.cancelNow()
+}
+
+func (sm *machine) cancelNow() {
 	req := authcapture.CancelRequest{MerchantID: sm.merchant, ID: sm.id, Reason: authcapture.ReasonAbandoned, IdempotencyKey: sm.key()}
 	sm.issue("cancel", "", req.IdempotencyKey,
 		func() (*authcapture.Result, error) { return sm.svc.Cancel(sm.ctx, req) },
 		func(*authcapture.Result) (model.Ledger, error) { return sm.m.Cancel() })
+}
+
+// cancelGap reports a cancel after approval that would leave the status
+// authorized (a void in flight keeps the authorization open): the engine
+// rejects it with an internal error, as its transition table has no
+// authorized -cancel-> authorized edge, while a Void of everything is
+// accepted. Such cancels are not issued until the engine has the edge.
+func (sm *machine) cancelGap() bool {
+	l := sm.m.Expire(sm.clock.Now())
+	next, err := l.Cancel()
+	return err == nil && l.Status() == authcapture.StatusAuthorized && next.Status() == authcapture.StatusAuthorized
 }
 
 func (sm *machine) capture(t *rapid.T, twoPhase bool) {
@@ -267,6 +328,12 @@ func (sm *machine) capture(t *rapid.T, twoPhase bool) {
 	case 2:
 		c.Final = authcapture.Bool(false)
 	}
+	sm.captureOf(c)
+}
+
+// captureOf issues the capture c: direct, or begun if c.TwoPhase.
+func (sm *machine) captureOf(c model.Capture) {
+	twoPhase := c.TwoPhase
 	d := sm.dec(c.Amount)
 	if c.TooPrecise {
 		d = d.Add(decimal.New(1, int32(-sm.currency.Exponent()-1)))
@@ -296,9 +363,17 @@ func (sm *machine) settle(t *rapid.T, confirm bool) {
 		t.Skip("no pending capture")
 	}
 	id := "cap_none"
-	if len(sm.m.Pendings) > 0 && rapid.Float64Range(0, 1).Draw(t, "known") < 0.9 {
+	switch k := rapid.Float64Range(0, 1).Draw(t, "known"); {
+	case len(sm.m.Pendings) > 0 && k < 0.9:
 		id = sm.m.Pendings[rapid.IntRange(0, len(sm.m.Pendings)-1).Draw(t, "which")].ID
+	case len(sm.m.Settled) > 0 && k < 0.95: // settled already, or captured directly
+		id = rapid.SampledFrom(sm.m.Settled).Draw(t, "settled")
 	}
+	sm.settleCapture(id, confirm)
+}
+
+// settleCapture confirms or fails the capture id.
+func (sm *machine) settleCapture(id string, confirm bool) {
 	req := authcapture.SettleCaptureRequest{MerchantID: sm.merchant, ID: sm.id, CaptureID: id, IdempotencyKey: sm.key()}
 	op := "fail"
 	run := func() (*authcapture.Result, error) { return sm.svc.FailCapture(sm.ctx, req) }
@@ -316,6 +391,11 @@ func (sm *machine) void(t *rapid.T) {
 	if !all {
 		amount = sm.minor(t, "void")
 	}
+	sm.voidOf(amount, all)
+}
+
+// voidOf records a direct void of amount, or of all that is open.
+func (sm *machine) voidOf(amount int64, all bool) {
 	req := authcapture.VoidRequest{MerchantID: sm.merchant, ID: sm.id, Amount: sm.dec(amount), All: all,
 		Reason: authcapture.ReasonRequestedByCustomer, IdempotencyKey: sm.key()}
 	sm.issue("void", fmt.Sprint(amount, all), req.IdempotencyKey,
@@ -329,6 +409,11 @@ func (sm *machine) beginVoid(t *rapid.T) {
 	if !all {
 		amount = sm.minor(t, "beginVoid")
 	}
+	sm.beginVoidOf(amount, all)
+}
+
+// beginVoidOf begins a two-phase void of amount, or of all that is open.
+func (sm *machine) beginVoidOf(amount int64, all bool) {
 	req := authcapture.VoidRequest{MerchantID: sm.merchant, ID: sm.id, Amount: sm.dec(amount), All: all,
 		Reason: authcapture.ReasonRequestedByCustomer, IdempotencyKey: sm.key()}
 	sm.issue("beginVoid", fmt.Sprint(amount, all), req.IdempotencyKey,
@@ -342,23 +427,85 @@ func (sm *machine) beginVoid(t *rapid.T) {
 		})
 }
 
+// releaseThenSettle lets go of the whole hold while a capture is in flight
+// (a direct void of everything, a cancel, or a two-phase void of
+// everything, confirmed) and then settles that capture, mostly as failed:
+// what a failed capture gives back is released too, and a confirmed final
+// capture does not rename the release. Or it begins a void of everything,
+// fails the capture (its amount returns to open) and confirms the void
+// with up to what is open too.
+func (sm *machine) releaseThenSettle(t *rapid.T) {
+	if len(sm.m.Pendings) == 0 {
+		t.Skip("no pending capture")
+	}
+	capture := func() string { return sm.m.Pendings[rapid.IntRange(0, len(sm.m.Pendings)-1).Draw(t, "which")].ID }
+	confirm := rapid.Float64Range(0, 1).Draw(t, "confirmCapture") < 0.2
+	switch rapid.IntRange(0, 4).Draw(t, "release") {
+	case 0:
+		sm.voidOf(0, true)
+	case 1:
+		if sm.cancelGap() {
+			sm.voidOf(0, true)
+		} else {
+			sm.cancelNow()
+		}
+	case 2:
+		sm.beginVoidOf(0, true)
+		if n := len(sm.m.Voids); n > 0 {
+			sm.settleVoidID(sm.m.Voids[n-1].ID, true, nil)
+		}
+	default: // the capture fails while the void of everything is in flight
+		sm.beginVoidOf(0, true)
+		sm.settleCapture(capture(), false)
+		if n := len(sm.m.Voids); n > 0 {
+			pv := sm.m.Voids[n-1]
+			r := sm.released(t, pv)
+			sm.settleVoidID(pv.ID, true, &r)
+		}
+		return
+	}
+	if len(sm.m.Pendings) > 0 {
+		sm.settleCapture(capture(), confirm)
+	}
+}
+
 // settleVoid confirms (with what the provider released: all it still
 // reserves, or a drawn amount) or fails a pending void.
 func (sm *machine) settleVoid(t *rapid.T, confirm bool) {
 	if len(sm.m.Voids) == 0 && sm.created() && rapid.Float64Range(0, 1).Draw(t, "rarely") > 0.1 {
 		t.Skip("no pending void")
 	}
-	id, reserved := "void_none", int64(0)
+	pv := model.PendingVoid{ID: "void_none"}
 	if len(sm.m.Voids) > 0 && rapid.Float64Range(0, 1).Draw(t, "known") < 0.9 {
-		pv := sm.m.Voids[rapid.IntRange(0, len(sm.m.Voids)-1).Draw(t, "which")]
-		id, reserved = pv.ID, pv.Amount
+		pv = sm.m.Voids[rapid.IntRange(0, len(sm.m.Voids)-1).Draw(t, "which")]
 	}
-	req := authcapture.SettleVoidRequest{MerchantID: sm.merchant, ID: sm.id, VoidID: id, IdempotencyKey: sm.key()}
 	var released *int64
 	if confirm && rapid.Bool().Draw(t, "releasedGiven") {
-		r := rapid.OneOf(rapid.Int64Range(0, reserved), rapid.Just(reserved), rapid.Just(reserved+1)).Draw(t, "released")
+		r := sm.released(t, pv)
 		released = &r
-		d := sm.dec(r)
+	}
+	sm.settleVoidID(pv.ID, confirm, released)
+}
+
+// released draws what the provider reports a confirmed void released:
+// part or all of what it reserves, one unit more, and for a void of the
+// whole hold up to what is open too (a capture failed meanwhile).
+func (sm *machine) released(t *rapid.T, pv model.PendingVoid) int64 {
+	reserved := pv.Amount
+	gens := []*rapid.Generator[int64]{rapid.Int64Range(0, reserved), rapid.Just(reserved), rapid.Just(reserved + 1)}
+	if open := sm.m.Open(); pv.Whole && open > 0 {
+		gens = append(gens, rapid.Just(reserved+open), rapid.Just(reserved+open), rapid.Int64Range(reserved, reserved+open),
+			rapid.Just(reserved+open+1))
+	}
+	return rapid.OneOf(gens...).Draw(t, "released")
+}
+
+// settleVoidID confirms (with released, nil for all it reserves) or fails
+// the void id.
+func (sm *machine) settleVoidID(id string, confirm bool, released *int64) {
+	req := authcapture.SettleVoidRequest{MerchantID: sm.merchant, ID: sm.id, VoidID: id, IdempotencyKey: sm.key()}
+	if released != nil {
+		d := sm.dec(*released)
 		req.Released = &d
 	}
 	op, desc := "failVoid", id
@@ -447,7 +594,7 @@ var errNoAnswer = errors.New("the provider did not answer")
 func (sm *machine) providerVoid(t *rapid.T, task authcapture.VoidTask) (int64, error) {
 	c := voidCall{task: task, answer: model.VoidAnswer{Released: task.Amount}}
 	defer func() { sm.calls = append(sm.calls, c) }()
-	switch rapid.IntRange(0, 5).Draw(t, "provider") {
+	switch rapid.IntRange(0, 6).Draw(t, "provider") {
 	case 1:
 		if task.Amount > 0 {
 			c.answer.Released = rapid.Int64Range(0, task.Amount-1).Draw(t, "released")
@@ -455,7 +602,7 @@ func (sm *machine) providerVoid(t *rapid.T, task authcapture.VoidTask) (int64, e
 	case 2:
 		c.answer = model.VoidAnswer{Declined: true}
 		return 0, fmt.Errorf("provider: %w", authcapture.ErrProviderDeclined)
-	case 3:
+	case 3, 6: // the void stays pending: commands meet a scheduled void in flight
 		c.answer = model.VoidAnswer{Unknown: true}
 		return 0, errNoAnswer
 	case 4:
@@ -489,7 +636,11 @@ func (sm *machine) provider(t *rapid.T) model.Provider {
 		if c.run == nil {
 			return l, c.answer
 		}
-		next, want := l.Capture(model.Capture{Amount: c.captured})
+		var capID string
+		if c.result != nil {
+			capID = c.result.Entry.CaptureID
+		}
+		next, want := l.Capture(model.Capture{Amount: c.captured, ID: capID})
 		switch {
 		case want != nil && !errors.Is(c.err, want):
 			t.Fatalf("capture of %d during the scheduled void: want %v, got %v", c.captured, want, c.err)
