@@ -313,7 +313,7 @@ func (l Ledger) voidAmount(amount int64, all bool, available int64) (n int64, wh
 	if n, err = l.amount(amount, all, false, available); err != nil {
 		return 0, false, err
 	}
-	if n != available && !l.Policy.PartialVoid {
+	if n != l.Open() && n != available && !l.Policy.PartialVoid { // everything open, or all it may take
 		return 0, false, authcapture.ErrPartialVoidNotAllowed
 	}
 	return n, all || !l.Policy.PartialVoid, nil
@@ -372,9 +372,10 @@ func (l Ledger) beginVoid(id string, amount int64, all, scheduled bool) (Ledger,
 }
 
 // ConfirmVoid settles the pending void id as carried out: released (nil
-// for all it still reserves) is voided, the rest returns to open. A void
-// of the whole hold lets go of it, and may release more than it reserves,
-// up to what is open too (a failed capture returned it meanwhile).
+// for all it still reserves) is voided, the rest returns to open (or
+// expires, if the hold lapsed). A void of the whole hold lets go of it, and
+// may report up to what was never captured: what it reserved and what is
+// open are voided now, the rest as captures in flight fail.
 func (l Ledger) ConfirmVoid(id string, released *int64) (Ledger, error) {
 	return l.settleVoid(id, true, released)
 }
@@ -398,12 +399,12 @@ func (l Ledger) settleVoid(id string, confirm bool, released *int64) (Ledger, er
 	if confirm && released != nil {
 		most := pv.Amount
 		if pv.Whole {
-			most += l.Open()
+			most = l.Authorized - l.Captured // all the provider may have let go
 		}
 		if *released > most {
 			return l, authcapture.ErrExceedsCapturable
 		}
-		r = *released
+		r = min(*released, pv.Amount+l.Open()) // the rest is released as captures in flight fail
 	}
 	was := l.Closed()
 	l.Voids = slices.Delete(slices.Clone(l.Voids), i, i+1)
@@ -417,6 +418,9 @@ func (l Ledger) settleVoid(id string, confirm bool, released *int64) (Ledger, er
 	var release authcapture.CloseReason
 	if confirm {
 		l.Voided += r
+		if rest := pv.Amount - r; rest > 0 && l.HoldExpired {
+			l.Expired += rest // not released, and nothing can take it after the hold lapsed
+		}
 		release = l.voided(pv.Whole)
 	} else {
 		release = l.giveBack(pv.Amount)
