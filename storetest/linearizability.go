@@ -177,8 +177,6 @@ func randomInput(rng *rand.Rand, cfg linConfig, id string, client, k int, pendin
 		return linInput{Kind: linFinalCapture, Amount: amount, Key: key}
 	case late && r < 46:
 		return linInput{Kind: linVoidAll, Key: key}
-	case late && r < 50:
-		return linInput{Kind: linBeginVoidAll, Key: key}
 	case r < 62:
 		return linInput{Kind: linCapture, Amount: amount, Key: key}
 	case r < 78:
