@@ -87,7 +87,7 @@ func TestCancelAfterApprovalVoidsEverythingOpen(t *testing.T) {
 		_, err := f.svc.BeginCapture(f.ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: a.ID, All: true, IdempotencyKey: f.key()})
 		require.NoError(t, err)
 		_, err = cancel(f, a.ID, f.key())
-		require.ErrorIs(t, err, authcapture.ErrExceedsCapturable, "pending captures hold everything")
+		require.ErrorIs(t, err, authcapture.ErrActionInFlight, "pending captures hold everything: a temporary conflict")
 		b := f.hold("default", "10.00")
 		f.clock.Set(b.ExpiresAt)
 		_, err = cancel(f, b.ID, f.key())

@@ -26,6 +26,7 @@ type CaptureRequest struct {
 	// capture final.
 	Final          *bool
 	Reference      string // such as a shipment ID
+	ProviderRef    string // the provider's ID for the capture, if it gave one
 	IdempotencyKey string
 }
 
@@ -61,11 +62,19 @@ func (s *Service) capture(ctx context.Context, op Command, req CaptureRequest) (
 	if err := checkAmountChoice(req.Amount, req.All); err != nil {
 		return nil, badRequest(op, req.MerchantID, req.ID, err)
 	}
+	if err := checkText("provider reference", req.ProviderRef, maxReferenceLen); err != nil {
+		return nil, badRequest(op, req.MerchantID, req.ID, err)
+	}
 	f := newFingerprint(op).str(req.ID).amount(req.Amount).bool(req.All).str(req.Currency).
-		bool(req.Final != nil).bool(req.Final != nil && *req.Final).str(req.Reference)
-	o := captureOrder{amount: req.Amount, all: req.All, currency: req.Currency, final: req.Final, reference: req.Reference}
-	return s.run(ctx, &command{op: op, merchant: req.MerchantID, id: req.ID, key: req.IdempotencyKey, print: uint64(f)},
-		func(ch *change) error { return s.applyCapture(ch, op, o) })
+		bool(req.Final != nil).bool(req.Final != nil && *req.Final).str(req.Reference).opt(req.ProviderRef)
+	o := captureOrder{amount: req.Amount, all: req.All, currency: req.Currency, final: req.Final, reference: req.Reference,
+		providerRef: req.ProviderRef}
+	cmd := &command{op: op, merchant: req.MerchantID, id: req.ID, key: req.IdempotencyKey, print: uint64(f)}
+	fn := func(ch *change) error { return s.applyCapture(ch, op, o) }
+	if op == CmdCapture && req.ProviderRef != "" {
+		return s.directByRef(ctx, cmd, req.ProviderRef, EntryCapture, fn)
+	}
+	return s.run(ctx, cmd, fn)
 }
 
 // captureOrder is what a capture asks for: a caller's (CaptureRequest) or
@@ -78,7 +87,10 @@ type captureOrder struct {
 	final     *bool
 	reference string
 
+	providerRef string // the provider's ID for the capture, if known
+
 	scheduled bool          // begun by the Scheduler, which settles it
+	key       string        // for a scheduled capture: the key the provider gets
 	id        string        // the capture ID; empty for the next cap_ ID
 	lease     time.Duration // for a scheduled capture: CaptureAt moves this far on
 	reason    Reason        // for a scheduled capture: why it was taken
@@ -95,7 +107,18 @@ func (s *Service) applyCapture(ch *change, op Command, o captureOrder) error {
 	if a.finalPending() {
 		return ch.reject(ErrCapturePending, "")
 	}
-	amount, err := ch.amount(o.amount, o.all, a.Open())
+	direct := op == CmdCapture
+	if !direct && a.ReleasedBy != CloseNone {
+		return ch.reject(ErrInvalidStatus, "the provider let go of the hold (%s); only captures it already accepted can be recorded", a.ReleasedBy)
+	}
+	// A capture the provider already accepted may take what a void in
+	// flight reserved: the provider captured first, and the void will
+	// release that much less.
+	available := a.Open()
+	if direct {
+		available += a.PendingVoid
+	}
+	amount, err := ch.amount(o.amount, o.all, available)
 	if err != nil {
 		return err
 	}
@@ -117,16 +140,20 @@ func (s *Service) applyCapture(ch *change, op Command, o captureOrder) error {
 	}
 	if op == CmdBeginCapture {
 		a.Pending += amount
-		a.PendingCaptures = append(a.PendingCaptures, PendingCapture{ID: id, Amount: amount, Final: final, Scheduled: o.scheduled})
+		a.PendingCaptures = append(a.PendingCaptures, PendingCapture{ID: id, Amount: amount, Final: final,
+			Scheduled: o.scheduled, ProviderRef: o.providerRef, Key: o.key, BegunAt: ch.now})
 		seq := ch.entry(Entry{Kind: EntryCapture, CaptureState: CapturePending, CaptureID: id, Final: final, Amount: amount,
-			Reference: o.reference, Reason: o.reason})
+			Reference: o.reference, Reason: o.reason, ProviderRef: o.providerRef})
 		ch.markMain()
 		ch.event(EventCapturePending, seq, amount)
 		return nil
 	}
+	if open := a.Open(); amount > open {
+		ch.drawFromVoids(amount - open)
+	}
 	a.Captured += amount
 	seq := ch.entry(Entry{Kind: EntryCapture, CaptureState: CaptureSucceeded, CaptureID: id, Final: final, Amount: amount,
-		Reference: o.reference, Reason: o.reason})
+		Reference: o.reference, Reason: o.reason, ProviderRef: o.providerRef})
 	ch.markMain()
 	ch.event(EventCaptureSucceeded, seq, amount)
 	if final {
@@ -146,6 +173,7 @@ type SettleCaptureRequest struct {
 	// Reason, for a failure, is the provider's code; ignored on confirm.
 	Reason         string
 	Reference      string
+	ProviderRef    string // the provider's ID for the capture, if it gave one
 	IdempotencyKey string
 }
 
@@ -178,6 +206,9 @@ func (s *Service) settleRequest(ctx context.Context, op Command, req SettleCaptu
 	if err := checkText("reason", req.Reason, MaxReasonLen); err != nil {
 		return nil, badRequest(op, req.MerchantID, req.ID, err)
 	}
+	if err := checkText("provider reference", req.ProviderRef, maxReferenceLen); err != nil {
+		return nil, badRequest(op, req.MerchantID, req.ID, err)
+	}
 	return s.settle(ctx, op, req)
 }
 
@@ -185,7 +216,7 @@ func (s *Service) settleRequest(ctx context.Context, op Command, req SettleCaptu
 // capture. req is well formed: a caller's, validated by settleRequest, or
 // the Scheduler's own, whose key carries its reserved prefix.
 func (s *Service) settle(ctx context.Context, op Command, req SettleCaptureRequest) (*Result, error) {
-	f := newFingerprint(op).str(req.ID).str(req.CaptureID).str(req.Reason).str(req.Reference)
+	f := newFingerprint(op).str(req.ID).str(req.CaptureID).str(req.Reason).str(req.Reference).opt(req.ProviderRef)
 	notPending := false // the rules found no pending capture of that ID
 	r, err := s.run(ctx, &command{op: op, merchant: req.MerchantID, id: req.ID, key: req.IdempotencyKey, print: uint64(f)},
 		func(ch *change) error {
@@ -201,12 +232,17 @@ func (s *Service) settle(ctx context.Context, op Command, req SettleCaptureReque
 				a.PendingCaptures = nil
 			}
 			a.Pending -= pc.Amount
+			ref := req.ProviderRef
+			if ref == "" {
+				ref = pc.ProviderRef
+			}
 			if pc.Scheduled {
 				defer ch.settleScheduled(op == CmdConfirmCapture)
 			}
 			if op == CmdConfirmCapture {
 				a.Captured += pc.Amount
-				seq := ch.entry(Entry{Kind: EntryCapture, CaptureState: CaptureSucceeded, CaptureID: pc.ID, Final: pc.Final, Amount: pc.Amount, Reference: req.Reference})
+				seq := ch.entry(Entry{Kind: EntryCapture, CaptureState: CaptureSucceeded, CaptureID: pc.ID, Final: pc.Final, Amount: pc.Amount,
+					Reference: req.Reference, ProviderRef: ref})
 				ch.markMain()
 				ch.event(EventCaptureSucceeded, seq, pc.Amount)
 				if pc.Final {
@@ -215,15 +251,11 @@ func (s *Service) settle(ctx context.Context, op Command, req SettleCaptureReque
 				return nil
 			}
 			a.Captures--
-			seq := ch.entry(Entry{Kind: EntryCapture, CaptureState: CaptureFailed, CaptureID: pc.ID, Final: pc.Final, Amount: pc.Amount, Reference: req.Reference, Reason: Reason(req.Reason)})
+			seq := ch.entry(Entry{Kind: EntryCapture, CaptureState: CaptureFailed, CaptureID: pc.ID, Final: pc.Final, Amount: pc.Amount,
+				Reference: req.Reference, Reason: Reason(req.Reason), ProviderRef: ref})
 			ch.markMain()
 			ch.event(EventCaptureFailed, seq, pc.Amount)
-			if a.HoldExpired() {
-				a.Expired += pc.Amount
-				seq := ch.entry(Entry{Kind: EntryExpiry, Amount: pc.Amount, Reason: ReasonCaptureFailed})
-				ch.event(EventExpired, seq, pc.Amount)
-				ch.release = CloseExpired
-			}
+			ch.giveBack(pc.Amount, ReasonCaptureFailed)
 			return nil
 		})
 	if notPending && errors.Is(err, ErrNotFound) {
@@ -291,9 +323,14 @@ func (ch *change) checkCapture(p *Policy, amount int64, final *bool) error {
 	return nil
 }
 
-// releaseRemainder voids what is open after a final capture.
+// releaseRemainder voids what is open after a final capture: the provider
+// lets go of the hold, and whatever a pending action gives back later is
+// released too (giveBack).
 func (ch *change) releaseRemainder() {
 	a := ch.a
+	if a.ReleasedBy == CloseNone { // the first release is the one that let go of the hold
+		a.ReleasedBy = CloseFinalCapture
+	}
 	rest := a.Open()
 	if rest <= 0 {
 		return
@@ -328,22 +365,60 @@ func (s *Service) openFor(ch *change, op Command, currency string) (*Policy, err
 	return p, nil
 }
 
-// amount resolves a capture's or void's amount in minor units.
-func (ch *change) amount(d decimal.Decimal, all bool, open int64) (int64, error) {
-	if open <= 0 {
-		return 0, ch.reject(ErrExceedsCapturable, "nothing is open")
-	}
+// amount resolves a capture's or void's amount in minor units: All takes
+// what is open; an explicit amount may take up to available (what is open,
+// and for a direct action what voids in flight reserved). Asking for more
+// than available is a temporary conflict while actions in flight hold the
+// rest (ErrActionInFlight), and impossible otherwise.
+func (ch *change) amount(d decimal.Decimal, all bool, available int64) (int64, error) {
+	a := ch.a
+	open := a.Open()
+	held := open + a.inFlight() - available // held by actions in flight, out of this command's reach
 	if all {
-		return open, nil
+		switch {
+		case open > 0:
+			return open, nil
+		case a.inFlight() > 0:
+			return 0, ch.reject(ErrActionInFlight, "nothing is open; %s is held by actions in flight", a.Currency.Format(a.inFlight()))
+		default:
+			return 0, ch.reject(ErrExceedsCapturable, "nothing is open")
+		}
 	}
-	amount, err := ch.a.Currency.ToMinor(d)
+	amount, err := a.Currency.ToMinor(d)
 	if err != nil {
 		return 0, ch.reject(rootSentinel(err), "%v", err)
 	}
-	if amount > open {
-		return 0, ch.reject(ErrExceedsCapturable, "%s > %s open", ch.a.Currency.Format(amount), ch.a.Currency.Format(open))
+	switch {
+	case amount <= available:
+		return amount, nil
+	case amount <= available+held:
+		return 0, ch.reject(ErrActionInFlight, "%s > %s available; actions in flight hold %s more", a.Currency.Format(amount),
+			a.Currency.Format(available), a.Currency.Format(held))
+	case available <= 0:
+		return 0, ch.reject(ErrExceedsCapturable, "nothing is open")
+	default:
+		return 0, ch.reject(ErrExceedsCapturable, "%s > %s open", a.Currency.Format(amount), a.Currency.Format(available))
 	}
-	return amount, nil
+}
+
+// giveBack returns amount that a failed action had reserved: to open while
+// the provider holds the funds; else released, by void if the provider let
+// go of the hold (ReleasedBy) or by expiry if the hold lapsed.
+func (ch *change) giveBack(amount int64, reason Reason) {
+	a := ch.a
+	switch {
+	case amount <= 0:
+	case a.ReleasedBy != CloseNone:
+		a.Voided += amount
+		seq := ch.entry(Entry{Kind: EntryVoid, Amount: amount, Reason: ReasonHoldReleased})
+		ch.event(EventVoided, seq, amount)
+		ch.release = a.ReleasedBy
+	case a.HoldExpired():
+		a.Expired += amount
+		seq := ch.entry(Entry{Kind: EntryExpiry, Amount: amount, Reason: reason})
+		ch.event(EventExpired, seq, amount)
+		ch.release = CloseExpired
+	}
 }
 
 func checkAmountChoice(d decimal.Decimal, all bool) error {

@@ -114,6 +114,7 @@ func (ch *change) finish() (*Write, error) {
 		a.CaptureAt, a.CancelAt = time.Time{}, time.Time{}
 	}
 	a.NextDue = nextDue(a)
+	a.PendingSince = pendingSince(a)
 	after := a.Status()
 	if !edges[edge{ch.before, ch.cmd.op, after}] {
 		return nil, fmt.Errorf("authcapture: internal error: %s from %q to %q is not in the transition table", ch.cmd.op, ch.before, after)

@@ -14,7 +14,9 @@ import (
 type noExecutor struct{}
 
 func (noExecutor) Capture(context.Context, authcapture.CaptureTask) error { return nil }
-func (noExecutor) Void(context.Context, authcapture.VoidTask) error       { return nil }
+func (noExecutor) Void(_ context.Context, t authcapture.VoidTask) (int64, error) {
+	return t.Amount, nil
+}
 
 // Every public method of Service and Scheduler that takes a context returns
 // ErrInvalidArgument for a nil one, as http.NewRequestWithContext does,

@@ -113,7 +113,11 @@ func (s *Service) run(ctx context.Context, cmd *command, fn func(ch *change) err
 				return r, rerr
 			}
 			if errors.Is(err, ErrAlreadyExists) {
-				return nil, &Error{Op: string(cmd.op), MerchantID: cmd.merchant, AuthorizationID: ch.a.ID, Err: ErrAlreadyExists}
+				e := &Error{Op: string(cmd.op), MerchantID: cmd.merchant, AuthorizationID: ch.a.ID, Err: ErrAlreadyExists}
+				if !cmd.create {
+					e.Detail = detail(err) // a provider reference another authorization records
+				}
+				return nil, e
 			}
 			// The key's record vanished between the write and the read
 			// (a store that expires records): run again, within the bound.

@@ -54,10 +54,20 @@ var (
 	// ErrCapturePending: a final capture is in flight; no other capture may
 	// begin until it is confirmed or failed.
 	ErrCapturePending = errors.New("a final capture is pending")
+	// ErrActionInFlight: the command asks for more than is open, and
+	// provider actions in flight (two-phase captures or voids not yet
+	// settled) hold the rest. It is temporary: retry once they settle.
+	ErrActionInFlight = errors.New("provider actions in flight hold the amount; retry once they settle")
 	// ErrCaptureSettled: a settlement names a capture that is no longer
 	// pending: it was confirmed or failed already, or captured directly.
 	// The *Error carries the capture's state (CaptureState).
 	ErrCaptureSettled = errors.New("capture already settled")
+	// ErrOutcomeConflict: a provider's outcome contradicts what is
+	// recorded for the action it names: the action settled the other way
+	// (or under another provider reference), it is of the other kind, the
+	// amounts differ, or the reference is another authorization's. The
+	// *Error's Detail names both sides. Reconcile with the provider.
+	ErrOutcomeConflict = errors.New("provider outcome conflicts with the recorded one")
 	// ErrIdempotencyMismatch: an idempotency key was reused with different
 	// parameters or for a different command.
 	ErrIdempotencyMismatch = errors.New("idempotency key reused with different parameters")
@@ -149,8 +159,8 @@ func (e *Error) Unwrap() error { return e.Err }
 // HTTPStatus maps an error from the service to the HTTP status code a
 // payments API would answer with: 404 for ErrNotFound, 409 for conflicts of
 // state or of concurrency (ErrInvalidStatus, ErrExpired, ErrCapturePending,
-// ErrCaptureSettled, ErrVersionConflict, ErrIdempotencyMismatch,
-// ErrAlreadyExists), 422 for a
+// ErrActionInFlight, ErrCaptureSettled, ErrOutcomeConflict, ErrVersionConflict,
+// ErrIdempotencyMismatch, ErrAlreadyExists), 422 for a
 // request that can never succeed as written (amounts, currencies, policy
 // limits, schedules, invalid arguments), and 500 for anything else.
 func HTTPStatus(err error) int {
@@ -180,7 +190,9 @@ var sentinels = []struct {
 	{ErrInvalidStatus, "ErrInvalidStatus", http.StatusConflict},
 	{ErrExpired, "ErrExpired", http.StatusConflict},
 	{ErrCapturePending, "ErrCapturePending", http.StatusConflict},
+	{ErrActionInFlight, "ErrActionInFlight", http.StatusConflict},
 	{ErrCaptureSettled, "ErrCaptureSettled", http.StatusConflict},
+	{ErrOutcomeConflict, "ErrOutcomeConflict", http.StatusConflict},
 	{ErrVersionConflict, "ErrVersionConflict", http.StatusConflict},
 	{ErrIdempotencyMismatch, "ErrIdempotencyMismatch", http.StatusConflict},
 	{ErrAlreadyExists, "ErrAlreadyExists", http.StatusConflict},

@@ -21,6 +21,8 @@ const (
 	EventCapturePending          EventType = "capture.pending"
 	EventCaptureSucceeded        EventType = "capture.succeeded"
 	EventCaptureFailed           EventType = "capture.failed"
+	EventVoidPending             EventType = "void.pending" // a two-phase void was begun: its amount is reserved
+	EventVoidFailed              EventType = "void.failed"  // the provider refused a two-phase void
 )
 
 // Event records an accepted change for relay to webhooks. Events are written

@@ -70,10 +70,11 @@ func ExampleService_BeginCapture() {
 		Amount: decimal.RequireFromString("30.00"), IdempotencyKey: "ship-1"})
 	fmt.Println(r.Authorization.Status(), "pending", r.Authorization.Currency.Format(r.Authorization.Pending))
 
-	// ... a concurrent capture cannot take what is reserved ...
+	// ... a concurrent capture cannot take what is reserved: while it is
+	// in flight, that is a temporary conflict (409), worth a retry later ...
 	_, err := svc.Capture(ctx, authcapture.CaptureRequest{MerchantID: "acme", ID: "order_1",
 		Amount: decimal.RequireFromString("60.00"), IdempotencyKey: "ship-2"})
-	fmt.Println(errors.Is(err, authcapture.ErrExceedsCapturable))
+	fmt.Println(errors.Is(err, authcapture.ErrActionInFlight))
 
 	// ... and the provider's answer settles it.
 	r, _ = svc.ConfirmCapture(ctx, authcapture.SettleCaptureRequest{MerchantID: "acme", ID: "order_1",

@@ -16,19 +16,8 @@ func (s *Service) expiryDue(a *Authorization, now time.Time) *Write {
 	// expiry, its event and the close are dated then.
 	now = a.ExpiresAt
 	ch := s.newChange(a, now, &command{op: CmdExpire, merchant: a.MerchantID, id: a.ID})
-	open := a.Open()
-	a.Expired += open
-	a.ExpiredAt = now
-	// Nothing can be captured or voided any more; a scheduled capture
-	// already at the provider keeps its lease, so the scheduler settles it.
-	a.CancelAt = time.Time{}
-	if !a.scheduledPending() {
-		a.CaptureAt = time.Time{}
-	}
-	seq := ch.entry(Entry{Kind: EntryExpiry, Amount: open, Reason: ReasonExpired})
+	ch.expire()
 	ch.markMain()
-	ch.event(EventExpired, seq, open)
-	ch.release = CloseExpired
 	w, err := ch.finish()
 	if err != nil {
 		// The expiry edges are in the table; an error here is a bug that
@@ -36,6 +25,26 @@ func (s *Service) expiryDue(a *Authorization, now time.Time) *Write {
 		return nil
 	}
 	return w
+}
+
+// expire applies the hold's expiry to ch: the open remainder moves to the
+// expired ledger, and nothing may be captured or voided any more. Actions
+// the scheduler already handed to the provider keep their leases, so it
+// settles them.
+func (ch *change) expire() {
+	a := ch.a
+	open := a.Open()
+	a.Expired += open
+	a.ExpiredAt = a.ExpiresAt
+	if !a.scheduledVoidPending() {
+		a.CancelAt = time.Time{}
+	}
+	if !a.scheduledPending() {
+		a.CaptureAt = time.Time{}
+	}
+	seq := ch.entry(Entry{Kind: EntryExpiry, Amount: open, Reason: ReasonExpired})
+	ch.event(EventExpired, seq, open)
+	ch.release = CloseExpired
 }
 
 // expiryIsDue reports whether a's hold must be expired at now.

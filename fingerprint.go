@@ -36,6 +36,15 @@ func (f fingerprint) str(s string) fingerprint {
 	return f
 }
 
+// opt adds s only when it is not empty, so that a field added to a command
+// later leaves the fingerprints of requests without it as they were.
+func (f fingerprint) opt(s string) fingerprint {
+	if s == "" {
+		return f
+	}
+	return f.str(s)
+}
+
 func (f fingerprint) bool(b bool) fingerprint {
 	if b {
 		return f.byte(1)

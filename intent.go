@@ -72,7 +72,7 @@ const (
 //
 // The ledgers always satisfy
 //
-//	Authorized == Open() + Pending + Captured + Voided + Expired
+//	Authorized == Open() + Pending + PendingVoid + Captured + Voided + Expired
 //
 // An Authorization returned by the service is a copy: changing it changes
 // nothing stored.
@@ -90,8 +90,11 @@ type Authorization struct {
 	Authorized int64 `json:",omitzero"` // approved by the issuer; may be less than Requested
 	Captured   int64 `json:",omitzero"` // taken by succeeded captures
 	Pending    int64 `json:",omitzero"` // reserved by two-phase captures not yet settled
-	Voided     int64 `json:",omitzero"` // released by voids (including the remainder of a final capture)
-	Expired    int64 `json:",omitzero"` // released by expiry
+	// PendingVoid is reserved by two-phase voids not yet settled: the
+	// amount the provider has been asked to release.
+	PendingVoid int64 `json:",omitzero"`
+	Voided      int64 `json:",omitzero"` // released by voids (including the remainder of a final capture)
+	Expired     int64 `json:",omitzero"` // released by expiry
 
 	// Captures counts the captures that succeeded or are pending; the
 	// policy's MaxCaptures applies to it.
@@ -99,6 +102,16 @@ type Authorization struct {
 	// PendingCaptures lists the two-phase captures begun and not yet
 	// confirmed or failed, oldest first.
 	PendingCaptures []PendingCapture `json:",omitzero"`
+	// PendingVoids lists the two-phase voids begun and not yet confirmed
+	// or failed, oldest first.
+	PendingVoids []PendingVoid `json:",omitzero"`
+	// ReleasedBy says how the provider let go of the hold, once it has: a
+	// final capture (CloseFinalCapture) or a void of everything open
+	// (CloseVoided); empty while the provider holds the funds. From then on
+	// nothing may begin at the provider, and what a pending action gives
+	// back when it fails is released too, never reopened (docs/design.md,
+	// section 11).
+	ReleasedBy CloseReason `json:",omitzero"`
 
 	CloseReason CloseReason `json:",omitzero"` // set by the command that closed it
 
@@ -124,6 +137,11 @@ type Authorization struct {
 	// (expiry, a scheduled capture or cancel) while the authorization is
 	// open; zero when nothing is. Stores index it (Store.Due).
 	NextDue time.Time `json:",omitzero"`
+	// PendingSince is when the oldest provider action still in flight (a
+	// pending capture or void) began; zero when none is. Stores index it
+	// (Store.Unsettled), so that reconciliation finds the actions whose
+	// outcome never arrived.
+	PendingSince time.Time `json:",omitzero"`
 
 	// Version increments by exactly one per accepted command. A new
 	// authorization has version 1.
@@ -140,6 +158,29 @@ type PendingCapture struct {
 	Amount    int64  `json:",omitzero"`
 	Final     bool   `json:",omitzero"`
 	Scheduled bool   `json:",omitzero"` // begun by the Scheduler, which settles it
+	// ProviderRef is the provider's ID for the capture, once known.
+	ProviderRef string `json:",omitzero"`
+	// Key is the idempotency key the Scheduler gives the provider for it
+	// (ProviderKey); empty for a caller's capture.
+	Key string `json:",omitzero"`
+	// BegunAt is when the capture was begun.
+	BegunAt time.Time `json:",omitzero"`
+}
+
+// PendingVoid is a two-phase void that has been begun and not settled: the
+// provider has been (or is about to be) asked to release Amount.
+type PendingVoid struct {
+	ID        string `json:",omitzero"`
+	Amount    int64  `json:",omitzero"` // still reserved; a direct capture the provider took first draws from it
+	All       bool   `json:",omitzero"` // a void of everything open: the provider lets go of the hold
+	Scheduled bool   `json:",omitzero"` // begun by the Scheduler for a delayed cancel, which settles it
+	// ProviderRef is the provider's ID for the void, once known.
+	ProviderRef string `json:",omitzero"`
+	// Key is the idempotency key the Scheduler gives the provider for it
+	// (ProviderKey); empty for a caller's void.
+	Key string `json:",omitzero"`
+	// BegunAt is when the void was begun.
+	BegunAt time.Time `json:",omitzero"`
 }
 
 // Open returns the amount still open to capture, in minor units.
@@ -147,17 +188,19 @@ func (a *Authorization) Open() int64 {
 	if a.Phase != PhaseApproved {
 		return 0
 	}
-	return a.Authorized - a.Pending - a.Captured - a.Voided - a.Expired
+	return a.Authorized - a.Pending - a.PendingVoid - a.Captured - a.Voided - a.Expired
 }
 
 // Closed reports whether the authorization can never change again: it was
-// declined or canceled, or nothing is open and no capture is pending.
+// declined or canceled, or nothing is open and no capture or void is
+// pending.
 func (a *Authorization) Closed() bool {
 	switch a.Phase {
 	case PhaseDeclined, PhaseCanceled:
 		return true
 	case PhaseApproved:
-		return a.Open() == 0 && a.Pending == 0
+		return a.Open() == 0 && a.Pending == 0 && a.PendingVoid == 0 &&
+			len(a.PendingCaptures) == 0 && len(a.PendingVoids) == 0
 	}
 	return false
 }
@@ -196,20 +239,21 @@ func (a *Authorization) HoldExpired() bool { return !a.ExpiredAt.IsZero() }
 
 // Amounts are an authorization's ledgers as exact decimals in its currency.
 type Amounts struct {
-	Requested, Authorized, Open, Pending, Captured, Voided, Expired decimal.Decimal
+	Requested, Authorized, Open, Pending, PendingVoid, Captured, Voided, Expired decimal.Decimal
 }
 
 // Amounts returns the ledgers as decimals with the currency's digits.
 func (a *Authorization) Amounts() Amounts {
 	c := a.Currency
 	return Amounts{
-		Requested:  c.FromMinor(a.Requested),
-		Authorized: c.FromMinor(a.Authorized),
-		Open:       c.FromMinor(a.Open()),
-		Pending:    c.FromMinor(a.Pending),
-		Captured:   c.FromMinor(a.Captured),
-		Voided:     c.FromMinor(a.Voided),
-		Expired:    c.FromMinor(a.Expired),
+		Requested:   c.FromMinor(a.Requested),
+		Authorized:  c.FromMinor(a.Authorized),
+		Open:        c.FromMinor(a.Open()),
+		Pending:     c.FromMinor(a.Pending),
+		PendingVoid: c.FromMinor(a.PendingVoid),
+		Captured:    c.FromMinor(a.Captured),
+		Voided:      c.FromMinor(a.Voided),
+		Expired:     c.FromMinor(a.Expired),
 	}
 }
 
@@ -221,6 +265,9 @@ func (a *Authorization) Clone() *Authorization {
 	}
 	if a.PendingCaptures != nil {
 		c.PendingCaptures = slices.Clone(a.PendingCaptures)
+	}
+	if a.PendingVoids != nil {
+		c.PendingVoids = slices.Clone(a.PendingVoids)
 	}
 	return &c
 }
@@ -234,9 +281,31 @@ func (a *Authorization) pendingCapture(id string) (int, bool) {
 	return -1, false
 }
 
+func (a *Authorization) pendingVoid(id string) (int, bool) {
+	for i := range a.PendingVoids {
+		if a.PendingVoids[i].ID == id {
+			return i, true
+		}
+	}
+	return -1, false
+}
+
+// inFlight is what pending provider actions hold: two-phase captures and
+// voids not yet settled.
+func (a *Authorization) inFlight() int64 { return a.Pending + a.PendingVoid }
+
 func (a *Authorization) scheduledPending() bool {
 	for i := range a.PendingCaptures {
 		if a.PendingCaptures[i].Scheduled {
+			return true
+		}
+	}
+	return false
+}
+
+func (a *Authorization) scheduledVoidPending() bool {
+	for i := range a.PendingVoids {
+		if a.PendingVoids[i].Scheduled {
 			return true
 		}
 	}
@@ -268,16 +337,26 @@ const (
 	EntrySchedule   EntryKind = "schedule" // a schedule set, claimed or cleared; see the Reason
 )
 
-// CaptureState is the state of a capture entry. A direct capture is
-// recorded as one succeeded entry; a two-phase capture as a pending entry
-// followed by a succeeded or failed entry with the same CaptureID.
-type CaptureState string
+// ActionState is the state of a provider action in the log. A direct
+// capture or void is recorded as one succeeded entry; a two-phase one as a
+// pending entry followed by a succeeded or failed entry with the same ID.
+type ActionState string
+
+// The action states.
+const (
+	ActionPending   ActionState = "pending"
+	ActionSucceeded ActionState = "succeeded"
+	ActionFailed    ActionState = "failed"
+)
+
+// CaptureState is the state of a capture entry.
+type CaptureState = ActionState
 
 // The capture states.
 const (
-	CapturePending   CaptureState = "pending"
-	CaptureSucceeded CaptureState = "succeeded"
-	CaptureFailed    CaptureState = "failed"
+	CapturePending   = ActionPending
+	CaptureSucceeded = ActionSucceeded
+	CaptureFailed    = ActionFailed
 )
 
 // Reason explains a void, an expiry, a decline or a cancel. Reasons that the
@@ -301,6 +380,15 @@ const (
 	ReasonScheduledCapture Reason = "scheduled_capture" // a delayed capture fired
 	ReasonAutomaticCapture Reason = "automatic_capture" // capture mode automatic
 	ReasonCaptureFallback  Reason = "capture_fallback"  // the method could not hold; captured at once
+	// A pending void's reservation that a direct capture or void the
+	// provider accepted took instead (a failed void entry of that amount).
+	ReasonDrawnByDirectAction Reason = "drawn_by_direct_action"
+	// The part of a void's reservation the provider reports it did not
+	// release (something took it first): it returns to open.
+	ReasonNotReleased Reason = "not_released"
+	// What a failed action gives back after the provider let go of the
+	// hold: released, not reopened.
+	ReasonHoldReleased Reason = "hold_released"
 
 	// Schedule entries: Reference holds the new due time (RFC 3339), or is
 	// empty when a schedule is cleared.
@@ -309,14 +397,22 @@ const (
 	ReasonCaptureUnscheduled Reason = "capture_unscheduled" // an explicit capture overrode it, or retries ran out
 	ReasonCancelUnscheduled  Reason = "cancel_unscheduled"  // an explicit void overrode it, or the provider refused
 	ReasonScheduleClaimed    Reason = "schedule_claimed"    // a scheduler took the action; due again if it dies
+	// At approval, a delayed capture (or expiry capture) or delayed cancel
+	// that does not fit the hold the provider gave (it would fall within
+	// the policy's ScheduleMargin of ExpiresAt) and that the policy does
+	// not clamp is dropped, never refused: the approval is recorded.
+	ReasonCaptureUnfit Reason = "capture_schedule_unfit"
+	ReasonCancelUnfit  Reason = "cancel_schedule_unfit"
 )
 
 // IsSystem reports whether r is one the library itself records.
 func (r Reason) IsSystem() bool {
 	switch r {
 	case ReasonFinalCapture, ReasonExpired, ReasonCaptureFailed, ReasonScheduledCancel,
-		ReasonScheduledCapture, ReasonAutomaticCapture, ReasonCaptureFallback, ReasonCaptureScheduled,
-		ReasonCancelScheduled, ReasonCaptureUnscheduled, ReasonCancelUnscheduled, ReasonScheduleClaimed:
+		ReasonScheduledCapture, ReasonAutomaticCapture, ReasonCaptureFallback, ReasonDrawnByDirectAction,
+		ReasonNotReleased, ReasonHoldReleased, ReasonCaptureScheduled,
+		ReasonCancelScheduled, ReasonCaptureUnscheduled, ReasonCancelUnscheduled, ReasonScheduleClaimed,
+		ReasonCaptureUnfit, ReasonCancelUnfit:
 		return true
 	}
 	return false
@@ -338,6 +434,9 @@ type Entry struct {
 	CaptureState   CaptureState `json:",omitzero"` // for capture entries
 	CaptureID      string       `json:",omitzero"` // for capture entries
 	Final          bool         `json:",omitzero"` // for capture entries: the capture releases the remainder
+	VoidState      ActionState  `json:",omitzero"` // for the entries of two-phase voids
+	VoidID         string       `json:",omitzero"` // for the entries of two-phase voids
+	ProviderRef    string       `json:",omitzero"` // the provider's own ID for the action, if the host gave it
 	Amount         int64        `json:",omitzero"`
 	At             time.Time    `json:",omitzero"`
 	IdempotencyKey string       `json:",omitzero"`

@@ -157,9 +157,16 @@ type AuthorizeRequest struct {
 	// for a partial authorization.
 	Amount decimal.Decimal
 	// ExpiresAt, if set, is when the hold lapses; otherwise the policy's
-	// Validity from now. It must be in the future and within 90 days.
+	// Validity from now. It must be within 90 days. A time already past is
+	// recorded all the same (the provider's answer arrived late): the
+	// approval and the hold's expiry are written together.
 	ExpiresAt time.Time
-	Reference string // the provider's authorization reference
+	Reference string // the caller's reference for the approval, such as the provider's authorization code
+	// ProviderRef is the provider's own ID for the authorization (a
+	// payment or PSP reference), if it gave one. It is recorded on the
+	// approval's entry and indexed like every provider reference:
+	// FindByProviderRef finds the authorization by it.
+	ProviderRef string
 	// CapturedImmediately reports that the payment method could not hold
 	// funds and the provider captured at once (NjiaPay's prefer_delay). It
 	// needs a policy with ImmediateCaptureFallback; the authorization then
@@ -183,8 +190,11 @@ func (s *Service) Authorize(ctx context.Context, req AuthorizeRequest) (*Result,
 	if err := checkAmount(req.Amount); err != nil {
 		return nil, badRequest(op, req.MerchantID, req.ID, err)
 	}
+	if err := checkText("provider reference", req.ProviderRef, maxReferenceLen); err != nil {
+		return nil, badRequest(op, req.MerchantID, req.ID, err)
+	}
 	f := newFingerprint(op).str(req.ID).amount(req.Amount).int(req.ExpiresAt.UnixNano()).str(req.Reference).
-		bool(req.CapturedImmediately)
+		bool(req.CapturedImmediately).opt(req.ProviderRef)
 	return s.run(ctx, &command{op: op, merchant: req.MerchantID, id: req.ID, key: req.IdempotencyKey, print: uint64(f)},
 		func(ch *change) error {
 			a := ch.a
@@ -207,8 +217,8 @@ func (s *Service) Authorize(ctx context.Context, req AuthorizeRequest) (*Result,
 				a.ExpiryRule = "policy " + p.Name + " validity " + p.Validity.String()
 			} else {
 				at := req.ExpiresAt.UTC()
-				if !at.After(ch.now) || at.Sub(ch.now) > maxValidity {
-					return ch.reject(ErrInvalidArgument, "ExpiresAt %s must be after now (%s) and within %s", at.Format(time.RFC3339Nano), ch.now.Format(time.RFC3339Nano), maxValidity)
+				if at.Sub(ch.now) > maxValidity {
+					return ch.reject(ErrInvalidArgument, "ExpiresAt %s must be within %s of now (%s)", at.Format(time.RFC3339Nano), maxValidity, ch.now.Format(time.RFC3339Nano))
 				}
 				a.ExpiresAt = at
 				a.ExpiryRule = "explicit"
@@ -219,7 +229,7 @@ func (s *Service) Authorize(ctx context.Context, req AuthorizeRequest) (*Result,
 			a.Phase = PhaseApproved
 			a.Authorized = amount
 			a.AuthorizedAt = ch.now
-			seq := ch.entry(Entry{Kind: EntryAuthorized, Amount: amount, Reference: req.Reference})
+			seq := ch.entry(Entry{Kind: EntryAuthorized, Amount: amount, Reference: req.Reference, ProviderRef: req.ProviderRef})
 			ch.markMain()
 			ch.event(EventAuthorized, seq, amount)
 			if a.CaptureMode == CaptureAutomatic || req.CapturedImmediately {
@@ -236,7 +246,14 @@ func (s *Service) Authorize(ctx context.Context, req AuthorizeRequest) (*Result,
 				ch.event(EventCaptureSucceeded, seq, amount)
 				return nil
 			}
-			return ch.schedule(p)
+			if !ch.now.Before(a.ExpiresAt) {
+				// The provider approved a hold that has already lapsed (its
+				// answer came late): record the approval, and the expiry.
+				ch.expire()
+				return nil
+			}
+			ch.schedule(p)
+			return nil
 		})
 }
 

@@ -55,11 +55,20 @@ func TestAuthorize(t *testing.T) {
 		assert.Equal(t, time.UTC, r.Authorization.ExpiresAt.Location())
 		assert.Equal(t, "explicit", r.Authorization.ExpiryRule)
 	})
-	t.Run("an explicit expiry in the past is rejected", func(t *testing.T) {
+	t.Run("an approval of a hold already past its expiry is recorded and expires in the same write", func(t *testing.T) {
 		f := setup(t)
 		id := create(f, "10.00")
-		_, err := f.svc.Authorize(f.ctx, authcapture.AuthorizeRequest{MerchantID: "m1", ID: id, Amount: amt("10"), ExpiresAt: t0, IdempotencyKey: f.key()})
-		require.ErrorIs(t, err, authcapture.ErrInvalidArgument)
+		r, err := f.svc.Authorize(f.ctx, authcapture.AuthorizeRequest{MerchantID: "m1", ID: id, Amount: amt("10"),
+			ExpiresAt: t0.Add(-time.Minute), IdempotencyKey: f.key()})
+		require.NoError(t, err)
+		a := r.Authorization
+		assert.Equal(t, "0.00/0.00/0.00/0.00/10.00 expired", amounts(a))
+		assert.Equal(t, int64(1000), a.Authorized, "the approval is on the books")
+		assert.True(t, a.ExpiredAt.Equal(t0.Add(-time.Minute)), "the hold lapsed when the provider said")
+		assert.Equal(t, authcapture.EntryAuthorized, r.Entry.Kind)
+		_, err = f.svc.Authorize(f.ctx, authcapture.AuthorizeRequest{MerchantID: "m1", ID: create(f, "10.00"), Amount: amt("10"),
+			ExpiresAt: t0.Add(91 * 24 * time.Hour), IdempotencyKey: f.key()})
+		require.ErrorIs(t, err, authcapture.ErrInvalidArgument, "more than 90 days is still refused")
 	})
 	t.Run("pending then authorized", func(t *testing.T) {
 		f := setup(t)
@@ -214,7 +223,10 @@ func TestTwoPhaseCapture(t *testing.T) {
 		begin(f, a.ID, "8.00", nil)
 		assert.Equal(t, "2.00/8.00/0.00/0.00/0.00 partially_captured", amounts(f.get(a.ID)))
 		_, err := f.capture(a.ID, "2.01", nil)
-		require.ErrorIs(t, err, authcapture.ErrExceedsCapturable)
+		require.ErrorIs(t, err, authcapture.ErrActionInFlight, "a temporary conflict while 8.00 is in flight")
+		assert.Equal(t, 409, authcapture.HTTPStatus(err))
+		_, err = f.capture(a.ID, "10.01", nil)
+		require.ErrorIs(t, err, authcapture.ErrExceedsCapturable, "more than the hold is never possible")
 	})
 	t.Run("confirm moves pending to captured", func(t *testing.T) {
 		f := setup(t)

@@ -126,47 +126,47 @@ func (p *Policy) checkSchedule(req CreateRequest) (scheduleSpec, error) {
 	return sp, nil
 }
 
-// schedule sets CaptureAt and CancelAt at approval, clamping or rejecting
-// times later than ExpiresAt-ScheduleMargin as the policy says.
-func (ch *change) schedule(p *Policy) error {
+// schedule sets CaptureAt and CancelAt at approval. A time later than
+// ExpiresAt-ScheduleMargin does not fit the hold the provider gave: it is
+// clamped to that instant if the policy says so, else dropped; either way
+// the approval is recorded, with a schedule entry and event saying what
+// became of each schedule.
+func (ch *change) schedule(p *Policy) {
 	a := ch.a
 	latest := a.ExpiresAt.Add(-p.ScheduleMargin)
-	if !latest.After(ch.now) && (a.CaptureMode == CaptureDelayed || a.CancelMode == CancelDelayed || a.ExpiryAction == ExpiryCapture) {
-		return ch.reject(ErrInvalidSchedule, "the hold expires within the schedule margin %s", p.ScheduleMargin)
+	fit := func(at time.Time) (time.Time, bool) {
+		switch {
+		case !at.After(latest):
+			return at, true
+		case p.ClampSchedules && latest.After(ch.now):
+			return latest, true
+		}
+		return time.Time{}, false
 	}
-	fit := func(name string, at time.Time) (time.Time, error) {
-		if !at.After(latest) {
-			return at, nil
+	if a.CaptureMode == CaptureDelayed || a.ExpiryAction == ExpiryCapture {
+		want := latest
+		if a.CaptureMode == CaptureDelayed {
+			want = ch.now.Add(a.CaptureDelay)
 		}
-		if p.ClampSchedules {
-			return latest, nil
+		if at, ok := fit(want); ok && at.After(ch.now) {
+			a.CaptureAt = at
+			ch.scheduleEntry(ReasonCaptureScheduled, at)
+		} else {
+			ch.scheduleEntry(ReasonCaptureUnfit, time.Time{})
 		}
-		return time.Time{}, ch.reject(ErrInvalidSchedule, "%s at %s is later than %s before expiry at %s",
-			name, at.Format(time.RFC3339Nano), p.ScheduleMargin, a.ExpiresAt.Format(time.RFC3339Nano))
-	}
-	var err error
-	if a.CaptureMode == CaptureDelayed {
-		if a.CaptureAt, err = fit("the delayed capture", ch.now.Add(a.CaptureDelay)); err != nil {
-			return err
-		}
-	} else if a.ExpiryAction == ExpiryCapture {
-		a.CaptureAt = latest
 	}
 	if a.CancelMode == CancelDelayed {
-		if a.CancelAt, err = fit("the delayed cancel", ch.now.Add(a.CancelDelay)); err != nil {
-			return err
+		at, ok := fit(ch.now.Add(a.CancelDelay))
+		if ok && !a.CaptureAt.IsZero() && a.CaptureMode == CaptureDelayed && !a.CaptureAt.Before(at) {
+			ok = false // clamped to the capture's time or earlier, it would fire first
+		}
+		if ok && at.After(ch.now) {
+			a.CancelAt = at
+			ch.scheduleEntry(ReasonCancelScheduled, at)
+		} else {
+			ch.scheduleEntry(ReasonCancelUnfit, time.Time{})
 		}
 	}
-	if a.CaptureMode == CaptureDelayed && !a.CancelAt.IsZero() && !a.CaptureAt.Before(a.CancelAt) {
-		return ch.reject(ErrInvalidSchedule, "after clamping, the delayed capture is no longer before the delayed cancel")
-	}
-	if !a.CaptureAt.IsZero() {
-		ch.scheduleEntry(ReasonCaptureScheduled, a.CaptureAt)
-	}
-	if !a.CancelAt.IsZero() {
-		ch.scheduleEntry(ReasonCancelScheduled, a.CancelAt)
-	}
-	return nil
 }
 
 // scheduleEntry records a schedule change: the new due time, or none.
@@ -197,11 +197,11 @@ func (ch *change) overrideCapture() {
 	ch.scheduleEntry(ReasonCaptureUnscheduled, a.CaptureAt)
 }
 
-// overrideCancel applies an explicit void's effect: a delayed cancel is
-// dropped.
+// overrideCancel applies an explicit void's effect: a delayed cancel not
+// yet begun is dropped.
 func (ch *change) overrideCancel() {
-	if ch.a.CancelAt.IsZero() {
-		return
+	if ch.a.CancelAt.IsZero() || ch.a.scheduledVoidPending() {
+		return // a cancel already at the provider keeps its lease, so the scheduler settles it
 	}
 	ch.a.CancelAt = time.Time{}
 	ch.scheduleEntry(ReasonCancelUnscheduled, time.Time{})

@@ -2,6 +2,9 @@ package authcapture
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -12,33 +15,62 @@ import (
 // provider, which the library cannot call itself. The host implements it
 // with its provider's API.
 //
-// Both methods must be idempotent by the task's Key: the Scheduler may call
-// them again with the same Key after a crash or a lost reply. Return nil when
-// the provider accepted, an error wrapping ErrProviderDeclined when it
-// definitively refused, and any other error when the outcome is unknown (the
-// action is then tried again, with the same Key, after the lease).
+// Both methods must be idempotent by the task's Key (ProviderKey): the
+// Scheduler may call them again with the same Key after a crash or a lost
+// reply. Return nil when the provider accepted, an error wrapping
+// ErrProviderDeclined when it definitively refused, and any other error
+// when the outcome is unknown: the action then stays reserved and is tried
+// again, with the same Key, after the lease. A panic counts as an unknown
+// outcome.
+//
+// Every action is reserved in the ledger before the Executor is called (a
+// pending capture or void), so the host's own commands cannot take what
+// the provider is being asked for, and settled with what the provider
+// reports once it answers.
 type Executor interface {
 	Capture(ctx context.Context, task CaptureTask) error
-	Void(ctx context.Context, task VoidTask) error
+	// Void asks the provider to release the hold and returns what it
+	// released, in minor units: task.Amount when it released all it was
+	// asked to, less if a capture took part of it first (the host records
+	// that capture with Service.Capture), zero if nothing was left.
+	Void(ctx context.Context, task VoidTask) (released int64, err error)
 }
 
 // CaptureTask is a scheduled capture for the provider.
 type CaptureTask struct {
 	MerchantID, AuthorizationID string
 	CaptureID                   string
-	Key                         string // the idempotency key to give the provider
+	Key                         string // the idempotency key to give the provider (ProviderKey)
 	Amount                      int64  // minor units of Currency
 	Currency                    Currency
 	Attempt                     int // 1 for the first try
 	Reason                      Reason
 }
 
-// VoidTask is a scheduled cancel for the provider: release what is open.
+// VoidTask is a scheduled cancel for the provider: release the hold,
+// whose open amount has been reserved for it.
 type VoidTask struct {
 	MerchantID, AuthorizationID string
-	Key                         string // the idempotency key to give the provider
-	Amount                      int64  // minor units of Currency
+	VoidID                      string
+	Key                         string // the idempotency key to give the provider (ProviderKey)
+	Amount                      int64  // minor units of Currency: what the void reserved
 	Currency                    Currency
+}
+
+// ProviderKey returns the idempotency key the Scheduler gives the provider
+// for one action (a capture or void ID) of one authorization of one
+// merchant: "ac1-" and 40 hexadecimal digits of a SHA-256 over the three
+// IDs, each prefixed by its length. No two (merchant, authorization,
+// action) triples share a key, whatever characters the IDs contain, and
+// the key fits every provider's limit (Adyen's is 64 characters).
+func ProviderKey(merchantID, authorizationID, actionID string) string {
+	h := sha256.New()
+	for _, s := range []string{merchantID, authorizationID, actionID} {
+		var n [binary.MaxVarintLen64]byte
+		h.Write(n[:binary.PutUvarint(n[:], uint64(len(s)))])
+		h.Write([]byte(s))
+	}
+	return "ac1-" + hex.EncodeToString(h.Sum(nil)[:20])
 }
 
 // Defaults of SchedulerOptions.
@@ -139,7 +171,11 @@ type SweepResult struct {
 	Canceled      int // scheduled cancels carried out
 	CancelFailed  int // scheduled cancels the provider declined (dropped)
 	Unknown       int // executor outcomes unknown: retried after the lease
-	Skipped       int // nothing to do now, or another scheduler has it
+	// Deferred counts due actions this scheduler could not carry out now
+	// (an unknown policy, no executor, actions in flight holding the
+	// amount): they stay due, a lease later, and Errors says why.
+	Deferred int
+	Skipped  int // nothing to do now, or another scheduler has it
 	// Errors holds one error per authorization that failed; the others
 	// were still processed.
 	Errors []error
@@ -192,7 +228,7 @@ func (s *Scheduler) Run(ctx context.Context, report func(SweepResult)) error {
 			}
 			report(res)
 		}
-		progress := res.Expired + res.Captured + res.CaptureFailed + res.Canceled + res.CancelFailed
+		progress := res.Expired + res.Captured + res.CaptureFailed + res.Canceled + res.CancelFailed + res.Deferred
 		if err == nil && res.Due == s.opts.BatchSize && progress > 0 {
 			continue // more may be due right now
 		}
@@ -233,23 +269,46 @@ func (s *Scheduler) apply(ctx context.Context, ref DueRef, res *SweepResult) err
 	}
 	captureDue := !a.CaptureAt.IsZero() && !now.Before(a.CaptureAt)
 	cancelDue := !a.CancelAt.IsZero() && !now.Before(a.CancelAt)
-	switch {
-	case a.Closed():
+	if a.Closed() || (!captureDue && !cancelDue) {
 		res.Skipped++
+		return nil
+	}
+	// Check what the writes after the provider call will need before
+	// making it: an action that could be carried out but not recorded
+	// must not be carried out.
+	var why error
+	switch {
+	case s.exec == nil:
+		why = fmt.Errorf("a scheduled action is due and the scheduler has no executor: %w", ErrInvalidArgument)
+	case s.svc.policies[a.Policy] == nil:
+		why = fmt.Errorf("policy %q is not registered with this service: %w", a.Policy, ErrUnknownPolicy)
+	}
+	if why != nil {
+		res.Deferred++
+		return errors.Join(why, s.defer_(ctx, a, captureDue, cancelDue))
+	}
+	switch {
 	case captureDue && (!cancelDue || a.CaptureAt.Before(a.CancelAt)):
 		// Both due (a sweep ran late): the one that was due first goes first.
 		return s.capture(ctx, a, res)
-	case cancelDue && a.Open() == 0:
-		// Captures in flight hold everything: release what they return,
-		// if anything, after they settle.
-		res.Skipped++
-		return s.pushCancel(ctx, a)
-	case cancelDue:
-		return s.cancel(ctx, a, res)
 	default:
-		res.Skipped++
+		return s.cancel(ctx, a, res)
 	}
-	return nil
+}
+
+// defer_ moves what is due on a a lease later, leaving it scheduled.
+func (s *Scheduler) defer_(ctx context.Context, a *Authorization, capture, cancel bool) error {
+	return s.move(ctx, a, "defer", func(ch *change) {
+		at := ch.now.Add(s.opts.Lease)
+		if capture {
+			ch.a.CaptureAt = at
+			ch.scheduleEntry(ReasonCaptureScheduled, at)
+		}
+		if cancel {
+			ch.a.CancelAt = at
+			ch.scheduleEntry(ReasonCancelScheduled, at)
+		}
+	})
 }
 
 // claim leases a's scheduled action (the cancel, or else the capture) to
@@ -268,50 +327,114 @@ func (s *Scheduler) claim(ctx context.Context, a *Authorization, cancel bool) (*
 	})
 }
 
-// cancel voids what is open through the executor, then records it.
+// cancel begins a void of everything open for a delayed cancel (or
+// re-drives one whose scheduler died), hands it to the executor, and
+// settles it with what the provider released.
 func (s *Scheduler) cancel(ctx context.Context, a *Authorization, res *SweepResult) error {
-	if s.exec == nil {
-		res.Skipped++
-		return errors.Join(fmt.Errorf("a scheduled cancel is due and the scheduler has no executor: %w", ErrInvalidArgument),
-			s.pushCancel(ctx, a))
+	var pv *PendingVoid
+	for i := range a.PendingVoids {
+		if a.PendingVoids[i].Scheduled {
+			pv = &a.PendingVoids[i]
+		}
 	}
-	a, mine, err := s.claim(ctx, a, true)
-	if err != nil || !mine {
-		res.Skipped++
-		return err
+	if pv == nil {
+		// A fresh attempt, named after the version found due: every
+		// scheduler that found this state due uses the same key, and
+		// exactly one begins it.
+		voidID := "sched_void_" + strconv.FormatInt(a.Version, 10)
+		r, err := s.svc.beginScheduledVoid(ctx, a, voidID, s.opts.Lease)
+		switch {
+		case err == nil && r.Replayed:
+			res.Skipped++
+			return nil
+		case err == nil:
+			a = r.Authorization
+			i, _ := a.pendingVoid(voidID)
+			pv = &a.PendingVoids[i]
+		case !isRejection(err):
+			return err
+		case errors.Is(err, ErrVersionConflict):
+			res.Skipped++ // it changed since it was found due; looked at again if still due
+			return nil
+		case errors.Is(err, ErrActionInFlight):
+			// Captures in flight hold everything: release what they
+			// return, if anything, after they settle.
+			res.Deferred++
+			return s.pushCancel(ctx, a)
+		default:
+			// Nothing left to cancel (the provider let go of the hold),
+			// or the policy forbids it: drop the schedule and say why.
+			res.Skipped++
+			return errors.Join(fmt.Errorf("scheduled cancel dropped: %w", err), s.move(ctx, a, "cancel-dropped", func(ch *change) {
+				ch.a.CancelAt = time.Time{}
+				ch.scheduleEntry(ReasonCancelUnscheduled, time.Time{})
+			}))
+		}
+	} else {
+		// The scheduler that began it did not settle it within the lease.
+		var mine bool
+		var err error
+		if a, mine, err = s.claim(ctx, a, true); err != nil || !mine {
+			res.Skipped++
+			return err
+		}
+		i, ok := a.pendingVoid(pv.ID)
+		if !ok {
+			res.Skipped++
+			return nil
+		}
+		pv = &a.PendingVoids[i]
 	}
-	key := "cancel:" + a.MerchantID + ":" + a.ID
-	err = s.exec.Void(ctx, VoidTask{MerchantID: a.MerchantID, AuthorizationID: a.ID, Key: key,
-		Amount: a.Open(), Currency: a.Currency})
+	id, key := pv.ID, pv.Key
+	released, err := s.execVoid(ctx, VoidTask{MerchantID: a.MerchantID, AuthorizationID: a.ID, VoidID: id, Key: key,
+		Amount: pv.Amount, Currency: a.Currency})
 	switch {
 	case err == nil:
-		_, err = s.svc.scheduledCancel(ctx, a, schedulerKeyPrefix+key)
+		if released < 0 {
+			res.Unknown++
+			return fmt.Errorf("executor reports releasing %d, a negative amount; the void stays pending", released)
+		}
+		r := a.Currency.FromMinor(released)
+		_, err = s.svc.settleVoid(ctx, CmdConfirmVoid, SettleVoidRequest{MerchantID: a.MerchantID, ID: a.ID, VoidID: id,
+			Released: &r, IdempotencyKey: schedulerKeyPrefix + "confirm:" + a.ID + ":" + id})
 		if err == nil {
 			res.Canceled++
 		}
 		return err
 	case errors.Is(err, ErrProviderDeclined):
 		res.CancelFailed++
-		return errors.Join(err, s.move(ctx, a, "cancel-refused", func(ch *change) {
-			ch.a.CancelAt = time.Time{}
-			ch.scheduleEntry(ReasonCancelUnscheduled, time.Time{})
-		}))
+		_, err2 := s.svc.settleVoid(ctx, CmdFailVoid, SettleVoidRequest{MerchantID: a.MerchantID, ID: a.ID, VoidID: id,
+			Reason: "provider_declined", IdempotencyKey: schedulerKeyPrefix + "fail:" + a.ID + ":" + id})
+		return errors.Join(err, err2)
 	default:
 		res.Unknown++
 		return err
 	}
 }
 
+// execVoid calls the executor's Void; a panic is an unknown outcome.
+func (s *Scheduler) execVoid(ctx context.Context, task VoidTask) (released int64, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			released, err = 0, fmt.Errorf("executor panicked in Void: %v (outcome unknown)", r)
+		}
+	}()
+	return s.exec.Void(ctx, task)
+}
+
+// execCapture calls the executor's Capture; a panic is an unknown outcome.
+func (s *Scheduler) execCapture(ctx context.Context, task CaptureTask) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("executor panicked in Capture: %v (outcome unknown)", r)
+		}
+	}()
+	return s.exec.Capture(ctx, task)
+}
+
 // capture begins a scheduled capture of everything open (or re-drives one
 // whose scheduler died), hands it to the executor, and settles it.
 func (s *Scheduler) capture(ctx context.Context, a *Authorization, res *SweepResult) error {
-	if s.exec == nil {
-		// Nothing can carry it out: look again after the lease rather than
-		// block the head of the due index.
-		res.Skipped++
-		return errors.Join(fmt.Errorf("a scheduled capture is due and the scheduler has no executor: %w", ErrInvalidArgument),
-			s.reschedule(ctx, a, true))
-	}
 	var pc *PendingCapture
 	for i := range a.PendingCaptures {
 		if a.PendingCaptures[i].Scheduled {
@@ -332,12 +455,16 @@ func (s *Scheduler) capture(ctx context.Context, a *Authorization, res *SweepRes
 				res.Skipped++ // it changed since it was found due; looked at again if still due
 				return nil
 			}
-			// The capture is not possible now. While other captures are
-			// pending it may become possible (a failed one returns its
+			// The capture is not possible now. While other actions are
+			// in flight it may become possible (a failed one returns its
 			// amount): look again after the lease. Otherwise the policy
 			// forbids it: drop the schedule and say why.
-			res.Skipped++
-			retry := errors.Is(err, ErrCapturePending) || (errors.Is(err, ErrExceedsCapturable) && a.Pending > 0)
+			retry := errors.Is(err, ErrCapturePending) || errors.Is(err, ErrActionInFlight)
+			if retry {
+				res.Deferred++
+			} else {
+				res.Skipped++
+			}
 			if err2 := s.reschedule(ctx, a, retry); err2 != nil {
 				return err2
 			}
@@ -368,9 +495,13 @@ func (s *Scheduler) capture(ctx context.Context, a *Authorization, res *SweepRes
 		}
 		pc = &a.PendingCaptures[i]
 	}
-	id, amount := pc.ID, pc.Amount
-	key := "capture:" + a.MerchantID + ":" + a.ID + ":" + id
-	err := s.exec.Capture(ctx, CaptureTask{MerchantID: a.MerchantID, AuthorizationID: a.ID, CaptureID: id, Key: key,
+	id, amount, key := pc.ID, pc.Amount, pc.Key
+	if key == "" {
+		// Begun by a release that did not record the key: the key it gave
+		// the provider, so that a re-drive is still recognised.
+		key = "capture:" + a.MerchantID + ":" + a.ID + ":" + id
+	}
+	err := s.execCapture(ctx, CaptureTask{MerchantID: a.MerchantID, AuthorizationID: a.ID, CaptureID: id, Key: key,
 		Amount: amount, Currency: a.Currency, Attempt: a.CaptureFailures + 1, Reason: ReasonScheduledCapture})
 	switch {
 	case err == nil:
@@ -464,18 +595,20 @@ func (s *Service) beginScheduledCapture(ctx context.Context, a *Authorization, c
 	return s.run(ctx, &command{op: op, merchant: a.MerchantID, id: a.ID, key: schedulerKeyPrefix + "begin:" + a.ID + ":" + capID,
 		found: a.Version, print: uint64(newFingerprint(op).str(a.ID).str(capID))},
 		func(ch *change) error {
-			return s.applyCapture(ch, op, captureOrder{all: true, final: Bool(true),
-				scheduled: true, id: capID, lease: lease, reason: ReasonScheduledCapture})
+			return s.applyCapture(ch, op, captureOrder{all: true, final: Bool(true), scheduled: true, id: capID,
+				key: ProviderKey(a.MerchantID, a.ID, capID), lease: lease, reason: ReasonScheduledCapture})
 		})
 }
 
-// scheduledCancel records a delayed cancel the executor carried out: a
-// void of everything open, as Void does, that ends the schedule.
-func (s *Service) scheduledCancel(ctx context.Context, a *Authorization, key string) (*Result, error) {
-	op := CmdVoid
-	return s.run(ctx, &command{op: op, merchant: a.MerchantID, id: a.ID, key: key,
-		print: uint64(newFingerprint(op).str(a.ID).str(key))},
+// beginScheduledVoid begins a void of everything open, as BeginVoid does,
+// for a delayed cancel: the void is named voidID and leased to the
+// scheduler until now+lease. It is pinned to a's version.
+func (s *Service) beginScheduledVoid(ctx context.Context, a *Authorization, voidID string, lease time.Duration) (*Result, error) {
+	op := CmdBeginVoid
+	return s.run(ctx, &command{op: op, merchant: a.MerchantID, id: a.ID, key: schedulerKeyPrefix + "begin:" + a.ID + ":" + voidID,
+		found: a.Version, print: uint64(newFingerprint(op).str(a.ID).str(voidID))},
 		func(ch *change) error {
-			return s.applyVoid(ch, voidOrder{all: true, reason: ReasonScheduledCancel, scheduled: true})
+			return s.applyBeginVoid(ch, voidOrder{all: true, reason: ReasonScheduledCancel, scheduled: true, id: voidID,
+				key: ProviderKey(a.MerchantID, a.ID, voidID), lease: lease})
 		})
 }

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -37,14 +37,16 @@ func (e *fakeExecutor) Capture(_ context.Context, task authcapture.CaptureTask) 
 	return nil
 }
 
-func (e *fakeExecutor) Void(_ context.Context, task authcapture.VoidTask) error {
+func (e *fakeExecutor) Void(_ context.Context, task authcapture.VoidTask) (int64, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.voids[task.Key]++
 	if e.outcome != nil {
-		return e.outcome(task.Key, e.voids[task.Key])
+		if err := e.outcome(task.Key, e.voids[task.Key]); err != nil {
+			return 0, err
+		}
 	}
-	return nil
+	return task.Amount, nil
 }
 
 func (e *fakeExecutor) calls() (captures, voids int) {
@@ -298,15 +300,48 @@ func TestBothDelayed(t *testing.T) {
 		a := f.scheduled("clamping", authcapture.CreateRequest{CaptureMode: authcapture.CaptureDelayed, CaptureDelay: 30 * time.Hour})
 		assert.Equal(t, a.ExpiresAt.Add(-time.Hour), a.CaptureAt)
 	})
-	t.Run("an explicit expiry too early for the schedule rejects the approval", func(t *testing.T) {
+	t.Run("every approval is recorded: a schedule the hold is too short for is dropped, with an event", func(t *testing.T) {
 		f := setup(t)
 		r, err := f.svc.Create(f.ctx, authcapture.CreateRequest{MerchantID: "m1", Currency: "USD", Amount: amt("1"),
-			CaptureMode: authcapture.CaptureDelayed, CaptureDelay: 2 * time.Hour, IdempotencyKey: "c"})
+			CaptureMode: authcapture.CaptureDelayed, CaptureDelay: 2 * time.Hour,
+			CancelMode: authcapture.CancelDelayed, CancelDelay: 3 * time.Hour, IdempotencyKey: "c"})
 		require.NoError(t, err)
-		_, err = f.svc.Authorize(f.ctx, authcapture.AuthorizeRequest{MerchantID: "m1", ID: r.Authorization.ID,
+		r, err = f.svc.Authorize(f.ctx, authcapture.AuthorizeRequest{MerchantID: "m1", ID: r.Authorization.ID,
 			Amount: amt("1"), ExpiresAt: t0.Add(time.Hour), IdempotencyKey: "a"})
-		require.ErrorIs(t, err, authcapture.ErrInvalidSchedule)
-		assert.Equal(t, authcapture.StatusRequiresAuthorization, f.get(r.Authorization.ID).Status())
+		require.NoError(t, err)
+		a := r.Authorization
+		assert.Equal(t, authcapture.StatusAuthorized, a.Status())
+		assert.True(t, a.CaptureAt.IsZero() && a.CancelAt.IsZero(), "neither schedule fits a one-hour hold")
+		assert.True(t, a.NextDue.Equal(a.ExpiresAt), "expiry is still due")
+		log, err := f.svc.Log(f.ctx, "m1", a.ID)
+		require.NoError(t, err)
+		var reasons []authcapture.Reason
+		for _, e := range log {
+			if e.Kind == authcapture.EntrySchedule {
+				reasons = append(reasons, e.Reason)
+			}
+		}
+		assert.Equal(t, []authcapture.Reason{authcapture.ReasonCaptureUnfit, authcapture.ReasonCancelUnfit}, reasons)
+		evs, err := f.svc.Events(f.ctx, "m1", 0, 100)
+		require.NoError(t, err)
+		n := 0
+		for _, ev := range evs {
+			if ev.Type == authcapture.EventScheduleUpdated {
+				n++
+			}
+		}
+		assert.Equal(t, 2, n, "one schedule_updated event per dropped schedule")
+	})
+	t.Run("an expiry capture on a hold shorter than the margin is dropped, not refused", func(t *testing.T) {
+		f := setup(t)
+		r, err := f.svc.Create(f.ctx, authcapture.CreateRequest{MerchantID: "m1", Currency: "USD", Amount: amt("1"),
+			ExpiryAction: authcapture.ExpiryCapture, IdempotencyKey: "c"})
+		require.NoError(t, err)
+		r, err = f.svc.Authorize(f.ctx, authcapture.AuthorizeRequest{MerchantID: "m1", ID: r.Authorization.ID,
+			Amount: amt("1"), ExpiresAt: t0.Add(4 * time.Minute), IdempotencyKey: "a"})
+		require.NoError(t, err)
+		assert.Equal(t, authcapture.StatusAuthorized, r.Authorization.Status())
+		assert.True(t, r.Authorization.CaptureAt.IsZero())
 	})
 }
 
@@ -391,8 +426,10 @@ func TestSchedulerBatch(t *testing.T) {
 		exec := newExecutor()
 		var bad string
 		exec.outcome = func(key string, _ int) error {
-			if strings.Contains(key, ":"+bad+":") {
-				return errors.New("timeout")
+			for v := int64(1); v < 10; v++ { // the capture is named after the version found due
+				if key == authcapture.ProviderKey("m1", bad, "sched_"+strconv.FormatInt(v, 10)) {
+					return errors.New("timeout")
+				}
 			}
 			return nil
 		}

@@ -62,7 +62,16 @@ type Store interface {
 	// the store assigns; w.Idempotency, if not nil, is recorded under its
 	// merchant and key, and if that key is already recorded the whole write
 	// fails with ErrIdempotencyKeyExists. A store may keep a due index
-	// keyed on the authorization's NextDue, written in the same write.
+	// keyed on the authorization's NextDue, written in the same write, and
+	// keeps the index Unsettled reads, keyed on its PendingSince.
+	//
+	// Every non-empty ProviderRef of w.Entries is indexed under the
+	// merchant, naming the authorization, in the same atomic write (so
+	// that FindByProviderRef finds it). A provider's IDs are unique, so a
+	// reference the merchant's index already holds for another
+	// authorization is a bug of the host: the whole write then fails with
+	// ErrAlreadyExists, and nothing changes. The same reference on several
+	// entries of one authorization is indexed once.
 	//
 	// The store must not retain w or anything it points to.
 	Write(ctx context.Context, w *Write) error
@@ -80,6 +89,20 @@ type Store interface {
 	// first. It must cost O(limit log n) or better, not a scan of every
 	// authorization. The Service has already checked that limit > 0.
 	Due(ctx context.Context, t time.Time, limit int) ([]DueRef, error)
+
+	// FindByProviderRef returns the ID of the authorization of merchantID
+	// whose log holds an entry with ProviderRef ref, or ErrNotFound if
+	// there is none (including when only another merchant's does). The
+	// Service has already checked that ref is not empty.
+	FindByProviderRef(ctx context.Context, merchantID, ref string) (string, error)
+
+	// Unsettled returns up to limit references to authorizations with
+	// provider actions in flight since t or earlier (a PendingSince not
+	// zero and at or before t), oldest first, across all merchants; each
+	// DueRef's DueAt is the PendingSince. Like Due it must cost
+	// O(limit log n) or better, not a scan of every authorization. The
+	// Service has already checked that limit > 0.
+	Unsettled(ctx context.Context, t time.Time, limit int) ([]DueRef, error)
 }
 
 // Locker is a capability a Store may declare: it can lock an authorization
@@ -138,7 +161,8 @@ type IdempotencyRecord struct {
 	CreatedAt       time.Time `json:",omitzero"`
 }
 
-// DueRef names an authorization that has something due.
+// DueRef names an authorization that has something due (Store.Due), or
+// provider actions in flight (Store.Unsettled).
 type DueRef struct {
 	MerchantID string
 	ID         string

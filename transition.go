@@ -15,6 +15,9 @@ const (
 	CmdConfirmCapture Command = "confirm_capture"
 	CmdFailCapture    Command = "fail_capture"
 	CmdVoid           Command = "void"
+	CmdBeginVoid      Command = "begin_void"
+	CmdConfirmVoid    Command = "confirm_void"
+	CmdFailVoid       Command = "fail_void"
 	CmdExpire         Command = "expire"
 	CmdSchedule       Command = "schedule" // the scheduler claims or reschedules an action
 )
@@ -36,11 +39,13 @@ var transitions = []transition{
 	{StatusRequiresAuthorization, CmdMarkPending, StatusPending},
 	{StatusRequiresAuthorization, CmdAuthorize, StatusAuthorized},
 	{StatusRequiresAuthorization, CmdAuthorize, StatusCaptured},
+	{StatusRequiresAuthorization, CmdAuthorize, StatusExpired},
 	{StatusRequiresAuthorization, CmdDecline, StatusDeclined},
 	{StatusRequiresAuthorization, CmdCancel, StatusCanceled},
 
 	{StatusPending, CmdAuthorize, StatusAuthorized},
 	{StatusPending, CmdAuthorize, StatusCaptured},
+	{StatusPending, CmdAuthorize, StatusExpired},
 	{StatusPending, CmdDecline, StatusDeclined},
 	{StatusPending, CmdCancel, StatusCanceled},
 
@@ -49,6 +54,15 @@ var transitions = []transition{
 	{StatusAuthorized, CmdBeginCapture, StatusPartiallyCaptured},
 	{StatusAuthorized, CmdVoid, StatusAuthorized},
 	{StatusAuthorized, CmdVoid, StatusVoided},
+	{StatusAuthorized, CmdBeginVoid, StatusAuthorized},
+	{StatusAuthorized, CmdConfirmVoid, StatusAuthorized},
+	{StatusAuthorized, CmdConfirmVoid, StatusVoided},
+	{StatusAuthorized, CmdConfirmVoid, StatusExpired},
+	{StatusAuthorized, CmdFailVoid, StatusAuthorized},
+	{StatusAuthorized, CmdFailVoid, StatusVoided},
+	{StatusAuthorized, CmdFailVoid, StatusExpired},
+	{StatusAuthorized, CmdExpire, StatusAuthorized},
+	{StatusAuthorized, CmdCancel, StatusAuthorized}, // a void in flight still holds part of it
 	{StatusAuthorized, CmdCancel, StatusVoided},
 	{StatusAuthorized, CmdExpire, StatusExpired},
 	{StatusAuthorized, CmdSchedule, StatusAuthorized},
@@ -62,8 +76,14 @@ var transitions = []transition{
 	{StatusPartiallyCaptured, CmdFailCapture, StatusPartiallyCaptured},
 	{StatusPartiallyCaptured, CmdFailCapture, StatusCaptured},
 	{StatusPartiallyCaptured, CmdFailCapture, StatusExpired},
+	{StatusPartiallyCaptured, CmdFailCapture, StatusVoided},
 	{StatusPartiallyCaptured, CmdVoid, StatusPartiallyCaptured},
 	{StatusPartiallyCaptured, CmdVoid, StatusCaptured},
+	{StatusPartiallyCaptured, CmdBeginVoid, StatusPartiallyCaptured},
+	{StatusPartiallyCaptured, CmdConfirmVoid, StatusPartiallyCaptured},
+	{StatusPartiallyCaptured, CmdConfirmVoid, StatusCaptured},
+	{StatusPartiallyCaptured, CmdFailVoid, StatusPartiallyCaptured},
+	{StatusPartiallyCaptured, CmdFailVoid, StatusCaptured},
 	{StatusPartiallyCaptured, CmdCancel, StatusPartiallyCaptured},
 	{StatusPartiallyCaptured, CmdCancel, StatusCaptured},
 	{StatusPartiallyCaptured, CmdExpire, StatusPartiallyCaptured},

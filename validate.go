@@ -81,6 +81,9 @@ func checkKey(s string) error {
 	if strings.HasPrefix(s, schedulerKeyPrefix) {
 		return fmt.Errorf("idempotency keys starting %q are the scheduler's: %w", schedulerKeyPrefix, ErrInvalidArgument)
 	}
+	if strings.HasPrefix(s, outcomeKeyPrefix) {
+		return fmt.Errorf("idempotency keys starting %q are RecordOutcome's: %w", outcomeKeyPrefix, ErrInvalidArgument)
+	}
 	return nil
 }
 

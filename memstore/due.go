@@ -7,50 +7,56 @@ import (
 	"github.com/authcapture/authcapture"
 )
 
-// dueHeap is a min-heap (container/heap) of the authorizations with a
-// next due time, earliest first. Each record knows its index, so a write
-// moves it in O(log n).
-type dueHeap []dueItem
+// dueHeap is a min-heap (container/heap) of authorizations by a time of
+// theirs, earliest first: their next due time (Store.due) or the time
+// their oldest action in flight began (Store.unsettled). Each record knows
+// its index in each heap, so a write moves it in O(log n).
+type dueHeap struct {
+	items []dueItem
+	// slot returns the field of r that holds its index in this heap.
+	slot func(r *record) *int
+	// time returns the time r is ordered by; zero keeps it out.
+	time func(r *record) time.Time
+}
 
 type dueItem struct {
-	at time.Time // the record's NextDue
+	at time.Time
 	r  *record
 }
 
-func (h dueHeap) Len() int           { return len(h) }
-func (h dueHeap) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
+func (h *dueHeap) Len() int           { return len(h.items) }
+func (h *dueHeap) Less(i, j int) bool { return h.items[i].at.Before(h.items[j].at) }
 
-func (h dueHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].r.due, h[j].r.due = i, j
+func (h *dueHeap) Swap(i, j int) {
+	h.items[i], h.items[j] = h.items[j], h.items[i]
+	*h.slot(h.items[i].r), *h.slot(h.items[j].r) = i, j
 }
 
 func (h *dueHeap) Push(x any) {
 	it := x.(dueItem)
-	it.r.due = len(*h)
-	*h = append(*h, it)
+	*h.slot(it.r) = len(h.items)
+	h.items = append(h.items, it)
 }
 
 func (h *dueHeap) Pop() any {
-	old := *h
+	old := h.items
 	it := old[len(old)-1]
 	old[len(old)-1] = dueItem{}
-	*h = old[:len(old)-1]
-	it.r.due = -1
+	h.items = old[:len(old)-1]
+	*h.slot(it.r) = -1
 	return it
 }
 
-// set places r by its NextDue, or takes it out of the heap when nothing is
-// due.
+// set places r by its time, or takes it out of the heap when that is zero.
 func (h *dueHeap) set(r *record) {
-	at := r.auth.NextDue
+	at, i := h.time(r), *h.slot(r)
 	switch {
-	case at.IsZero() && r.due >= 0:
-		heap.Remove(h, r.due)
+	case at.IsZero() && i >= 0:
+		heap.Remove(h, i)
 	case at.IsZero():
-	case r.due >= 0:
-		(*h)[r.due].at = at
-		heap.Fix(h, r.due)
+	case i >= 0:
+		h.items[i].at = at
+		heap.Fix(h, i)
 	default:
 		heap.Push(h, dueItem{at: at, r: r})
 	}
@@ -60,20 +66,20 @@ func (h *dueHeap) set(r *record) {
 // first. It leaves the heap as it is: it walks it from the root, keeping a
 // frontier of the items not yet taken whose parents were, so it costs
 // O(limit log limit).
-func (h dueHeap) upTo(t time.Time, limit int) []authcapture.DueRef {
-	if limit <= 0 || len(h) == 0 {
+func (h *dueHeap) upTo(t time.Time, limit int) []authcapture.DueRef {
+	if limit <= 0 || len(h.items) == 0 {
 		return nil
 	}
 	var out []authcapture.DueRef
 	f := &frontier{h: h, idx: []int{0}}
 	for f.Len() > 0 && len(out) < limit {
 		i := heap.Pop(f).(int)
-		if h[i].at.After(t) {
+		if h.items[i].at.After(t) {
 			break // every item left in the frontier is due later still
 		}
-		a := h[i].r.auth
-		out = append(out, authcapture.DueRef{MerchantID: a.MerchantID, ID: a.ID, DueAt: h[i].at})
-		for c := 2*i + 1; c <= 2*i+2 && c < len(h); c++ {
+		a := &h.items[i].r.auth
+		out = append(out, authcapture.DueRef{MerchantID: a.MerchantID, ID: a.ID, DueAt: h.items[i].at})
+		for c := 2*i + 1; c <= 2*i+2 && c < len(h.items); c++ {
 			heap.Push(f, c)
 		}
 	}
@@ -82,7 +88,7 @@ func (h dueHeap) upTo(t time.Time, limit int) []authcapture.DueRef {
 
 // frontier is a min-heap of indexes of a dueHeap, by their due times.
 type frontier struct {
-	h   dueHeap
+	h   *dueHeap
 	idx []int
 }
 

@@ -8,7 +8,10 @@
 // position order. It copies on the way in and on the way out, so a caller
 // can never change stored state through a pointer it kept, and it returns
 // times in UTC. Authorizations with something due are kept in a heap
-// ordered by their next due time, so Due costs O(limit log n).
+// ordered by their next due time, so Due costs O(limit log n), and those
+// with provider actions in flight in another, ordered by PendingSince, for
+// Unsettled. Each merchant's provider references are a map to the
+// authorizations that recorded them.
 package memstore
 
 import (
@@ -28,8 +31,9 @@ var _ authcapture.Store = (*Store)(nil)
 type Store struct {
 	mu        sync.RWMutex
 	merchants map[string]*merchant
-	due       dueHeap
-	pos       int64 // the position of the last event written
+	due       dueHeap // by NextDue
+	unsettled dueHeap // by PendingSince
+	pos       int64   // the position of the last event written
 }
 
 // merchant holds one merchant's authorizations, idempotency records and
@@ -39,18 +43,26 @@ type merchant struct {
 	auths  map[string]*record
 	keys   map[string]*authcapture.IdempotencyRecord
 	events []*authcapture.Event // in position order
+	refs   map[string]string    // provider reference -> authorization ID
 }
 
 // record is one stored authorization with its log.
 type record struct {
-	auth *authcapture.Authorization
-	log  []*authcapture.Entry // Seq n is at index n-1
-	due  int                  // index in Store.due, or -1
+	auth      authcapture.Authorization
+	log       []*authcapture.Entry // Seq n is at index n-1
+	due       int                  // index in Store.due, or -1
+	unsettled int                  // index in Store.unsettled, or -1
 }
 
 // New returns an empty store.
 func New() *Store {
-	return &Store{merchants: map[string]*merchant{}}
+	return &Store{
+		merchants: map[string]*merchant{},
+		due: dueHeap{slot: func(r *record) *int { return &r.due },
+			time: func(r *record) time.Time { return r.auth.NextDue }},
+		unsettled: dueHeap{slot: func(r *record) *int { return &r.unsettled },
+			time: func(r *record) time.Time { return r.auth.PendingSince }},
+	}
 }
 
 // record returns the authorization id of merchantID, or nil.
@@ -167,21 +179,33 @@ func (s *Store) Write(ctx context.Context, w *authcapture.Write) error {
 			return fmt.Errorf("memstore: idempotency key: %w", authcapture.ErrIdempotencyKeyExists)
 		}
 	}
+	if m != nil {
+		for i := range w.Entries {
+			ref := w.Entries[i].ProviderRef
+			if id, ok := m.refs[ref]; ok && ref != "" && id != in.ID {
+				return fmt.Errorf("memstore: authorization %q: provider reference %q is already authorization %q's: %w",
+					in.ID, ref, id, authcapture.ErrAlreadyExists)
+			}
+		}
+	}
 
 	// Checked; from here on nothing fails.
 	if m == nil {
-		m = &merchant{auths: map[string]*record{}, keys: map[string]*authcapture.IdempotencyRecord{}}
+		m = &merchant{auths: map[string]*record{}, keys: map[string]*authcapture.IdempotencyRecord{}, refs: map[string]string{}}
 		s.merchants[in.MerchantID] = m
 	}
 	if r == nil {
-		r = &record{due: -1}
+		r = &record{due: -1, unsettled: -1}
 		m.auths[in.ID] = r
 	}
-	r.auth = in.Clone()
-	utcAuth(r.auth)
+	r.auth = *in.Clone()
+	utcAuth(&r.auth)
 	for _, e := range w.Entries {
 		e.At = e.At.UTC()
 		r.log = append(r.log, &e)
+		if e.ProviderRef != "" {
+			m.refs[e.ProviderRef] = in.ID
+		}
 	}
 	if w.Idempotency != nil {
 		rec := *w.Idempotency
@@ -195,14 +219,21 @@ func (s *Store) Write(ctx context.Context, w *authcapture.Write) error {
 		m.events = append(m.events, &ev)
 	}
 	s.due.set(r)
+	s.unsettled.set(r)
 	return nil
 }
 
 // utcAuth sets every time of a to the same instant in UTC.
 func utcAuth(a *authcapture.Authorization) {
 	for _, t := range []*time.Time{&a.CaptureAt, &a.CancelAt, &a.CreatedAt, &a.AuthorizedAt,
-		&a.ExpiresAt, &a.ExpiredAt, &a.ClosedAt, &a.NextDue} {
+		&a.ExpiresAt, &a.ExpiredAt, &a.ClosedAt, &a.NextDue, &a.PendingSince} {
 		*t = t.UTC()
+	}
+	for i := range a.PendingCaptures {
+		a.PendingCaptures[i].BegunAt = a.PendingCaptures[i].BegunAt.UTC()
+	}
+	for i := range a.PendingVoids {
+		a.PendingVoids[i].BegunAt = a.PendingVoids[i].BegunAt.UTC()
 	}
 }
 
@@ -229,6 +260,31 @@ func (s *Store) Due(ctx context.Context, t time.Time, limit int) ([]authcapture.
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return s.due.upTo(t, limit), nil
+}
+
+// FindByProviderRef implements authcapture.Store.
+func (s *Store) FindByProviderRef(ctx context.Context, merchantID, ref string) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if m := s.merchants[merchantID]; m != nil {
+		if id, ok := m.refs[ref]; ok {
+			return id, nil
+		}
+	}
+	return "", fmt.Errorf("memstore: provider reference %q: %w", ref, authcapture.ErrNotFound)
+}
+
+// Unsettled implements authcapture.Store.
+func (s *Store) Unsettled(ctx context.Context, t time.Time, limit int) ([]authcapture.DueRef, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.unsettled.upTo(t, limit), nil
 }
 
 // Len returns the number of authorizations stored.

@@ -119,6 +119,12 @@ func wantAuth(a *authcapture.Authorization) authcapture.Authorization {
 	if len(c.PendingCaptures) == 0 {
 		c.PendingCaptures = nil
 	}
+	for i := range c.PendingCaptures {
+		c.PendingCaptures[i] = utcAll(c.PendingCaptures[i])
+	}
+	for i := range c.PendingVoids {
+		c.PendingVoids[i] = utcAll(c.PendingVoids[i])
+	}
 	return c
 }
 

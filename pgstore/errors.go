@@ -39,7 +39,8 @@ func (e *Error) Unwrap() []error {
 // translate is the one place where database errors become store errors:
 //
 //   - no rows: authcapture.ErrNotFound
-//   - unique violation on an authorization's key: authcapture.ErrAlreadyExists
+//   - unique violation on an authorization's key, or on a provider
+//     reference another authorization holds: authcapture.ErrAlreadyExists
 //   - unique violation on an idempotency key: authcapture.ErrIdempotencyKeyExists
 //   - any other unique violation (an entry or event already at that seq,
 //     which only a concurrent writer can have put there),
@@ -77,7 +78,7 @@ func pgSentinel(pg *pgconn.PgError) error {
 	switch {
 	case pg.Code == "23505": // unique_violation
 		switch pg.ConstraintName {
-		case "authorizations_pkey":
+		case "authorizations_pkey", "provider_refs_pkey":
 			return authcapture.ErrAlreadyExists
 		case "idempotency_keys_pkey":
 			return authcapture.ErrIdempotencyKeyExists

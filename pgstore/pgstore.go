@@ -123,7 +123,9 @@
 // # Errors
 //
 // Database errors are translated in one place: unique violations on an
-// authorization's key become authcapture.ErrAlreadyExists, on an
+// authorization's key, or on a provider reference another authorization
+// of the merchant holds (table provider_refs), become
+// authcapture.ErrAlreadyExists, on an
 // idempotency key authcapture.ErrIdempotencyKeyExists; serialization
 // failures and deadlocks become authcapture.ErrVersionConflict; CHECK and
 // other data violations become authcapture.ErrInvalidArgument. The
@@ -227,7 +229,7 @@ type queries struct {
 	schema     string // quoted
 
 	get, getForUpdate, entries, idempotency   string
-	due                                       string
+	due, unsettled, providerRef               string
 	pending, lockCursor, stamp, readEvents    string
 	bootstrap, lockMigrations, migrationsDone string
 	recordMigration, recordChecksum           string

@@ -43,6 +43,14 @@ WHERE next_due IS NOT NULL AND (next_due, next_due_ns) <= ($1, $2)
 ORDER BY next_due, next_due_ns
 LIMIT $3`},
 
+		{&q.unsettled, `SELECT merchant_id, id, pending_since, pending_since_ns
+FROM {{schema}}.authorizations
+WHERE pending_since IS NOT NULL AND (pending_since, pending_since_ns) <= ($1, $2)
+ORDER BY pending_since, pending_since_ns
+LIMIT $3`},
+
+		{&q.providerRef, `SELECT authorization_id FROM {{schema}}.provider_refs WHERE merchant_id = $1 AND provider_ref = $2`},
+
 		{&q.pending, `SELECT EXISTS (SELECT 1 FROM {{schema}}.events WHERE position IS NULL)`},
 
 		{&q.lockCursor, `SELECT last_position FROM {{schema}}.event_cursor WHERE name = 'events' FOR UPDATE`},
@@ -101,14 +109,16 @@ type writeShape struct {
 	entries     int
 	events      int
 	idempotency bool
+	refs        int // provider references to index
 }
 
 // Parameters of a write statement, in order: the authorization's
 // (insertParams or updateParams of them), then entryParams per entry,
-// eventParams per event, then idempotencyParams.
+// eventParams per event, idempotencyParams, then one per provider
+// reference.
 const (
-	insertParams      = 16
-	updateParams      = 15
+	insertParams      = 18
+	updateParams      = 17
 	entryParams       = 2
 	eventParams       = 2
 	idempotencyParams = 4
@@ -133,12 +143,12 @@ func (q *queries) write(sh writeShape) string {
 	if sh.insert {
 		// $1 merchant, $2 id, $3 version, $4 status, $5 currency,
 		// $6-$11 ledgers, $12 log length, $13 next_due, $14 next_due_ns,
-		// $15 created_at, $16 state.
+		// $15 created_at, $16 state, $17 pending_since, $18 pending_since_ns.
 		b.WriteString(`WITH a AS (
 	INSERT INTO {{schema}}.authorizations (merchant_id, id, version, status, currency,
 		requested, authorized, captured, pending, voided, expired,
-		entries, next_due, next_due_ns, created_at, state)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+		entries, next_due, next_due_ns, created_at, state, pending_since, pending_since_ns)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
 	ON CONFLICT (merchant_id, id) DO NOTHING
 	RETURNING 1
 )`)
@@ -146,11 +156,13 @@ func (q *queries) write(sh writeShape) string {
 	} else {
 		// $1 merchant, $2 id, $3 version, $4 status, $5-$10 ledgers,
 		// $11 entries appended, $12 next_due, $13 next_due_ns, $14 state,
-		// $15 the log length the entries continue (NULL if none).
+		// $15 the log length the entries continue (NULL if none),
+		// $16 pending_since, $17 pending_since_ns.
 		b.WriteString(`WITH a AS (
 	UPDATE {{schema}}.authorizations SET version = $3, status = $4,
 		requested = $5, authorized = $6, captured = $7, pending = $8, voided = $9, expired = $10,
-		entries = entries + $11, next_due = $12, next_due_ns = $13, state = $14
+		entries = entries + $11, next_due = $12, next_due_ns = $13, state = $14,
+		pending_since = $16, pending_since_ns = $17
 	WHERE merchant_id = $1 AND id = $2 AND version = $3 - 1
 		AND ($15::bigint IS NULL OR entries = $15)
 	RETURNING 1
@@ -207,6 +219,24 @@ func (q *queries) write(sh writeShape) string {
 	INSERT INTO {{schema}}.idempotency_keys (merchant_id, key, authorization_id, created_at, record)
 	SELECT $1, %s::text, %s::text, %s::timestamptz, %s::json FROM a
 )`, param(), param(), param(), param())
+	}
+	if sh.refs > 0 {
+		// A reference this authorization already holds is skipped; one
+		// another authorization holds violates provider_refs_pkey, and
+		// the statement fails.
+		b.WriteString(`, r AS (
+	INSERT INTO {{schema}}.provider_refs (merchant_id, provider_ref, authorization_id)
+	SELECT $1, v.ref, $2 FROM a, (VALUES `)
+		for i := 0; i < sh.refs; i++ {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("(" + param() + "::text)")
+		}
+		b.WriteString(`) AS v(ref)
+	WHERE NOT EXISTS (SELECT FROM {{schema}}.provider_refs AS p
+		WHERE p.merchant_id = $1 AND p.provider_ref = v.ref AND p.authorization_id = $2)
+)`)
 	}
 	if sh.insert {
 		b.WriteString(`

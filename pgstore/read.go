@@ -95,3 +95,42 @@ func (s *Store) Due(ctx context.Context, t time.Time, limit int) ([]authcapture.
 	}
 	return out, nil
 }
+
+// FindByProviderRef implements authcapture.Store. It reads the
+// provider_refs table by its primary key.
+func (s *Store) FindByProviderRef(ctx context.Context, merchantID, ref string) (string, error) {
+	var id string
+	if err := s.db.QueryRow(ctx, s.q.providerRef, merchantID, ref).Scan(&id); err != nil {
+		return "", translate(ctx, fmt.Sprintf("provider reference %q", ref), err)
+	}
+	return id, nil
+}
+
+// Unsettled implements authcapture.Store. It reads the partial index on
+// the time the oldest action in flight began, oldest first: O(limit log n).
+func (s *Store) Unsettled(ctx context.Context, t time.Time, limit int) ([]authcapture.DueRef, error) {
+	if limit <= 0 {
+		return nil, ctx.Err()
+	}
+	us, ns := splitTime(t)
+	rows, err := s.db.Query(ctx, s.q.unsettled, us, ns, int64(limit))
+	if err != nil {
+		return nil, translate(ctx, "unsettled", err)
+	}
+	defer rows.Close()
+	var out []authcapture.DueRef
+	for rows.Next() {
+		var r authcapture.DueRef
+		var at time.Time
+		var atNS int32
+		if err := rows.Scan(&r.MerchantID, &r.ID, &at, &atNS); err != nil {
+			return nil, translate(ctx, "unsettled", err)
+		}
+		r.DueAt = joinTime(at, atNS)
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, translate(ctx, "unsettled", err)
+	}
+	return out, nil
+}

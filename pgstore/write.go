@@ -2,9 +2,12 @@ package pgstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/authcapture/authcapture"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Write implements authcapture.Store. It is one statement (see the package
@@ -27,6 +30,11 @@ func (s *Store) write(ctx context.Context, db DBTX, w *authcapture.Write) error 
 	var written bool
 	var version, entries *int64
 	if err := db.QueryRow(ctx, sql, args...).Scan(&written, &version, &entries); err != nil {
+		var pg *pgconn.PgError
+		if errors.As(err, &pg) && pg.Code == "23505" && pg.ConstraintName == "provider_refs_pkey" {
+			return translate(ctx, fmt.Sprintf("write %s: a provider reference it records is another authorization's (%s)",
+				a.ID, pg.Detail), err)
+		}
 		return translate(ctx, "write "+a.ID, err)
 	}
 	switch {
@@ -76,19 +84,31 @@ func (q *queries) writeStatement(w *authcapture.Write) (string, []any, error) {
 		return fmt.Errorf("pgstore: write: %s: %w", fmt.Sprintf(format, args...), authcapture.ErrInvalidArgument)
 	}
 	a := w.Authorization
-	sh := writeShape{insert: a.Version == 1, entries: len(w.Entries), events: len(w.Events), idempotency: w.Idempotency != nil}
+	var refs []string
+	for i := range w.Entries {
+		if ref := w.Entries[i].ProviderRef; ref != "" && !slices.Contains(refs, ref) {
+			refs = append(refs, ref)
+		}
+	}
+	sh := writeShape{insert: a.Version == 1, entries: len(w.Entries), events: len(w.Events), idempotency: w.Idempotency != nil,
+		refs: len(refs)}
 	state, err := encode(a)
 	if err != nil {
 		return "", nil, invalid("encoding authorization %q: %v", a.ID, err)
 	}
 	c := a.Currency
 	due, dueNS := splitDue(a)
-	args := make([]any, 0, insertParams+entryParams*sh.entries+eventParams*sh.events+idempotencyParams)
+	var pending any // NULL: nothing in flight
+	var pendingNS int32
+	if !a.PendingSince.IsZero() {
+		pending, pendingNS = splitTime(a.PendingSince)
+	}
+	args := make([]any, 0, insertParams+entryParams*sh.entries+eventParams*sh.events+idempotencyParams+sh.refs)
 	if sh.insert {
 		args = append(args, a.MerchantID, a.ID, a.Version, string(a.Status()), string(c),
 			numeric(c, a.Requested), numeric(c, a.Authorized), numeric(c, a.Captured),
 			numeric(c, a.Pending), numeric(c, a.Voided), numeric(c, a.Expired),
-			int64(len(w.Entries)), due, dueNS, a.CreatedAt, state)
+			int64(len(w.Entries)), due, dueNS, a.CreatedAt, state, pending, pendingNS)
 	} else {
 		var continues any // NULL: no entries, nothing to continue
 		if len(w.Entries) > 0 {
@@ -97,7 +117,7 @@ func (q *queries) writeStatement(w *authcapture.Write) (string, []any, error) {
 		args = append(args, a.MerchantID, a.ID, a.Version, string(a.Status()),
 			numeric(c, a.Requested), numeric(c, a.Authorized), numeric(c, a.Captured),
 			numeric(c, a.Pending), numeric(c, a.Voided), numeric(c, a.Expired),
-			int64(len(w.Entries)), due, dueNS, state, continues)
+			int64(len(w.Entries)), due, dueNS, state, continues, pending, pendingNS)
 	}
 	for i := range w.Entries {
 		e := &w.Entries[i]
@@ -125,6 +145,9 @@ func (q *queries) writeStatement(w *authcapture.Write) (string, []any, error) {
 			return "", nil, invalid("encoding idempotency record: %v", err)
 		}
 		args = append(args, r.Key, r.AuthorizationID, r.CreatedAt, data)
+	}
+	for _, ref := range refs {
+		args = append(args, ref)
 	}
 	return q.write(sh), args, nil
 }

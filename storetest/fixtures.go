@@ -65,10 +65,45 @@ func beganCapture(prev *authcapture.Authorization, key string, amount int64) *au
 	id := fmt.Sprintf("cap-%d", prev.Version+1)
 	return build(prev, key, authcapture.Entry{Kind: authcapture.EntryCapture, CaptureState: authcapture.CapturePending,
 		CaptureID: id, Amount: amount}, authcapture.EventCapturePending,
-		func(a *authcapture.Authorization, _ time.Time) {
+		func(a *authcapture.Authorization, at time.Time) {
 			a.Pending += amount
 			a.Captures++
-			a.PendingCaptures = append(a.PendingCaptures, authcapture.PendingCapture{ID: id, Amount: amount})
+			a.PendingCaptures = append(a.PendingCaptures, authcapture.PendingCapture{ID: id, Amount: amount, BegunAt: at})
+		})
+}
+
+// beganVoid returns the write that reserves amount of what is open for a
+// two-phase void of everything, with the provider's reference for it.
+func beganVoid(prev *authcapture.Authorization, key string, amount int64) *authcapture.Write {
+	id := fmt.Sprintf("void-%d", prev.Version+1)
+	return build(prev, key, authcapture.Entry{Kind: authcapture.EntryVoid, VoidState: authcapture.ActionPending,
+		VoidID: id, Amount: amount, ProviderRef: "pv_" + id}, authcapture.EventVoidPending,
+		func(a *authcapture.Authorization, at time.Time) {
+			a.PendingVoid += amount
+			a.PendingVoids = append(a.PendingVoids, authcapture.PendingVoid{ID: id, Amount: amount, All: true,
+				ProviderRef: "pv_" + id, Key: "ac1-" + id, BegunAt: at})
+		})
+}
+
+// confirmedVoid returns the write that confirms the oldest pending void:
+// the provider released all it reserved and let go of the hold.
+func confirmedVoid(prev *authcapture.Authorization, key string) *authcapture.Write {
+	pv := prev.PendingVoids[0]
+	return build(prev, key, authcapture.Entry{Kind: authcapture.EntryVoid, VoidState: authcapture.ActionSucceeded,
+		VoidID: pv.ID, Amount: pv.Amount, ProviderRef: pv.ProviderRef}, authcapture.EventVoided,
+		func(a *authcapture.Authorization, at time.Time) {
+			a.PendingVoids = a.PendingVoids[1:]
+			if len(a.PendingVoids) == 0 {
+				a.PendingVoids = nil
+			}
+			a.PendingVoid -= pv.Amount
+			a.Voided += pv.Amount
+			a.ReleasedBy = authcapture.CloseVoided
+			if a.Closed() {
+				a.ClosedAt = at
+				a.CloseReason = authcapture.CloseVoided
+				a.NextDue = time.Time{}
+			}
 		})
 }
 
@@ -101,6 +136,7 @@ func build(prev *authcapture.Authorization, key string, e authcapture.Entry, typ
 	if mutate != nil {
 		mutate(a, at)
 	}
+	a.PendingSince = pendingSince(a)
 	a.Entries++
 	e.Seq, e.Version, e.At, e.IdempotencyKey = a.Entries, a.Version, at, key
 	a.Events++
@@ -120,6 +156,23 @@ func build(prev *authcapture.Authorization, key string, e authcapture.Entry, typ
 		}
 	}
 	return w
+}
+
+// pendingSince is when the oldest action in flight of a began, as the
+// Service sets Authorization.PendingSince; zero when none is.
+func pendingSince(a *authcapture.Authorization) time.Time {
+	var t time.Time
+	for _, pc := range a.PendingCaptures {
+		if t.IsZero() || pc.BegunAt.Before(t) {
+			t = pc.BegunAt
+		}
+	}
+	for _, pv := range a.PendingVoids {
+		if t.IsZero() || pv.BegunAt.Before(t) {
+			t = pv.BegunAt
+		}
+	}
+	return t
 }
 
 func fingerprintOf(s string) uint64 {
@@ -389,8 +442,9 @@ func confirmed(prev *authcapture.Authorization, key string) *authcapture.Write {
 // writeEveryField writes a history of one authorization that, between its
 // writes, sets every field of the authorization, its entries, events and
 // idempotency records: create, authorize with schedules, capture (after a
-// failed scheduled attempt), void part, begin a final capture, expire with
-// the capture pending, confirm it. It calls after (if not nil) after each
+// failed scheduled attempt), void part, begin a final capture, begin and
+// confirm a two-phase void of part of the rest (which lets go of the hold),
+// expire with the capture pending, confirm it. It calls after (if not nil) after each
 // write, and returns the writes.
 func writeEveryField(t *testing.T, s authcapture.Store, merchant, id string, after func(w *authcapture.Write)) []*authcapture.Write {
 	t.Helper()
@@ -420,8 +474,11 @@ func writeEveryField(t *testing.T, s authcapture.Store, merchant, id string, aft
 	next(voided(a, id+"-void", 500))
 	w = beganCapture(a, id+"-begin", 2500)
 	w.Authorization.PendingCaptures[0].Final = true
+	w.Authorization.PendingCaptures[0].ProviderRef = "pc_" + w.Authorization.PendingCaptures[0].ID
 	w.Entries[0].Final = true
 	next(w)
+	next(beganVoid(a, id+"-begin-void", 1000))
+	next(confirmedVoid(a, id+"-confirm-void"))
 	next(expired(a))
 	next(confirmed(a, id+"-confirm"))
 	return ws

@@ -115,22 +115,61 @@ func perform(ctx context.Context, svc *authcapture.Service, merchant, id string,
 		r, err = svc.Void(ctx, authcapture.VoidRequest{MerchantID: merchant, ID: id, Amount: usd(in.Amount), IdempotencyKey: in.Key})
 	case linVoidAll:
 		r, err = svc.Void(ctx, authcapture.VoidRequest{MerchantID: merchant, ID: id, All: true, IdempotencyKey: in.Key})
+	case linBeginVoid, linBeginVoidAll, linConfirmVoid, linFailVoid:
+		r, err = performVoid(ctx, svc, merchant, id, in)
 	default:
 		panic("storetest: perform " + in.Kind.String())
 	}
 	if err != nil {
 		return outputOf(nil, false, err)
 	}
-	return outputOf(r.Authorization, r.Replayed, nil)
+	out := outputOf(r.Authorization, r.Replayed, nil)
+	if (in.Kind == linBeginVoid || in.Kind == linBeginVoidAll) && out.Outcome == linOK {
+		out.VoidID, out.Amount = r.Entry.VoidID, r.Entry.Amount
+	}
+	return out
 }
 
-// randomInput draws a client's next operation. Commands that close the
-// authorization at once come only in the second half of a client's run, so
-// that the first half races on an open ledger.
-func randomInput(rng *rand.Rand, cfg linConfig, id string, client, k int) linInput {
+// performVoid issues a two-phase void's begin, confirm or fail.
+func performVoid(ctx context.Context, svc *authcapture.Service, merchant, id string, in linInput) (*authcapture.Result, error) {
+	switch in.Kind {
+	case linBeginVoid:
+		return svc.BeginVoid(ctx, authcapture.VoidRequest{MerchantID: merchant, ID: id, Amount: usd(in.Amount), IdempotencyKey: in.Key})
+	case linBeginVoidAll:
+		return svc.BeginVoid(ctx, authcapture.VoidRequest{MerchantID: merchant, ID: id, All: true, IdempotencyKey: in.Key})
+	case linConfirmVoid:
+		req := authcapture.SettleVoidRequest{MerchantID: merchant, ID: id, VoidID: in.VoidID, IdempotencyKey: in.Key}
+		if in.HasReleased {
+			r := usd(in.Released)
+			req.Released = &r
+		}
+		return svc.ConfirmVoid(ctx, req)
+	}
+	return svc.FailVoid(ctx, authcapture.SettleVoidRequest{MerchantID: merchant, ID: id, VoidID: in.VoidID,
+		Reason: "declined", IdempotencyKey: in.Key})
+}
+
+// randomInput draws a client's next operation; pending holds the voids the
+// client began and has not settled yet, with what each reserved. Commands
+// that close the authorization at once come only in the second half of a
+// client's run, so that the first half races on an open ledger.
+func randomInput(rng *rand.Rand, cfg linConfig, id string, client, k int, pending []begunVoid) linInput {
 	key := fmt.Sprintf("%s-c%d-op%d", id, client, k)
 	amount := 1 + rng.Int64N(cfg.maxAmount)
 	late := k >= cfg.opsEach/2
+	if len(pending) > 0 && rng.IntN(100) < 40 {
+		v := pending[rng.IntN(len(pending))]
+		switch r := rng.IntN(100); {
+		case r < 30:
+			return linInput{Kind: linConfirmVoid, VoidID: v.id, Key: key}
+		case r < 60: // part of it, as if something took the rest first
+			return linInput{Kind: linConfirmVoid, VoidID: v.id, Released: rng.Int64N(v.amount + 1), HasReleased: true, Key: key}
+		case r < 70 && v.all: // more: what went back to open meanwhile
+			return linInput{Kind: linConfirmVoid, VoidID: v.id, Released: v.amount + 1 + rng.Int64N(cfg.maxAmount), HasReleased: true, Key: key}
+		default:
+			return linInput{Kind: linFailVoid, VoidID: v.id, Key: key}
+		}
+	}
 	switch r := rng.IntN(100); {
 	case r < 30:
 		return linInput{Kind: linGet}
@@ -138,11 +177,21 @@ func randomInput(rng *rand.Rand, cfg linConfig, id string, client, k int) linInp
 		return linInput{Kind: linFinalCapture, Amount: amount, Key: key}
 	case late && r < 46:
 		return linInput{Kind: linVoidAll, Key: key}
-	case r < 70:
+	case r < 62:
 		return linInput{Kind: linCapture, Amount: amount, Key: key}
+	case r < 78:
+		return linInput{Kind: linBeginVoid, Amount: amount, Key: key}
 	default:
 		return linInput{Kind: linVoid, Amount: amount, Key: key}
 	}
+}
+
+// begunVoid is a void a client began: its ID, what it reserved, and
+// whether it is a void of everything.
+type begunVoid struct {
+	id     string
+	amount int64
+	all    bool
 }
 
 // history is one recorded run on one authorization.
@@ -176,6 +225,7 @@ func recordHistory(t *testing.T, setup *authcapture.Service, svcs []*authcapture
 			defer wg.Done()
 			rng := rand.New(rand.NewPCG(seed, uint64(c)+1))
 			svc := svcs[c%len(svcs)]
+			var pending []begunVoid
 			for k := range cfg.opsEach {
 				step.wait()
 				if c == 0 && k == tickAt {
@@ -184,8 +234,14 @@ func recordHistory(t *testing.T, setup *authcapture.Service, svcs []*authcapture
 						return linOutput{Outcome: linOK}
 					})
 				}
-				in := randomInput(rng, cfg, id, c, k)
-				rec.do(c, in, func() linOutput { return perform(ctx, svc, merchant, id, in) })
+				in := randomInput(rng, cfg, id, c, k, pending)
+				out := rec.do(c, in, func() linOutput { return perform(ctx, svc, merchant, id, in) })
+				switch {
+				case (in.Kind == linBeginVoid || in.Kind == linBeginVoidAll) && out.Outcome == linOK:
+					pending = append(pending, begunVoid{id: out.VoidID, amount: out.Amount, all: in.Kind == linBeginVoidAll})
+				case (in.Kind == linConfirmVoid || in.Kind == linFailVoid) && out.Outcome != linRejected:
+					pending = slices.DeleteFunc(pending, func(v begunVoid) bool { return v.id == in.VoidID })
+				}
 			}
 		}()
 	}
@@ -349,6 +405,8 @@ func retryUnknown(t *testing.T, svc *authcapture.Service, h history) {
 				r, err = svc.Void(ctx, authcapture.VoidRequest{MerchantID: h.merchant, ID: h.id, Amount: usd(in.Amount), IdempotencyKey: in.Key})
 			case linVoidAll:
 				r, err = svc.Void(ctx, authcapture.VoidRequest{MerchantID: h.merchant, ID: h.id, All: true, IdempotencyKey: in.Key})
+			case linBeginVoid, linBeginVoidAll, linConfirmVoid, linFailVoid:
+				r, err = performVoid(ctx, svc, h.merchant, h.id, in)
 			}
 			if err == nil {
 				applied[in.Key] = true
@@ -529,7 +587,7 @@ var forgedInitial = model.Ledger{Phase: authcapture.PhaseApproved, Policy: authc
 func forgedHistories() (model.Ledger, []forgedHistory) {
 	initial := forgedInitial
 	after := func(l model.Ledger, in linInput) model.View {
-		next, err := apply(l, in)
+		next, err := apply(l, in, "")
 		if err != nil {
 			panic(err)
 		}

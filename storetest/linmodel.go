@@ -11,7 +11,10 @@ import (
 )
 
 // The linearizability model: one authorization's ledger (model.Ledger),
-// changed by direct captures, voids and the hold's expiry, and observed by
+// changed by direct captures and voids (which may draw from voids in
+// flight), two-phase voids of part or all of what is open (begun, then
+// confirmed with all, part or, for a void of everything, more than it
+// reserved released, or failed) and the hold's expiry, and observed by
 // reads. Every operation is checked against it with what it returned: an
 // accepted command or a read by what the Service reported (model.View), a
 // rejection by its sentinel.
@@ -26,18 +29,26 @@ const (
 	linVoid                        // a void of Amount
 	linVoidAll                     // a void of everything open
 	linExpire                      // the shared clock is set to ExpiresAt
+	linBeginVoid                   // a two-phase void of Amount is begun
+	linConfirmVoid                 // the void VoidID is confirmed: Released if HasReleased, else all it reserves
+	linFailVoid                    // the void VoidID failed
+	linBeginVoidAll                // a two-phase void of everything open is begun
 )
 
 func (k linKind) String() string {
-	return [...]string{"get", "capture", "final capture", "void", "void all", "clock to expiry"}[k]
+	return [...]string{"get", "capture", "final capture", "void", "void all", "clock to expiry",
+		"begin void", "confirm void", "fail void", "begin void all"}[k]
 }
 
 // linInput is an operation's input. Key is the command's idempotency key,
 // kept for retries; the model ignores it.
 type linInput struct {
-	Kind   linKind
-	Amount int64
-	Key    string
+	Kind        linKind
+	Amount      int64
+	VoidID      string // the void a confirm or fail settles
+	Released    int64  // what a confirm reports released, if HasReleased
+	HasReleased bool
+	Key         string
 }
 
 // linOutcome is how an operation ended.
@@ -61,13 +72,17 @@ type linOutput struct {
 	Outcome linOutcome
 	Reason  error      // the sentinel of a rejection
 	View    model.View // after an accepted command, or what a read saw
+	VoidID  string     // the void an accepted begin void began
+	Amount  int64      // what an accepted begin void reserved, for the clients' next draws only
 	Detail  string     // the error text, for the visualization only
 }
 
 // apply returns the ledger after in, or the sentinel the Service must
 // reject in with (and l unchanged). The history's authorization is under
-// the default policy, and the clock moves only to ExpiresAt.
-func apply(l model.Ledger, in linInput) (model.Ledger, error) {
+// the default policy, and the clock moves only to ExpiresAt. voidID names
+// the void a begin void begins (empty if its outcome is unknown: no client
+// settles it then).
+func apply(l model.Ledger, in linInput, voidID string) (model.Ledger, error) {
 	switch in.Kind {
 	case linExpire:
 		// From now on every read and command applies the expiry first,
@@ -79,6 +94,17 @@ func apply(l model.Ledger, in linInput) (model.Ledger, error) {
 		return l.Void(in.Amount, false)
 	case linVoidAll:
 		return l.Void(0, true)
+	case linBeginVoid:
+		return l.BeginVoid(voidID, in.Amount, false)
+	case linBeginVoidAll:
+		return l.BeginVoid(voidID, 0, true)
+	case linConfirmVoid:
+		if in.HasReleased {
+			return l.ConfirmVoid(in.VoidID, &in.Released)
+		}
+		return l.ConfirmVoid(in.VoidID, nil)
+	case linFailVoid:
+		return l.FailVoid(in.VoidID)
 	}
 	return l, nil
 }
@@ -86,7 +112,7 @@ func apply(l model.Ledger, in linInput) (model.Ledger, error) {
 // step is the model's step function for porcupine.
 func step(state, input, output any) (bool, any) {
 	l, in, out := state.(model.Ledger), input.(linInput), output.(linOutput)
-	next, rejection := apply(l, in)
+	next, rejection := apply(l, in, out.VoidID)
 	switch out.Outcome {
 	case linUnknown:
 		return true, next // a rejection leaves next == l
@@ -121,8 +147,16 @@ func describeOperation(input, output any) string {
 	in, out := input.(linInput), output.(linOutput)
 	op := in.Kind.String()
 	switch in.Kind {
-	case linCapture, linFinalCapture, linVoid:
+	case linCapture, linFinalCapture, linVoid, linBeginVoid:
 		op += fmt.Sprintf(" %d", in.Amount)
+	case linConfirmVoid, linFailVoid:
+		op += " " + in.VoidID
+		if in.HasReleased {
+			op += fmt.Sprintf(" released %d", in.Released)
+		}
+	}
+	if out.VoidID != "" {
+		op += " as " + out.VoidID
 	}
 	switch out.Outcome {
 	case linRejected:

@@ -16,7 +16,8 @@
 // RunConformanceTests checks the contract written on authcapture.Store
 // directly, with writes built by hand the way the Service builds them, and
 // through authcapture.Service, up to 64 goroutines racing captures and voids
-// on one authorization through several Services. After the Service tests it
+// on one authorization through several Services, and the index of
+// provider references and of actions in flight. After the Service tests it
 // checks the invariants of the aggregate against the stored log and events.
 //
 // RunLinearizabilityTests records concurrent histories of captures, voids,
@@ -73,6 +74,12 @@ func RunConformanceTests(t *testing.T, newStore MakeStore) {
 		})
 	}
 	for _, tc := range lockerContractTests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.run(t, newStore(t))
+		})
+	}
+	for _, tc := range boundaryContractTests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			tc.run(t, newStore(t))

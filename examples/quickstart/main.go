@@ -169,9 +169,9 @@ func (p provider) Capture(_ context.Context, t authcapture.CaptureTask) error {
 	return nil
 }
 
-func (p provider) Void(_ context.Context, t authcapture.VoidTask) error {
+func (p provider) Void(_ context.Context, t authcapture.VoidTask) (int64, error) {
 	fmt.Fprintf(p.d.out, "                provider: void %s %s on %s (key %s)\n", t.Currency.Format(t.Amount), t.Currency, t.AuthorizationID, t.Key)
-	return nil
+	return t.Amount, nil // released all it was asked to
 }
 
 // sweep runs the scheduler once, as a host's background loop (Scheduler.Run)

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/authcapture/authcapture"
 )
 
 func TestQuickstartRuns(t *testing.T) {
@@ -23,9 +25,9 @@ func TestQuickstartRuns(t *testing.T) {
 		"authorization has expired",
 		"capture scheduled at Nov 14 11:06",
 		"Nov 14 11:05 scheduler sweep open 35.00 captured 0.00 released 0.00 authorized",
-		"provider: capture 35.00 USD on tix_5 (key capture:shop:tix_5:sched_2)",
+		"provider: capture 35.00 USD on tix_5 (key " + authcapture.ProviderKey("shop", "tix_5", "sched_2") + ")",
 		"Nov 14 11:06 scheduler sweep open 0.00 captured 35.00 released 0.00 captured",
-		"provider: void 200.00 USD on dep_2 (key cancel:shop:dep_2)",
+		"provider: void 200.00 USD on dep_2 (key " + authcapture.ProviderKey("shop", "dep_2", "sched_void_2") + ")",
 		"Nov 17 11:06 scheduler sweep open 0.00 captured 0.00 released 200.00 voided",
 	} {
 		if !strings.Contains(got, want) {

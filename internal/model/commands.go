@@ -1,24 +1,37 @@
 package model
 
 import (
+	"errors"
+	"fmt"
 	"slices"
 	"time"
 
 	"github.com/authcapture/authcapture"
 )
 
-// ScheduleMargin is the presets' default Policy.ScheduleMargin: how long
-// before the hold's expiry a scheduled action must be due.
+// ScheduleMargin is the default Policy.ScheduleMargin: how long before
+// the hold's expiry a scheduled action must be due.
 const ScheduleMargin = 5 * time.Minute
 
+// MaxValidity is how far ahead an explicit ExpiresAt may lie.
+const MaxValidity = 90 * 24 * time.Hour
+
 // Create creates the authorization of requested minor units under p; the
-// delays are the schedules asked for (zero for none).
+// delays are the schedules asked for (zero for none). A delay must fit the
+// policy's validity, less its margin, unless the policy clamps schedules;
+// a delayed capture must come before a delayed cancel.
 func (l Ledger) Create(p authcapture.Policy, cur authcapture.Currency, requested int64, captureDelay, cancelDelay time.Duration) (Ledger, error) {
 	if l.Phase != "" {
 		return l, authcapture.ErrAlreadyExists
 	}
 	n := Ledger{Phase: authcapture.PhaseCreated, Policy: p, Currency: cur, Requested: requested,
 		CaptureDelay: captureDelay, CancelDelay: cancelDelay}
+	if captureDelay != 0 && cancelDelay != 0 && captureDelay >= cancelDelay {
+		return l, authcapture.ErrInvalidSchedule
+	}
+	if latest := p.Validity - n.margin(); !p.ClampSchedules && max(captureDelay, cancelDelay) > latest {
+		return l, authcapture.ErrInvalidSchedule
+	}
 	n.accept()
 	return n, nil
 }
@@ -66,8 +79,12 @@ func (l Ledger) decide(cmd authcapture.Command, phase authcapture.Phase, reason 
 }
 
 // Authorize approves amount at now; the hold expires at explicit, or after
-// the policy's validity if explicit is zero. The schedules asked for at
-// creation must fall due at least ScheduleMargin before the expiry.
+// the policy's validity if explicit is zero. An explicit expiry may lie at
+// most MaxValidity ahead; one already past is recorded all the same, and
+// the hold expires in the same write. The schedules asked for at creation
+// never refuse an approval: one that does not fit the hold is clamped or
+// dropped (schedule). (The model holds: capture mode automatic, captured
+// at approval, is not modelled.)
 func (l Ledger) Authorize(amount int64, explicit, now time.Time) (Ledger, error) {
 	if err := l.preApproval(authcapture.CmdAuthorize); err != nil {
 		return l, err
@@ -75,29 +92,52 @@ func (l Ledger) Authorize(amount int64, explicit, now time.Time) (Ledger, error)
 	if amount > l.Requested {
 		return l, authcapture.ErrExceedsRequested
 	}
-	expiresAt := explicit
+	expiresAt := explicit.UTC()
 	if explicit.IsZero() {
 		expiresAt = now.Add(l.Policy.Validity)
-	}
-	latest := expiresAt.Add(-ScheduleMargin)
-	var captureAt, cancelAt time.Time
-	for _, d := range []struct {
-		delay time.Duration
-		at    *time.Time
-	}{{l.CaptureDelay, &captureAt}, {l.CancelDelay, &cancelAt}} {
-		if d.delay == 0 {
-			continue
-		}
-		if *d.at = now.Add(d.delay); !latest.After(now) || d.at.After(latest) {
-			return l, authcapture.ErrInvalidSchedule
-		}
+	} else if explicit.Sub(now) > MaxValidity {
+		return l, authcapture.ErrInvalidArgument
 	}
 	l.Phase = authcapture.PhaseApproved
 	l.Authorized = amount
 	l.ExpiresAt = expiresAt
-	l.CaptureAt, l.CancelAt = captureAt, cancelAt
+	if now.Before(expiresAt) {
+		l.schedule(now)
+	} else {
+		l.expire() // the provider's answer came late: the hold lapsed already
+	}
 	l.accept()
 	return l, nil
+}
+
+// schedule sets the scheduled actions at approval. Each must be due after
+// now and at the latest the margin before the hold's expiry: a later one
+// is clamped to that instant if the policy clamps schedules (and that
+// instant is after now), else dropped. A delayed cancel that would fall
+// due at or before the delayed capture is dropped.
+func (l *Ledger) schedule(now time.Time) {
+	latest := l.ExpiresAt.Add(-l.margin())
+	fit := func(delay time.Duration) (time.Time, bool) {
+		at := now.Add(delay)
+		switch {
+		case !at.After(latest):
+		case l.Policy.ClampSchedules && latest.After(now):
+			at = latest
+		default:
+			return time.Time{}, false
+		}
+		return at, at.After(now)
+	}
+	if l.CaptureDelay != 0 {
+		if at, ok := fit(l.CaptureDelay); ok {
+			l.CaptureAt = at
+		}
+	}
+	if l.CancelDelay != 0 {
+		if at, ok := fit(l.CancelDelay); ok && (l.CaptureAt.IsZero() || l.CaptureAt.Before(at)) {
+			l.CancelAt = at
+		}
+	}
 }
 
 // openFor is the check before a capture or a void.
@@ -124,9 +164,39 @@ type Capture struct {
 	ID         string
 }
 
+// amount resolves a capture's or void's amount: All takes what is open;
+// an explicit amount may take up to available. More than available is
+// ErrActionInFlight while actions in flight hold the rest, else
+// ErrExceedsCapturable.
+func (l Ledger) amount(amount int64, all, tooPrecise bool, available int64) (int64, error) {
+	open := l.Open()
+	if all {
+		switch {
+		case open > 0:
+			return open, nil
+		case l.inFlight() > 0:
+			return 0, authcapture.ErrActionInFlight
+		}
+		return 0, authcapture.ErrExceedsCapturable
+	}
+	if tooPrecise {
+		return 0, authcapture.ErrAmountPrecision
+	}
+	held := open + l.inFlight() - available // out of this command's reach
+	switch {
+	case amount <= available:
+		return amount, nil
+	case amount <= available+held:
+		return 0, authcapture.ErrActionInFlight
+	}
+	return 0, authcapture.ErrExceedsCapturable
+}
+
 // Capture captures c.Amount, or begins a capture of it: a two-phase capture
-// reserves the amount as pending under c.ID. A final capture releases the
-// rest.
+// reserves the amount as pending under c.ID. A direct capture may take
+// what pending voids reserved (the provider captured first), newest first.
+// A final capture lets go of the hold and releases the rest. Nothing may
+// begin once the provider let go of the hold.
 func (l Ledger) Capture(c Capture) (Ledger, error) {
 	cmd := authcapture.CmdCapture
 	if c.TwoPhase {
@@ -138,17 +208,16 @@ func (l Ledger) Capture(c Capture) (Ledger, error) {
 	if l.finalPending() {
 		return l, authcapture.ErrCapturePending
 	}
-	open, amount := l.Open(), c.Amount
-	if open <= 0 {
-		return l, authcapture.ErrExceedsCapturable
+	if c.TwoPhase && l.ReleasedBy != authcapture.CloseNone {
+		return l, authcapture.ErrInvalidStatus
 	}
-	if c.All {
-		amount = open
-	} else if c.TooPrecise {
-		return l, authcapture.ErrAmountPrecision
+	available := l.Open()
+	if !c.TwoPhase {
+		available += l.PendingVoid
 	}
-	if amount > open {
-		return l, authcapture.ErrExceedsCapturable
+	amount, err := l.amount(c.Amount, c.All, c.TooPrecise, available)
+	if err != nil {
+		return l, err
 	}
 	p := l.Policy
 	if !p.PartialCapture && (amount != l.Authorized || l.Captures > 0) {
@@ -170,6 +239,7 @@ func (l Ledger) Capture(c Capture) (Ledger, error) {
 	if !p.MultipleCaptures {
 		final = true
 	}
+	was := l.Closed()
 	l.Captures++
 	l.CaptureAt = time.Time{} // an explicit capture overrides the delayed one
 	if c.TwoPhase {
@@ -178,12 +248,14 @@ func (l Ledger) Capture(c Capture) (Ledger, error) {
 		l.accept()
 		return l, nil
 	}
-	was := l.Closed()
+	if open := l.Open(); amount > open {
+		l.drawFromVoids(amount - open)
+	}
 	l.Captured += amount
+	l.settled(c.ID)
 	release := authcapture.CloseNone
-	if final && l.Open() > 0 {
-		l.Voided += l.Open()
-		release = authcapture.CloseFinalCapture
+	if final {
+		release = l.releaseRemainder()
 	}
 	l.close(was, release)
 	l.accept()
@@ -202,62 +274,156 @@ func (l Ledger) belowMinimum(amount int64) bool {
 }
 
 // Settle confirms (or, if !confirm, fails) the pending capture id. A
-// confirmed final capture releases the rest; a failed capture's amount
-// returns to open, or to expired if the hold expired meanwhile.
+// confirmed final capture lets go of the hold and releases the rest; a
+// failed capture gives its amount back (giveBack). A capture no longer
+// pending is ErrCaptureSettled; one never begun, ErrNotFound.
 func (l Ledger) Settle(id string, confirm bool) (Ledger, error) {
 	if l.Phase == "" {
 		return l, authcapture.ErrNotFound
 	}
 	i := slices.IndexFunc(l.Pendings, func(p Pending) bool { return p.ID == id })
-	if id == "" || i < 0 {
+	switch {
+	case id != "" && i < 0 && slices.Contains(l.Settled, id):
+		return l, authcapture.ErrCaptureSettled
+	case id == "" || i < 0:
 		return l, authcapture.ErrNotFound
 	}
 	p := l.Pendings[i]
+	l.settled(p.ID)
 	l.Pendings = slices.Delete(slices.Clone(l.Pendings), i, i+1)
 	l.Pending -= p.Amount
 	release := authcapture.CloseNone
 	if confirm {
 		l.Captured += p.Amount
-		if p.Final && l.Open() > 0 {
-			l.Voided += l.Open()
-			release = authcapture.CloseFinalCapture
+		if p.Final {
+			release = l.releaseRemainder()
 		}
 	} else {
 		l.Captures--
-		if l.HoldExpired {
-			l.Expired += p.Amount
-			release = authcapture.CloseExpired
-		}
+		release = l.giveBack(p.Amount)
 	}
 	l.close(false, release)
 	l.accept()
 	return l, nil
 }
 
-// Void releases amount, or all that is open.
+// voidAmount checks a void of amount (or all) against the policy and
+// resolves it from available; whole reports a void of the whole hold.
+func (l Ledger) voidAmount(amount int64, all bool, available int64) (n int64, whole bool, err error) {
+	if n, err = l.amount(amount, all, false, available); err != nil {
+		return 0, false, err
+	}
+	if n != l.Open() && n != available && !l.Policy.PartialVoid { // everything open, or all it may take
+		return 0, false, authcapture.ErrPartialVoidNotAllowed
+	}
+	return n, all || !l.Policy.PartialVoid, nil
+}
+
+// Void records a direct void of amount, or of all that is open: it may
+// take what pending voids reserved, newest first. A void of the whole hold
+// lets go of it.
 func (l Ledger) Void(amount int64, all bool) (Ledger, error) {
 	if err := l.openFor(authcapture.CmdVoid); err != nil {
 		return l, err
 	}
-	open := l.Open()
-	if open <= 0 {
-		return l, authcapture.ErrExceedsCapturable
-	}
-	if all {
-		amount = open
-	}
-	if amount > open {
-		return l, authcapture.ErrExceedsCapturable
-	}
-	if amount != open && !l.Policy.PartialVoid {
-		return l, authcapture.ErrPartialVoidNotAllowed
+	amount, whole, err := l.voidAmount(amount, all, l.Open()+l.PendingVoid)
+	if err != nil {
+		return l, err
 	}
 	was := l.Closed()
+	if open := l.Open(); amount > open {
+		l.drawFromVoids(amount - open)
+	}
 	l.Voided += amount
-	l.CancelAt = time.Time{} // an explicit void overrides the delayed cancel
-	release := authcapture.CloseNone
-	if amount == open {
-		release = authcapture.CloseVoided
+	release := l.voided(whole)
+	l.overrideCancel()
+	l.close(was, release)
+	l.accept()
+	return l, nil
+}
+
+// BeginVoid reserves a two-phase void of amount, or of all that is open,
+// under id. It is refused once the provider let go of the hold.
+func (l Ledger) BeginVoid(id string, amount int64, all bool) (Ledger, error) {
+	return l.beginVoid(id, amount, all, false)
+}
+
+func (l Ledger) beginVoid(id string, amount int64, all, scheduled bool) (Ledger, error) {
+	if l.Phase == "" {
+		return l, authcapture.ErrNotFound
+	}
+	if l.ReleasedBy != authcapture.CloseNone {
+		return l, authcapture.ErrInvalidStatus
+	}
+	if err := l.openFor(authcapture.CmdBeginVoid); err != nil {
+		return l, err
+	}
+	amount, whole, err := l.voidAmount(amount, all, l.Open())
+	if err != nil {
+		return l, err
+	}
+	l.PendingVoid += amount
+	l.Voids = append(slices.Clip(l.Voids), PendingVoid{ID: id, Amount: amount, Whole: whole, Scheduled: scheduled})
+	if !scheduled {
+		l.overrideCancel()
+	}
+	l.accept()
+	return l, nil
+}
+
+// ConfirmVoid settles the pending void id as carried out: released (nil
+// for all it still reserves) is voided, the rest returns to open (or
+// expires, if the hold lapsed). A void of the whole hold lets go of it, and
+// may report up to what was never captured: what it reserved and what is
+// open are voided now, the rest as captures in flight fail.
+func (l Ledger) ConfirmVoid(id string, released *int64) (Ledger, error) {
+	return l.settleVoid(id, true, released)
+}
+
+// FailVoid settles the pending void id as refused: its reservation is
+// given back (giveBack).
+func (l Ledger) FailVoid(id string) (Ledger, error) {
+	return l.settleVoid(id, false, nil)
+}
+
+func (l Ledger) settleVoid(id string, confirm bool, released *int64) (Ledger, error) {
+	if l.Phase == "" {
+		return l, authcapture.ErrNotFound
+	}
+	i := l.voidIndex(id)
+	if i < 0 {
+		return l, authcapture.ErrNotFound
+	}
+	pv := l.Voids[i]
+	r := pv.Amount
+	if confirm && released != nil {
+		most := pv.Amount
+		if pv.Whole {
+			most = l.Authorized - l.Captured // all the provider may have let go
+		}
+		if *released > most {
+			return l, authcapture.ErrExceedsCapturable
+		}
+		r = min(*released, pv.Amount+l.Open()) // the rest is released as captures in flight fail
+	}
+	was := l.Closed()
+	l.Voids = slices.Delete(slices.Clone(l.Voids), i, i+1)
+	if len(l.Voids) == 0 {
+		l.Voids = nil
+	}
+	l.PendingVoid -= pv.Amount
+	if pv.Scheduled {
+		l.CancelAt = time.Time{} // the delayed cancel is done, either way
+	}
+	var release authcapture.CloseReason
+	if confirm {
+		l.Voided += r
+		if rest := pv.Amount - r; rest > 0 && l.HoldExpired {
+			l.Expired += rest // not released, and nothing can take it after the hold lapsed
+		}
+		release = l.voided(pv.Whole)
+	} else {
+		release = l.giveBack(pv.Amount)
 	}
 	l.close(was, release)
 	l.accept()
@@ -268,17 +434,31 @@ func (l Ledger) Void(amount int64, all bool) (Ledger, error) {
 type Swept uint8
 
 const (
-	SweptNothing  Swept = iota // not approved or closed: the scheduler may find it, and does nothing
-	SweptNotDue                // nothing is due
-	SweptExpiry                // the hold's expiry was applied
-	SweptCapture               // the scheduled capture of everything open
-	SweptCancel                // the scheduled cancel of everything open
-	SweptDeferred              // a due action was claimed, then retried later or dropped
+	SweptNothing      Swept = iota // not approved or closed: the scheduler may find it, and does nothing
+	SweptNotDue                    // nothing is due
+	SweptExpiry                    // the hold's expiry was applied
+	SweptCapture                   // the scheduled capture of everything open
+	SweptCancel                    // the scheduled cancel was carried out (ConfirmVoid)
+	SweptCancelFailed              // the provider refused the scheduled cancel (FailVoid)
+	SweptUnknown                   // the provider's answer is unknown: the void stays pending
+	SweptDeferred                  // a due action was claimed, then retried later or dropped
 )
 
+// VoidAnswer is the provider's answer to a scheduled void.
+type VoidAnswer struct {
+	Released int64 // what it released, if it carried the void out
+	Declined bool  // it refused
+	Unknown  bool  // no answer
+}
+
+// Provider answers a scheduled void of amount begun on l as id. It may
+// change the ledger first (the host records a capture the provider took
+// meanwhile) and returns the ledger then.
+type Provider func(l Ledger, id string, amount int64) (Ledger, VoidAnswer)
+
 // Sweep runs the scheduler once at now; lease is how long a claimed action
-// stays claimed.
-func (l Ledger) Sweep(now time.Time, lease time.Duration) (Ledger, Swept) {
+// stays claimed; void answers a scheduled cancel's void.
+func (l Ledger) Sweep(now time.Time, lease time.Duration, void Provider) (Ledger, Swept) {
 	if l.Phase != authcapture.PhaseApproved || l.Closed() {
 		return l, SweptNothing
 	}
@@ -291,33 +471,74 @@ func (l Ledger) Sweep(now time.Time, lease time.Duration) (Ledger, Swept) {
 	case captureDue && (!cancelDue || l.CaptureAt.Before(l.CancelAt)):
 		return l.scheduledCapture(now, lease)
 	case cancelDue:
-		l.Version++ // the claim
-		l.CancelAt = now.Add(lease)
-		open := l.Open()
-		if open <= 0 {
-			return l, SweptDeferred
-		}
-		was := l.Closed()
-		l.Voided += open
-		l.CancelAt = time.Time{}
-		l.close(was, authcapture.CloseVoided)
-		l.accept()
-		return l, SweptCancel
+		return l.scheduledCancel(now, lease, void)
 	}
 	return l, SweptNotDue
 }
 
+// scheduledCancel is a delayed cancel falling due: a two-phase void of
+// everything open (or the re-drive of one left pending), settled with the
+// provider's answer. It waits while nothing is open and actions are in
+// flight, and drops a cancel that cannot begin otherwise.
+func (l Ledger) scheduledCancel(now time.Time, lease time.Duration, void Provider) (Ledger, Swept) {
+	i := -1
+	for k, pv := range l.Voids {
+		if pv.Scheduled {
+			i = k
+		}
+	}
+	if i < 0 {
+		id := fmt.Sprintf("sched_void_%d", l.Version)
+		next, err := l.beginVoid(id, 0, true, true)
+		switch {
+		case errors.Is(err, authcapture.ErrActionInFlight):
+			l.Version++
+			l.CancelAt = now.Add(lease)
+			return l, SweptDeferred
+		case err != nil:
+			l.Version++
+			l.CancelAt = time.Time{}
+			return l, SweptDeferred
+		}
+		l = next
+		i = len(l.Voids) - 1
+	} else {
+		l.Version++ // the claim
+	}
+	l.CancelAt = now.Add(lease)
+	pv := l.Voids[i]
+	l, answer := void(l, pv.ID, pv.Amount)
+	var err error
+	switch {
+	case answer.Unknown:
+		return l, SweptUnknown
+	case answer.Declined:
+		l, err = l.FailVoid(pv.ID)
+		if err == nil {
+			return l, SweptCancelFailed
+		}
+	default:
+		l, err = l.ConfirmVoid(pv.ID, &answer.Released)
+		if err == nil {
+			return l, SweptCancel
+		}
+	}
+	return l, SweptUnknown // the settle was rejected: the void stays pending
+}
+
 // scheduledCapture captures everything open, as the scheduler does when a
-// delayed capture falls due: it waits while a capture is pending, and
-// drops a capture the policy forbids.
+// delayed capture falls due: it waits while actions in flight hold
+// everything, and drops a capture that cannot begin otherwise.
 func (l Ledger) scheduledCapture(now time.Time, lease time.Duration) (Ledger, Swept) {
 	p, open := l.Policy, l.Open()
 	retry, drop := false, false
 	switch {
 	case l.finalPending():
 		retry = true
+	case l.ReleasedBy != authcapture.CloseNone:
+		drop = true
 	case open <= 0:
-		retry, drop = l.Pending > 0, l.Pending == 0
+		retry, drop = l.inFlight() > 0, l.inFlight() == 0
 	case !p.PartialCapture && (open != l.Authorized || l.Captures > 0),
 		!p.MultipleCaptures && l.Captures > 0,
 		p.MaxCaptures > 0 && l.Captures >= p.MaxCaptures,
@@ -335,9 +556,12 @@ func (l Ledger) scheduledCapture(now time.Time, lease time.Duration) (Ledger, Sw
 		return l, SweptDeferred
 	}
 	was := l.Closed()
-	l.Version++ // begin; accept counts the confirm
+	id := fmt.Sprintf("sched_%d", l.Version) // named after the version found due
+	l.Version++                              // begin; accept counts the confirm
 	l.Captures++
 	l.Captured += open
+	l.settled(id)
+	l.ReleasedBy = authcapture.CloseFinalCapture
 	l.CaptureAt = time.Time{}
 	l.close(was, authcapture.CloseNone)
 	l.accept()

@@ -22,17 +22,25 @@ type Ledger struct {
 	Policy   authcapture.Policy
 	Currency authcapture.Currency
 
-	Requested, Authorized, Pending, Captured, Voided, Expired int64
+	Requested, Authorized, Pending, PendingVoid, Captured, Voided, Expired int64
 
-	Captures    int       // succeeded and pending captures
-	Pendings    []Pending // unsettled two-phase captures, oldest first
+	Captures    int           // succeeded and pending captures
+	Pendings    []Pending     // unsettled two-phase captures, oldest first
+	Voids       []PendingVoid // unsettled two-phase voids, oldest first
 	Version     int64
 	ExpiresAt   time.Time
 	HoldExpired bool // the hold's expiry was applied
 	CloseReason authcapture.CloseReason
+	// ReleasedBy is how the provider let go of the hold: a final capture
+	// or a void of the whole hold; empty while it holds the funds.
+	ReleasedBy authcapture.CloseReason
 
 	CaptureDelay, CancelDelay time.Duration // schedules asked for at creation
 	CaptureAt, CancelAt       time.Time     // scheduled actions due
+
+	// Settled lists the captures no longer pending, by ID: confirmed,
+	// failed or direct. Settling one again is ErrCaptureSettled.
+	Settled []string
 }
 
 // Pending is an unsettled two-phase capture.
@@ -42,28 +50,43 @@ type Pending struct {
 	Final  bool
 }
 
+// PendingVoid is an unsettled two-phase void.
+type PendingVoid struct {
+	ID        string
+	Amount    int64 // still reserved: direct actions draw from it
+	Whole     bool  // a void of the whole hold: confirming it lets go of the hold
+	Scheduled bool  // begun by the scheduler for a delayed cancel
+}
+
 // Of returns the model of a, an authorization under policy p.
 func Of(a *authcapture.Authorization, p authcapture.Policy) Ledger {
 	l := Ledger{
 		Phase: a.Phase, Policy: p, Currency: a.Currency,
-		Requested: a.Requested, Authorized: a.Authorized, Pending: a.Pending, Captured: a.Captured,
+		Requested: a.Requested, Authorized: a.Authorized, Pending: a.Pending, PendingVoid: a.PendingVoid, Captured: a.Captured,
 		Voided: a.Voided, Expired: a.Expired, Captures: a.Captures, Version: a.Version,
-		ExpiresAt: a.ExpiresAt, HoldExpired: a.HoldExpired(), CloseReason: a.CloseReason,
+		ExpiresAt: a.ExpiresAt, HoldExpired: a.HoldExpired(), CloseReason: a.CloseReason, ReleasedBy: a.ReleasedBy,
 		CaptureDelay: a.CaptureDelay, CancelDelay: a.CancelDelay, CaptureAt: a.CaptureAt, CancelAt: a.CancelAt,
 	}
 	for _, pc := range a.PendingCaptures {
 		l.Pendings = append(l.Pendings, Pending{ID: pc.ID, Amount: pc.Amount, Final: pc.Final})
 	}
+	for _, pv := range a.PendingVoids {
+		l.Voids = append(l.Voids, PendingVoid{ID: pv.ID, Amount: pv.Amount, Whole: pv.All, Scheduled: pv.Scheduled})
+	}
 	return l
 }
 
-// Open is what can still be captured or voided.
+// Open is what can still be captured or voided: what no capture or void
+// took, reserved or released.
 func (l Ledger) Open() int64 {
 	if l.Phase != authcapture.PhaseApproved {
 		return 0
 	}
-	return l.Authorized - l.Pending - l.Captured - l.Voided - l.Expired
+	return l.Authorized - l.Pending - l.PendingVoid - l.Captured - l.Voided - l.Expired
 }
+
+// inFlight is what unsettled two-phase captures and voids hold.
+func (l Ledger) inFlight() int64 { return l.Pending + l.PendingVoid }
 
 // Closed reports whether the authorization can never change again.
 func (l Ledger) Closed() bool {
@@ -71,7 +94,7 @@ func (l Ledger) Closed() bool {
 	case authcapture.PhaseDeclined, authcapture.PhaseCanceled:
 		return true
 	case authcapture.PhaseApproved:
-		return l.Open() == 0 && l.Pending == 0
+		return l.Open() == 0 && l.Pending == 0 && l.PendingVoid == 0 && len(l.Pendings) == 0 && len(l.Voids) == 0
 	}
 	return false
 }
@@ -108,9 +131,11 @@ func (l Ledger) Status() authcapture.Status {
 // predicts. It is comparable: two views are equal when the report matches
 // the model.
 type View struct {
-	Requested, Authorized, Open, Pending, Captured, Voided, Expired int64
+	Requested, Authorized, Open, Pending, PendingVoid, Captured, Voided, Expired int64
 
 	Captures    int
+	Voids       int // unsettled two-phase voids
+	ReleasedBy  authcapture.CloseReason
 	Version     int64
 	Status      authcapture.Status
 	HoldExpired bool
@@ -122,8 +147,9 @@ type View struct {
 // ViewOf returns what a reports.
 func ViewOf(a *authcapture.Authorization) View {
 	v := View{
-		Requested: a.Requested, Authorized: a.Authorized, Open: a.Open(), Pending: a.Pending, Captured: a.Captured,
-		Voided: a.Voided, Expired: a.Expired, Captures: a.Captures, Version: a.Version, Status: a.Status(),
+		Requested: a.Requested, Authorized: a.Authorized, Open: a.Open(), Pending: a.Pending, PendingVoid: a.PendingVoid,
+		Captured: a.Captured, Voided: a.Voided, Expired: a.Expired, Captures: a.Captures, Voids: len(a.PendingVoids),
+		ReleasedBy: a.ReleasedBy, Version: a.Version, Status: a.Status(),
 		HoldExpired: a.HoldExpired(), CaptureAt: a.CaptureAt.UTC(), CancelAt: a.CancelAt.UTC(),
 	}
 	if v.Status.Terminal() {
@@ -135,8 +161,9 @@ func ViewOf(a *authcapture.Authorization) View {
 // View returns what the Service must report of l.
 func (l Ledger) View() View {
 	v := View{
-		Requested: l.Requested, Authorized: l.Authorized, Open: l.Open(), Pending: l.Pending, Captured: l.Captured,
-		Voided: l.Voided, Expired: l.Expired, Captures: l.Captures, Version: l.Version, Status: l.Status(),
+		Requested: l.Requested, Authorized: l.Authorized, Open: l.Open(), Pending: l.Pending, PendingVoid: l.PendingVoid,
+		Captured: l.Captured, Voided: l.Voided, Expired: l.Expired, Captures: l.Captures, Voids: len(l.Voids),
+		ReleasedBy: l.ReleasedBy, Version: l.Version, Status: l.Status(),
 		HoldExpired: l.HoldExpired, CaptureAt: l.CaptureAt.UTC(), CancelAt: l.CancelAt.UTC(),
 	}
 	if v.Status.Terminal() {
@@ -149,6 +176,12 @@ func (v View) String() string {
 	s := fmt.Sprintf("v%d %s open=%d captured=%d voided=%d expired=%d", v.Version, v.Status, v.Open, v.Captured, v.Voided, v.Expired)
 	if v.Pending != 0 {
 		s += fmt.Sprintf(" pending=%d", v.Pending)
+	}
+	if v.PendingVoid != 0 || v.Voids != 0 {
+		s += fmt.Sprintf(" pendingVoid=%d (%d voids)", v.PendingVoid, v.Voids)
+	}
+	if v.ReleasedBy != "" {
+		s += fmt.Sprintf(" releasedBy=%s", v.ReleasedBy)
 	}
 	if v.CloseReason != "" {
 		s += fmt.Sprintf(" (%s)", v.CloseReason)
@@ -191,21 +224,122 @@ func (l *Ledger) close(wasClosed bool, release authcapture.CloseReason) {
 }
 
 // Expire applies the hold's expiry if it is due at now: what is open moves
-// to expired, in a write of its own, and the schedules are dropped.
-// Captures stay.
+// to expired, in a write of its own, and the schedules are dropped, except
+// a delayed cancel whose void is at the provider (the scheduler settles
+// it). Pending captures and voids stay, and settle later.
 func (l Ledger) Expire(now time.Time) Ledger {
 	if l.Phase != authcapture.PhaseApproved || l.Closed() || l.HoldExpired || now.Before(l.ExpiresAt) {
 		return l
 	}
-	l.Expired += l.Open()
-	l.HoldExpired = true
-	l.CaptureAt, l.CancelAt = time.Time{}, time.Time{}
-	l.close(false, authcapture.CloseExpired)
+	l.expire()
 	l.accept()
 	return l
+}
+
+// expire moves what is open to expired.
+func (l *Ledger) expire() {
+	l.Expired += l.Open()
+	l.HoldExpired = true
+	l.CaptureAt = time.Time{} // the model's scheduled captures are never left pending
+	if !l.scheduledVoidPending() {
+		l.CancelAt = time.Time{}
+	}
+	l.close(false, authcapture.CloseExpired)
+}
+
+// scheduledVoidPending reports whether the delayed cancel's void is at the
+// provider.
+func (l Ledger) scheduledVoidPending() bool {
+	return slices.ContainsFunc(l.Voids, func(v PendingVoid) bool { return v.Scheduled })
+}
+
+// overrideCancel is an explicit void's effect on the delayed cancel: it is
+// dropped unless its void is already at the provider.
+func (l *Ledger) overrideCancel() {
+	if !l.scheduledVoidPending() {
+		l.CancelAt = time.Time{}
+	}
+}
+
+// margin is how long before the hold's expiry a scheduled action must be
+// due at the latest.
+func (l Ledger) margin() time.Duration {
+	if l.Policy.ScheduleMargin > 0 {
+		return l.Policy.ScheduleMargin
+	}
+	return ScheduleMargin
+}
+
+// settled records that capture id is no longer pending.
+func (l *Ledger) settled(id string) {
+	if id != "" {
+		l.Settled = append(slices.Clip(l.Settled), id)
+	}
 }
 
 // finalPending reports whether a final two-phase capture is pending.
 func (l Ledger) finalPending() bool {
 	return slices.ContainsFunc(l.Pendings, func(p Pending) bool { return p.Final })
+}
+
+// releaseRemainder is a final capture's release: the provider lets go of
+// the hold (the first release names ReleasedBy), and what is open is
+// voided. It returns the release reason if anything was open.
+func (l *Ledger) releaseRemainder() authcapture.CloseReason {
+	if l.ReleasedBy == authcapture.CloseNone {
+		l.ReleasedBy = authcapture.CloseFinalCapture
+	}
+	if rest := l.Open(); rest > 0 {
+		l.Voided += rest
+		return authcapture.CloseFinalCapture
+	}
+	return authcapture.CloseNone
+}
+
+// giveBack returns what a failed capture or void reserved: released by void
+// once the provider let go of the hold, by expiry once the hold lapsed,
+// else open again. It returns the release reason, if released.
+func (l *Ledger) giveBack(amount int64) authcapture.CloseReason {
+	switch {
+	case amount <= 0:
+	case l.ReleasedBy != authcapture.CloseNone:
+		l.Voided += amount
+		return l.ReleasedBy
+	case l.HoldExpired:
+		l.Expired += amount
+		return authcapture.CloseExpired
+	}
+	return authcapture.CloseNone
+}
+
+// drawFromVoids takes n from the reservations of the pending voids,
+// newest first: a direct capture or void took it at the provider.
+func (l *Ledger) drawFromVoids(n int64) {
+	l.Voids = slices.Clone(l.Voids)
+	for i := len(l.Voids) - 1; i >= 0 && n > 0; i-- {
+		take := min(n, l.Voids[i].Amount)
+		l.Voids[i].Amount -= take
+		l.PendingVoid -= take
+		n -= take
+	}
+}
+
+// voided records a release of amount by a void: a void of the whole hold
+// lets go of it. It returns the release reason if nothing is open after.
+func (l *Ledger) voided(whole bool) authcapture.CloseReason {
+	if whole && l.ReleasedBy == authcapture.CloseNone {
+		l.ReleasedBy = authcapture.CloseVoided
+	}
+	if l.Open() > 0 {
+		return authcapture.CloseNone
+	}
+	return authcapture.CloseVoided
+}
+
+// voidIndex returns the index of the pending void id in Voids, or -1.
+func (l Ledger) voidIndex(id string) int {
+	if id == "" {
+		return -1
+	}
+	return slices.IndexFunc(l.Voids, func(v PendingVoid) bool { return v.ID == id })
 }

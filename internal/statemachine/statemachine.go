@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -22,9 +23,13 @@ import (
 // Run drives random sequences of every command against a Service on stores
 // from newStore and checks each outcome against the model: accepted or
 // rejected (with which sentinel), the ledgers, the status, idempotent
-// replays, key reuse with other parameters, two-phase captures, the
-// scheduler and clock jumps past expiry. After every step it checks the
-// invariants of the aggregate (model.Check and model.CheckStep).
+// replays, key reuse with other parameters, two-phase captures and voids,
+// direct captures and voids drawing from voids in flight, the scheduler
+// (with a provider that releases all, part or nothing of a scheduled void,
+// refuses it, does not answer, or captures first), approvals whose hold is
+// shorter than the schedules or already lapsed, and clock jumps past
+// expiry. After every step it checks the invariants of the aggregate
+// (model.Check and model.CheckStep).
 func Run(t *testing.T, newStore func(t *testing.T) authcapture.Store) {
 	t.Helper()
 	rapid.Check(t, func(rt *rapid.T) {
@@ -34,16 +39,54 @@ func Run(t *testing.T, newStore func(t *testing.T) authcapture.Store) {
 			m.create(rt)
 			if rapid.Float64Range(0, 1).Draw(rt, "startApproved") < 0.85 {
 				m.authorize(rt)
+				// Some meet the delayed cancel at once, while all is open:
+				// its void may stay at the provider while commands come.
+				if !m.m.CancelAt.IsZero() && rapid.Float64Range(0, 1).Draw(rt, "startCancel") < 0.35 {
+					m.sweepDue(rt)
+				}
+				// Many start with actions in flight, where the rules of
+				// two-phase captures and voids live.
+				if rapid.Float64Range(0, 1).Draw(rt, "startCapturing") < 0.5 {
+					m.startCapturing(rt)
+				}
+				if rapid.Float64Range(0, 1).Draw(rt, "startVoiding") < 0.3 {
+					m.beginVoid(rt)
+				}
 			}
 		}
 		rt.Repeat(m.actions())
 	})
 }
 
+// startCapturing begins a capture. Often it begins one of part of the
+// hold and then lets go of the hold while it is in flight, and settles it
+// (releaseThenSettle): a sequence rare for a random walk to string
+// together.
+func (sm *machine) startCapturing(t *rapid.T) {
+	open := sm.m.Open()
+	if open < 2 || rapid.Float64Range(0, 1).Draw(t, "startReleasing") >= 0.7 {
+		sm.capture(t, true)
+		return
+	}
+	c := model.Capture{TwoPhase: true, Amount: rapid.Int64Range(1, open-1).Draw(t, "inFlight")}
+	if rapid.Bool().Draw(t, "inFlightFinal") {
+		c.Final = authcapture.Bool(true)
+	}
+	sm.captureOf(c)
+	if len(sm.m.Pendings) > 0 {
+		sm.releaseThenSettle(t)
+	}
+}
+
 var policies = []authcapture.Policy{
 	authcapture.DefaultPolicy, authcapture.PayMongo, authcapture.Afterpay,
-	authcapture.NjiaPay, authcapture.Stripe, authcapture.Adyen, authcapture.Waffo,
+	authcapture.NjiaPay, authcapture.Stripe, authcapture.Adyen, authcapture.Waffo, clamping,
 }
+
+// clamping is a policy whose schedules are clamped to a short hold rather
+// than dropped: its validity is shorter than the longest delays drawn.
+var clamping = authcapture.Policy{Name: "clamping", MultipleCaptures: true, PartialCapture: true, PartialVoid: true,
+	Validity: 2 * 24 * time.Hour, ScheduleMargin: 10 * time.Minute, ClampSchedules: true}
 
 // command is one accepted command, kept so it can be replayed verbatim.
 type command struct {
@@ -66,11 +109,12 @@ type machine struct {
 	issued   []*command
 	n        int
 	prev     *authcapture.Authorization
+	calls    []voidCall // the scheduler's calls of the executor's Void in this sweep
 }
 
 func newMachine(t *rapid.T, store authcapture.Store) *machine {
 	clock := clocktest.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
-	svc, err := authcapture.New(store, &authcapture.Options{Clock: clock})
+	svc, err := authcapture.New(store, &authcapture.Options{Clock: clock, Policies: []authcapture.Policy{clamping}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,10 +142,18 @@ func (sm *machine) actions() map[string]func(*rapid.T) {
 		"begin":       func(t *rapid.T) { sm.capture(t, true) },
 		"beginMore":   func(t *rapid.T) { sm.capture(t, true) },
 		"confirm":     func(t *rapid.T) { sm.settle(t, true) },
+		"release":     sm.releaseThenSettle,
 		"fail":        func(t *rapid.T) { sm.settle(t, false) },
 		"void":        sm.void,
+		"voidMore":    sm.void,
+		"beginVoid":   sm.beginVoid,
+		"beginVoid2":  sm.beginVoid,
+		"confirmVoid": func(t *rapid.T) { sm.settleVoid(t, true) },
+		"failVoid":    func(t *rapid.T) { sm.settleVoid(t, false) },
 		"advance":     sm.rarely(0.5, sm.advance),
 		"sweep":       sm.sweep,
+		"sweepDue":    sm.sweepDue,
+		"sweepDue2":   sm.sweepDue,
 		"get":         sm.get,
 		"replay":      sm.replay,
 		"reuseKey":    sm.reuseKey,
@@ -122,9 +174,14 @@ func (sm *machine) rarely(p float64, action func(*rapid.T)) func(*rapid.T) {
 
 // minor draws an amount in minor units, biased to the interesting edges.
 func (sm *machine) minor(t *rapid.T, label string) int64 {
-	open := sm.m.Open()
-	choices := []int64{1, 99, 100, 101, 5000, open, open + 1, open - 1, sm.m.Authorized}
-	v := rapid.OneOf(rapid.SampledFrom(choices), rapid.Int64Range(1, max(2, open/2))).Draw(t, label)
+	open, held := sm.m.Open(), sm.m.PendingVoid
+	choices := []int64{1, 99, 100, 101, 5000, open, open + 1, open - 1, sm.m.Authorized,
+		held, open + held, open + held + 1, open + held + sm.m.Pending, open + held + sm.m.Pending + 1}
+	gens := []*rapid.Generator[int64]{rapid.SampledFrom(choices), rapid.Int64Range(1, max(2, open/2))}
+	if held > 0 { // beyond what is open, into what voids in flight reserve
+		gens = append(gens, rapid.Int64Range(open+1, open+held), rapid.Int64Range(open+1, open+held))
+	}
+	v := rapid.OneOf(gens...).Draw(t, label)
 	if v <= 0 {
 		v = 1
 	}
@@ -168,19 +225,21 @@ func (sm *machine) issue(op, desc, key string, run func() (*authcapture.Result, 
 }
 
 func (sm *machine) create(t *rapid.T) {
-	amount := rapid.OneOf(rapid.Int64Range(1, 100), rapid.Int64Range(1000, 100000)).Draw(t, "requested")
+	amount := rapid.OneOf(rapid.Int64Range(1, 100), rapid.Int64Range(1000, 100000), rapid.Just[int64](10000)).Draw(t, "requested")
 	req := authcapture.CreateRequest{MerchantID: sm.merchant, ID: sm.id, Currency: string(sm.currency),
 		Amount: sm.dec(amount), Policy: sm.policy.Name, IdempotencyKey: sm.key(),
 		CaptureMode: authcapture.CaptureManual} // the model holds; some presets default to automatic
 	if len(sm.policy.CaptureModes) == 0 { // the policy allows schedules
-		kind := rapid.IntRange(0, 3).Draw(t, "schedule")
-		if kind&1 != 0 {
+		// Cancels in most (they are two-phase voids), first among the
+		// draws, which lean to small numbers.
+		kind := rapid.IntRange(0, 5).Draw(t, "schedule")
+		if kind == 1 || kind == 3 {
 			req.CaptureMode = authcapture.CaptureDelayed
 			req.CaptureDelay = rapid.SampledFrom([]time.Duration{time.Minute, time.Hour, 24 * time.Hour}).Draw(t, "captureDelay")
 		}
-		if kind&2 != 0 {
+		if kind <= 2 {
 			req.CancelMode = authcapture.CancelDelayed
-			req.CancelDelay = req.CaptureDelay + rapid.SampledFrom([]time.Duration{time.Hour, 48 * time.Hour}).Draw(t, "cancelDelay")
+			req.CancelDelay = req.CaptureDelay + rapid.SampledFrom([]time.Duration{time.Minute, time.Hour, 48 * time.Hour}).Draw(t, "cancelDelay")
 		}
 	}
 	sm.issue("create", fmt.Sprint(amount, req.CaptureDelay, req.CancelDelay), req.IdempotencyKey,
@@ -203,8 +262,17 @@ func (sm *machine) authorize(t *rapid.T) {
 		amount = 1
 	}
 	var explicit time.Time
-	if rapid.Bool().Draw(t, "explicitExpiry") {
-		explicit = sm.clock.Now().Add(time.Duration(rapid.IntRange(1, 72).Draw(t, "hours")) * time.Hour)
+	now := sm.clock.Now()
+	switch rapid.IntRange(0, 7).Draw(t, "explicitExpiry") {
+	case 0, 1, 2: // the policy's validity
+	case 3, 4: // hours: shorter than the longer schedules
+		explicit = now.Add(time.Duration(rapid.IntRange(1, 72).Draw(t, "hours")) * time.Hour)
+	case 5: // minutes: within the schedule margin, or just past it
+		explicit = now.Add(time.Duration(rapid.IntRange(1, 90).Draw(t, "minutes")) * time.Minute)
+	case 6: // already past: the provider's answer came late
+		explicit = now.Add(-rapid.SampledFrom([]time.Duration{0, time.Nanosecond, time.Minute, 30 * time.Hour}).Draw(t, "late"))
+	default: // too far ahead, or just within bounds
+		explicit = now.Add(model.MaxValidity + rapid.SampledFrom([]time.Duration{0, time.Nanosecond, time.Hour}).Draw(t, "far"))
 	}
 	req := authcapture.AuthorizeRequest{MerchantID: sm.merchant, ID: sm.id, Amount: sm.dec(amount),
 		ExpiresAt: explicit, IdempotencyKey: sm.key()}
@@ -222,7 +290,9 @@ func (sm *machine) decline(*rapid.T) {
 		func(*authcapture.Result) (model.Ledger, error) { return sm.m.Decline() })
 }
 
-func (sm *machine) cancel(*rapid.T) {
+func (sm *machine) cancel(*rapid.T) { sm.cancelNow() }
+
+func (sm *machine) cancelNow() {
 	req := authcapture.CancelRequest{MerchantID: sm.merchant, ID: sm.id, Reason: authcapture.ReasonAbandoned, IdempotencyKey: sm.key()}
 	sm.issue("cancel", "", req.IdempotencyKey,
 		func() (*authcapture.Result, error) { return sm.svc.Cancel(sm.ctx, req) },
@@ -242,6 +312,12 @@ func (sm *machine) capture(t *rapid.T, twoPhase bool) {
 	case 2:
 		c.Final = authcapture.Bool(false)
 	}
+	sm.captureOf(c)
+}
+
+// captureOf issues the capture c: direct, or begun if c.TwoPhase.
+func (sm *machine) captureOf(c model.Capture) {
+	twoPhase := c.TwoPhase
 	d := sm.dec(c.Amount)
 	if c.TooPrecise {
 		d = d.Add(decimal.New(1, int32(-sm.currency.Exponent()-1)))
@@ -267,10 +343,21 @@ func (sm *machine) capture(t *rapid.T, twoPhase bool) {
 }
 
 func (sm *machine) settle(t *rapid.T, confirm bool) {
-	id := "cap_none"
-	if len(sm.m.Pendings) > 0 && rapid.Float64Range(0, 1).Draw(t, "known") < 0.9 {
-		id = sm.m.Pendings[rapid.IntRange(0, len(sm.m.Pendings)-1).Draw(t, "which")].ID
+	if len(sm.m.Pendings) == 0 && sm.created() && rapid.Float64Range(0, 1).Draw(t, "rarely") > 0.1 {
+		t.Skip("no pending capture")
 	}
+	id := "cap_none"
+	switch k := rapid.Float64Range(0, 1).Draw(t, "known"); {
+	case len(sm.m.Pendings) > 0 && k < 0.9:
+		id = sm.m.Pendings[rapid.IntRange(0, len(sm.m.Pendings)-1).Draw(t, "which")].ID
+	case len(sm.m.Settled) > 0 && k < 0.95: // settled already, or captured directly
+		id = rapid.SampledFrom(sm.m.Settled).Draw(t, "settled")
+	}
+	sm.settleCapture(id, confirm)
+}
+
+// settleCapture confirms or fails the capture id.
+func (sm *machine) settleCapture(id string, confirm bool) {
 	req := authcapture.SettleCaptureRequest{MerchantID: sm.merchant, ID: sm.id, CaptureID: id, IdempotencyKey: sm.key()}
 	op := "fail"
 	run := func() (*authcapture.Result, error) { return sm.svc.FailCapture(sm.ctx, req) }
@@ -288,11 +375,134 @@ func (sm *machine) void(t *rapid.T) {
 	if !all {
 		amount = sm.minor(t, "void")
 	}
+	sm.voidOf(amount, all)
+}
+
+// voidOf records a direct void of amount, or of all that is open.
+func (sm *machine) voidOf(amount int64, all bool) {
 	req := authcapture.VoidRequest{MerchantID: sm.merchant, ID: sm.id, Amount: sm.dec(amount), All: all,
 		Reason: authcapture.ReasonRequestedByCustomer, IdempotencyKey: sm.key()}
 	sm.issue("void", fmt.Sprint(amount, all), req.IdempotencyKey,
 		func() (*authcapture.Result, error) { return sm.svc.Void(sm.ctx, req) },
 		func(*authcapture.Result) (model.Ledger, error) { return sm.m.Void(amount, all) })
+}
+
+func (sm *machine) beginVoid(t *rapid.T) {
+	all := rapid.Float64Range(0, 1).Draw(t, "all") < 0.3
+	var amount int64
+	if !all {
+		amount = sm.minor(t, "beginVoid")
+	}
+	sm.beginVoidOf(amount, all)
+}
+
+// beginVoidOf begins a two-phase void of amount, or of all that is open.
+func (sm *machine) beginVoidOf(amount int64, all bool) {
+	req := authcapture.VoidRequest{MerchantID: sm.merchant, ID: sm.id, Amount: sm.dec(amount), All: all,
+		Reason: authcapture.ReasonRequestedByCustomer, IdempotencyKey: sm.key()}
+	sm.issue("beginVoid", fmt.Sprint(amount, all), req.IdempotencyKey,
+		func() (*authcapture.Result, error) { return sm.svc.BeginVoid(sm.ctx, req) },
+		func(res *authcapture.Result) (model.Ledger, error) {
+			var id string
+			if res != nil {
+				id = res.Entry.VoidID // the Service names the void
+			}
+			return sm.m.BeginVoid(id, amount, all)
+		})
+}
+
+// releaseThenSettle lets go of the whole hold while a capture is in flight
+// (a direct void of everything, a cancel, or a two-phase void of
+// everything, confirmed) and then settles that capture, mostly as failed:
+// what a failed capture gives back is released too, and a confirmed final
+// capture does not rename the release. Or it begins a void of everything,
+// fails the capture (its amount returns to open) and confirms the void
+// with up to what is open too.
+func (sm *machine) releaseThenSettle(t *rapid.T) {
+	if len(sm.m.Pendings) == 0 {
+		t.Skip("no pending capture")
+	}
+	capture := func() string { return sm.m.Pendings[rapid.IntRange(0, len(sm.m.Pendings)-1).Draw(t, "which")].ID }
+	confirm := rapid.Float64Range(0, 1).Draw(t, "confirmCapture") < 0.2
+	switch rapid.IntRange(0, 4).Draw(t, "release") {
+	case 0:
+		sm.voidOf(0, true)
+	case 1:
+		sm.cancelNow()
+	case 2:
+		sm.beginVoidOf(0, true)
+		if n := len(sm.m.Voids); n > 0 {
+			sm.settleVoidID(sm.m.Voids[n-1].ID, true, nil)
+		}
+	default: // the capture fails while the void of everything is in flight
+		sm.beginVoidOf(0, true)
+		sm.settleCapture(capture(), false)
+		if n := len(sm.m.Voids); n > 0 {
+			pv := sm.m.Voids[n-1]
+			r := sm.released(t, pv)
+			sm.settleVoidID(pv.ID, true, &r)
+		}
+		return
+	}
+	if len(sm.m.Pendings) > 0 {
+		sm.settleCapture(capture(), confirm)
+	}
+}
+
+// settleVoid confirms (with what the provider released: all it still
+// reserves, or a drawn amount) or fails a pending void.
+func (sm *machine) settleVoid(t *rapid.T, confirm bool) {
+	if len(sm.m.Voids) == 0 && sm.created() && rapid.Float64Range(0, 1).Draw(t, "rarely") > 0.1 {
+		t.Skip("no pending void")
+	}
+	pv := model.PendingVoid{ID: "void_none"}
+	if len(sm.m.Voids) > 0 && rapid.Float64Range(0, 1).Draw(t, "known") < 0.9 {
+		pv = sm.m.Voids[rapid.IntRange(0, len(sm.m.Voids)-1).Draw(t, "which")]
+	}
+	var released *int64
+	if confirm && rapid.Bool().Draw(t, "releasedGiven") {
+		r := sm.released(t, pv)
+		released = &r
+	}
+	sm.settleVoidID(pv.ID, confirm, released)
+}
+
+// released draws what the provider reports a confirmed void released:
+// part or all of what it reserves, one unit more, and for a void of the
+// whole hold up to what is open too (a capture failed meanwhile).
+func (sm *machine) released(t *rapid.T, pv model.PendingVoid) int64 {
+	reserved := pv.Amount
+	gens := []*rapid.Generator[int64]{rapid.Int64Range(0, reserved), rapid.Just(reserved), rapid.Just(reserved + 1)}
+	if open := sm.m.Open(); pv.Whole && open > 0 {
+		gens = append(gens, rapid.Just(reserved+open), rapid.Just(reserved+open), rapid.Int64Range(reserved, reserved+open),
+			rapid.Just(reserved+open+1))
+	}
+	return rapid.OneOf(gens...).Draw(t, "released")
+}
+
+// settleVoidID confirms (with released, nil for all it reserves) or fails
+// the void id.
+func (sm *machine) settleVoidID(id string, confirm bool, released *int64) {
+	req := authcapture.SettleVoidRequest{MerchantID: sm.merchant, ID: sm.id, VoidID: id, IdempotencyKey: sm.key()}
+	if released != nil {
+		d := sm.dec(*released)
+		req.Released = &d
+	}
+	op, desc := "failVoid", id
+	run := func() (*authcapture.Result, error) { return sm.svc.FailVoid(sm.ctx, req) }
+	if confirm {
+		op = "confirmVoid"
+		if released != nil {
+			desc += fmt.Sprint(" released ", *released)
+		}
+		run = func() (*authcapture.Result, error) { return sm.svc.ConfirmVoid(sm.ctx, req) }
+	}
+	sm.issue(op, desc, req.IdempotencyKey, run, func(*authcapture.Result) (model.Ledger, error) {
+		if confirm {
+			return sm.m.ConfirmVoid(id, released)
+		}
+		return sm.m.FailVoid(id)
+	})
 }
 
 func (sm *machine) advance(t *rapid.T) {
@@ -331,24 +541,136 @@ func (sm *machine) get(t *rapid.T) {
 // lease is the scheduler's default lease.
 const lease = time.Minute
 
-// executor accepts every scheduled capture and void.
-type executor struct{}
+// executor accepts every scheduled capture; its voids are the machine's
+// provider (machine.providerVoid).
+type executor struct {
+	sm *machine
+	t  *rapid.T
+}
 
 func (executor) Capture(context.Context, authcapture.CaptureTask) error { return nil }
-func (executor) Void(context.Context, authcapture.VoidTask) error       { return nil }
+func (e executor) Void(_ context.Context, task authcapture.VoidTask) (int64, error) {
+	return e.sm.providerVoid(e.t, task)
+}
+
+// voidCall is one call of the executor's Void: the task, the provider's
+// answer, and the capture the host recorded meanwhile, if any.
+type voidCall struct {
+	task     authcapture.VoidTask
+	answer   model.VoidAnswer
+	captured int64 // the amount of the direct capture recorded during the call; 0 for none
+	result   *authcapture.Result
+	err      error
+	key      string
+	run      func() (*authcapture.Result, error)
+}
+
+var errNoAnswer = errors.New("the provider did not answer")
+
+// providerVoid is the provider's answer to a scheduled void: it releases
+// all it was asked to, or less, or refuses, or does not answer, or it
+// captured part of the hold first (the host records that capture with
+// Service.Capture while the void is pending) and releases the rest.
+func (sm *machine) providerVoid(t *rapid.T, task authcapture.VoidTask) (int64, error) {
+	c := voidCall{task: task, answer: model.VoidAnswer{Released: task.Amount}}
+	defer func() { sm.calls = append(sm.calls, c) }()
+	switch rapid.IntRange(0, 6).Draw(t, "provider") {
+	case 1:
+		if task.Amount > 0 {
+			c.answer.Released = rapid.Int64Range(0, task.Amount-1).Draw(t, "released")
+		}
+	case 2:
+		c.answer = model.VoidAnswer{Declined: true}
+		return 0, fmt.Errorf("provider: %w", authcapture.ErrProviderDeclined)
+	case 3, 6: // the void stays pending: commands meet a scheduled void in flight
+		c.answer = model.VoidAnswer{Unknown: true}
+		return 0, errNoAnswer
+	case 4:
+		if task.Amount == 0 {
+			break
+		}
+		c.captured = rapid.OneOf(rapid.Just(task.Amount), rapid.Int64Range(1, task.Amount)).Draw(t, "capturedFirst")
+		req := authcapture.CaptureRequest{MerchantID: sm.merchant, ID: sm.id, Amount: sm.dec(c.captured), IdempotencyKey: sm.key()}
+		c.key = req.IdempotencyKey
+		c.run = func() (*authcapture.Result, error) { return sm.svc.Capture(sm.ctx, req) }
+		c.result, c.err = c.run()
+		if c.err == nil {
+			c.answer.Released = task.Amount - c.captured
+		}
+	}
+	return c.answer.Released, nil
+}
+
+// provider answers the model's scheduled void as the executor answered the
+// scheduler's, and checks that the two asked the same.
+func (sm *machine) provider(t *rapid.T) model.Provider {
+	return func(l model.Ledger, id string, amount int64) (model.Ledger, model.VoidAnswer) {
+		if len(sm.calls) == 0 {
+			t.Fatalf("sweep: the model voids %d under %s, the scheduler called no executor", amount, id)
+		}
+		c := sm.calls[0]
+		sm.calls = sm.calls[1:]
+		if c.task.VoidID != id || c.task.Amount != amount || c.task.Key != authcapture.ProviderKey(sm.merchant, sm.id, id) {
+			t.Fatalf("sweep: the executor was asked %+v, the model voids %d under %s", c.task, amount, id)
+		}
+		if c.run == nil {
+			return l, c.answer
+		}
+		var capID string
+		if c.result != nil {
+			capID = c.result.Entry.CaptureID
+		}
+		next, want := l.Capture(model.Capture{Amount: c.captured, ID: capID})
+		switch {
+		case want != nil && !errors.Is(c.err, want):
+			t.Fatalf("capture of %d during the scheduled void: want %v, got %v", c.captured, want, c.err)
+		case want == nil && c.err != nil:
+			t.Fatalf("capture of %d during the scheduled void: want success, got %v", c.captured, c.err)
+		case want == nil:
+			if got := model.ViewOf(c.result.Authorization); got != next.View() {
+				t.Fatalf("capture during the scheduled void: the Service reports\n\t%+v\nthe model\n\t%+v", got, next.View())
+			}
+			sm.issued = append(sm.issued, &command{op: "captureDuringVoid", key: c.key, run: c.run, result: c.result})
+			l = next
+		}
+		return l, c.answer
+	}
+}
+
+// sweepDue moves the clock to the scheduled capture or cancel that is due
+// next, if any, and runs the scheduler.
+func (sm *machine) sweepDue(t *rapid.T) {
+	var due time.Time
+	for _, at := range []time.Time{sm.m.CaptureAt, sm.m.CancelAt} {
+		if !at.IsZero() && (due.IsZero() || at.Before(due)) {
+			due = at
+		}
+	}
+	if due.IsZero() {
+		t.Skip("nothing scheduled")
+	}
+	if d := due.Sub(sm.clock.Now()); d > 0 {
+		sm.clock.Advance(d)
+	}
+	sm.sweep(t)
+}
 
 // sweep runs the scheduler once; the model predicts what it applies.
 func (sm *machine) sweep(t *rapid.T) {
-	s, err := authcapture.NewScheduler(sm.svc, executor{}, nil)
+	s, err := authcapture.NewScheduler(sm.svc, executor{sm: sm, t: t}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	sm.calls = nil
 	res, err := s.RunDue(sm.ctx, 10)
 	if err != nil {
 		t.Fatalf("RunDue: %v", err)
 	}
 	var swept model.Swept
-	sm.m, swept = sm.m.Sweep(sm.clock.Now(), lease)
+	sm.m, swept = sm.m.Sweep(sm.clock.Now(), lease, sm.provider(t))
+	if len(sm.calls) != 0 {
+		t.Fatalf("sweep: the scheduler called the executor with %+v, the model voids nothing", sm.calls[0].task)
+	}
 	switch {
 	case swept == model.SweptExpiry && res.Expired != 1:
 		t.Fatalf("sweep: want one expiry, got %+v", res)
@@ -356,6 +678,10 @@ func (sm *machine) sweep(t *rapid.T) {
 		t.Fatalf("sweep: want one capture, got %+v", res)
 	case swept == model.SweptCancel && res.Canceled != 1:
 		t.Fatalf("sweep: want one cancel, got %+v", res)
+	case swept == model.SweptCancelFailed && res.CancelFailed != 1:
+		t.Fatalf("sweep: want one refused cancel, got %+v", res)
+	case swept == model.SweptUnknown && res.Unknown != 1:
+		t.Fatalf("sweep: want one unknown outcome, got %+v", res)
 	case swept == model.SweptNotDue && res.Due != 0:
 		t.Fatalf("sweep: nothing is due in the model, the scheduler found %+v", res)
 	}
@@ -400,6 +726,9 @@ func (sm *machine) reuseKey(t *rapid.T) {
 func (sm *machine) compare(a *authcapture.Authorization) {
 	if got, want := model.ViewOf(a), sm.m.View(); got != want {
 		sm.t.Fatalf("the Service reports\n\t%+v\nthe model\n\t%+v", got, want)
+	}
+	if got := model.Of(a, sm.policy).Voids; !slices.Equal(got, sm.m.Voids) {
+		sm.t.Fatalf("the Service lists pending voids %+v, the model %+v", got, sm.m.Voids)
 	}
 }
 

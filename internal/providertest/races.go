@@ -1,0 +1,225 @@
+package providertest
+
+import (
+	"errors"
+	"time"
+
+	"github.com/authcapture/authcapture"
+)
+
+var (
+	delayedCapture = authcapture.CreateRequest{CaptureMode: authcapture.CaptureDelayed, CaptureDelay: 5 * time.Minute}
+	delayedCancel  = authcapture.CreateRequest{CancelMode: authcapture.CancelDelayed, CancelDelay: 10 * time.Minute}
+)
+
+// raceCollidingKeys: two authorizations whose merchant and ID would join
+// into one naive key ("acme:eu"/"42" and "acme"/"eu:42"), both with a
+// delayed capture that the schedulers carry out through unknown outcomes
+// and re-drives. Their provider keys differ, and each hold is captured
+// once (unless the provider declined every retry).
+func raceCollidingKeys(w *world) {
+	a := w.open(w.merchant("acme")+":eu", "42", delayedCapture)
+	b := w.open(w.merchant("acme"), "eu:42", delayedCapture)
+	w.steps(20, 2*time.Minute, nil)
+	w.settle()
+	for _, ref := range []holdRef{a, b} {
+		// Once, unless the provider declined every retry and the
+		// schedule was dropped.
+		h := w.prov.holds[ref]
+		if h.captures > 1 || h.captures == 0 && !w.logHas(ref, authcapture.EntrySchedule, authcapture.ReasonCaptureUnscheduled) {
+			w.problemf("%s: the provider captured %d times, want once", ref, h.captures)
+		}
+	}
+	for k, ref := range w.keys {
+		for k2, ref2 := range w.keys {
+			if k == k2 && ref != ref2 {
+				w.problemf("provider key %s used for %s and %s", k, ref, ref2)
+			}
+		}
+	}
+	seen := map[holdRef]bool{}
+	for _, ref := range w.keys {
+		seen[ref] = true
+	}
+	if len(seen) != 2 {
+		w.problemf("the executor saw keys of %d holds, want 2", len(seen))
+	}
+}
+
+// raceUnknownPolicy: a scheduler whose Service lacks the authorization's
+// policy sweeps it alongside the host and the schedulers that know it:
+// it never calls the provider, and the work stays due until a scheduler
+// that knows the policy completes it.
+func raceUnknownPolicy(w *world) {
+	ref := w.open(w.merchant("m"), "a1", authcapture.CreateRequest{CaptureMode: authcapture.CaptureDelayed,
+		CaptureDelay: 5 * time.Minute, CancelMode: authcapture.CancelDelayed, CancelDelay: 10 * time.Minute})
+	blind := &executor{w: w, forbidden: true}
+	other := w.scheduler(w.service(false), blind)
+	w.twoPhaseCapture(ref)
+	w.steps(20, 2*time.Minute, func() {
+		before := w.get(ref)
+		res, err := other.RunDue(w.ctx, 100)
+		if err != nil {
+			w.problemf("sweep without the policy: %v", err)
+		}
+		after := w.get(ref)
+		w.tracef("sweep without the policy: due %d deferred %d skipped %d expired %d errors %v", res.Due, res.Deferred, res.Skipped, res.Expired, res.Errors)
+		if res.Captured+res.CaptureFailed+res.Canceled+res.CancelFailed+res.Unknown > 0 {
+			w.problemf("a scheduler without the policy acted: %+v", res)
+		}
+		for _, err := range res.Errors {
+			if !errors.Is(err, authcapture.ErrUnknownPolicy) {
+				w.problemf("a scheduler without the policy failed for another reason: %v", err)
+			}
+		}
+		if (!before.CaptureAt.IsZero() && after.CaptureAt.IsZero()) || (!before.CancelAt.IsZero() && after.CancelAt.IsZero()) {
+			w.problemf("a scheduler without the policy dropped due work: capture %v -> %v, cancel %v -> %v",
+				before.CaptureAt, after.CaptureAt, before.CancelAt, after.CancelAt)
+		}
+		if res.Deferred != len(res.Errors) {
+			w.problemf("a scheduler without the policy deferred %d actions and reported %d errors", res.Deferred, len(res.Errors))
+		}
+	})
+	w.settle()
+	// The delayed cancel, carried out by a scheduler that knows the
+	// policy, released whatever the captures left, unless the provider
+	// declined it.
+	log, err := w.svc.Log(w.ctx, ref.merchant, ref.id)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	declined := false
+	for _, e := range log {
+		// Declined as the scheduler or the webhook recorded it.
+		declined = declined || (e.Kind == authcapture.EntryVoid && e.VoidState == authcapture.ActionFailed &&
+			(e.Reason == "provider_declined" || e.Reason == "declined"))
+	}
+	if a := w.get(ref); a.Open() != 0 && !declined {
+		w.problemf("%s: %d still open after the delayed cancel", ref, a.Open())
+	}
+	if blind.calls > 0 {
+		w.problemf("the scheduler without the policy called the provider %d times", blind.calls)
+	}
+}
+
+// raceTwoPhaseCaptureVsCancel: the host's two-phase captures race a
+// delayed cancel.
+func raceTwoPhaseCaptureVsCancel(w *world) {
+	ref := w.open(w.merchant("m"), "a1", delayedCancel)
+	for range 1 + w.rng.IntN(2) {
+		w.twoPhaseCapture(ref)
+	}
+	w.steps(25, 3*time.Minute, nil)
+	w.settle()
+}
+
+// raceDirectCaptureVsCancel: the host's direct captures (the provider
+// first, the record after) race a delayed cancel.
+func raceDirectCaptureVsCancel(w *world) {
+	ref := w.open(w.merchant("m"), "a1", delayedCancel)
+	for range 1 + w.rng.IntN(2) {
+		w.directCapture(ref)
+	}
+	w.steps(25, 3*time.Minute, nil)
+	w.settle()
+}
+
+// raceScheduledCaptureVsHost: a delayed capture races the host's void and
+// the host's direct capture.
+func raceScheduledCaptureVsHost(w *world) {
+	ref := w.open(w.merchant("m"), "a1", delayedCapture)
+	w.directVoid(ref)
+	w.directCapture(ref)
+	w.steps(25, 2*time.Minute, nil)
+	w.settle()
+}
+
+// raceShortHold: approvals whose real hold (an explicit ExpiresAt) is
+// shorter than their schedule needs, raced with sweeps, the host's
+// two-phase captures and voids and its direct voids, and webhooks:
+//
+//   - a1: a delayed capture PT5M on a 7-minute hold with the 5-minute
+//     margin: dropped (boundary policy) or clamped to 2 minutes after
+//     approval (clamping policy);
+//   - a2: expiry action capture on a 4-minute hold: its capture would be
+//     due a minute before approval, so it is dropped;
+//   - a3: a delayed capture on a hold already past its expiry: approved
+//     and expired in one write.
+//
+// A dropped schedule never reaches the provider; the hold expires and
+// what is open then is released. Direct captures are left out: one the
+// provider accepted before the hold lapsed is refused when recorded after
+// (TestEngineGaps/direct-capture-recorded-after-expiry).
+func raceShortHold(w *world) {
+	m := w.merchant("m")
+	now := w.clock.Now()
+	pol := policyName
+	if w.rng.IntN(2) == 0 {
+		pol = clamping.Name
+	}
+	a1 := w.openHold(m, "a1", authcapture.CreateRequest{CaptureMode: authcapture.CaptureDelayed, CaptureDelay: 5 * time.Minute,
+		Policy: pol}, now.Add(7*time.Minute))
+	a2 := w.openHold(m, "a2", authcapture.CreateRequest{ExpiryAction: authcapture.ExpiryCapture}, now.Add(4*time.Minute))
+	a3 := w.openHold(m, "a3", authcapture.CreateRequest{CaptureMode: authcapture.CaptureDelayed, CaptureDelay: 5 * time.Minute},
+		now.Add(-time.Minute))
+
+	want := map[holdRef]authcapture.Reason{a1: authcapture.ReasonCaptureUnfit, a2: authcapture.ReasonCaptureUnfit}
+	if pol == clamping.Name {
+		want[a1] = authcapture.ReasonCaptureScheduled
+	}
+	for ref, reason := range want {
+		a := w.get(ref)
+		switch {
+		case reason == authcapture.ReasonCaptureUnfit && !a.CaptureAt.IsZero():
+			w.problemf("%s: a capture due %s on a hold until %s, want it dropped", ref, a.CaptureAt, a.ExpiresAt)
+		case reason == authcapture.ReasonCaptureScheduled && !a.CaptureAt.Equal(now.Add(2*time.Minute)):
+			w.problemf("%s: capture due %v, want clamped to %s", ref, a.CaptureAt, now.Add(2*time.Minute))
+		}
+		if !w.logHas(ref, authcapture.EntrySchedule, reason) {
+			w.problemf("%s: no schedule entry %s", ref, reason)
+		}
+	}
+	if a := w.get(a3); !a.HoldExpired() || a.Expired != amount || !a.CaptureAt.IsZero() {
+		w.problemf("%s: a hold already lapsed: expired %v (%d), capture due %v", a3, a.HoldExpired(), a.Expired, a.CaptureAt)
+	}
+
+	for _, ref := range []holdRef{a1, a2, a3} {
+		for range w.rng.IntN(2) {
+			w.twoPhaseCapture(ref)
+		}
+		switch w.rng.IntN(3) {
+		case 0:
+			w.directVoid(ref)
+		case 1:
+			w.twoPhaseVoid(ref)
+		}
+	}
+	w.steps(20, 2*time.Minute, nil)
+	w.lapse = now.Add(7 * time.Minute) // settle until every hold lapsed
+	w.settle()
+
+	for k, ref := range w.keys {
+		if want[ref] == authcapture.ReasonCaptureUnfit || ref == a3 {
+			w.problemf("%s: the executor got a task (key %s) although the schedule was dropped", ref, k)
+		}
+	}
+	for _, ref := range []holdRef{a1, a2, a3} {
+		if a := w.get(ref); !a.Closed() {
+			w.problemf("%s: still open after its hold lapsed: %s", ref, a.Status())
+		}
+	}
+}
+
+// logHas reports whether ref's log has an entry of kind with reason.
+func (w *world) logHas(ref holdRef, kind authcapture.EntryKind, reason authcapture.Reason) bool {
+	log, err := w.svc.Log(w.ctx, ref.merchant, ref.id)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	for _, e := range log {
+		if e.Kind == kind && e.Reason == reason {
+			return true
+		}
+	}
+	return false
+}
