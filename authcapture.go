@@ -127,7 +127,7 @@ func (o *Options) validate() error {
 	}
 	if !known {
 		return fmt.Errorf("authcapture: New: Options.DefaultPolicy %q names neither a preset nor one of Options.Policies: %w",
-			truncate(o.DefaultPolicy, maxIDLen), ErrUnknownPolicy)
+			truncate(o.DefaultPolicy, MaxIDLen), ErrUnknownPolicy)
 	}
 	return nil
 }
@@ -217,7 +217,7 @@ func (s *Service) Get(ctx context.Context, merchantID, id string) (*Authorizatio
 		return nil, err
 	}
 	if err := checkRef(merchantID, id); err != nil {
-		return nil, &Error{Op: "get", MerchantID: merchantID, AuthorizationID: truncate(id, maxIDLen), Err: ErrInvalidArgument, Detail: err.Error()}
+		return nil, &Error{Op: "get", MerchantID: merchantID, AuthorizationID: truncate(id, MaxIDLen), Err: ErrInvalidArgument, Detail: err.Error()}
 	}
 	return s.load(ctx, "get", merchantID, id)
 }
@@ -247,7 +247,7 @@ func (s *Service) Events(ctx context.Context, merchantID string, after int64, li
 	if err := checkContext(ctx, "events"); err != nil {
 		return nil, err
 	}
-	if err := checkToken("merchant ID", merchantID, maxIDLen); err != nil {
+	if err := checkToken("merchant ID", merchantID, MaxIDLen); err != nil {
 		return nil, &Error{Op: "events", Err: ErrInvalidArgument, Detail: err.Error()}
 	}
 	if after < 0 || limit <= 0 || limit > 10_000 {
@@ -258,8 +258,8 @@ func (s *Service) Events(ctx context.Context, merchantID string, after int64, li
 }
 
 func checkRef(merchantID, id string) error {
-	if err := checkToken("merchant ID", merchantID, maxIDLen); err != nil {
+	if err := checkToken("merchant ID", merchantID, MaxIDLen); err != nil {
 		return err
 	}
-	return checkToken("authorization ID", id, maxIDLen)
+	return checkToken("authorization ID", id, MaxIDLen)
 }

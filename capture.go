@@ -62,7 +62,7 @@ func (s *Service) capture(ctx context.Context, op Command, req CaptureRequest) (
 	if err := checkAmountChoice(req.Amount, req.All); err != nil {
 		return nil, badRequest(op, req.MerchantID, req.ID, err)
 	}
-	if err := checkText("provider reference", req.ProviderRef, maxReferenceLen); err != nil {
+	if err := checkText("provider reference", req.ProviderRef, MaxReferenceLen); err != nil {
 		return nil, badRequest(op, req.MerchantID, req.ID, err)
 	}
 	f := newFingerprint(op).str(req.ID).amount(req.Amount).bool(req.All).str(req.Currency).
@@ -200,13 +200,13 @@ func (s *Service) settleRequest(ctx context.Context, op Command, req SettleCaptu
 	if err := checkCommand(req.MerchantID, req.ID, req.IdempotencyKey, req.Reference); err != nil {
 		return nil, badRequest(op, req.MerchantID, req.ID, err)
 	}
-	if err := checkToken("capture ID", req.CaptureID, maxIDLen); err != nil {
+	if err := checkToken("capture ID", req.CaptureID, MaxIDLen); err != nil {
 		return nil, badRequest(op, req.MerchantID, req.ID, err)
 	}
 	if err := checkText("reason", req.Reason, MaxReasonLen); err != nil {
 		return nil, badRequest(op, req.MerchantID, req.ID, err)
 	}
-	if err := checkText("provider reference", req.ProviderRef, maxReferenceLen); err != nil {
+	if err := checkText("provider reference", req.ProviderRef, MaxReferenceLen); err != nil {
 		return nil, badRequest(op, req.MerchantID, req.ID, err)
 	}
 	return s.settle(ctx, op, req)

@@ -47,18 +47,18 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*Result, error
 	}
 	op := CmdCreate
 	bad := func(err error) error { return badRequest(op, req.MerchantID, req.ID, err) }
-	if err := checkToken("merchant ID", req.MerchantID, maxIDLen); err != nil {
+	if err := checkToken("merchant ID", req.MerchantID, MaxIDLen); err != nil {
 		return nil, bad(err)
 	}
 	if req.ID != "" {
-		if err := checkToken("authorization ID", req.ID, maxIDLen); err != nil {
+		if err := checkToken("authorization ID", req.ID, MaxIDLen); err != nil {
 			return nil, bad(err)
 		}
 	}
 	if err := checkKey(req.IdempotencyKey); err != nil {
 		return nil, bad(err)
 	}
-	if err := checkText("reference", req.Reference, maxReferenceLen); err != nil {
+	if err := checkText("reference", req.Reference, MaxReferenceLen); err != nil {
 		return nil, bad(err)
 	}
 	if err := checkMetadata(req.Metadata); err != nil {
@@ -77,7 +77,7 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*Result, error
 		policy = s.defaultPolicy
 	}
 	if _, ok := s.policies[policy]; !ok {
-		return nil, bad(fmt.Errorf("%q is not registered with this service: %w", truncate(policy, maxIDLen), ErrUnknownPolicy))
+		return nil, bad(fmt.Errorf("%q is not registered with this service: %w", truncate(policy, MaxIDLen), ErrUnknownPolicy))
 	}
 	p := s.policies[policy]
 	sched, err := p.checkSchedule(req)
@@ -190,7 +190,7 @@ func (s *Service) Authorize(ctx context.Context, req AuthorizeRequest) (*Result,
 	if err := checkAmount(req.Amount); err != nil {
 		return nil, badRequest(op, req.MerchantID, req.ID, err)
 	}
-	if err := checkText("provider reference", req.ProviderRef, maxReferenceLen); err != nil {
+	if err := checkText("provider reference", req.ProviderRef, MaxReferenceLen); err != nil {
 		return nil, badRequest(op, req.MerchantID, req.ID, err)
 	}
 	f := newFingerprint(op).str(req.ID).amount(req.Amount).int(req.ExpiresAt.UnixNano()).str(req.Reference).
@@ -337,11 +337,11 @@ func checkCommand(merchant, id, key, ref string) error {
 	if err := checkKey(key); err != nil {
 		return err
 	}
-	return checkText("reference", ref, maxReferenceLen)
+	return checkText("reference", ref, MaxReferenceLen)
 }
 
 func badRequest(op Command, merchant, id string, err error) error {
-	return &Error{Op: string(op), MerchantID: truncate(merchant, maxIDLen), AuthorizationID: truncate(id, maxIDLen), Err: rootSentinel(err), Detail: detail(err)}
+	return &Error{Op: string(op), MerchantID: truncate(merchant, MaxIDLen), AuthorizationID: truncate(id, MaxIDLen), Err: rootSentinel(err), Detail: detail(err)}
 }
 
 // rootSentinel returns the library sentinel err wraps.

@@ -151,8 +151,8 @@ func (s *Service) RecordOutcome(ctx context.Context, req OutcomeRequest) (*Outco
 		return nil, err
 	}
 	if err := checkOutcome(req); err != nil {
-		return nil, &Error{Op: opRecordOutcome, MerchantID: truncate(req.MerchantID, maxIDLen),
-			AuthorizationID: truncate(req.AuthorizationID, maxIDLen), Err: rootSentinel(err), Detail: detail(err)}
+		return nil, &Error{Op: opRecordOutcome, MerchantID: truncate(req.MerchantID, MaxIDLen),
+			AuthorizationID: truncate(req.AuthorizationID, MaxIDLen), Err: rootSentinel(err), Detail: detail(err)}
 	}
 	key := req.IdempotencyKey
 	if key == "" {
@@ -174,13 +174,13 @@ func (s *Service) RecordOutcome(ctx context.Context, req OutcomeRequest) (*Outco
 }
 
 func checkOutcome(req OutcomeRequest) error {
-	if err := checkToken("merchant ID", req.MerchantID, maxIDLen); err != nil {
+	if err := checkToken("merchant ID", req.MerchantID, MaxIDLen); err != nil {
 		return err
 	}
 	if req.ProviderRef == "" {
 		return fmt.Errorf("provider reference is required: %w", ErrInvalidArgument)
 	}
-	if err := checkText("provider reference", req.ProviderRef, maxReferenceLen); err != nil {
+	if err := checkText("provider reference", req.ProviderRef, MaxReferenceLen); err != nil {
 		return err
 	}
 	if req.Kind != OutcomeCapture && req.Kind != OutcomeVoid {
@@ -192,12 +192,12 @@ func checkOutcome(req OutcomeRequest) error {
 		return fmt.Errorf("outcome %q is not succeeded, failed or pending: %w", truncate(string(req.Outcome), 16), ErrInvalidArgument)
 	}
 	if req.AuthorizationID != "" {
-		if err := checkToken("authorization ID", req.AuthorizationID, maxIDLen); err != nil {
+		if err := checkToken("authorization ID", req.AuthorizationID, MaxIDLen); err != nil {
 			return err
 		}
 	}
 	if req.ActionID != "" {
-		if err := checkToken("action ID", req.ActionID, maxIDLen); err != nil {
+		if err := checkToken("action ID", req.ActionID, MaxIDLen); err != nil {
 			return err
 		}
 	}
@@ -554,13 +554,13 @@ func (s *Service) FindByProviderRef(ctx context.Context, merchantID, ref string)
 	if err := checkContext(ctx, op); err != nil {
 		return nil, err
 	}
-	if err := checkToken("merchant ID", merchantID, maxIDLen); err != nil {
+	if err := checkToken("merchant ID", merchantID, MaxIDLen); err != nil {
 		return nil, &Error{Op: op, Err: ErrInvalidArgument, Detail: err.Error()}
 	}
 	if ref == "" {
 		return nil, &Error{Op: op, MerchantID: merchantID, Err: ErrInvalidArgument, Detail: "provider reference is required"}
 	}
-	if err := checkText("provider reference", ref, maxReferenceLen); err != nil {
+	if err := checkText("provider reference", ref, MaxReferenceLen); err != nil {
 		return nil, &Error{Op: op, MerchantID: merchantID, Err: ErrInvalidArgument, Detail: err.Error()}
 	}
 	id, err := s.store.FindByProviderRef(ctx, merchantID, ref)

@@ -131,7 +131,7 @@ func (p *Policy) compile() (map[Currency]int64, error) {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("authcapture: policy %q: %s: %w", p.Name, fmt.Sprintf(format, args...), ErrInvalidPolicy)
 	}
-	if err := checkToken("policy name", p.Name, maxIDLen); err != nil {
+	if err := checkToken("policy name", p.Name, MaxIDLen); err != nil {
 		return nil, bad("name: %v", err)
 	}
 	if p.MaxCaptures < 0 {

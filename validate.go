@@ -35,16 +35,6 @@ const (
 	MaxMetadataValueLen = 500
 )
 
-// Short names of the limits, used inside the package.
-const (
-	maxIDLen          = MaxIDLen
-	maxKeyLen         = MaxKeyLen
-	maxReferenceLen   = MaxReferenceLen
-	maxMetadataPairs  = MaxMetadataPairs
-	maxMetadataKeyLen = MaxMetadataKeyLen
-	maxMetadataValLen = MaxMetadataValueLen
-)
-
 // schedulerKeyPrefix starts the idempotency keys of the Scheduler's own
 // writes; callers cannot use it.
 const schedulerKeyPrefix = "scheduler:"
@@ -60,7 +50,7 @@ func checkToken(what, s string, max int) error {
 		c := s[i]
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
 			c == '_' || c == '-' || c == '.' || c == ':') {
-			return fmt.Errorf("%s %q has a character outside A-Z a-z 0-9 and _ - . or colon: %w", what, truncate(s, maxIDLen), ErrInvalidArgument)
+			return fmt.Errorf("%s %q has a character outside A-Z a-z 0-9 and _ - . or colon: %w", what, truncate(s, MaxIDLen), ErrInvalidArgument)
 		}
 	}
 	return nil
@@ -70,8 +60,8 @@ func checkKey(s string) error {
 	if s == "" {
 		return fmt.Errorf("idempotency key is required: %w", ErrInvalidArgument)
 	}
-	if len(s) > maxKeyLen {
-		return fmt.Errorf("idempotency key is longer than %d bytes: %w", maxKeyLen, ErrInvalidArgument)
+	if len(s) > MaxKeyLen {
+		return fmt.Errorf("idempotency key is longer than %d bytes: %w", MaxKeyLen, ErrInvalidArgument)
 	}
 	for i := 0; i < len(s); i++ {
 		if s[i] < 0x20 || s[i] > 0x7e {
@@ -112,14 +102,14 @@ func forbiddenRune(r rune) bool {
 }
 
 func checkMetadata(m map[string]string) error {
-	if len(m) > maxMetadataPairs {
-		return fmt.Errorf("metadata has %d pairs, more than %d: %w", len(m), maxMetadataPairs, ErrInvalidArgument)
+	if len(m) > MaxMetadataPairs {
+		return fmt.Errorf("metadata has %d pairs, more than %d: %w", len(m), MaxMetadataPairs, ErrInvalidArgument)
 	}
 	for k, v := range m {
-		if err := checkToken("metadata key", k, maxMetadataKeyLen); err != nil {
+		if err := checkToken("metadata key", k, MaxMetadataKeyLen); err != nil {
 			return err
 		}
-		if err := checkText("metadata value of "+k, v, maxMetadataValLen); err != nil {
+		if err := checkText("metadata value of "+k, v, MaxMetadataValueLen); err != nil {
 			return err
 		}
 	}

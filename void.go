@@ -120,7 +120,7 @@ func checkVoidRequest(op Command, req VoidRequest) error {
 	if err := checkCommand(req.MerchantID, req.ID, req.IdempotencyKey, req.Reference); err != nil {
 		return badRequest(op, req.MerchantID, req.ID, err)
 	}
-	if err := checkText("provider reference", req.ProviderRef, maxReferenceLen); err != nil {
+	if err := checkText("provider reference", req.ProviderRef, MaxReferenceLen); err != nil {
 		return badRequest(op, req.MerchantID, req.ID, err)
 	}
 	if req.Reason != "" && !req.Reason.callerVoidReason() {
@@ -296,13 +296,13 @@ func (s *Service) settleVoidRequest(ctx context.Context, op Command, req SettleV
 	if err := checkCommand(req.MerchantID, req.ID, req.IdempotencyKey, req.Reference); err != nil {
 		return nil, badRequest(op, req.MerchantID, req.ID, err)
 	}
-	if err := checkToken("void ID", req.VoidID, maxIDLen); err != nil {
+	if err := checkToken("void ID", req.VoidID, MaxIDLen); err != nil {
 		return nil, badRequest(op, req.MerchantID, req.ID, err)
 	}
 	if err := checkText("reason", req.Reason, MaxReasonLen); err != nil {
 		return nil, badRequest(op, req.MerchantID, req.ID, err)
 	}
-	if err := checkText("provider reference", req.ProviderRef, maxReferenceLen); err != nil {
+	if err := checkText("provider reference", req.ProviderRef, MaxReferenceLen); err != nil {
 		return nil, badRequest(op, req.MerchantID, req.ID, err)
 	}
 	if r := req.Released; r != nil && (r.Sign() < 0 || op == CmdFailVoid) {
