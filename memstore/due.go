@@ -77,7 +77,7 @@ func (h *dueHeap) upTo(t time.Time, limit int) []authcapture.DueRef {
 		if h.items[i].at.After(t) {
 			break // every item left in the frontier is due later still
 		}
-		a := h.items[i].r.auth
+		a := &h.items[i].r.auth
 		out = append(out, authcapture.DueRef{MerchantID: a.MerchantID, ID: a.ID, DueAt: h.items[i].at})
 		for c := 2*i + 1; c <= 2*i+2 && c < len(h.items); c++ {
 			heap.Push(f, c)

@@ -48,7 +48,7 @@ type merchant struct {
 
 // record is one stored authorization with its log.
 type record struct {
-	auth      *authcapture.Authorization
+	auth      authcapture.Authorization
 	log       []*authcapture.Entry // Seq n is at index n-1
 	due       int                  // index in Store.due, or -1
 	unsettled int                  // index in Store.unsettled, or -1
@@ -198,8 +198,8 @@ func (s *Store) Write(ctx context.Context, w *authcapture.Write) error {
 		r = &record{due: -1, unsettled: -1}
 		m.auths[in.ID] = r
 	}
-	r.auth = in.Clone()
-	utcAuth(r.auth)
+	r.auth = *in.Clone()
+	utcAuth(&r.auth)
 	for _, e := range w.Entries {
 		e.At = e.At.UTC()
 		r.log = append(r.log, &e)
