@@ -185,9 +185,10 @@ func (s *Service) ConfirmCapture(ctx context.Context, req SettleCaptureRequest) 
 }
 
 // FailCapture records that the provider refused a pending capture: its
-// amount returns to open, or to expired if the hold expired meanwhile. A
-// failed final capture releases nothing: the authorization stays open and
-// may be captured again or voided.
+// amount returns to open; or is released, by void if the provider let go
+// of the hold meanwhile (Authorization.ReleasedBy) or by expiry if the
+// hold lapsed. A failed final capture releases nothing: the authorization
+// stays open and may be captured again or voided.
 func (s *Service) FailCapture(ctx context.Context, req SettleCaptureRequest) (*Result, error) {
 	return s.settleRequest(ctx, CmdFailCapture, req)
 }
@@ -197,19 +198,26 @@ func (s *Service) settleRequest(ctx context.Context, op Command, req SettleCaptu
 	if err := checkContext(ctx, string(op)); err != nil {
 		return nil, err
 	}
-	if err := checkCommand(req.MerchantID, req.ID, req.IdempotencyKey, req.Reference); err != nil {
-		return nil, badRequest(op, req.MerchantID, req.ID, err)
-	}
-	if err := checkToken("capture ID", req.CaptureID, MaxIDLen); err != nil {
-		return nil, badRequest(op, req.MerchantID, req.ID, err)
-	}
-	if err := checkText("reason", req.Reason, MaxReasonLen); err != nil {
-		return nil, badRequest(op, req.MerchantID, req.ID, err)
-	}
-	if err := checkText("provider reference", req.ProviderRef, MaxReferenceLen); err != nil {
+	if err := checkSettlement(req.MerchantID, req.ID, req.IdempotencyKey, req.Reference, "capture ID", req.CaptureID,
+		req.Reason, req.ProviderRef); err != nil {
 		return nil, badRequest(op, req.MerchantID, req.ID, err)
 	}
 	return s.settle(ctx, op, req)
+}
+
+// checkSettlement checks the fields every settlement of a two-phase
+// capture or void has: idName names actionID's kind.
+func checkSettlement(merchant, id, key, reference, idName, actionID, reason, providerRef string) error {
+	if err := checkCommand(merchant, id, key, reference); err != nil {
+		return err
+	}
+	if err := checkToken(idName, actionID, MaxIDLen); err != nil {
+		return err
+	}
+	if err := checkText("reason", reason, MaxReasonLen); err != nil {
+		return err
+	}
+	return checkText("provider reference", providerRef, MaxReferenceLen)
 }
 
 // settle confirms (CmdConfirmCapture) or fails (CmdFailCapture) a pending

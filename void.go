@@ -293,16 +293,8 @@ func (s *Service) settleVoidRequest(ctx context.Context, op Command, req SettleV
 	if err := checkContext(ctx, string(op)); err != nil {
 		return nil, err
 	}
-	if err := checkCommand(req.MerchantID, req.ID, req.IdempotencyKey, req.Reference); err != nil {
-		return nil, badRequest(op, req.MerchantID, req.ID, err)
-	}
-	if err := checkToken("void ID", req.VoidID, MaxIDLen); err != nil {
-		return nil, badRequest(op, req.MerchantID, req.ID, err)
-	}
-	if err := checkText("reason", req.Reason, MaxReasonLen); err != nil {
-		return nil, badRequest(op, req.MerchantID, req.ID, err)
-	}
-	if err := checkText("provider reference", req.ProviderRef, MaxReferenceLen); err != nil {
+	if err := checkSettlement(req.MerchantID, req.ID, req.IdempotencyKey, req.Reference, "void ID", req.VoidID,
+		req.Reason, req.ProviderRef); err != nil {
 		return nil, badRequest(op, req.MerchantID, req.ID, err)
 	}
 	if r := req.Released; r != nil && (r.Sign() < 0 || op == CmdFailVoid) {

@@ -70,30 +70,7 @@ func (s *Store) Idempotency(ctx context.Context, merchantID, key string) (*authc
 // Due implements authcapture.Store. It reads the partial index on the next
 // due time, earliest first: O(limit log n).
 func (s *Store) Due(ctx context.Context, t time.Time, limit int) ([]authcapture.DueRef, error) {
-	if limit <= 0 {
-		return nil, ctx.Err()
-	}
-	us, ns := splitTime(t)
-	rows, err := s.db.Query(ctx, s.q.due, us, ns, int64(limit))
-	if err != nil {
-		return nil, translate(ctx, "due", err)
-	}
-	defer rows.Close()
-	var out []authcapture.DueRef
-	for rows.Next() {
-		var r authcapture.DueRef
-		var at time.Time
-		var atNS int32
-		if err := rows.Scan(&r.MerchantID, &r.ID, &at, &atNS); err != nil {
-			return nil, translate(ctx, "due", err)
-		}
-		r.DueAt = joinTime(at, atNS)
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, translate(ctx, "due", err)
-	}
-	return out, nil
+	return s.refsUpTo(ctx, "due", s.q.due, t, limit)
 }
 
 // FindByProviderRef implements authcapture.Store. It reads the
@@ -109,13 +86,19 @@ func (s *Store) FindByProviderRef(ctx context.Context, merchantID, ref string) (
 // Unsettled implements authcapture.Store. It reads the partial index on
 // the time the oldest action in flight began, oldest first: O(limit log n).
 func (s *Store) Unsettled(ctx context.Context, t time.Time, limit int) ([]authcapture.DueRef, error) {
+	return s.refsUpTo(ctx, "unsettled", s.q.unsettled, t, limit)
+}
+
+// refsUpTo runs sql, a read of one of the partial time indexes, for the
+// first limit authorizations whose time is at or before t.
+func (s *Store) refsUpTo(ctx context.Context, what, sql string, t time.Time, limit int) ([]authcapture.DueRef, error) {
 	if limit <= 0 {
 		return nil, ctx.Err()
 	}
 	us, ns := splitTime(t)
-	rows, err := s.db.Query(ctx, s.q.unsettled, us, ns, int64(limit))
+	rows, err := s.db.Query(ctx, sql, us, ns, int64(limit))
 	if err != nil {
-		return nil, translate(ctx, "unsettled", err)
+		return nil, translate(ctx, what, err)
 	}
 	defer rows.Close()
 	var out []authcapture.DueRef
@@ -124,13 +107,13 @@ func (s *Store) Unsettled(ctx context.Context, t time.Time, limit int) ([]authca
 		var at time.Time
 		var atNS int32
 		if err := rows.Scan(&r.MerchantID, &r.ID, &at, &atNS); err != nil {
-			return nil, translate(ctx, "unsettled", err)
+			return nil, translate(ctx, what, err)
 		}
 		r.DueAt = joinTime(at, atNS)
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, translate(ctx, "unsettled", err)
+		return nil, translate(ctx, what, err)
 	}
 	return out, nil
 }
