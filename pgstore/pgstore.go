@@ -20,8 +20,8 @@
 //
 // Migrate creates, in the schema of Options.Schema: authorizations (one row
 // per authorization), entries (the append-only log), events (the outbox),
-// event_cursor (one row ordering the event cursor), idempotency_keys and
-// schema_migrations, which records each migration applied with the SHA-256
+// event_cursor (one row ordering the event cursor), idempotency_keys,
+// provider_refs (the index FindByProviderRef reads) and schema_migrations, which records each migration applied with the SHA-256
 // of its file: a shipped migration never changes (a change is a new
 // migration), and Migrate refuses, with a *MigrationChangedError, a
 // database where one was applied with another text. An authorization row keeps the whole aggregate as JSON
