@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/authcapture/authcapture"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -184,4 +185,57 @@ func migrationRace(err error) bool {
 		return true
 	}
 	return false
+}
+
+// Migration is one of the store's migrations with the schema filled in,
+// for a team that applies migrations with a tool of its own (goose, Atlas,
+// Flyway, ...) instead of Migrate.
+type Migration struct {
+	Version  int64
+	Name     string
+	Checksum string // SHA-256 of the embedded file, in hex: what Migrate records
+	// SQL is the migration as Migrate applies it. It needs the schema to
+	// exist (Record creates it).
+	SQL string
+	// Record creates the schema and its schema_migrations table if they
+	// are absent, and records this migration there with its checksum, as
+	// Migrate does. Run in the same transaction as SQL, before it, it
+	// leaves the schema as Migrate would: Migrate run later finds the
+	// migration applied, checks its checksum and applies only newer ones.
+	Record string
+}
+
+// Migrations returns the store's migrations in version order, with their
+// SQL written for schema ("" is DefaultSchema). A schema that is not a
+// valid Options.Schema gets an error wrapping authcapture.ErrInvalidArgument.
+func Migrations(schema string) ([]Migration, error) {
+	if schema == "" {
+		schema = DefaultSchema
+	}
+	if !schemaName.MatchString(schema) {
+		return nil, fmt.Errorf("pgstore: Migrations: schema %q must be a letter or underscore followed by up to 62 letters, digits or underscores: %w",
+			schema, authcapture.ErrInvalidArgument)
+	}
+	ms, err := migrations()
+	if err != nil {
+		return nil, err
+	}
+	q := newQueries(schema)
+	out := make([]Migration, len(ms))
+	for i, m := range ms {
+		out[i] = Migration{
+			Version:  m.version,
+			Name:     m.name,
+			Checksum: m.checksum,
+			SQL:      withSchema(m.sql, q.schema),
+			Record: q.bootstrap + ";\n" + withSchema(`INSERT INTO {{schema}}.schema_migrations (version, name, checksum) VALUES (`, q.schema) +
+				strconv.FormatInt(m.version, 10) + ", " + sqlString(m.name) + ", " + sqlString(m.checksum) + ");\n",
+		}
+	}
+	return out, nil
+}
+
+// sqlString returns s as an SQL string literal.
+func sqlString(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
 }
