@@ -84,6 +84,14 @@ type Store interface {
 	// limit is between 1 and 10,000.
 	Events(ctx context.Context, merchantID string, after int64, limit int) ([]Event, error)
 
+	// AllEvents returns up to limit events of every merchant with Position
+	// > after, in Position order: the store-wide outbox a relay across
+	// merchants reads. It gives the guarantee Events gives: it never
+	// returns an event at a position if an event at a lower position could
+	// still become visible later. The Service has already checked that
+	// after >= 0 and that limit is between 1 and 10,000.
+	AllEvents(ctx context.Context, after int64, limit int) ([]Event, error)
+
 	// Due returns up to limit references to open authorizations whose
 	// next due time (Authorization.NextDue) is at or before t, earliest
 	// first. It must cost O(limit log n) or better, not a scan of every

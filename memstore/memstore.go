@@ -5,9 +5,10 @@
 //
 // The store keeps, per merchant, maps of whole copies of what it is given:
 // authorizations with their logs, idempotency records by key, and events in
-// position order. It copies on the way in and on the way out, so a caller
-// can never change stored state through a pointer it kept, and it returns
-// times in UTC. Authorizations with something due are kept in a heap
+// position order; one more slice lists the events of all merchants in
+// position order, for AllEvents. It copies on the way in and on the way
+// out, so a caller can never change stored state through a pointer it
+// kept, and it returns times in UTC. Authorizations with something due are kept in a heap
 // ordered by their next due time, so Due costs O(limit log n), and those
 // with provider actions in flight in another, ordered by PendingSince, for
 // Unsettled. Each merchant's provider references are a map to the
@@ -31,9 +32,10 @@ var _ authcapture.Store = (*Store)(nil)
 type Store struct {
 	mu        sync.RWMutex
 	merchants map[string]*merchant
-	due       dueHeap // by NextDue
-	unsettled dueHeap // by PendingSince
-	pos       int64   // the position of the last event written
+	due       dueHeap              // by NextDue
+	unsettled dueHeap              // by PendingSince
+	pos       int64                // the position of the last event written
+	events    []*authcapture.Event // every merchant's, in position order
 }
 
 // merchant holds one merchant's authorizations, idempotency records and
@@ -217,6 +219,7 @@ func (s *Store) Write(ctx context.Context, w *authcapture.Write) error {
 		ev.Position = s.pos
 		ev.At = ev.At.UTC()
 		m.events = append(m.events, &ev)
+		s.events = append(s.events, &ev)
 	}
 	s.due.set(r)
 	s.unsettled.set(r)
@@ -250,6 +253,17 @@ func (s *Store) Events(ctx context.Context, merchantID string, after int64, limi
 	}
 	i := sort.Search(len(m.events), func(i int) bool { return m.events[i].Position > after })
 	return copies(m.events[i:], limit), nil
+}
+
+// AllEvents implements authcapture.Store.
+func (s *Store) AllEvents(ctx context.Context, after int64, limit int) ([]authcapture.Event, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	i := sort.Search(len(s.events), func(i int) bool { return s.events[i].Position > after })
+	return copies(s.events[i:], limit), nil
 }
 
 // Due implements authcapture.Store.

@@ -29,31 +29,49 @@ const (
 // loses a serialization conflict (under a SERIALIZABLE default even a read
 // can) runs again, whole: what it stamped stays stamped.
 func (s *Store) Events(ctx context.Context, merchantID string, after int64, limit int) ([]authcapture.Event, error) {
+	return s.retryEvents(ctx, "events", s.q.readEvents, []any{merchantID, after, limitArg(limit)})
+}
+
+// AllEvents implements authcapture.Store. It stamps and retries as Events
+// does, then reads the stamped events of every merchant after the given
+// position.
+func (s *Store) AllEvents(ctx context.Context, after int64, limit int) ([]authcapture.Event, error) {
+	return s.retryEvents(ctx, "all events", s.q.readAllEvents, []any{after, limitArg(limit)})
+}
+
+// limitArg is the LIMIT of an events query: limit, or no limit if limit <= 0.
+func limitArg(limit int) int64 {
+	if limit > 0 {
+		return int64(limit)
+	}
+	return math.MaxInt64
+}
+
+// retryEvents runs events again while it loses serialization conflicts, up
+// to eventsRetries times.
+func (s *Store) retryEvents(ctx context.Context, op, query string, args []any) ([]authcapture.Event, error) {
 	for attempt := 0; ; attempt++ {
-		events, err := s.events(ctx, merchantID, after, limit)
+		events, err := s.events(ctx, op, query, args)
 		if err == nil || !errors.Is(err, authcapture.ErrVersionConflict) || attempt >= eventsRetries {
 			return events, err
 		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("pgstore: events: %w", ctx.Err())
+			return nil, fmt.Errorf("pgstore: %s: %w", op, ctx.Err())
 		case <-time.After(time.Duration(attempt+1) * time.Millisecond):
 		}
 	}
 }
 
-// events stamps the pending events' positions and reads the merchant's.
-func (s *Store) events(ctx context.Context, merchantID string, after int64, limit int) ([]authcapture.Event, error) {
+// events stamps the pending events' positions and runs query, which reads
+// stamped events in position order.
+func (s *Store) events(ctx context.Context, op, query string, args []any) ([]authcapture.Event, error) {
 	if err := s.stamp(ctx); err != nil {
 		return nil, err
 	}
-	max := int64(math.MaxInt64)
-	if limit > 0 {
-		max = int64(limit)
-	}
-	rows, err := s.db.Query(ctx, s.q.readEvents, merchantID, after, max)
+	rows, err := s.db.Query(ctx, query, args...)
 	if err != nil {
-		return nil, translate(ctx, "events", err)
+		return nil, translate(ctx, op, err)
 	}
 	defer rows.Close()
 	var out []authcapture.Event
@@ -61,7 +79,7 @@ func (s *Store) events(ctx context.Context, merchantID string, after int64, limi
 		var pos int64
 		var data []byte
 		if err := rows.Scan(&pos, &data); err != nil {
-			return nil, translate(ctx, "events", err)
+			return nil, translate(ctx, op, err)
 		}
 		e, err := decodeEvent(pos, data)
 		if err != nil {
@@ -70,7 +88,7 @@ func (s *Store) events(ctx context.Context, merchantID string, after int64, limi
 		out = append(out, e)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, translate(ctx, "events", err)
+		return nil, translate(ctx, op, err)
 	}
 	return out, nil
 }

@@ -26,6 +26,7 @@ var shippedMigrations = map[string]string{
 	"001_init.sql":                "cf679ae2f5283bcf829e6c510fcaf3064b5891d146f5ca938e96b4640b8df1d0",
 	"002_first_release_shape.sql": "f92d824455100f0280a5cdf3cc8fee67b4fee3acc884029160472c6e30a0c668",
 	"003_provider_refs.sql":       "8e7eaac26a471e46a3e82567f0a239bb99055b6639c4e2f6e0236dd8e3ec2788",
+	"004_events_position.sql":     "e81cbb240db9aa62561d7e058f481db8e204d8716a1752cd300d2fd6c70e5e8e",
 }
 
 func TestShippedMigrationsAreImmutable(t *testing.T) {
@@ -162,7 +163,7 @@ func checksums(t *testing.T, pool *pgxpool.Pool, schema string) map[int64]string
 // wantChecksums are the checksums of the shipped migrations, by version.
 func wantChecksums() map[int64]string {
 	return map[int64]string{1: shippedMigrations["001_init.sql"], 2: shippedMigrations["002_first_release_shape.sql"],
-		3: shippedMigrations["003_provider_refs.sql"]}
+		3: shippedMigrations["003_provider_refs.sql"], 4: shippedMigrations["004_events_position.sql"]}
 }
 
 // A schema the first release migrated, with an authorization it stored,

@@ -85,7 +85,9 @@
 // transactions, and an event that commits later can only ever get a
 // position above every position already visible: a relay that remembers the
 // last position it saw misses nothing. Positions increase across all
-// merchants of a store; a merchant's positions have gaps.
+// merchants of a store; a merchant's positions have gaps. AllEvents stamps
+// the same way and reads the events of every merchant, by the index on
+// position alone.
 //
 // This uses only row locks and ordinary SQL (no advisory locks, no
 // LISTEN/NOTIFY, no snapshot functions), which CockroachDB and YugabyteDB
@@ -228,11 +230,11 @@ type queries struct {
 	schemaName string
 	schema     string // quoted
 
-	get, getForUpdate, entries, idempotency   string
-	due, unsettled, providerRef               string
-	pending, lockCursor, stamp, readEvents    string
-	bootstrap, lockMigrations, migrationsDone string
-	recordMigration, recordChecksum           string
+	get, getForUpdate, entries, idempotency               string
+	due, unsettled, providerRef                           string
+	pending, lockCursor, stamp, readEvents, readAllEvents string
+	bootstrap, lockMigrations, migrationsDone             string
+	recordMigration, recordChecksum                       string
 
 	writes sync.Map // writeShape -> string
 }

@@ -79,6 +79,11 @@ WHERE merchant_id = $1 AND position IS NOT NULL AND position > $2
 ORDER BY position
 LIMIT $3`},
 
+		{&q.readAllEvents, `SELECT position, event FROM {{schema}}.events
+WHERE position IS NOT NULL AND position > $1
+ORDER BY position
+LIMIT $2`},
+
 		// checksum is the SHA-256 of the migration's file, in hex; releases
 		// before it was recorded created the table without it, and their
 		// rows have none until Migrate records it.

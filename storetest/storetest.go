@@ -73,6 +73,12 @@ func RunConformanceTests(t *testing.T, newStore MakeStore) {
 			tc.run(t, newStore(t))
 		})
 	}
+	for _, tc := range allEventsContractTests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.run(t, newStore(t))
+		})
+	}
 	for _, tc := range lockerContractTests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
