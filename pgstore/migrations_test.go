@@ -89,7 +89,15 @@ func applyByHand(t *testing.T, pool *pgxpool.Pool, schema string, versions ...in
 func handMigratedStore(t *testing.T) (*pgxpool.Pool, *pgstore.Store) {
 	t.Helper()
 	pool, schema := rawSchema(t)
-	applyByHand(t, pool, schema, 1, 2, 3)
+	ms, err := pgstore.Migrations(schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all []int64
+	for _, m := range ms {
+		all = append(all, m.Version)
+	}
+	applyByHand(t, pool, schema, all...)
 	store, err := pgstore.New(pool, &pgstore.Options{Schema: schema})
 	if err != nil {
 		t.Fatal(err)
