@@ -88,6 +88,8 @@ func (f *fixture) delayedCaptures(n int) []string {
 	return ids
 }
 
+// A scheduler handles up to Concurrency due authorizations at once, adds up
+// what each did, and returns only after every call in flight has finished.
 func TestSchedulerConcurrency(t *testing.T) {
 	t.Parallel()
 	t.Run("a negative concurrency is refused", func(t *testing.T) {
