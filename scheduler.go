@@ -22,7 +22,10 @@ import (
 // ErrProviderDeclined when it definitively refused, and any other error
 // when the outcome is unknown: the action then stays reserved and is tried
 // again, with the same Key, after the lease. A panic counts as an unknown
-// outcome.
+// outcome. A Scheduler calls its Executor from up to
+// SchedulerOptions.Concurrency goroutines at once (16 by default), each
+// call for a different authorization: the methods must be safe for
+// concurrent use, or SchedulerOptions.Concurrency must be 1.
 //
 // Every action is reserved in the ledger before the Executor is called (a
 // pending capture or void), so the host's own commands cannot take what
