@@ -166,7 +166,9 @@ func (w *world) service(knowsPolicy bool) *authcapture.Service {
 }
 
 func (w *world) scheduler(svc *authcapture.Service, e authcapture.Executor) *authcapture.Scheduler {
-	s, err := authcapture.NewScheduler(svc, e, &authcapture.SchedulerOptions{Lease: lease})
+	// One authorization at a time: the provider model and its random
+	// source are not safe for concurrent use, and a seed must replay.
+	s, err := authcapture.NewScheduler(svc, e, &authcapture.SchedulerOptions{Lease: lease, Concurrency: 1})
 	if err != nil {
 		w.t.Fatal(err)
 	}
