@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -161,15 +162,23 @@ func (d *demo) expiringHold() {
 }
 
 // provider stands in for the host's payment provider client: the scheduler
-// hands it the delayed captures and cancels to carry out.
-type provider struct{ d *demo }
+// hands it the delayed captures and cancels to carry out, several at once
+// (SchedulerOptions.Concurrency), so it is safe for concurrent use.
+type provider struct {
+	d  *demo
+	mu *sync.Mutex // guards d.out
+}
 
 func (p provider) Capture(_ context.Context, t authcapture.CaptureTask) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	fmt.Fprintf(p.d.out, "                provider: capture %s %s on %s (key %s)\n", t.Currency.Format(t.Amount), t.Currency, t.AuthorizationID, t.Key)
 	return nil
 }
 
 func (p provider) Void(_ context.Context, t authcapture.VoidTask) (int64, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	fmt.Fprintf(p.d.out, "                provider: void %s %s on %s (key %s)\n", t.Currency.Format(t.Amount), t.Currency, t.AuthorizationID, t.Key)
 	return t.Amount, nil // released all it was asked to
 }
@@ -180,7 +189,7 @@ func (d *demo) sweep(id string) {
 	if d.err != nil {
 		return
 	}
-	sched, err := authcapture.NewScheduler(d.svc, provider{d}, nil)
+	sched, err := authcapture.NewScheduler(d.svc, provider{d: d, mu: new(sync.Mutex)}, nil)
 	if err != nil {
 		d.err = err
 		return

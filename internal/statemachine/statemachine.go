@@ -657,7 +657,8 @@ func (sm *machine) sweepDue(t *rapid.T) {
 
 // sweep runs the scheduler once; the model predicts what it applies.
 func (sm *machine) sweep(t *rapid.T) {
-	s, err := authcapture.NewScheduler(sm.svc, executor{sm: sm, t: t}, nil)
+	// One call at a time: the executor records its calls for the model.
+	s, err := authcapture.NewScheduler(sm.svc, executor{sm: sm, t: t}, &authcapture.SchedulerOptions{Concurrency: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
