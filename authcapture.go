@@ -42,6 +42,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 )
 
@@ -81,6 +82,16 @@ type Options struct {
 	// negative disables it. It is always off for stores that declare
 	// CheapReads.
 	CacheSize int
+	// Logger receives what the Service and its Schedulers do: rejected,
+	// replayed and failed commands, version conflicts and locks at debug
+	// level; sweeps that found something due and declined executor calls
+	// at info; unknown executor outcomes and failed authorizations of a
+	// sweep at warn. Default: nil, which logs nothing.
+	Logger *slog.Logger
+	// Hooks receives every finished command, and, if it is also a
+	// SchedulerHooks, every sweep and executor call, for metrics.
+	// Default: nil.
+	Hooks Hooks
 }
 
 // withDefaults returns the options o stands for (nil for all defaults) with
@@ -143,7 +154,10 @@ type Service struct {
 	maxRetries    int // never negative
 	newID         func(prefix string) string
 	cache         *stateCache
-	locker        Locker // the store, if it can lock; else nil
+	locker        Locker         // the store, if it can lock; else nil
+	log           *slog.Logger   // never nil
+	hooks         Hooks          // nil without Options.Hooks
+	schedHooks    SchedulerHooks // Options.Hooks, if it is one; else nil
 }
 
 // New returns a Service over store. It returns an error wrapping
@@ -165,6 +179,12 @@ func New(store Store, opts *Options) (*Service, error) {
 		newID:         o.NewID,
 	}
 	s.locker, _ = store.(Locker)
+	s.log = o.Logger
+	if s.log == nil {
+		s.log = discardLogger
+	}
+	s.hooks = o.Hooks
+	s.schedHooks, _ = o.Hooks.(SchedulerHooks)
 	if cr, ok := store.(CheapReads); !ok || !cr.CheapReads() {
 		s.cache = newStateCache(o.CacheSize)
 	}

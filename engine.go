@@ -45,7 +45,12 @@ func (cmd *command) apply(ch *change, fn func(ch *change) error) error {
 // that fn rejects writes nothing; if its key was already recorded by an
 // accepted command, the original result is returned instead of the
 // rejection, and instead of a version conflict.
-func (s *Service) run(ctx context.Context, cmd *command, fn func(ch *change) error) (*Result, error) {
+func (s *Service) run(ctx context.Context, cmd *command, fn func(ch *change) error) (r *Result, err error) {
+	var st cmdStats
+	if s.observing(ctx) {
+		st.start = time.Now()
+		defer func() { s.commandDone(ctx, cmd, &st, r, err) }()
+	}
 	// locked is set once a write built on a fresh read lost a version
 	// conflict: writers are contending for this authorization, and if the
 	// store is a Locker the command queues for it from then on. A conflict
@@ -54,6 +59,7 @@ func (s *Service) run(ctx context.Context, cmd *command, fn func(ch *change) err
 	locked := false
 	for attempt := 0; ; attempt++ {
 		switched := false // to the locked path, by this attempt's conflict
+		st.attempts = attempt + 1
 		now := s.clock.Now()
 		var ch *change
 		var err error
@@ -65,6 +71,8 @@ func (s *Service) run(ctx context.Context, cmd *command, fn func(ch *change) err
 			}
 			err = s.write(ctx, ch)
 		case locked:
+			st.locked = true
+			s.logLock(ctx, cmd, attempt)
 			var rejection error
 			var again bool
 			ch, rejection, again, err = s.runLocked(ctx, cmd, fn)
@@ -125,6 +133,8 @@ func (s *Service) run(ctx context.Context, cmd *command, fn func(ch *change) err
 				return nil, fmt.Errorf("authcapture: %s: the store reports key %q as recorded but has no record of it", cmd.op, truncate(cmd.key, 64))
 			}
 		case errors.Is(err, ErrVersionConflict):
+			st.conflicts++
+			s.logConflict(ctx, cmd, attempt)
 			// A retry of a command already applied fails its version check
 			// like any write while other writers move the authorization on,
 			// and its key is checked only by a write that passes it: after

@@ -214,9 +214,10 @@ func (s *Scheduler) RunDue(ctx context.Context, limit int) (SweepResult, error) 
 	if limit <= 0 {
 		return res, fmt.Errorf("authcapture: RunDue: limit must be positive: %w", ErrInvalidArgument)
 	}
-	now := s.svc.clock.Now()
+	start, now := time.Now(), s.svc.clock.Now()
 	refs, err := s.svc.store.Due(ctx, now, limit)
 	if err != nil {
+		s.sweepDone(ctx, start, now, nil, res, err)
 		return res, err
 	}
 	res.Due = len(refs)
@@ -281,6 +282,7 @@ func (s *Scheduler) RunDue(ctx context.Context, limit int) (SweepResult, error) 
 			res.Errors = append(res.Errors, err)
 		}
 	}
+	s.sweepDone(ctx, start, now, refs, res, stopped)
 	return res, stopped
 }
 
@@ -514,20 +516,24 @@ func (s *Scheduler) cancel(ctx context.Context, a *Authorization, res *SweepResu
 
 // execVoid calls the executor's Void; a panic is an unknown outcome.
 func (s *Scheduler) execVoid(ctx context.Context, task VoidTask) (released int64, err error) {
+	start := time.Now()
 	defer func() {
 		if r := recover(); r != nil {
 			released, err = 0, fmt.Errorf("executor panicked in Void: %v (outcome unknown)", r)
 		}
+		s.executorDone(ctx, ExecutorVoid, task.MerchantID, task.AuthorizationID, task.VoidID, start, err)
 	}()
 	return s.exec.Void(ctx, task)
 }
 
 // execCapture calls the executor's Capture; a panic is an unknown outcome.
 func (s *Scheduler) execCapture(ctx context.Context, task CaptureTask) (err error) {
+	start := time.Now()
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("executor panicked in Capture: %v (outcome unknown)", r)
 		}
+		s.executorDone(ctx, ExecutorCapture, task.MerchantID, task.AuthorizationID, task.CaptureID, start, err)
 	}()
 	return s.exec.Capture(ctx, task)
 }
