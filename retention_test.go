@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"testing"
 	"time"
 
@@ -215,6 +216,7 @@ func steadyLoad(b *testing.B, prune bool) {
 	}
 	b.StopTimer()
 	end := heapInUse()
+	runtime.KeepAlive(svc)
 	b.ReportMetric(float64(start), "heap-start-B")
 	b.ReportMetric(float64(end), "heap-end-B")
 	b.ReportMetric((float64(end)-float64(start))/float64(b.N), "heap-B/cmd")
