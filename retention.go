@@ -57,21 +57,24 @@ type PruneResult struct {
 // host calls it periodically (every few minutes, say).
 //
 // It returns an error wrapping errors.ErrUnsupported if the store is not a
-// Pruner, and ErrInvalidArgument for a negative retention, KeepEventsFrom
+// Pruner, and ErrInvalidArgument for a nil ctx, a negative retention, KeepEventsFrom
 // or Batch, or a Batch above MaxPruneBatch.
 func (s *Service) Prune(ctx context.Context, req PruneRequest) (PruneResult, error) {
 	var res PruneResult
+	if err := checkContext(ctx, "Prune"); err != nil {
+		return res, err
+	}
 	p, ok := s.store.(Pruner)
 	if !ok {
 		return res, fmt.Errorf("authcapture: Prune: the store is not a Pruner: %w", errors.ErrUnsupported)
 	}
 	switch {
 	case req.IdempotencyRetention < 0 || req.EventRetention < 0:
-		return res, fmt.Errorf("authcapture: Prune: negative retention: %w", ErrInvalidArgument)
+		return res, &Error{Op: "Prune", Err: ErrInvalidArgument, Detail: "a retention is negative"}
 	case req.KeepEventsFrom < 0:
-		return res, fmt.Errorf("authcapture: Prune: KeepEventsFrom %d is negative: %w", req.KeepEventsFrom, ErrInvalidArgument)
+		return res, &Error{Op: "Prune", Err: ErrInvalidArgument, Detail: fmt.Sprintf("KeepEventsFrom %d is negative", req.KeepEventsFrom)}
 	case req.Batch < 0 || req.Batch > MaxPruneBatch:
-		return res, fmt.Errorf("authcapture: Prune: Batch %d is not between 0 and %d: %w", req.Batch, MaxPruneBatch, ErrInvalidArgument)
+		return res, &Error{Op: "Prune", Err: ErrInvalidArgument, Detail: fmt.Sprintf("Batch %d is not between 0 and %d", req.Batch, MaxPruneBatch)}
 	}
 	if req.IdempotencyRetention == 0 {
 		req.IdempotencyRetention = DefaultIdempotencyRetention
