@@ -222,3 +222,34 @@ func CheckWrite(w *Write) error {
 	}
 	return nil
 }
+
+// Pruner is a capability a Store may declare: it can delete idempotency
+// records and events that are past their retention, a small batch at a
+// time, so that a long-running store does not grow without bound.
+// Service.Prune calls it; storetest checks a Pruner with the rest of the
+// Store contract. Authorizations and their logs are never pruned.
+//
+// A Store that wraps another hides this capability unless it declares the
+// methods itself.
+type Pruner interface {
+	// PruneIdempotency deletes up to limit idempotency records (of any
+	// merchant) whose CreatedAt is before before, and returns how many it
+	// deleted. A key whose record is gone is free again: a command sent
+	// with it later is applied as a new command. A store that keeps times
+	// to the microsecond may keep a record less than a microsecond older
+	// than before. The Service has already checked that limit > 0.
+	PruneIdempotency(ctx context.Context, before time.Time, limit int) (int, error)
+
+	// PruneEvents deletes events from the front of the store-wide outbox
+	// (AllEvents' order): in Position order, it deletes each event whose
+	// Position is below keepFrom and whose At is before before, and stops
+	// at the first event that is not, or after limit events. It returns how
+	// many it deleted. An event at keepFrom or above is never deleted, nor
+	// an event that has no position yet, so a relay that passes the
+	// position after its saved cursor (cursor+1) loses nothing it has not
+	// read. Because it stops at the first event too young to go, an old
+	// event behind a younger one (clocks of several hosts disagree) goes
+	// once that one does. Times compare as for PruneIdempotency. The
+	// Service has already checked that limit > 0 and keepFrom >= 0.
+	PruneEvents(ctx context.Context, before time.Time, keepFrom int64, limit int) (int, error)
+}

@@ -12,10 +12,13 @@
 // ordered by their next due time, so Due costs O(limit log n), and those
 // with provider actions in flight in another, ordered by PendingSince, for
 // Unsettled. Each merchant's provider references are a map to the
-// authorizations that recorded them.
+// authorizations that recorded them. A third heap orders the idempotency
+// records by CreatedAt, for PruneIdempotency; PruneEvents cuts the front
+// of the event slices, which give their memory back as they shrink.
 package memstore
 
 import (
+	"container/heap"
 	"context"
 	"fmt"
 	"sort"
@@ -36,6 +39,7 @@ type Store struct {
 	unsettled dueHeap              // by PendingSince
 	pos       int64                // the position of the last event written
 	events    []*authcapture.Event // every merchant's, in position order
+	keys      keyHeap              // every idempotency record, by CreatedAt
 }
 
 // merchant holds one merchant's authorizations, idempotency records and
@@ -213,6 +217,7 @@ func (s *Store) Write(ctx context.Context, w *authcapture.Write) error {
 		rec := *w.Idempotency
 		rec.CreatedAt = rec.CreatedAt.UTC()
 		m.keys[rec.Key] = &rec
+		heap.Push(&s.keys, keyRef{merchant: rec.MerchantID, key: rec.Key, at: rec.CreatedAt})
 	}
 	for _, ev := range w.Events {
 		s.pos++

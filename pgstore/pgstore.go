@@ -235,6 +235,7 @@ type queries struct {
 	pending, lockCursor, stamp, readEvents, readAllEvents string
 	bootstrap, lockMigrations, migrationsDone             string
 	recordMigration, recordChecksum                       string
+	pruneIdempotency, pruneEvents                         string
 
 	writes sync.Map // writeShape -> string
 }

@@ -84,6 +84,33 @@ WHERE position IS NOT NULL AND position > $1
 ORDER BY position
 LIMIT $2`},
 
+		// Deletes by primary key up to $2 records created before $1, oldest
+		// first, found through the index of migration 005.
+		{&q.pruneIdempotency, `DELETE FROM {{schema}}.idempotency_keys AS k
+USING (
+	SELECT merchant_id, key FROM {{schema}}.idempotency_keys
+	WHERE created_at < $1
+	ORDER BY created_at
+	LIMIT $2
+) AS old
+WHERE k.merchant_id = old.merchant_id AND k.key = old.key AND k.created_at < $1`},
+
+		// Reads the first $3 stamped events below position $2 through the
+		// position index and deletes those before the first one not dated
+		// before $1. An event without At counts as old.
+		{&q.pruneEvents, `WITH head AS (
+	SELECT position, COALESCE((event->>'At')::timestamptz < $1, true) AS old
+	FROM {{schema}}.events
+	WHERE position IS NOT NULL AND position < $2
+	ORDER BY position
+	LIMIT $3
+), stop AS (
+	SELECT COALESCE(min(position), $2) AS position FROM head WHERE NOT old
+)
+DELETE FROM {{schema}}.events
+WHERE position IS NOT NULL
+	AND position = ANY (ARRAY(SELECT position FROM head WHERE position < (SELECT position FROM stop)))`},
+
 		// checksum is the SHA-256 of the migration's file, in hex; releases
 		// before it was recorded created the table without it, and their
 		// rows have none until Migrate records it.

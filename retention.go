@@ -1,0 +1,118 @@
+package authcapture
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+const (
+	// DefaultIdempotencyRetention is how long Service.Prune keeps an
+	// idempotency record when PruneRequest.IdempotencyRetention is zero.
+	DefaultIdempotencyRetention = 24 * time.Hour
+	// DefaultEventRetention is how long Service.Prune keeps an event a
+	// relay has read when PruneRequest.EventRetention is zero.
+	DefaultEventRetention = 7 * 24 * time.Hour
+	// DefaultPruneBatch is how many records or events one store call
+	// deletes when PruneRequest.Batch is zero.
+	DefaultPruneBatch = 1_000
+	// MaxPruneBatch is the largest PruneRequest.Batch.
+	MaxPruneBatch = 10_000
+)
+
+// PruneRequest says what Service.Prune deletes. Zero values take the
+// defaults.
+type PruneRequest struct {
+	// IdempotencyRetention is how long an idempotency record is kept after
+	// the command that wrote it (DefaultIdempotencyRetention if zero). A
+	// retry with a key whose record is gone is not recognized: the command
+	// is applied again, as a new command. Keep records longer than any
+	// client retries.
+	IdempotencyRetention time.Duration
+	// EventRetention is how long an event is kept after its At
+	// (DefaultEventRetention if zero), once a relay has read it.
+	EventRetention time.Duration
+	// KeepEventsFrom is the lowest position kept whatever its age: the
+	// position after the lowest cursor of every relay that reads the store
+	// (its saved position + 1). Zero prunes no events, so a host that runs
+	// no relay and wants events pruned by age alone passes math.MaxInt64.
+	KeepEventsFrom int64
+	// Batch is how many records or events one store call deletes
+	// (DefaultPruneBatch if zero, at most MaxPruneBatch).
+	Batch int
+}
+
+// PruneResult counts what Service.Prune deleted.
+type PruneResult struct {
+	Idempotency int // idempotency records
+	Events      int // events
+}
+
+// Prune deletes, in batches, the idempotency records older than the
+// request's IdempotencyRetention and the events older than its
+// EventRetention below KeepEventsFrom, until none is left or ctx ends;
+// it returns what it deleted, also when it returns an error. Commands
+// and reads go on meanwhile: each batch is a short call of its own. The
+// host calls it periodically (every few minutes, say).
+//
+// It returns an error wrapping errors.ErrUnsupported if the store is not a
+// Pruner, and ErrInvalidArgument for a nil ctx, a negative retention, KeepEventsFrom
+// or Batch, or a Batch above MaxPruneBatch.
+func (s *Service) Prune(ctx context.Context, req PruneRequest) (PruneResult, error) {
+	var res PruneResult
+	if err := checkContext(ctx, "Prune"); err != nil {
+		return res, err
+	}
+	p, ok := s.store.(Pruner)
+	if !ok {
+		return res, fmt.Errorf("authcapture: Prune: the store is not a Pruner: %w", errors.ErrUnsupported)
+	}
+	switch {
+	case req.IdempotencyRetention < 0 || req.EventRetention < 0:
+		return res, &Error{Op: "Prune", Err: ErrInvalidArgument, Detail: "a retention is negative"}
+	case req.KeepEventsFrom < 0:
+		return res, &Error{Op: "Prune", Err: ErrInvalidArgument, Detail: fmt.Sprintf("KeepEventsFrom %d is negative", req.KeepEventsFrom)}
+	case req.Batch < 0 || req.Batch > MaxPruneBatch:
+		return res, &Error{Op: "Prune", Err: ErrInvalidArgument, Detail: fmt.Sprintf("Batch %d is not between 0 and %d", req.Batch, MaxPruneBatch)}
+	}
+	if req.IdempotencyRetention == 0 {
+		req.IdempotencyRetention = DefaultIdempotencyRetention
+	}
+	if req.EventRetention == 0 {
+		req.EventRetention = DefaultEventRetention
+	}
+	if req.Batch == 0 {
+		req.Batch = DefaultPruneBatch
+	}
+	now := s.clock.Now()
+	keysBefore := now.Add(-req.IdempotencyRetention)
+	eventsBefore := now.Add(-req.EventRetention)
+	for {
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+		n, err := p.PruneIdempotency(ctx, keysBefore, req.Batch)
+		res.Idempotency += n
+		if err != nil {
+			return res, err
+		}
+		if n < req.Batch {
+			break
+		}
+	}
+	for req.KeepEventsFrom > 0 {
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+		n, err := p.PruneEvents(ctx, eventsBefore, req.KeepEventsFrom, req.Batch)
+		res.Events += n
+		if err != nil {
+			return res, err
+		}
+		if n < req.Batch {
+			break
+		}
+	}
+	return res, nil
+}

@@ -1,0 +1,223 @@
+package authcapture_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/authcapture/authcapture"
+	"github.com/authcapture/authcapture/clocktest"
+	"github.com/authcapture/authcapture/memstore"
+)
+
+// notPruner is a Store that does not declare Pruner.
+type notPruner struct{ authcapture.Store }
+
+func TestPruneRefusesBadRequests(t *testing.T) {
+	ctx := context.Background()
+	svc, err := authcapture.New(notPruner{memstore.New()}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Prune(ctx, authcapture.PruneRequest{}); !errors.Is(err, errors.ErrUnsupported) {
+		t.Errorf("Prune on a store that is not a Pruner: %v, want errors.ErrUnsupported", err)
+	}
+	svc, err = authcapture.New(memstore.New(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, req := range []authcapture.PruneRequest{
+		{IdempotencyRetention: -time.Second},
+		{EventRetention: -time.Second},
+		{KeepEventsFrom: -1},
+		{Batch: -1},
+		{Batch: authcapture.MaxPruneBatch + 1},
+	} {
+		if res, err := svc.Prune(ctx, req); !errors.Is(err, authcapture.ErrInvalidArgument) || res != (authcapture.PruneResult{}) {
+			t.Errorf("Prune(%+v) = %+v, %v; want ErrInvalidArgument", req, res, err)
+		}
+	}
+}
+
+// pruneFixture is a Service on memstore at a test clock, with n
+// authorizations created an hour apart under keys "k0", "k1"...
+func pruneFixture(t *testing.T, n int) (*authcapture.Service, *clocktest.Clock) {
+	t.Helper()
+	clock := clocktest.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	svc, err := authcapture.New(memstore.New(), &authcapture.Options{Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		if _, err := svc.Create(context.Background(), authcapture.CreateRequest{MerchantID: "m1", ID: fmt.Sprintf("a%d", i),
+			Currency: "USD", Amount: decimal.NewFromInt(10), IdempotencyKey: fmt.Sprintf("k%d", i)}); err != nil {
+			t.Fatal(err)
+		}
+		clock.Advance(time.Hour)
+	}
+	return svc, clock
+}
+
+// The defaults keep a day of idempotency records, and no event without
+// KeepEventsFrom.
+func TestPruneDefaults(t *testing.T) {
+	ctx := context.Background()
+	svc, _ := pruneFixture(t, 30) // the clock is 30h after the first, 1h after the last
+	res, err := svc.Prune(ctx, authcapture.PruneRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Created at 0h to 29h, now 30h: those of 0h to 5h are older than 24h.
+	if res != (authcapture.PruneResult{Idempotency: 6}) {
+		t.Errorf("Prune with the defaults = %+v, want the 6 records older than a day and no events", res)
+	}
+	evs, err := svc.AllEvents(ctx, 0, 100)
+	if err != nil || len(evs) != 30 {
+		t.Errorf("AllEvents: %d events, %v; want all 30", len(evs), err)
+	}
+}
+
+// A retry after its key's record was pruned is a new command: it applies
+// again.
+func TestRetryAfterPruneIsANewCommand(t *testing.T) {
+	ctx := context.Background()
+	svc, clock := pruneFixture(t, 0)
+	capture := func() (*authcapture.Result, error) {
+		return svc.Capture(ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: "a", Amount: decimal.NewFromInt(1), IdempotencyKey: "cap"})
+	}
+	createAuthorized(t, svc, "m1", "a", "10.00")
+	if _, err := capture(); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := capture(); err != nil || !r.Replayed {
+		t.Fatalf("retry within retention: %v, %v; want a replay", r, err)
+	}
+	clock.Advance(authcapture.DefaultIdempotencyRetention + time.Second)
+	if _, err := svc.Prune(ctx, authcapture.PruneRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := capture()
+	if err != nil || r.Replayed || r.Authorization.Captured != 200 {
+		t.Fatalf("retry after the record was pruned: %+v, %v; want a second capture", r, err)
+	}
+}
+
+// Events go only below KeepEventsFrom and in batches; a canceled context
+// stops Prune.
+func TestPruneEventsUpToTheRelay(t *testing.T) {
+	ctx := context.Background()
+	svc, clock := pruneFixture(t, 10)
+	evs, err := svc.AllEvents(ctx, 0, 100)
+	if err != nil || len(evs) != 10 {
+		t.Fatalf("AllEvents: %d, %v", len(evs), err)
+	}
+	clock.Advance(authcapture.DefaultEventRetention)
+	res, err := svc.Prune(ctx, authcapture.PruneRequest{KeepEventsFrom: evs[6].Position + 1, Batch: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Events != 7 {
+		t.Errorf("Prune = %+v, want the 7 events up to the relay's cursor", res)
+	}
+	left, err := svc.AllEvents(ctx, 0, 100)
+	if err != nil || len(left) != 3 || left[0].Position != evs[7].Position {
+		t.Errorf("AllEvents after Prune: %d events, %v; want the 3 from the relay's", len(left), err)
+	}
+	canceled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := svc.Prune(canceled, authcapture.PruneRequest{KeepEventsFrom: math.MaxInt64}); !errors.Is(err, context.Canceled) {
+		t.Errorf("Prune with a canceled context: %v", err)
+	}
+}
+
+// BenchmarkPruneSteadyLoad runs a steady load on memstore, one command per
+// iteration in cycles of create, authorize, capture and void, each with an
+// idempotency key, one simulated second apart. A relay reads every event
+// and, every 1,000 commands, Prune deletes the records and read events
+// older than 5 minutes. It reports the live heap after warming up
+// (heap-start-B) and at the end (heap-end-B), and the growth per command.
+// The unpruned run keeps everything, for comparison. Authorizations and
+// their logs are never pruned, so some growth remains.
+func BenchmarkPruneSteadyLoad(b *testing.B) {
+	for _, prune := range []bool{true, false} {
+		name := "pruned"
+		if !prune {
+			name = "unpruned"
+		}
+		b.Run(name, func(b *testing.B) { steadyLoad(b, prune) })
+	}
+}
+
+func steadyLoad(b *testing.B, prune bool) {
+	const (
+		every     = 1_000
+		warmup    = 20_000
+		retention = 5 * time.Minute
+	)
+	ctx := context.Background()
+	clock := clocktest.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	svc, err := authcapture.New(memstore.New(), &authcapture.Options{Clock: clock})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ten, one := decimal.NewFromInt(10), decimal.NewFromInt(1)
+	var cursor int64
+	cmd := func(i int) {
+		id := "a" + fmt.Sprint(i/4)
+		key := fmt.Sprintf("k%d", i)
+		var err error
+		switch i % 4 {
+		case 0:
+			_, err = svc.Create(ctx, authcapture.CreateRequest{MerchantID: "m1", ID: id, Currency: "USD", Amount: ten, IdempotencyKey: key})
+		case 1:
+			_, err = svc.Authorize(ctx, authcapture.AuthorizeRequest{MerchantID: "m1", ID: id, Amount: ten, IdempotencyKey: key})
+		case 2:
+			_, err = svc.Capture(ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: id, Amount: one, IdempotencyKey: key})
+		case 3:
+			_, err = svc.Void(ctx, authcapture.VoidRequest{MerchantID: "m1", ID: id, All: true, IdempotencyKey: key})
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		clock.Advance(time.Second)
+		if (i+1)%every != 0 {
+			return
+		}
+		for { // the relay
+			evs, err := svc.AllEvents(ctx, cursor, 10_000)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(evs) == 0 {
+				break
+			}
+			cursor = evs[len(evs)-1].Position
+		}
+		if prune {
+			if _, err := svc.Prune(ctx, authcapture.PruneRequest{IdempotencyRetention: retention,
+				EventRetention: retention, KeepEventsFrom: cursor + 1}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	for i := range warmup {
+		cmd(i)
+	}
+	start := heapInUse()
+	b.ResetTimer()
+	for i := range b.N {
+		cmd(warmup + i)
+	}
+	b.StopTimer()
+	end := heapInUse()
+	runtime.KeepAlive(svc)
+	b.ReportMetric(float64(start), "heap-start-B")
+	b.ReportMetric(float64(end), "heap-end-B")
+	b.ReportMetric((float64(end)-float64(start))/float64(b.N), "heap-B/cmd")
+}
