@@ -2,9 +2,7 @@ package storetest
 
 import (
 	"fmt"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/authcapture/authcapture"
 	"github.com/stretchr/testify/assert"
@@ -103,64 +101,11 @@ func testAllEventsPaging(t *testing.T, s authcapture.Store) {
 
 func testAllEventsConcurrent(t *testing.T, s authcapture.Store) {
 	ctx := testContext(t)
-	const writers, writesEach = 8, 6
-	var wg sync.WaitGroup
-	errs := make(chan error, writers)
-	done := make(chan struct{})
-	for i := range writers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			w := created(fmt.Sprintf("m%d", i%3), fmt.Sprintf("auth-%d", i), "")
-			for k := 0; ; k++ {
-				if err := s.Write(ctx, w); err != nil {
-					errs <- err
-					return
-				}
-				a := w.Authorization.Clone()
-				switch {
-				case k == 0:
-					w = authorized(a, "", epoch.Add(validity))
-				case k <= writesEach:
-					w = captured(a, "", 10)
-				default:
-					return
-				}
-			}
-		}()
-	}
-	go func() { wg.Wait(); close(done) }()
-
-	// A relay across merchants that remembers the last position it saw.
-	var seen []authcapture.Event
-	var after int64
-	poll := func() int {
-		page, err := s.AllEvents(ctx, after, 5)
-		require.NoError(t, err)
-		seen = append(seen, page...)
-		if len(page) > 0 {
-			after = page[len(page)-1].Position
-		}
-		return len(page)
-	}
-	for running := true; running; {
-		select {
-		case <-done:
-			running = false
-		default:
-			if poll() == 0 {
-				time.Sleep(100 * time.Microsecond)
-			}
-		}
-	}
-	for poll() > 0 {
-	}
-	close(errs)
-	for err := range errs {
-		require.NoError(t, err)
-	}
+	seen := relayDuringWrites(t, s, func(i int) string { return fmt.Sprintf("m%d", i%3) }, func(after int64) ([]authcapture.Event, error) {
+		return s.AllEvents(ctx, after, 5)
+	})
 	all := storeEvents(t, s)
-	require.Len(t, all, writers*(2+writesEach))
+	require.Len(t, all, relayWriters*(2+relayWritesEach))
 	assert.Equal(t, all, seen, "a relay polling during the writes sees every event once, in position order")
 	n := 0
 	for _, m := range []string{"m0", "m1", "m2"} {

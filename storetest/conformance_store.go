@@ -449,15 +449,45 @@ func testEventCursorPaging(t *testing.T, s authcapture.Store) {
 
 func testEventCursorConcurrent(t *testing.T, s authcapture.Store) {
 	ctx := testContext(t)
-	const writers, writesEach = 8, 6
+	seen := relayDuringWrites(t, s, func(int) string { return "m1" }, func(after int64) ([]authcapture.Event, error) {
+		return s.Events(ctx, "m1", after, 5)
+	})
+	all := allEvents(t, s, "m1")
+	require.Len(t, all, relayWriters*(2+relayWritesEach))
+	var missed []int64
+	seenAt := map[int64]bool{}
+	for _, ev := range seen {
+		seenAt[ev.Position] = true
+	}
+	for _, ev := range all {
+		if !seenAt[ev.Position] {
+			missed = append(missed, ev.Position)
+		}
+	}
+	assert.Empty(t, missed, "positions a relay polling during the writes never saw")
+	assert.Equal(t, all, seen, "the relay saw every event once, in order")
+}
+
+// The load of relayDuringWrites: writers, each writing an authorization
+// and then relayWritesEach more versions of it.
+const relayWriters, relayWritesEach = 8, 6
+
+// relayDuringWrites has relayWriters goroutines write authorizations (of
+// the merchant merchantOf(i) names) while a relay polls read with the
+// last position it saw, five events at a time, until the writers are done
+// and nothing more comes. It returns the events the relay saw, in order.
+func relayDuringWrites(t *testing.T, s authcapture.Store, merchantOf func(i int) string,
+	read func(after int64) ([]authcapture.Event, error)) []authcapture.Event {
+	t.Helper()
+	ctx := testContext(t)
 	var wg sync.WaitGroup
-	errs := make(chan error, writers)
+	errs := make(chan error, relayWriters)
 	done := make(chan struct{})
-	for i := range writers {
+	for i := range relayWriters {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w := created("m1", fmt.Sprintf("auth-%d", i), "")
+			w := created(merchantOf(i), fmt.Sprintf("auth-%d", i), "")
 			for k := 0; ; k++ {
 				if err := s.Write(ctx, w); err != nil {
 					errs <- err
@@ -467,7 +497,7 @@ func testEventCursorConcurrent(t *testing.T, s authcapture.Store) {
 				switch {
 				case k == 0:
 					w = authorized(a, "", epoch.Add(validity))
-				case k <= writesEach:
+				case k <= relayWritesEach:
 					w = captured(a, "", 10)
 				default:
 					return
@@ -477,11 +507,10 @@ func testEventCursorConcurrent(t *testing.T, s authcapture.Store) {
 	}
 	go func() { wg.Wait(); close(done) }()
 
-	// A relay that remembers the last position it saw.
 	var seen []authcapture.Event
 	var after int64
 	poll := func() int {
-		page, err := s.Events(ctx, "m1", after, 5)
+		page, err := read(after)
 		require.NoError(t, err)
 		seen = append(seen, page...)
 		if len(page) > 0 {
@@ -505,20 +534,7 @@ func testEventCursorConcurrent(t *testing.T, s authcapture.Store) {
 	for err := range errs {
 		require.NoError(t, err)
 	}
-	all := allEvents(t, s, "m1")
-	require.Len(t, all, writers*(2+writesEach))
-	var missed []int64
-	seenAt := map[int64]bool{}
-	for _, ev := range seen {
-		seenAt[ev.Position] = true
-	}
-	for _, ev := range all {
-		if !seenAt[ev.Position] {
-			missed = append(missed, ev.Position)
-		}
-	}
-	assert.Empty(t, missed, "positions a relay polling during the writes never saw")
-	assert.Equal(t, all, seen, "the relay saw every event once, in order")
+	return seen
 }
 
 func testReturnedAuthorizationSharesNoMemory(t *testing.T, s authcapture.Store) {
