@@ -12,6 +12,7 @@ import (
 	"github.com/authcapture/authcapture"
 	"github.com/authcapture/authcapture/clocktest"
 	"github.com/authcapture/authcapture/memstore"
+	"github.com/authcapture/authcapture/storetest"
 )
 
 // BenchmarkSweep measures one RunDue over 1,000 due authorizations among
@@ -77,69 +78,11 @@ func BenchmarkSweep(b *testing.B) {
 	}
 }
 
-// drainExecutor answers every call after latency, as a provider would.
-type drainExecutor struct{ latency time.Duration }
-
-func (e drainExecutor) Capture(context.Context, authcapture.CaptureTask) error {
-	time.Sleep(e.latency)
-	return nil
-}
-
-func (e drainExecutor) Void(_ context.Context, task authcapture.VoidTask) (int64, error) {
-	time.Sleep(e.latency)
-	return task.Amount, nil
-}
-
-// BenchmarkSchedulerDrain measures how fast one scheduler with Concurrency
-// 32 carries out 2,000 due delayed captures on memstore against a provider
-// that answers in 50 ms. It reports captures per second and x-ideal, that
-// rate over the ideal 32 / 50 ms = 640 per second; the target is 0.8 or
-// more.
+// BenchmarkSchedulerDrain runs storetest's drain of 2,000 due captures at
+// concurrency 32 against a 50 ms provider on memstore; the target is an
+// x-ideal of 0.8 or more.
 func BenchmarkSchedulerDrain(b *testing.B) {
 	b.Run("memstore", func(b *testing.B) {
-		const (
-			due         = 2000
-			concurrency = 32
-			latency     = 50 * time.Millisecond
-		)
-		ctx := context.Background()
-		base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-		one := decimal.RequireFromString("10.00")
-		captured := 0
-		b.ResetTimer()
-		for i := 0; i < b.N; i++ {
-			b.StopTimer()
-			clock := clocktest.New(base)
-			svc, err := authcapture.New(memstore.New(), &authcapture.Options{Clock: clock})
-			if err != nil {
-				b.Fatal(err)
-			}
-			for j := 0; j < due; j++ {
-				id := fmt.Sprintf("a%05d", j)
-				if _, err := svc.Create(ctx, authcapture.CreateRequest{MerchantID: "m", ID: id, Currency: "USD", Amount: one,
-					CaptureMode: authcapture.CaptureDelayed, CaptureDelay: time.Hour, IdempotencyKey: "c" + id}); err != nil {
-					b.Fatal(err)
-				}
-				if _, err := svc.Authorize(ctx, authcapture.AuthorizeRequest{MerchantID: "m", ID: id, Amount: one,
-					IdempotencyKey: "a" + id}); err != nil {
-					b.Fatal(err)
-				}
-			}
-			sched, err := authcapture.NewScheduler(svc, drainExecutor{latency}, &authcapture.SchedulerOptions{Concurrency: concurrency})
-			if err != nil {
-				b.Fatal(err)
-			}
-			clock.Advance(time.Hour) // every delayed capture is due
-			runtime.GC()
-			b.StartTimer()
-			res, err := sched.RunDue(ctx, due)
-			if err != nil || res.Captured != due {
-				b.Fatalf("drain: %+v, %v", res, err)
-			}
-			captured += res.Captured
-		}
-		perSecond := float64(captured) / b.Elapsed().Seconds()
-		b.ReportMetric(perSecond, "captures/s")
-		b.ReportMetric(perSecond/(concurrency/latency.Seconds()), "x-ideal")
+		storetest.BenchmarkSchedulerDrain(b, func(*testing.B) authcapture.Store { return memstore.New() })
 	})
 }
