@@ -264,50 +264,6 @@ func (e slowExecutor) Void(ctx context.Context, task authcapture.VoidTask) (int6
 // exactly once.
 func TestSchedulersRaceConcurrent(t *testing.T) {
 	t.Parallel()
-	f := setup(t)
 	exec := newExecutor()
-	const n = 2_000
-	for i := 0; i < n; i++ {
-		req := authcapture.CreateRequest{CaptureMode: authcapture.CaptureDelayed, CaptureDelay: time.Hour}
-		if i%2 == 1 {
-			req = authcapture.CreateRequest{CancelMode: authcapture.CancelDelayed, CancelDelay: time.Hour}
-		}
-		f.scheduled("default", req)
-	}
-	f.clock.Advance(time.Hour)
-	var wg sync.WaitGroup
-	totals := make([]authcapture.SweepResult, 2)
-	for w := 0; w < 2; w++ {
-		svc, err := authcapture.New(f.store, &authcapture.Options{Clock: f.clock})
-		require.NoError(t, err)
-		s, err := authcapture.NewScheduler(svc, slowExecutor{exec}, &authcapture.SchedulerOptions{Concurrency: 8})
-		require.NoError(t, err)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				res, err := s.RunDue(f.ctx, 97)
-				if !assert.NoError(t, err) || res.Due == 0 {
-					return
-				}
-				assert.Empty(t, res.Errors)
-				totals[w].Captured += res.Captured
-				totals[w].Canceled += res.Canceled
-			}
-		}()
-	}
-	wg.Wait()
-	assert.Equal(t, n/2, totals[0].Captured+totals[1].Captured)
-	assert.Equal(t, n/2, totals[0].Canceled+totals[1].Canceled)
-	c, v := exec.calls()
-	assert.Equal(t, n/2, c, "each capture handed to the executor once")
-	assert.Equal(t, n/2, v, "each cancel handed to the executor once")
-	for _, m := range []map[string]int{exec.captures, exec.voids} {
-		for key, calls := range m {
-			assert.Equal(t, 1, calls, key)
-		}
-	}
-	due, err := f.store.Due(f.ctx, f.clock.Now(), 10)
-	require.NoError(t, err)
-	assert.Empty(t, due)
+	raceTwoSchedulers(t, 2_000, 97, exec, slowExecutor{exec}, &authcapture.SchedulerOptions{Concurrency: 8})
 }

@@ -470,9 +470,17 @@ func TestSchedulerBatch(t *testing.T) {
 // and handed to the executor, exactly once.
 func TestSchedulersRace(t *testing.T) {
 	t.Parallel()
-	f := setup(t)
 	exec := newExecutor()
-	const n = 10_000
+	raceTwoSchedulers(t, 10_000, 257, exec, exec, nil)
+}
+
+// raceTwoSchedulers makes n authorizations due, half with a delayed
+// capture and half with a delayed cancel, and has two schedulers (with
+// opts, through exec, which counts its calls in calls) sweep them in
+// batches of batch at the same time: each action is applied, and handed
+// to the executor, exactly once, and nothing is left due.
+func raceTwoSchedulers(t *testing.T, n, batch int, calls *fakeExecutor, exec authcapture.Executor, opts *authcapture.SchedulerOptions) {
+	f := setup(t)
 	for i := 0; i < n; i++ {
 		req := authcapture.CreateRequest{CaptureMode: authcapture.CaptureDelayed, CaptureDelay: time.Hour}
 		if i%2 == 1 {
@@ -486,13 +494,13 @@ func TestSchedulersRace(t *testing.T) {
 	for w := 0; w < 2; w++ {
 		svc, err := authcapture.New(f.store, &authcapture.Options{Clock: f.clock})
 		require.NoError(t, err)
-		s, err := authcapture.NewScheduler(svc, exec, nil)
+		s, err := authcapture.NewScheduler(svc, exec, opts)
 		require.NoError(t, err)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for {
-				res, err := s.RunDue(f.ctx, 257)
+				res, err := s.RunDue(f.ctx, batch)
 				if !assert.NoError(t, err) || res.Due == 0 {
 					return
 				}
@@ -505,9 +513,14 @@ func TestSchedulersRace(t *testing.T) {
 	wg.Wait()
 	assert.Equal(t, n/2, totals[0].Captured+totals[1].Captured)
 	assert.Equal(t, n/2, totals[0].Canceled+totals[1].Canceled)
-	c, v := exec.calls()
+	c, v := calls.calls()
 	assert.Equal(t, n/2, c, "each capture handed to the executor once")
 	assert.Equal(t, n/2, v, "each cancel handed to the executor once")
+	for _, m := range []map[string]int{calls.captures, calls.voids} {
+		for key, k := range m {
+			assert.Equal(t, 1, k, key)
+		}
+	}
 	due, err := f.store.Due(f.ctx, f.clock.Now(), 10)
 	require.NoError(t, err)
 	assert.Empty(t, due)
