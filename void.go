@@ -69,16 +69,20 @@ func (s *Service) directByRef(ctx context.Context, cmd *command, ref string, kin
 		if err != nil {
 			return s.notFound(ctx, cmd, err)
 		}
-		log, err := s.store.Entries(ctx, cmd.merchant, cmd.id, 0, 0)
-		if err != nil {
+		// The index says whether any entry records ref; only then is the
+		// log read. A record written after a was read fails the pinned
+		// write below, and the next look finds it.
+		owner, err := s.store.FindByProviderRef(ctx, cmd.merchant, ref)
+		switch {
+		case errors.Is(err, ErrNotFound):
+		case err != nil:
 			return nil, err
-		}
-		for _, e := range log {
-			done := e.CaptureState == ActionSucceeded
-			if kind == EntryVoid {
-				done = e.VoidState == "" || e.VoidState == ActionSucceeded
+		case owner == cmd.id:
+			e, ok, err := s.doneByRef(ctx, cmd, ref, kind)
+			if err != nil {
+				return nil, err
 			}
-			if e.Kind == kind && e.ProviderRef == ref && done {
+			if ok {
 				return &Result{Authorization: a, Entry: e, Replayed: true}, nil
 			}
 		}
@@ -92,6 +96,25 @@ func (s *Service) directByRef(ctx context.Context, cmd *command, ref string, kin
 		}
 		return r, err
 	}
+}
+
+// doneByRef finds in the log of cmd's authorization an entry recording a
+// capture or void (kind) with the provider reference ref as done.
+func (s *Service) doneByRef(ctx context.Context, cmd *command, ref string, kind EntryKind) (Entry, bool, error) {
+	log, err := s.store.Entries(ctx, cmd.merchant, cmd.id, 0, 0)
+	if err != nil {
+		return Entry{}, false, err
+	}
+	for _, e := range log {
+		done := e.CaptureState == ActionSucceeded
+		if kind == EntryVoid {
+			done = e.VoidState == "" || e.VoidState == ActionSucceeded
+		}
+		if e.Kind == kind && e.ProviderRef == ref && done {
+			return e, true, nil
+		}
+	}
+	return Entry{}, false, nil
 }
 
 // BeginVoid reserves a void's amount before the host asks the provider to
