@@ -91,6 +91,7 @@ func FuzzParseCurrency(f *testing.F) {
 func FuzzCommands(f *testing.F) {
 	f.Add([]byte{0, 1, 2, 30, 3, 40, 5, 7, 1, 4, 8})
 	f.Add([]byte{0, 1, 6, 50, 6, 20, 9, 2, 8, 10, 3, 255})
+	f.Add([]byte{0, 1, 1, 2, 4, 30, 11, 2, 5, 0, 12, 7, 13, 1, 14, 3, 15, 4, 15, 5})
 	f.Fuzz(func(t *testing.T, program []byte) {
 		ctx := context.Background()
 		clock := clocktest.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
@@ -100,7 +101,7 @@ func FuzzCommands(f *testing.F) {
 		}
 		const m, id = "m1", "a1"
 		policies := []string{"default", "paymongo", "afterpay", "njiapay", "stripe"}
-		var captures []string
+		var captures, voids []string
 		next := func(i *int) byte {
 			if *i >= len(program) {
 				return 0
@@ -110,7 +111,7 @@ func FuzzCommands(f *testing.F) {
 			return b
 		}
 		for i, n := 0, 0; i < len(program) && n < 64; n++ {
-			op := next(&i) % 11
+			op := next(&i) % 16
 			arg := next(&i)
 			key := fmt.Sprintf("k%d", arg%16) // few keys, so they collide
 			amount := decimal.New(int64(arg)*37+1, -2)
@@ -155,6 +156,43 @@ func FuzzCommands(f *testing.F) {
 				_, err = svc.Decline(ctx, authcapture.DeclineRequest{MerchantID: m, ID: id, IdempotencyKey: key})
 			case 10:
 				_, err = svc.Get(ctx, m, id)
+			case 11:
+				var r *authcapture.Result
+				r, err = svc.BeginVoid(ctx, authcapture.VoidRequest{MerchantID: m, ID: id, Amount: amount, All: arg%2 == 0,
+					ProviderRef: fmt.Sprintf("pv%d", arg%4), IdempotencyKey: key})
+				if arg%2 == 0 && errors.Is(err, authcapture.ErrInvalidArgument) {
+					err = nil // amount given with All
+				}
+				if r != nil {
+					voids = append(voids, r.Entry.VoidID)
+				}
+			case 12, 13:
+				voidID := "void_none"
+				if len(voids) > 0 {
+					voidID = voids[int(arg)%len(voids)]
+				}
+				req := authcapture.SettleVoidRequest{MerchantID: m, ID: id, VoidID: voidID, IdempotencyKey: key}
+				if op == 12 {
+					if arg%3 > 0 {
+						released := decimal.New(int64(arg)*29, -2)
+						req.Released = &released
+					}
+					_, err = svc.ConfirmVoid(ctx, req)
+				} else {
+					_, err = svc.FailVoid(ctx, req)
+				}
+			case 14:
+				_, err = svc.Cancel(ctx, authcapture.CancelRequest{MerchantID: m, ID: id, IdempotencyKey: key})
+			case 15:
+				kind, state := authcapture.OutcomeCapture, authcapture.OutcomeSucceeded
+				if arg%2 == 1 {
+					kind = authcapture.OutcomeVoid
+				}
+				if arg%5 == 0 {
+					state = authcapture.OutcomeFailed
+				}
+				_, err = svc.RecordOutcome(ctx, authcapture.OutcomeRequest{MerchantID: m, AuthorizationID: id,
+					ProviderRef: fmt.Sprintf("pv%d", arg%4), Kind: kind, Outcome: state, Amount: amount})
 			}
 			if err != nil && !isSentinel(err) {
 				t.Fatalf("op %d: untyped error %v", op, err)
