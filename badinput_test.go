@@ -180,6 +180,47 @@ func TestBadInput(t *testing.T) {
 			_, err := f.svc.FailCapture(f.ctx, authcapture.SettleCaptureRequest{MerchantID: "m1", ID: id, CaptureID: "cap_1", Reason: "x\u202dy", IdempotencyKey: "k"})
 			return err
 		}},
+		{"negative released amount on a void's confirm", authcapture.ErrInvalidAmount, func(f *fixture, id string) error {
+			neg := amt("-1")
+			_, err := f.svc.ConfirmVoid(f.ctx, authcapture.SettleVoidRequest{MerchantID: "m1", ID: id, VoidID: "void_1", Released: &neg, IdempotencyKey: "k"})
+			return err
+		}},
+		{"released amount on a void's failure", authcapture.ErrInvalidAmount, func(f *fixture, id string) error {
+			one := amt("1")
+			_, err := f.svc.FailVoid(f.ctx, authcapture.SettleVoidRequest{MerchantID: "m1", ID: id, VoidID: "void_1", Released: &one, IdempotencyKey: "k"})
+			return err
+		}},
+		{"void ID with a space", authcapture.ErrInvalidArgument, func(f *fixture, id string) error {
+			_, err := f.svc.ConfirmVoid(f.ctx, authcapture.SettleVoidRequest{MerchantID: "m1", ID: id, VoidID: "void 1", IdempotencyKey: "k"})
+			return err
+		}},
+		{"a void that never began", authcapture.ErrNotFound, func(f *fixture, id string) error {
+			_, err := f.svc.ConfirmVoid(f.ctx, authcapture.SettleVoidRequest{MerchantID: "m1", ID: id, VoidID: "void_9", IdempotencyKey: "k"})
+			return err
+		}},
+		{"begin void of more than the hold", authcapture.ErrExceedsCapturable, func(f *fixture, id string) error {
+			_, err := f.svc.BeginVoid(f.ctx, authcapture.VoidRequest{MerchantID: "m1", ID: id, Amount: amt("10.01"), IdempotencyKey: "k"})
+			return err
+		}},
+		{"megabyte provider reference", authcapture.ErrInvalidArgument, func(f *fixture, id string) error {
+			_, err := f.svc.BeginVoid(f.ctx, authcapture.VoidRequest{MerchantID: "m1", ID: id, All: true, ProviderRef: mega, IdempotencyKey: "k"})
+			return err
+		}},
+		{"outcome without a provider reference", authcapture.ErrInvalidArgument, func(f *fixture, id string) error {
+			_, err := f.svc.RecordOutcome(f.ctx, authcapture.OutcomeRequest{MerchantID: "m1", AuthorizationID: id,
+				Kind: authcapture.OutcomeCapture, Outcome: authcapture.OutcomeSucceeded, IdempotencyKey: "k"})
+			return err
+		}},
+		{"outcome of an unknown kind", authcapture.ErrInvalidArgument, func(f *fixture, id string) error {
+			_, err := f.svc.RecordOutcome(f.ctx, authcapture.OutcomeRequest{MerchantID: "m1", AuthorizationID: id, ProviderRef: "p1",
+				Kind: "refund", Outcome: authcapture.OutcomeSucceeded, IdempotencyKey: "k"})
+			return err
+		}},
+		{"outcome of a capture above the hold", authcapture.ErrExceedsCapturable, func(f *fixture, id string) error {
+			_, err := f.svc.RecordOutcome(f.ctx, authcapture.OutcomeRequest{MerchantID: "m1", AuthorizationID: id, ProviderRef: "p1",
+				Kind: authcapture.OutcomeCapture, Outcome: authcapture.OutcomeSucceeded, Amount: amt("10.01"), IdempotencyKey: "k"})
+			return err
+		}},
 		{"nil context", authcapture.ErrInvalidArgument, func(f *fixture, id string) error {
 			_, err := f.svc.Capture(nil, authcapture.CaptureRequest{MerchantID: "m1", ID: id, Amount: amt("1"), IdempotencyKey: "k"}) // a nil context is the bad input
 			return err
