@@ -52,6 +52,18 @@ const (
 	PhaseApproved Phase = "approved"
 )
 
+// AuthorizationType is what kind of hold the authorization asks the
+// issuer for, set at create: a final amount, or an estimate (a
+// pre-authorization) that may change later. Policy.AmountChangeTypes says
+// which types may change.
+type AuthorizationType string
+
+// The authorization types.
+const (
+	AuthorizationFinal     AuthorizationType = "final"     // the amount is known (the default)
+	AuthorizationEstimated AuthorizationType = "estimated" // an estimate; incremental authorization may follow
+)
+
 // CloseReason says how an authorization's last open amount was settled.
 type CloseReason string
 
@@ -72,7 +84,9 @@ const (
 //
 // The ledgers always satisfy
 //
-//	Authorized == Open() + Pending + PendingVoid + Captured + Voided + Expired
+//	Authorized + Overcaptured == Open() + Pending + PendingVoid + PendingDecrement + Captured + Voided + Expired
+//
+// and Refunded + PendingRefund <= Captured.
 //
 // An Authorization returned by the service is a copy: changing it changes
 // nothing stored.
@@ -95,6 +109,19 @@ type Authorization struct {
 	PendingVoid int64 `json:",omitzero"`
 	Voided      int64 `json:",omitzero"` // released by voids (including the remainder of a final capture)
 	Expired     int64 `json:",omitzero"` // released by expiry
+	// PendingDecrement is reserved by a requested decrease of the hold
+	// whose answer the provider has not given yet (see AmountChange).
+	PendingDecrement int64 `json:",omitzero"`
+	// Overcaptured is what the authorization's single final capture takes
+	// beyond the hold, within the policy's overcapture allowance; it is
+	// part of that capture's Pending or Captured amount. Zero unless an
+	// overcapture was begun or made.
+	Overcaptured int64 `json:",omitzero"`
+
+	// Refunds are a ledger of their own: Refunded + PendingRefund <=
+	// Captured, in total and per capture, and a refund never changes Open.
+	Refunded      int64 `json:",omitzero"` // given back by succeeded refunds
+	PendingRefund int64 `json:",omitzero"` // reserved by refunds not yet settled
 
 	// Captures counts the captures that succeeded or are pending; the
 	// policy's MaxCaptures applies to it.
@@ -188,8 +215,12 @@ func (a *Authorization) Open() int64 {
 	if a.Phase != PhaseApproved {
 		return 0
 	}
-	return a.Authorized - a.Pending - a.PendingVoid - a.Captured - a.Voided - a.Expired
+	return a.Authorized + a.Overcaptured - a.Pending - a.PendingVoid - a.PendingDecrement - a.Captured - a.Voided - a.Expired
 }
+
+// Refundable returns the captured amount that refunds may still give
+// back, in minor units: Captured - Refunded - PendingRefund.
+func (a *Authorization) Refundable() int64 { return a.Captured - a.Refunded - a.PendingRefund }
 
 // Closed reports whether the authorization can never change again: it was
 // declined or canceled, or nothing is open and no capture or void is
@@ -240,6 +271,7 @@ func (a *Authorization) HoldExpired() bool { return !a.ExpiredAt.IsZero() }
 // Amounts are an authorization's ledgers as exact decimals in its currency.
 type Amounts struct {
 	Requested, Authorized, Open, Pending, PendingVoid, Captured, Voided, Expired decimal.Decimal
+	PendingDecrement, Overcaptured, Refunded, PendingRefund, Refundable          decimal.Decimal
 }
 
 // Amounts returns the ledgers as decimals with the currency's digits.
@@ -254,6 +286,12 @@ func (a *Authorization) Amounts() Amounts {
 		Captured:    c.FromMinor(a.Captured),
 		Voided:      c.FromMinor(a.Voided),
 		Expired:     c.FromMinor(a.Expired),
+
+		PendingDecrement: c.FromMinor(a.PendingDecrement),
+		Overcaptured:     c.FromMinor(a.Overcaptured),
+		Refunded:         c.FromMinor(a.Refunded),
+		PendingRefund:    c.FromMinor(a.PendingRefund),
+		Refundable:       c.FromMinor(a.Refundable()),
 	}
 }
 

@@ -75,6 +75,56 @@ type Policy struct {
 	// for each further one. Default: 1 minute.
 	CaptureRetryBackoff time.Duration
 
+	// Amount changes: incremental and decremental authorization, a
+	// provider action (requested, then approved or declined).
+	//
+	// IncrementalAuthorization allows raising the hold; DecrementalAuthorization
+	// lowering it (never below what is captured, pending or released).
+	IncrementalAuthorization bool
+	DecrementalAuthorization bool
+	// AmountChangeTypes lists the authorization types (set at create)
+	// whose hold may change; empty allows every type.
+	AmountChangeTypes []AuthorizationType
+	// AmountChangeBeforeCapture allows changes only before the first
+	// capture (Stripe, Checkout.com); without it what is not yet captured
+	// may change at any time (Adyen).
+	AmountChangeBeforeCapture bool
+	// MaxAmountChangeAttempts caps the changes requested, declined ones
+	// included (Stripe: 10); 0 means no cap.
+	MaxAmountChangeAttempts int
+	// AmountChangeValidity, if positive, is how long an approved change
+	// keeps the hold from the moment of approval: ExpiresAt moves to that
+	// instant when it is later. Zero leaves ExpiresAt as it was.
+	AmountChangeValidity time.Duration
+
+	// Overcapture: a single final capture may take more than the hold, by
+	// at most OvercapturePercent percent of the authorized amount and, for
+	// the currencies listed in OvercaptureMax (decimal strings, such as
+	// "75.00"), at most that much more (PayPal: 15 percent and 75 USD).
+	// Zero OvercapturePercent allows no overcapture.
+	OvercapturePercent int
+	OvercaptureMax     map[Currency]string
+
+	// Refunds of captured money. RefundBeforeFinalCapture allows refunding
+	// while the authorization is still open to capture (Stripe
+	// multicapture, Adyen); without it refunds wait until the
+	// authorization is closed. RefundWindow, if positive, is how long after
+	// a capture succeeded it may be refunded; zero means no limit.
+	RefundBeforeFinalCapture bool
+	RefundWindow             time.Duration
+
+	// Reauthorization: the provider places a new hold for the same
+	// payment. MaxReauthorizations caps them (PayPal: 1; 0 allows none);
+	// ReauthorizeAfter and ReauthorizeBefore bound when, counted from the
+	// original authorization (PayPal: days 4 to 29); zero bounds are open.
+	MaxReauthorizations int
+	ReauthorizeAfter    time.Duration
+	ReauthorizeBefore   time.Duration
+
+	// ExpiringSoon, if positive, is how long before ExpiresAt the
+	// scheduler emits authorization.expiring_soon, once per hold.
+	ExpiringSoon time.Duration
+
 	minCapture map[Currency]int64
 }
 
@@ -109,6 +159,8 @@ func (p Policy) clone() Policy {
 	p.MinCapture = maps.Clone(p.MinCapture)
 	p.CaptureModes = slices.Clone(p.CaptureModes)
 	p.CancelModes = slices.Clone(p.CancelModes)
+	p.AmountChangeTypes = slices.Clone(p.AmountChangeTypes)
+	p.OvercaptureMax = maps.Clone(p.OvercaptureMax)
 	return p
 }
 

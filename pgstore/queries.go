@@ -149,8 +149,8 @@ type writeShape struct {
 // eventParams per event, idempotencyParams, then one per provider
 // reference.
 const (
-	insertParams      = 18
-	updateParams      = 17
+	insertParams      = 23
+	updateParams      = 22
 	entryParams       = 2
 	eventParams       = 2
 	idempotencyParams = 4
@@ -175,12 +175,15 @@ func (q *queries) write(sh writeShape) string {
 	if sh.insert {
 		// $1 merchant, $2 id, $3 version, $4 status, $5 currency,
 		// $6-$11 ledgers, $12 log length, $13 next_due, $14 next_due_ns,
-		// $15 created_at, $16 state, $17 pending_since, $18 pending_since_ns.
+		// $15 created_at, $16 state, $17 pending_since, $18 pending_since_ns,
+		// $19-$23 the ledgers of migration 006.
 		b.WriteString(`WITH a AS (
 	INSERT INTO {{schema}}.authorizations (merchant_id, id, version, status, currency,
 		requested, authorized, captured, pending, voided, expired,
-		entries, next_due, next_due_ns, created_at, state, pending_since, pending_since_ns)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+		entries, next_due, next_due_ns, created_at, state, pending_since, pending_since_ns,
+		pending_void, pending_decrement, overcaptured, refunded, pending_refund)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
+		$19, $20, $21, $22, $23)
 	ON CONFLICT (merchant_id, id) DO NOTHING
 	RETURNING 1
 )`)
@@ -189,12 +192,14 @@ func (q *queries) write(sh writeShape) string {
 		// $1 merchant, $2 id, $3 version, $4 status, $5-$10 ledgers,
 		// $11 entries appended, $12 next_due, $13 next_due_ns, $14 state,
 		// $15 the log length the entries continue (NULL if none),
-		// $16 pending_since, $17 pending_since_ns.
+		// $16 pending_since, $17 pending_since_ns, $18-$22 the ledgers of
+		// migration 006.
 		b.WriteString(`WITH a AS (
 	UPDATE {{schema}}.authorizations SET version = $3, status = $4,
 		requested = $5, authorized = $6, captured = $7, pending = $8, voided = $9, expired = $10,
 		entries = entries + $11, next_due = $12, next_due_ns = $13, state = $14,
-		pending_since = $16, pending_since_ns = $17
+		pending_since = $16, pending_since_ns = $17,
+		pending_void = $18, pending_decrement = $19, overcaptured = $20, refunded = $21, pending_refund = $22
 	WHERE merchant_id = $1 AND id = $2 AND version = $3 - 1
 		AND ($15::bigint IS NULL OR entries = $15)
 	RETURNING 1

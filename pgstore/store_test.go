@@ -304,6 +304,8 @@ func TestCheckConstraintsBackTheInvariants(t *testing.T) {
 		nonnegative = "authorizations_ledgers_nonnegative"
 		within      = "authorizations_ledgers_within_authorized"
 		requested   = "authorizations_authorized_within_requested"
+		newer       = "authorizations_new_ledgers_nonnegative"
+		refunds     = "authorizations_refunds_within_captured"
 	)
 	for _, tc := range []struct {
 		name        string
@@ -319,6 +321,18 @@ func TestCheckConstraintsBackTheInvariants(t *testing.T) {
 		{"negative pending", []string{nonnegative}, func(a *authcapture.Authorization) { a.Pending = -1 }},
 		{"negative voided", []string{nonnegative}, func(a *authcapture.Authorization) { a.Voided = -1 }},
 		{"negative expired", []string{nonnegative}, func(a *authcapture.Authorization) { a.Expired = -1 }},
+		{"pending void over authorized", []string{within}, func(a *authcapture.Authorization) { a.PendingVoid = a.Authorized }},
+		{"pending decrement over authorized", []string{within}, func(a *authcapture.Authorization) { a.PendingDecrement = a.Authorized }},
+		{"captured over authorized and overcaptured", []string{within}, func(a *authcapture.Authorization) {
+			a.Overcaptured = 5
+			a.Captured = a.Authorized + 6
+		}},
+		{"refunds over captured", []string{refunds}, func(a *authcapture.Authorization) { a.Refunded, a.PendingRefund = a.Captured, 1 }},
+		{"negative pending void", []string{newer}, func(a *authcapture.Authorization) { a.PendingVoid = -1 }},
+		{"negative pending decrement", []string{newer}, func(a *authcapture.Authorization) { a.PendingDecrement = -1 }},
+		{"negative overcaptured", []string{newer, within}, func(a *authcapture.Authorization) { a.Overcaptured = -1 }},
+		{"negative refunded", []string{newer}, func(a *authcapture.Authorization) { a.Refunded = -1 }},
+		{"negative pending refund", []string{newer}, func(a *authcapture.Authorization) { a.PendingRefund = -1 }},
 	} {
 		w := captureWrite(v1, "", 1)
 		tc.change(w.Authorization)
@@ -332,6 +346,8 @@ func TestCheckConstraintsBackTheInvariants(t *testing.T) {
 	w := captureWrite(v1, "", 1)
 	a := w.Authorization
 	a.Captured, a.Pending, a.Voided, a.Expired = a.Authorized-3, 1, 1, 1
+	a.Overcaptured, a.PendingVoid, a.PendingDecrement = 2, 1, 1 // an overcapture makes room for them
+	a.Refunded, a.PendingRefund = a.Captured-1, 1
 	mustWrite(t, b.store, w)
 	got, _ := b.store.Get(ctx, "m1", "a1")
 	if got.Version != 2 {
@@ -597,6 +613,7 @@ func TestEveryAuthorizationFieldRoundTrips(t *testing.T) {
 	a.ID, a.MerchantID, a.Version, a.Currency = "a1", "m1", 1, "USD"
 	a.Entries = int64(len(w.Entries)) // the write's entries are the whole log
 	a.Requested, a.Authorized, a.Captured, a.Pending, a.Voided, a.Expired = 100, 90, 10, 20, 30, 5
+	a.PendingVoid, a.PendingDecrement, a.Overcaptured, a.Refunded, a.PendingRefund = 4, 3, 2, 6, 1
 	got := mustWrite(t, b.store, w)
 	read, err := b.store.Get(context.Background(), "m1", "a1")
 	if err != nil {

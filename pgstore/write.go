@@ -108,7 +108,9 @@ func (q *queries) writeStatement(w *authcapture.Write) (string, []any, error) {
 		args = append(args, a.MerchantID, a.ID, a.Version, string(a.Status()), string(c),
 			numeric(c, a.Requested), numeric(c, a.Authorized), numeric(c, a.Captured),
 			numeric(c, a.Pending), numeric(c, a.Voided), numeric(c, a.Expired),
-			int64(len(w.Entries)), due, dueNS, a.CreatedAt, state, pending, pendingNS)
+			int64(len(w.Entries)), due, dueNS, a.CreatedAt, state, pending, pendingNS,
+			numeric(c, a.PendingVoid), numeric(c, a.PendingDecrement), numeric(c, a.Overcaptured),
+			numeric(c, a.Refunded), numeric(c, a.PendingRefund))
 	} else {
 		var continues any // NULL: no entries, nothing to continue
 		if len(w.Entries) > 0 {
@@ -117,7 +119,9 @@ func (q *queries) writeStatement(w *authcapture.Write) (string, []any, error) {
 		args = append(args, a.MerchantID, a.ID, a.Version, string(a.Status()),
 			numeric(c, a.Requested), numeric(c, a.Authorized), numeric(c, a.Captured),
 			numeric(c, a.Pending), numeric(c, a.Voided), numeric(c, a.Expired),
-			int64(len(w.Entries)), due, dueNS, state, continues, pending, pendingNS)
+			int64(len(w.Entries)), due, dueNS, state, continues, pending, pendingNS,
+			numeric(c, a.PendingVoid), numeric(c, a.PendingDecrement), numeric(c, a.Overcaptured),
+			numeric(c, a.Refunded), numeric(c, a.PendingRefund))
 	}
 	for i := range w.Entries {
 		e := &w.Entries[i]

@@ -470,12 +470,20 @@ func writeEveryField(t *testing.T, s authcapture.Store, merchant, id string, aft
 	w.Authorization.CaptureFailures = 1
 	w.Authorization.CaptureAt, w.Authorization.CancelAt = time.Time{}, time.Time{}
 	w.Authorization.NextDue = w.Authorization.ExpiresAt
+	w.Authorization.PendingDecrement = 200 // a decrease of the hold in flight
+	w.Authorization.Refunded, w.Authorization.PendingRefund = 300, 100
 	next(w)
-	next(voided(a, id+"-void", 500))
+	w = voided(a, id+"-void", 500)
+	w.Authorization.PendingDecrement = 0 // the provider declined it
+	next(w)
 	w = beganCapture(a, id+"-begin", 2500)
 	w.Authorization.PendingCaptures[0].Final = true
 	w.Authorization.PendingCaptures[0].ProviderRef = "pc_" + w.Authorization.PendingCaptures[0].ID
 	w.Entries[0].Final = true
+	w.Authorization.Overcaptured = 100 // the final capture takes beyond the hold
+	w.Authorization.PendingCaptures[0].Amount += 100
+	w.Authorization.Pending += 100
+	w.Entries[0].Amount += 100
 	next(w)
 	next(beganVoid(a, id+"-begin-void", 1000))
 	next(confirmedVoid(a, id+"-confirm-void"))

@@ -10,8 +10,10 @@ import (
 // Check returns an error describing the first invariant of the aggregate
 // (docs/design.md, "Invariants") that a and its whole log violate:
 //
-//  1. Authorized == Open + Pending + PendingVoid + Captured + Voided +
-//     Expired, and an authorization not yet approved has empty ledgers;
+//  1. Authorized + Overcaptured == Open + Pending + PendingVoid +
+//     PendingDecrement + Captured + Voided + Expired, Refunded +
+//     PendingRefund <= Captured, and an authorization not yet approved has
+//     empty ledgers;
 //  2. every amount >= 0, Authorized <= Requested;
 //  3. each ledger equals the sum of its log entries (capture entries by
 //     CaptureState, void and expiry entries by kind; other kinds move no
@@ -35,7 +37,9 @@ func Check(a *authcapture.Authorization, log []authcapture.Entry) error {
 		name string
 		v    int64
 	}{{"requested", a.Requested}, {"authorized", a.Authorized}, {"open", a.Open()}, {"pending", a.Pending},
-		{"pending void", a.PendingVoid}, {"captured", a.Captured}, {"voided", a.Voided}, {"expired", a.Expired}} {
+		{"pending void", a.PendingVoid}, {"captured", a.Captured}, {"voided", a.Voided}, {"expired", a.Expired},
+		{"pending decrement", a.PendingDecrement}, {"overcaptured", a.Overcaptured}, {"refunded", a.Refunded},
+		{"pending refund", a.PendingRefund}} {
 		if l.v < 0 {
 			return fmt.Errorf("invariant 2: %s of %s is negative (%d)", l.name, a.ID, l.v)
 		}
@@ -44,11 +48,14 @@ func Check(a *authcapture.Authorization, log []authcapture.Entry) error {
 		return fmt.Errorf("invariant 2: authorized %d > requested %d", a.Authorized, a.Requested)
 	}
 	if a.Phase == authcapture.PhaseApproved {
-		if a.Authorized != a.Open()+a.Pending+a.PendingVoid+a.Captured+a.Voided+a.Expired {
-			return fmt.Errorf("invariant 1: authorized %d != open %d + pending %d + pending void %d + captured %d + voided %d + expired %d",
-				a.Authorized, a.Open(), a.Pending, a.PendingVoid, a.Captured, a.Voided, a.Expired)
+		if a.Authorized+a.Overcaptured != a.Open()+a.Pending+a.PendingVoid+a.PendingDecrement+a.Captured+a.Voided+a.Expired {
+			return fmt.Errorf("invariant 1: authorized %d + overcaptured %d != open %d + pending %d + pending void %d + pending decrement %d + captured %d + voided %d + expired %d",
+				a.Authorized, a.Overcaptured, a.Open(), a.Pending, a.PendingVoid, a.PendingDecrement, a.Captured, a.Voided, a.Expired)
 		}
-	} else if a.Authorized+a.Pending+a.PendingVoid+a.Captured+a.Voided+a.Expired != 0 {
+		if a.Refunded+a.PendingRefund > a.Captured {
+			return fmt.Errorf("invariant 1: refunded %d + pending refund %d > captured %d", a.Refunded, a.PendingRefund, a.Captured)
+		}
+	} else if a.Authorized+a.Pending+a.PendingVoid+a.PendingDecrement+a.Overcaptured+a.Captured+a.Voided+a.Expired+a.Refunded+a.PendingRefund != 0 {
 		return fmt.Errorf("invariant 1: %s is %s, yet its ledgers are not empty", a.ID, a.Phase)
 	}
 	if int64(len(log)) != a.Entries {

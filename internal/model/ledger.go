@@ -23,6 +23,8 @@ type Ledger struct {
 	Currency authcapture.Currency
 
 	Requested, Authorized, Pending, PendingVoid, Captured, Voided, Expired int64
+	PendingDecrement, Overcaptured                                         int64 // a decrease in flight; a single final capture beyond the hold
+	Refunded, PendingRefund                                                int64 // the refund ledger
 
 	Captures    int           // succeeded and pending captures
 	Pendings    []Pending     // unsettled two-phase captures, oldest first
@@ -64,6 +66,7 @@ func Of(a *authcapture.Authorization, p authcapture.Policy) Ledger {
 		Phase: a.Phase, Policy: p, Currency: a.Currency,
 		Requested: a.Requested, Authorized: a.Authorized, Pending: a.Pending, PendingVoid: a.PendingVoid, Captured: a.Captured,
 		Voided: a.Voided, Expired: a.Expired, Captures: a.Captures, Version: a.Version,
+		PendingDecrement: a.PendingDecrement, Overcaptured: a.Overcaptured, Refunded: a.Refunded, PendingRefund: a.PendingRefund,
 		ExpiresAt: a.ExpiresAt, HoldExpired: a.HoldExpired(), CloseReason: a.CloseReason, ReleasedBy: a.ReleasedBy,
 		CaptureDelay: a.CaptureDelay, CancelDelay: a.CancelDelay, CaptureAt: a.CaptureAt, CancelAt: a.CancelAt,
 	}
@@ -82,7 +85,7 @@ func (l Ledger) Open() int64 {
 	if l.Phase != authcapture.PhaseApproved {
 		return 0
 	}
-	return l.Authorized - l.Pending - l.PendingVoid - l.Captured - l.Voided - l.Expired
+	return l.Authorized + l.Overcaptured - l.Pending - l.PendingVoid - l.PendingDecrement - l.Captured - l.Voided - l.Expired
 }
 
 // inFlight is what unsettled two-phase captures and voids hold.
@@ -132,6 +135,7 @@ func (l Ledger) Status() authcapture.Status {
 // the model.
 type View struct {
 	Requested, Authorized, Open, Pending, PendingVoid, Captured, Voided, Expired int64
+	PendingDecrement, Overcaptured, Refunded, PendingRefund                      int64
 
 	Captures    int
 	Voids       int // unsettled two-phase voids
@@ -149,6 +153,7 @@ func ViewOf(a *authcapture.Authorization) View {
 	v := View{
 		Requested: a.Requested, Authorized: a.Authorized, Open: a.Open(), Pending: a.Pending, PendingVoid: a.PendingVoid,
 		Captured: a.Captured, Voided: a.Voided, Expired: a.Expired, Captures: a.Captures, Voids: len(a.PendingVoids),
+		PendingDecrement: a.PendingDecrement, Overcaptured: a.Overcaptured, Refunded: a.Refunded, PendingRefund: a.PendingRefund,
 		ReleasedBy: a.ReleasedBy, Version: a.Version, Status: a.Status(),
 		HoldExpired: a.HoldExpired(), CaptureAt: a.CaptureAt.UTC(), CancelAt: a.CancelAt.UTC(),
 	}
@@ -163,6 +168,7 @@ func (l Ledger) View() View {
 	v := View{
 		Requested: l.Requested, Authorized: l.Authorized, Open: l.Open(), Pending: l.Pending, PendingVoid: l.PendingVoid,
 		Captured: l.Captured, Voided: l.Voided, Expired: l.Expired, Captures: l.Captures, Voids: len(l.Voids),
+		PendingDecrement: l.PendingDecrement, Overcaptured: l.Overcaptured, Refunded: l.Refunded, PendingRefund: l.PendingRefund,
 		ReleasedBy: l.ReleasedBy, Version: l.Version, Status: l.Status(),
 		HoldExpired: l.HoldExpired, CaptureAt: l.CaptureAt.UTC(), CancelAt: l.CancelAt.UTC(),
 	}
