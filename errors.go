@@ -51,6 +51,12 @@ var (
 	ErrPartialVoidNotAllowed = errors.New("policy does not allow partial void")
 	// ErrTooManyCaptures: the policy's maximum number of captures is reached.
 	ErrTooManyCaptures = errors.New("policy's maximum number of captures reached")
+	// ErrOvercaptureNotAllowed: a capture asks for more than is open,
+	// within the policy's overcapture allowance, but is no overcapture the
+	// policy allows: it is not final, not the authorization's only
+	// capture, or the hold is no longer whole (part of it was captured,
+	// voided, reserved or changed).
+	ErrOvercaptureNotAllowed = errors.New("overcapture not allowed")
 	// ErrCapturePending: a final capture is in flight; no other capture may
 	// begin until it is confirmed or failed.
 	ErrCapturePending = errors.New("a final capture is pending")
@@ -209,6 +215,7 @@ var sentinels = []struct {
 	{ErrPartialCaptureNotAllowed, "ErrPartialCaptureNotAllowed", http.StatusUnprocessableEntity},
 	{ErrPartialVoidNotAllowed, "ErrPartialVoidNotAllowed", http.StatusUnprocessableEntity},
 	{ErrTooManyCaptures, "ErrTooManyCaptures", http.StatusUnprocessableEntity},
+	{ErrOvercaptureNotAllowed, "ErrOvercaptureNotAllowed", http.StatusUnprocessableEntity},
 	{ErrUnknownPolicy, "ErrUnknownPolicy", http.StatusUnprocessableEntity},
 	{ErrInvalidPolicy, "ErrInvalidPolicy", http.StatusUnprocessableEntity},
 	{ErrInvalidSchedule, "ErrInvalidSchedule", http.StatusUnprocessableEntity},

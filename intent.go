@@ -218,6 +218,12 @@ func (a *Authorization) Open() int64 {
 	return a.Authorized + a.Overcaptured - a.Pending - a.PendingVoid - a.PendingDecrement - a.Captured - a.Voided - a.Expired
 }
 
+// amountChanged reports whether an approved change of the hold's amount
+// (incremental or decremental authorization) was recorded: an overcapture
+// may not follow one. No amount change is recorded yet; this becomes the
+// count of approved changes once the authorization keeps one.
+func (a *Authorization) amountChanged() bool { return false }
+
 // Refundable returns the captured amount that refunds may still give
 // back, in minor units: Captured - Refunded - PendingRefund.
 func (a *Authorization) Refundable() int64 { return a.Captured - a.Refunded - a.PendingRefund }

@@ -132,7 +132,7 @@ func TestPresetsAreValid(t *testing.T) {
 		assert.False(t, names[p.Name], "duplicate preset %s", p.Name)
 		names[p.Name] = true
 	}
-	for _, n := range []string{"default", "waffo", "paymongo", "afterpay", "payrails", "njiapay", "stripe", "adyen"} {
+	for _, n := range []string{"default", "waffo", "paymongo", "afterpay", "payrails", "njiapay", "stripe", "adyen", "paypal"} {
 		assert.True(t, names[n], n)
 	}
 }
@@ -147,6 +147,7 @@ func TestPolicyDefaultCaptureModeAppliesWhenACreateNamesNone(t *testing.T) {
 		"paymongo": authcapture.CaptureAutomatic, "afterpay": authcapture.CaptureManual,
 		"payrails": authcapture.CaptureManual, "njiapay": authcapture.CaptureManual,
 		"stripe": authcapture.CaptureAutomatic, "adyen": authcapture.CaptureAutomatic,
+		"paypal": authcapture.CaptureManual,
 	}
 	require.Len(t, want, len(authcapture.Presets()), "every preset has its row")
 	for policy, mode := range want {
