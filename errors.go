@@ -33,7 +33,9 @@ var (
 	// ErrBelowMinimum: a capture is below the policy's minimum for the
 	// currency.
 	ErrBelowMinimum = errors.New("amount is below the policy's minimum capture")
-	// ErrExceedsCapturable: a capture or void asks for more than is open.
+	// ErrExceedsCapturable: a capture or void asks for more than is open;
+	// under a policy that allows overcapture, a capture asks for more than
+	// the authorized amount and the overcapture allowance together.
 	ErrExceedsCapturable = errors.New("amount exceeds the amount open to capture")
 	// ErrInvalidStatus: the command is not allowed in the authorization's
 	// current status. The *Error carries the status.
