@@ -195,7 +195,8 @@ func New(store Store, opts *Options) (*Service, error) {
 		}
 		p = p.withDefaults()
 		p.minCapture = mins
-		p = p.clone() // the caller's maps and slices are not kept
+		p.overcaptureMax, _ = p.overcaptureMaxima() // checked by compile
+		p = p.clone()                               // the caller's maps and slices are not kept
 		s.policies[p.Name] = &p
 	}
 	return s, nil
@@ -208,7 +209,9 @@ func (s *Service) Policy(name string) (Policy, bool) {
 	if !ok {
 		return Policy{}, false
 	}
-	return p.clone(), true
+	c := p.clone()
+	c.overcaptureMax = nil // OvercaptureAllowance reads the copy's OvercaptureMax
+	return c, true
 }
 
 func randomID(prefix string) string {

@@ -8,6 +8,7 @@ import (
 	"math/big"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/shopspring/decimal"
 	"github.com/stretchr/testify/assert"
@@ -373,5 +374,87 @@ func TestAmountParsing(t *testing.T) {
 		require.NoError(t, err, "%q %s", tt.in, tt.currency)
 		assert.Equal(t, tt.minor, got, "%q %s", tt.in, tt.currency)
 		assert.True(t, tt.currency.FromMinor(got).Equal(amt(tt.in)))
+	}
+}
+
+// Every overcapture the rules refuse returns a typed error and changes
+// nothing, under PayPal's preset (115 percent, at most 75 USD more).
+func TestBadOvercapture(t *testing.T) {
+	t.Parallel()
+	capture := func(f *fixture, id, amount string, final *bool) error {
+		_, err := f.svc.Capture(f.ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: id, Amount: amt(amount), Final: final, IdempotencyKey: "k"})
+		return err
+	}
+	begin := func(f *fixture, id, amount string, final *bool) error {
+		_, err := f.svc.BeginCapture(f.ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: id, Amount: amt(amount), Final: final, IdempotencyKey: "k"})
+		return err
+	}
+	yes, no := authcapture.Bool(true), authcapture.Bool(false)
+	tests := []struct {
+		name       string
+		policy     string
+		authorized string
+		first      func(f *fixture, id string) // what happened before, if anything
+		want       error
+		run        func(f *fixture, id string) error
+	}{
+		{"above 115 percent", "paypal", "100.00", nil, authcapture.ErrExceedsCapturable,
+			func(f *fixture, id string) error { return capture(f, id, "115.01", yes) }},
+		{"above the 75 USD cap", "paypal", "1000.00", nil, authcapture.ErrExceedsCapturable,
+			func(f *fixture, id string) error { return capture(f, id, "1075.01", yes) }},
+		{"two-phase above the cap", "paypal", "1000.00", nil, authcapture.ErrExceedsCapturable,
+			func(f *fixture, id string) error { return begin(f, id, "1075.01", yes) }},
+		{"a non-final capture", "paypal", "100.00", nil, authcapture.ErrOvercaptureNotAllowed,
+			func(f *fixture, id string) error { return capture(f, id, "110.00", no) }},
+		{"a capture non-final by the policy's default", "paypal", "100.00", nil, authcapture.ErrOvercaptureNotAllowed,
+			func(f *fixture, id string) error { return capture(f, id, "110.00", nil) }},
+		{"a non-final two-phase capture", "paypal", "100.00", nil, authcapture.ErrOvercaptureNotAllowed,
+			func(f *fixture, id string) error { return begin(f, id, "110.00", no) }},
+		{"a second capture", "paypal", "100.00", func(f *fixture, id string) {
+			_, err := f.capture(id, "10.00", no)
+			require.NoError(f.t, err)
+		}, authcapture.ErrOvercaptureNotAllowed, func(f *fixture, id string) error { return capture(f, id, "105.00", yes) }},
+		{"beside a pending capture", "paypal", "100.00", func(f *fixture, id string) {
+			_, err := f.svc.BeginCapture(f.ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: id, Amount: amt("10.00"), IdempotencyKey: f.key()})
+			require.NoError(f.t, err)
+		}, authcapture.ErrOvercaptureNotAllowed, func(f *fixture, id string) error { return capture(f, id, "105.00", yes) }},
+		{"while an overcapture is pending", "paypal", "100.00", func(f *fixture, id string) {
+			_, err := f.svc.BeginCapture(f.ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: id, Amount: amt("110.00"), Final: yes, IdempotencyKey: f.key()})
+			require.NoError(f.t, err)
+		}, authcapture.ErrCapturePending, func(f *fixture, id string) error { return capture(f, id, "110.00", yes) }},
+		{"in another currency", "paypal", "100.00", nil, authcapture.ErrCurrencyMismatch, func(f *fixture, id string) error {
+			_, err := f.svc.Capture(f.ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: id, Amount: amt("110.00"), Currency: "EUR", Final: yes, IdempotencyKey: "k"})
+			return err
+		}},
+		{"too precise", "paypal", "100.00", nil, authcapture.ErrAmountPrecision,
+			func(f *fixture, id string) error { return capture(f, id, "110.001", yes) }},
+		{"after the hold expired", "paypal", "100.00", func(f *fixture, id string) { f.clock.Advance(29 * 24 * time.Hour) },
+			authcapture.ErrExpired, func(f *fixture, id string) error { return capture(f, id, "110.00", yes) }},
+		{"under a policy without an allowance", "default", "100.00", nil, authcapture.ErrExceedsCapturable,
+			func(f *fixture, id string) error { return capture(f, id, "100.01", yes) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := setup(t)
+			a := f.hold(tt.policy, tt.authorized)
+			if tt.first != nil {
+				tt.first(f, a.ID)
+			}
+			before := f.get(a.ID)
+			evs, _ := f.svc.Events(f.ctx, "m1", 0, 100)
+
+			err := tt.run(f, a.ID)
+			require.ErrorIs(t, err, tt.want)
+			var e *authcapture.Error
+			require.ErrorAs(t, err, &e, "a typed error")
+			assert.Contains(t, []int{409, 422}, authcapture.HTTPStatus(err))
+
+			assert.Equal(t, before, f.get(a.ID), "nothing changed")
+			evs2, _ := f.svc.Events(f.ctx, "m1", 0, 100)
+			assert.Equal(t, evs, evs2, "no event")
+			_, err = f.store.Idempotency(f.ctx, "m1", "k")
+			assert.True(t, errors.Is(err, authcapture.ErrNotFound), "no idempotency record")
+		})
 	}
 }

@@ -92,7 +92,7 @@ func (ch *change) finish() (*Write, error) {
 	if a.Phase == PhaseApproved && a.Closed() && a.ClosedAt.IsZero() {
 		a.ClosedAt = ch.now
 		switch {
-		case a.Captured == a.Authorized:
+		case a.Captured == a.Authorized+a.Overcaptured:
 			a.CloseReason = CloseFullyCaptured
 		case ch.release != CloseNone:
 			a.CloseReason = ch.release

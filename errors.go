@@ -33,7 +33,9 @@ var (
 	// ErrBelowMinimum: a capture is below the policy's minimum for the
 	// currency.
 	ErrBelowMinimum = errors.New("amount is below the policy's minimum capture")
-	// ErrExceedsCapturable: a capture or void asks for more than is open.
+	// ErrExceedsCapturable: a capture or void asks for more than is open;
+	// under a policy that allows overcapture, a capture asks for more than
+	// the authorized amount and the overcapture allowance together.
 	ErrExceedsCapturable = errors.New("amount exceeds the amount open to capture")
 	// ErrInvalidStatus: the command is not allowed in the authorization's
 	// current status. The *Error carries the status.
@@ -51,6 +53,12 @@ var (
 	ErrPartialVoidNotAllowed = errors.New("policy does not allow partial void")
 	// ErrTooManyCaptures: the policy's maximum number of captures is reached.
 	ErrTooManyCaptures = errors.New("policy's maximum number of captures reached")
+	// ErrOvercaptureNotAllowed: a capture asks for more than is open,
+	// within the policy's overcapture allowance, but is no overcapture the
+	// policy allows: it is not final, not the authorization's only
+	// capture, or the hold is no longer whole (part of it was captured,
+	// voided, reserved or changed).
+	ErrOvercaptureNotAllowed = errors.New("overcapture not allowed")
 	// ErrCapturePending: a final capture is in flight; no other capture may
 	// begin until it is confirmed or failed.
 	ErrCapturePending = errors.New("a final capture is pending")
@@ -209,6 +217,7 @@ var sentinels = []struct {
 	{ErrPartialCaptureNotAllowed, "ErrPartialCaptureNotAllowed", http.StatusUnprocessableEntity},
 	{ErrPartialVoidNotAllowed, "ErrPartialVoidNotAllowed", http.StatusUnprocessableEntity},
 	{ErrTooManyCaptures, "ErrTooManyCaptures", http.StatusUnprocessableEntity},
+	{ErrOvercaptureNotAllowed, "ErrOvercaptureNotAllowed", http.StatusUnprocessableEntity},
 	{ErrUnknownPolicy, "ErrUnknownPolicy", http.StatusUnprocessableEntity},
 	{ErrInvalidPolicy, "ErrInvalidPolicy", http.StatusUnprocessableEntity},
 	{ErrInvalidSchedule, "ErrInvalidSchedule", http.StatusUnprocessableEntity},

@@ -86,7 +86,11 @@ const (
 //
 //	Authorized + Overcaptured == Open() + Pending + PendingVoid + PendingDecrement + Captured + Voided + Expired
 //
-// and Refunded + PendingRefund <= Captured.
+// and Refunded + PendingRefund <= Captured. Overcaptured is zero unless
+// the policy allows overcapture and the authorization's only capture, a
+// final one of the whole hold, takes more than Authorized: at most the
+// policy's allowance (Policy.OvercaptureAllowance), and never combined
+// with another capture, a void or an amount change.
 //
 // An Authorization returned by the service is a copy: changing it changes
 // nothing stored.
@@ -115,7 +119,7 @@ type Authorization struct {
 	// Overcaptured is what the authorization's single final capture takes
 	// beyond the hold, within the policy's overcapture allowance; it is
 	// part of that capture's Pending or Captured amount. Zero unless an
-	// overcapture was begun or made.
+	// overcapture was begun or made; a failed one sets it back to zero.
 	Overcaptured int64 `json:",omitzero"`
 
 	// Refunds are a ledger of their own: Refunded + PendingRefund <=
@@ -217,6 +221,12 @@ func (a *Authorization) Open() int64 {
 	}
 	return a.Authorized + a.Overcaptured - a.Pending - a.PendingVoid - a.PendingDecrement - a.Captured - a.Voided - a.Expired
 }
+
+// amountChanged reports whether an approved change of the hold's amount
+// (incremental or decremental authorization) was recorded: an overcapture
+// may not follow one. No amount change is recorded yet; this becomes the
+// count of approved changes once the authorization keeps one.
+func (a *Authorization) amountChanged() bool { return false }
 
 // Refundable returns the captured amount that refunds may still give
 // back, in minor units: Captured - Refunded - PendingRefund.

@@ -38,12 +38,29 @@ type linConfig struct {
 	opsEach    int   // operations per goroutine
 	authorized int64 // cents
 	maxAmount  int64 // largest capture or void, cents
+	// policy, if set, is the authorization's policy instead of the
+	// default: with an overcapture allowance, two clients open with a
+	// final capture of more than the hold, racing the others' first
+	// commands (an overcapture wins only on the whole hold), and late
+	// final captures may ask for more than the hold too.
+	policy authcapture.Policy
 }
 
 // linDefault races 8 goroutines of 14 operations each: about 110
 // operations, enough captures and voids to use up the authorization in
 // about two thirds of the run if the expiry does not come first.
 var linDefault = linConfig{clients: 8, opsEach: 14, authorized: 5000, maxAmount: 300}
+
+// linOvercapture is linDefault under a policy that allows an overcapture
+// of up to 3.00 USD on the 50.00 hold.
+var linOvercapture = linConfig{clients: 8, opsEach: 14, authorized: 5000, maxAmount: 300, policy: overcapturing}
+
+func (cfg linConfig) policyOf() authcapture.Policy {
+	if cfg.policy.Name == "" {
+		return authcapture.DefaultPolicy
+	}
+	return cfg.policy
+}
 
 // recorder collects a history with call and return times on one monotonic
 // clock.
@@ -170,6 +187,18 @@ func randomInput(rng *rand.Rand, cfg linConfig, id string, client, k int, pendin
 			return linInput{Kind: linFailVoid, VoidID: v.id, Key: key}
 		}
 	}
+	if allowance := model.Allowance(cfg.policyOf(), "USD", cfg.authorized); allowance > 0 {
+		switch {
+		case k == 0 && client == 0: // within the allowance
+			return linInput{Kind: linFinalCapture, Amount: cfg.authorized + 1 + rng.Int64N(allowance), Key: key}
+		case (k == 0 && client == 1) || (late && rng.IntN(100) < 5):
+			// Within the allowance, at its edge, or past it.
+			over := []int64{1 + rng.Int64N(allowance), allowance, allowance + 1}[rng.IntN(3)]
+			return linInput{Kind: linFinalCapture, Amount: cfg.authorized + over, Key: key}
+		case k == 0 && rng.IntN(100) < 75: // most others read, so that an overcapture may find the hold whole
+			return linInput{Kind: linGet}
+		}
+	}
 	switch r := rng.IntN(100); {
 	case r < 30:
 		return linInput{Kind: linGet}
@@ -213,8 +242,8 @@ func recordHistory(t *testing.T, setup *authcapture.Service, svcs []*authcapture
 	t.Helper()
 	ctx := testContext(t)
 	const merchant = "m-lin"
-	a := approve(t, setup, merchant, id, cfg.authorized)
-	h := history{merchant: merchant, id: id, initial: model.Of(a, authcapture.DefaultPolicy)}
+	a := approveUnder(t, setup, cfg.policy.Name, merchant, id, cfg.authorized)
+	h := history{merchant: merchant, id: id, initial: model.Of(a, cfg.policyOf())}
 	rec := newRecorder()
 	tickAt := cfg.opsEach/2 + rand.New(rand.NewPCG(seed, 0)).IntN(cfg.opsEach-cfg.opsEach/2)
 	var wg sync.WaitGroup
@@ -330,11 +359,15 @@ func describeHistory(h history) string {
 // most once.
 func testLinearizable(t *testing.T, handles []authcapture.Store, lossy bool) {
 	require.NotEmpty(t, handles)
-	rounds := 3
+	rounds := 4
 	if lossy {
-		rounds = 2
+		rounds = 3
 	}
 	for round := range rounds {
+		cfg := linDefault
+		if round == rounds-1 {
+			cfg = linOvercapture // the last round races overcaptures
+		}
 		seed := uint64(round) + 1
 		if lossy {
 			seed += 1000
@@ -355,7 +388,7 @@ func testLinearizable(t *testing.T, handles []authcapture.Store, lossy bool) {
 		// Set up and read last through a handle that loses nothing.
 		setup := newService(t, handles[0], clock)
 		id := fmt.Sprintf("lin-%d", seed)
-		h := recordHistory(t, setup, svcs, clock, id, linDefault, seed)
+		h := recordHistory(t, setup, svcs, clock, id, cfg, seed)
 		if !lossy {
 			// Without faults every operation returns.
 			for _, op := range h.ops {
@@ -363,6 +396,20 @@ func testLinearizable(t *testing.T, handles []authcapture.Store, lossy bool) {
 					t.Errorf("%s returned an error that is no sentinel: %s", op.Input.(linInput).Kind, out.Detail)
 				}
 			}
+		}
+		if cfg.policy.Name != "" {
+			over, refused := 0, 0
+			for _, op := range h.ops {
+				in, out := op.Input.(linInput), op.Output.(linOutput)
+				switch {
+				case in.Kind != linFinalCapture || in.Amount <= cfg.authorized:
+				case out.Outcome == linOK:
+					over++
+				case out.Outcome == linRejected:
+					refused++
+				}
+			}
+			t.Logf("%s: %d overcaptures accepted, %d refused", id, over, refused)
 		}
 		res := checkHistory(t, ledgerModel(h.initial), h)
 		if !assert.Equal(t, porcupine.Ok, res, "history %s (seed %d) is not linearizable", id, seed) {
@@ -673,8 +720,70 @@ func forgedHistories() (model.Ledger, []forgedHistory) {
 	}
 }
 
+// forgedOvercaptures start from forgedInitial under the overcapturing
+// policy: 15 percent, at most 3.00 USD, so 10.00 may be captured up to
+// 11.50 by a single final capture.
+func forgedOvercaptures() (model.Ledger, []forgedHistory) {
+	initial := forgedInitial
+	initial.Policy = overcapturing
+	op := func(client int, in linInput, call, ret int64, out linOutput) porcupine.Operation {
+		return porcupine.Operation{ClientId: client, Input: in, Call: call, Return: ret, Output: out}
+	}
+	after := func(l model.Ledger, in linInput) model.Ledger {
+		next, err := apply(l, in, "")
+		if err != nil {
+			panic(err)
+		}
+		return next
+	}
+	ok := func(v model.View) linOutput { return linOutput{Outcome: linOK, View: v} }
+	rejected := func(err error) linOutput { return linOutput{Outcome: linRejected, Reason: err} }
+	final := func(n int64) linInput { return linInput{Kind: linFinalCapture, Amount: n} }
+	capture := func(n int64) linInput { return linInput{Kind: linCapture, Amount: n} }
+	over := after(initial, final(1150)).View()
+	took100 := after(initial, capture(100))
+	// What a Service that lets a second capture overcapture would report.
+	second := after(took100, final(900)).View()
+	second.Captured, second.Overcaptured = 1150, 150
+	return initial, []forgedHistory{
+		{"OvercaptureOfTheWholeHold", true, []porcupine.Operation{
+			op(0, final(1150), 0, 10, ok(over)),
+		}},
+		{"OvercaptureBeyondTheAllowance", false, []porcupine.Operation{
+			op(0, final(1151), 0, 10, ok(over)),
+		}},
+		{"OvercaptureBeyondTheAllowanceRejected", true, []porcupine.Operation{
+			op(0, final(1151), 0, 10, rejected(authcapture.ErrExceedsCapturable)),
+		}},
+		{"OvercaptureAfterACapture", false, []porcupine.Operation{
+			op(0, capture(100), 0, 10, ok(took100.View())),
+			op(1, final(1050), 20, 30, ok(second)),
+		}},
+		{"OvercaptureAfterACaptureRefused", true, []porcupine.Operation{
+			op(0, capture(100), 0, 10, ok(took100.View())),
+			op(1, final(1050), 20, 30, rejected(authcapture.ErrOvercaptureNotAllowed)),
+		}},
+		{"OvercaptureRacingACaptureOneWins", true, []porcupine.Operation{
+			op(0, capture(100), 0, 20, rejected(authcapture.ErrInvalidStatus)),
+			op(1, final(1150), 10, 30, ok(over)),
+		}},
+	}
+}
+
 func testCheckerRejectsForgedHistories(t *testing.T) {
 	initial, cases := forgedHistories()
+	overInitial, overCases := forgedOvercaptures()
+	for _, tc := range overCases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			res, _ := porcupine.CheckOperationsVerbose(ledgerModel(overInitial), tc.ops, linCheckTimeout)
+			want := porcupine.Illegal
+			if tc.ok {
+				want = porcupine.Ok
+			}
+			assert.Equal(t, want, res)
+		})
+	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -15,7 +15,10 @@ import (
 // flight), two-phase voids of part or all of what is open (begun, then
 // confirmed with all, part or, for a void of everything, more than it
 // reserved released, or failed) and the hold's expiry, and observed by
-// reads. Every operation is checked against it with what it returned: an
+// reads; under a policy with an overcapture allowance, a final capture may
+// ask for more than the hold, which only the single capture of a whole
+// hold may take (model.Ledger.Capture). Every operation is checked against
+// it with what it returned: an
 // accepted command or a read by what the Service reported (model.View), a
 // rejection by its sentinel.
 
@@ -25,7 +28,7 @@ type linKind uint8
 const (
 	linGet          linKind = iota // Service.Get
 	linCapture                     // a non-final direct capture of Amount
-	linFinalCapture                // a final direct capture of Amount: the rest is released
+	linFinalCapture                // a final direct capture of Amount: the rest is released; more than the hold is an overcapture
 	linVoid                        // a void of Amount
 	linVoidAll                     // a void of everything open
 	linExpire                      // the shared clock is set to ExpiresAt
@@ -79,7 +82,8 @@ type linOutput struct {
 
 // apply returns the ledger after in, or the sentinel the Service must
 // reject in with (and l unchanged). The history's authorization is under
-// the default policy, and the clock moves only to ExpiresAt. voidID names
+// the default policy or one that allows overcapture (l.Policy), and the
+// clock moves only to ExpiresAt. voidID names
 // the void a begin void begins (empty if its outcome is unknown: no client
 // settles it then).
 func apply(l model.Ledger, in linInput, voidID string) (model.Ledger, error) {

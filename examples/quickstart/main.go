@@ -51,6 +51,7 @@ func run(out io.Writer) error {
 	d.expiringHold()
 	d.delayedCapture()
 	d.selfCancellingDeposit()
+	d.restaurantTip()
 	return d.err
 }
 
@@ -249,4 +250,22 @@ func (d *demo) selfCancellingDeposit() {
 	fmt.Fprintf(d.out, "                cancel scheduled at %s\n", a.CancelAt.Format("Jan 02 15:04"))
 	d.clock.Advance(72 * time.Hour)
 	d.sweep("dep_2")
+}
+
+func (d *demo) restaurantTip() {
+	fmt.Fprintln(d.out)
+	fmt.Fprintln(d.out, "Restaurant tip: hold the bill, then capture it with the tip (PayPal: up to 115%, at most 75 USD more)")
+	a := d.hold("tab_4", "80.00", "paypal")
+	if a == nil {
+		return
+	}
+	d.clock.Advance(2 * time.Hour)
+	_, err := d.svc.Capture(d.ctx, authcapture.CaptureRequest{MerchantID: "shop", ID: "tab_4",
+		Amount: money("92.01"), Final: authcapture.Bool(true), IdempotencyKey: "tab_4-too-much"})
+	fmt.Fprintf(d.out, "                a tip above the allowance is refused: %v (HTTP %d)\n", err, authcapture.HTTPStatus(err))
+	r, err := d.svc.Capture(d.ctx, authcapture.CaptureRequest{MerchantID: "shop", ID: "tab_4",
+		Amount: money("92.00"), Final: authcapture.Bool(true), Reference: "bill 80.00 + tip 12.00", IdempotencyKey: "tab_4-with-tip"})
+	if got := d.step("capture 92.00 with the tip (final)", r, err); got != nil {
+		fmt.Fprintf(d.out, "                overcaptured %s beyond the 80.00 hold\n", got.Amounts().Overcaptured.StringFixed(2))
+	}
 }

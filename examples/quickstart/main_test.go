@@ -29,6 +29,9 @@ func TestQuickstartRuns(t *testing.T) {
 		"Nov 14 11:06 scheduler sweep open 0.00 captured 35.00 released 0.00 captured",
 		"provider: void 200.00 USD on dep_2 (key " + authcapture.ProviderKey("shop", "dep_2", "sched_void_2") + ")",
 		"Nov 17 11:06 scheduler sweep open 0.00 captured 0.00 released 200.00 voided",
+		"a tip above the allowance is refused",
+		"capture 92.00 with the tip (final) open 0.00 captured 92.00 released 0.00 captured",
+		"overcaptured 12.00 beyond the 80.00 hold",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())

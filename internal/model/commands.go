@@ -3,6 +3,7 @@ package model
 import (
 	"errors"
 	"fmt"
+	"math/big"
 	"slices"
 	"time"
 
@@ -215,12 +216,19 @@ func (l Ledger) Capture(c Capture) (Ledger, error) {
 	if !c.TwoPhase {
 		available += l.PendingVoid
 	}
-	amount, err := l.amount(c.Amount, c.All, c.TooPrecise, available)
+	p := l.Policy
+	final := p.FinalByDefault
+	if c.Final != nil {
+		final = *c.Final
+	}
+	if !p.MultipleCaptures {
+		final = true
+	}
+	amount, over, err := l.captureAmount(c, final, available)
 	if err != nil {
 		return l, err
 	}
-	p := l.Policy
-	if !p.PartialCapture && (amount != l.Authorized || l.Captures > 0) {
+	if !p.PartialCapture && (amount < l.Authorized || l.Captures > 0) {
 		return l, authcapture.ErrPartialCaptureNotAllowed
 	}
 	if !p.MultipleCaptures && (l.Captures > 0 || (c.Final != nil && !*c.Final)) {
@@ -232,15 +240,9 @@ func (l Ledger) Capture(c Capture) (Ledger, error) {
 	if l.belowMinimum(amount) {
 		return l, authcapture.ErrBelowMinimum
 	}
-	final := p.FinalByDefault
-	if c.Final != nil {
-		final = *c.Final
-	}
-	if !p.MultipleCaptures {
-		final = true
-	}
 	was := l.Closed()
 	l.Captures++
+	l.Overcaptured += over
 	l.CaptureAt = time.Time{} // an explicit capture overrides the delayed one
 	if c.TwoPhase {
 		l.Pending += amount
@@ -260,6 +262,47 @@ func (l Ledger) Capture(c Capture) (Ledger, error) {
 	l.close(was, release)
 	l.accept()
 	return l, nil
+}
+
+// captureAmount resolves a capture's amount, and what of it the capture
+// takes beyond the hold: an explicit amount above Authorized and above
+// what is open and in flight, under a policy with an overcapture
+// allowance, is an overcapture. It may take at most the allowance beyond
+// Authorized (else ErrExceedsCapturable), and only as a final capture,
+// the only one, of a whole hold (else ErrOvercaptureNotAllowed).
+func (l Ledger) captureAmount(c Capture, final bool, available int64) (amount, over int64, err error) {
+	allowance := Allowance(l.Policy, l.Currency, l.Authorized)
+	if !c.All && !c.TooPrecise && allowance > 0 && c.Amount > l.Authorized && c.Amount > l.Open()+l.inFlight() {
+		switch {
+		case c.Amount > l.Authorized+allowance:
+			return 0, 0, authcapture.ErrExceedsCapturable
+		case !final, l.Captures > 0, l.Open() != l.Authorized, l.ReleasedBy != authcapture.CloseNone:
+			return 0, 0, authcapture.ErrOvercaptureNotAllowed
+		}
+		return c.Amount, c.Amount - l.Open(), nil
+	}
+	amount, err = l.amount(c.Amount, c.All, c.TooPrecise, available)
+	return amount, 0, err
+}
+
+// Allowance is how much more than authorized minor units of currency c a
+// single final capture may take under p: OvercapturePercent percent of
+// authorized, rounded down, and at most OvercaptureMax[c] when c is
+// listed. The model computes it on its own, in big integers.
+func Allowance(p authcapture.Policy, c authcapture.Currency, authorized int64) int64 {
+	if p.OvercapturePercent <= 0 || authorized <= 0 {
+		return 0
+	}
+	n := new(big.Int).Mul(big.NewInt(authorized), big.NewInt(int64(p.OvercapturePercent)))
+	allowance := n.Div(n, big.NewInt(100)).Int64()
+	if s, ok := p.OvercaptureMax[c]; ok {
+		most, err := authcapture.ParseAmount(s, c)
+		if err != nil {
+			panic(fmt.Sprintf("model: OvercaptureMax[%s] %q: %v", c, s, err))
+		}
+		allowance = min(allowance, most)
+	}
+	return allowance
 }
 
 // belowMinimum reports whether amount is below the policy's minimum
@@ -300,7 +343,12 @@ func (l Ledger) Settle(id string, confirm bool) (Ledger, error) {
 		}
 	} else {
 		l.Captures--
-		release = l.giveBack(p.Amount)
+		back := p.Amount
+		if l.Overcaptured > 0 { // the overcapture failed: the hold is as it was
+			back -= l.Overcaptured
+			l.Overcaptured = 0
+		}
+		release = l.giveBack(back)
 	}
 	l.close(false, release)
 	l.accept()

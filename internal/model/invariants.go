@@ -13,7 +13,10 @@ import (
 //  1. Authorized + Overcaptured == Open + Pending + PendingVoid +
 //     PendingDecrement + Captured + Voided + Expired, Refunded +
 //     PendingRefund <= Captured, and an authorization not yet approved has
-//     empty ledgers;
+//     empty ledgers; Overcaptured is what captures take beyond Authorized
+//     (max(0, Captured + Pending - Authorized)), and when positive it is
+//     the only capture's, a final one, of a whole hold (CheckPolicy checks
+//     it against the policy's allowance);
 //  2. every amount >= 0, Authorized <= Requested;
 //  3. each ledger equals the sum of its log entries (capture entries by
 //     CaptureState, void and expiry entries by kind; other kinds move no
@@ -176,6 +179,9 @@ func Check(a *authcapture.Authorization, log []authcapture.Entry) error {
 	if a.Captures != captures {
 		return fmt.Errorf("invariant 3: Captures is %d, the log has %d succeeded or pending", a.Captures, captures)
 	}
+	if err := checkOvercaptured(a, log); err != nil {
+		return err
+	}
 	order = slices.DeleteFunc(order, func(id string) bool { _, ok := reserved[id]; return !ok })
 	var listed []string
 	var listedSum int64
@@ -195,6 +201,52 @@ func Check(a *authcapture.Authorization, log []authcapture.Entry) error {
 		case !a.NextDue.IsZero() || !a.CaptureAt.IsZero() || !a.CancelAt.IsZero():
 			return fmt.Errorf("invariant 5: closed %s is still due at %s", a.ID, a.NextDue)
 		}
+	}
+	return nil
+}
+
+// checkOvercaptured checks the overcapture part of invariants 1 and 3:
+// Overcaptured is what the captures, succeeded and pending, take beyond
+// Authorized, and a positive Overcaptured belongs to the authorization's
+// only capture, a final one, taken from the whole hold (nothing voided or
+// expired beside it).
+func checkOvercaptured(a *authcapture.Authorization, log []authcapture.Entry) error {
+	if a.Phase != authcapture.PhaseApproved {
+		return nil
+	}
+	if beyond := max(0, a.Captured+a.Pending-a.Authorized); a.Overcaptured != beyond {
+		return fmt.Errorf("invariant 1: overcaptured %d, yet captures take %d beyond the authorized %d", a.Overcaptured, beyond, a.Authorized)
+	}
+	if a.Overcaptured == 0 {
+		return nil
+	}
+	if a.Captures != 1 || a.Voided != 0 || a.Expired != 0 || a.PendingVoid != 0 || a.PendingDecrement != 0 {
+		return fmt.Errorf("invariant 1: overcaptured %d with %d captures, voided %d, expired %d, pending void %d, pending decrement %d: an overcapture is the only capture of a whole hold",
+			a.Overcaptured, a.Captures, a.Voided, a.Expired, a.PendingVoid, a.PendingDecrement)
+	}
+	final := false
+	for _, pc := range a.PendingCaptures {
+		final = pc.Final
+	}
+	if len(a.PendingCaptures) == 0 {
+		for _, e := range log {
+			if e.Kind == authcapture.EntryCapture && e.CaptureState == authcapture.CaptureSucceeded {
+				final = e.Final
+			}
+		}
+	}
+	if !final {
+		return fmt.Errorf("invariant 1: overcaptured %d by a capture that is not final", a.Overcaptured)
+	}
+	return nil
+}
+
+// CheckPolicy returns an error if a breaks a rule of its policy p that
+// the stored authorization alone cannot tell: Overcaptured is at most the
+// policy's overcapture allowance (Allowance) for the authorized amount.
+func CheckPolicy(a *authcapture.Authorization, p authcapture.Policy) error {
+	if most := Allowance(p, a.Currency, a.Authorized); a.Overcaptured > most {
+		return fmt.Errorf("overcapture: overcaptured %d > the allowance %d of policy %s for %d authorized", a.Overcaptured, most, p.Name, a.Authorized)
 	}
 	return nil
 }

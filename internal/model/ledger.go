@@ -216,7 +216,7 @@ func (l *Ledger) close(wasClosed bool, release authcapture.CloseReason) {
 		return
 	}
 	switch {
-	case l.Captured == l.Authorized:
+	case l.Captured == l.Authorized+l.Overcaptured:
 		l.CloseReason = authcapture.CloseFullyCaptured
 	case release != "":
 		l.CloseReason = release

@@ -27,8 +27,9 @@ import (
 // direct captures and voids drawing from voids in flight, the scheduler
 // (with a provider that releases all, part or nothing of a scheduled void,
 // refuses it, does not answer, or captures first), approvals whose hold is
-// shorter than the schedules or already lapsed, and clock jumps past
-// expiry. After every step it checks the invariants of the aggregate
+// shorter than the schedules or already lapsed, clock jumps past expiry,
+// and overcaptures (direct and two-phase, confirmed, failed, refused)
+// under policies that allow them. After every step it checks the invariants of the aggregate
 // (model.Check and model.CheckStep).
 func Run(t *testing.T, newStore func(t *testing.T) authcapture.Store) {
 	t.Helper()
@@ -64,6 +65,13 @@ func Run(t *testing.T, newStore func(t *testing.T) authcapture.Store) {
 // together.
 func (sm *machine) startCapturing(t *rapid.T) {
 	open := sm.m.Open()
+	if allowance := sm.allowance(); allowance > 0 && open == sm.m.Authorized && rapid.Float64Range(0, 1).Draw(t, "startOvercapture") < 0.4 {
+		// An overcapture of the whole hold, often two-phase: it may be
+		// confirmed, fail (the hold comes back whole) or outlive the hold.
+		sm.captureOf(model.Capture{TwoPhase: rapid.Float64Range(0, 1).Draw(t, "overcaptureTwoPhase") < 0.7,
+			Amount: sm.m.Authorized + rapid.Int64Range(1, allowance).Draw(t, "overcapture"), Final: authcapture.Bool(true)})
+		return
+	}
 	if open < 2 || rapid.Float64Range(0, 1).Draw(t, "startReleasing") >= 0.7 {
 		sm.capture(t, true)
 		return
@@ -81,7 +89,18 @@ func (sm *machine) startCapturing(t *rapid.T) {
 var policies = []authcapture.Policy{
 	authcapture.DefaultPolicy, authcapture.PayMongo, authcapture.Afterpay,
 	authcapture.NjiaPay, authcapture.Stripe, authcapture.Adyen, authcapture.Waffo, clamping,
+	authcapture.PayPal, overcapturing,
 }
+
+// overcapturing is a policy with an overcapture allowance (20 percent, at
+// most 1.00 USD, JPY 100 or BHD 0.500) and partial voids: a void or a
+// capture before the overcapture leaves the hold no longer whole.
+var overcapturing = authcapture.Policy{Name: "overcapturing", MultipleCaptures: true, PartialCapture: true, PartialVoid: true,
+	Validity: 7 * 24 * time.Hour, OvercapturePercent: 20,
+	OvercaptureMax: map[authcapture.Currency]string{"USD": "1.00", "JPY": "100", "BHD": "0.500"}}
+
+// allowance is the overcapture allowance of the authorization's policy.
+func (sm *machine) allowance() int64 { return model.Allowance(sm.policy, sm.currency, sm.m.Authorized) }
 
 // clamping is a policy whose schedules are clamped to a short hold rather
 // than dropped: its validity is shorter than the longest delays drawn.
@@ -114,7 +133,7 @@ type machine struct {
 
 func newMachine(t *rapid.T, store authcapture.Store) *machine {
 	clock := clocktest.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
-	svc, err := authcapture.New(store, &authcapture.Options{Clock: clock, Policies: []authcapture.Policy{clamping}})
+	svc, err := authcapture.New(store, &authcapture.Options{Clock: clock, Policies: []authcapture.Policy{clamping, overcapturing}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,6 +197,10 @@ func (sm *machine) minor(t *rapid.T, label string) int64 {
 	choices := []int64{1, 99, 100, 101, 5000, open, open + 1, open - 1, sm.m.Authorized,
 		held, open + held, open + held + 1, open + held + sm.m.Pending, open + held + sm.m.Pending + 1}
 	gens := []*rapid.Generator[int64]{rapid.SampledFrom(choices), rapid.Int64Range(1, max(2, open/2))}
+	if allowance := sm.allowance(); allowance > 0 { // beyond the hold: within the allowance, at its edge, past it
+		gens = append(gens, rapid.SampledFrom([]int64{sm.m.Authorized + 1, sm.m.Authorized + allowance,
+			sm.m.Authorized + allowance + 1}), rapid.Int64Range(sm.m.Authorized+1, sm.m.Authorized+allowance))
+	}
 	if held > 0 { // beyond what is open, into what voids in flight reserve
 		gens = append(gens, rapid.Int64Range(open+1, open+held), rapid.Int64Range(open+1, open+held))
 	}
@@ -750,6 +773,9 @@ func (sm *machine) check(t *rapid.T) {
 		t.Fatalf("log: %v", err)
 	}
 	if err := model.Check(a, log); err != nil {
+		t.Fatal(err)
+	}
+	if err := model.CheckPolicy(a, sm.policy); err != nil {
 		t.Fatal(err)
 	}
 	if sm.prev != nil {
