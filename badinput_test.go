@@ -213,7 +213,7 @@ func TestBadInput(t *testing.T) {
 		}},
 		{"outcome of an unknown kind", authcapture.ErrInvalidArgument, func(f *fixture, id string) error {
 			_, err := f.svc.RecordOutcome(f.ctx, authcapture.OutcomeRequest{MerchantID: "m1", AuthorizationID: id, ProviderRef: "p1",
-				Kind: "refund", Outcome: authcapture.OutcomeSucceeded, IdempotencyKey: "k"})
+				Kind: "chargeback", Outcome: authcapture.OutcomeSucceeded, IdempotencyKey: "k"})
 			return err
 		}},
 		{"outcome of a capture above the hold", authcapture.ErrExceedsCapturable, func(f *fixture, id string) error {
