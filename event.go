@@ -21,8 +21,8 @@ const (
 	EventCapturePending          EventType = "capture.pending"
 	EventCaptureSucceeded        EventType = "capture.succeeded"
 	EventCaptureFailed           EventType = "capture.failed"
-	EventVoidPending             EventType = "void.pending" // a two-phase void was begun: its amount is reserved
-	EventVoidFailed              EventType = "void.failed"  // the provider refused a two-phase void
+	EventVoidPending             EventType = "void.pending"     // a two-phase void was begun: its amount is reserved
+	EventVoidFailed              EventType = "void.failed"      // the provider refused a two-phase void
 	EventRefundPending           EventType = "refund.pending"   // a two-phase refund was begun: its amount is reserved
 	EventRefundSucceeded         EventType = "refund.succeeded" // the provider gave the amount back
 	EventRefundFailed            EventType = "refund.failed"    // the provider refused a refund: its amount is refundable again
