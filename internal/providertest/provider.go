@@ -25,12 +25,14 @@ type hold struct {
 	expired    int64 // released by the hold's expiry
 	captures   int   // accepted captures
 	voids      int   // voids that released something
+	refunded   int64 // given back by refunds of what was captured
+	refunds    int   // accepted refunds
 	expiresAt  time.Time
 }
 
 // answer is the provider's first answer to an idempotency key.
 type answer struct {
-	op       string // "capture" or "void"
+	op       string // "capture", "void" or "refund"
 	ref      holdRef
 	id       string // the provider's ID for the action
 	actionID string // the host's ID for it (the merchant reference), if it gave one
@@ -105,10 +107,7 @@ func (p *provider) replay(key, op string, ref holdRef) (answer, bool, error) {
 // record keeps a new action's answer under key and queues its webhook.
 func (p *provider) record(key string, a answer, ready bool) answer {
 	p.seq++
-	prefix := "pc_"
-	if a.op == "void" {
-		prefix = "pv_"
-	}
+	prefix := map[string]string{"capture": "pc_", "void": "pv_", "refund": "pr_"}[a.op]
 	a.id = prefix + strconv.Itoa(p.seq)
 	p.answers[key] = a
 	p.webhooks = append(p.webhooks, &webhook{answer: a, ready: ready})
@@ -158,6 +157,23 @@ func (p *provider) void(ref holdRef, key, actionID string, amount int64, all, re
 		h.held -= r
 		h.released += r
 		h.voids++
+	}
+	return p.record(key, a, ready), nil
+}
+
+// refund gives back amount of what ref's hold captured under key. It
+// declines when less than amount is captured and not refunded.
+func (p *provider) refund(ref holdRef, key, actionID string, amount int64, ready bool) (answer, error) {
+	p.calls++
+	if a, ok, err := p.replay(key, "refund", ref); ok {
+		return a, err
+	}
+	h := p.holds[ref]
+	a := answer{op: "refund", ref: ref, actionID: actionID}
+	if h != nil && amount <= h.captured-h.refunded && (p.rng == nil || p.rng.Float64() >= p.decline) {
+		a.ok, a.amount = true, amount
+		h.refunded += amount
+		h.refunds++
 	}
 	return p.record(key, a, ready), nil
 }
