@@ -282,3 +282,114 @@ func (f *fixture) events(id string) []authcapture.Event {
 	}
 	return out
 }
+
+func TestRefundOutcomes(t *testing.T) {
+	t.Parallel()
+	// closedHold: 100.00 captured in full under refunds-closed.
+	closedHold := func(f *fixture) *authcapture.Authorization {
+		f.t.Helper()
+		a := f.hold("refunds-closed", "100.00")
+		_, err := f.capture(a.ID, "100.00", nil)
+		require.NoError(f.t, err)
+		return a
+	}
+	outcome := func(f *fixture, id, ref string, state authcapture.OutcomeState, amount string) (*authcapture.OutcomeResult, error) {
+		req := authcapture.OutcomeRequest{MerchantID: "m1", AuthorizationID: id, ProviderRef: ref, Kind: authcapture.OutcomeRefund,
+			Outcome: state}
+		if amount != "" {
+			req.Amount = amt(amount)
+		}
+		return f.svc.RecordOutcome(f.ctx, req)
+	}
+	t.Run("a pending refund is settled by its provider reference, and a repeated delivery is a replay", func(t *testing.T) {
+		f := setupRefunds(t)
+		a := closedHold(f)
+		_, err := f.svc.BeginRefund(f.ctx, authcapture.RefundRequest{MerchantID: "m1", ID: a.ID, Amount: amt("30"), ProviderRef: "re_1",
+			IdempotencyKey: f.key()})
+		require.NoError(t, err)
+		r, err := outcome(f, "", "re_1", authcapture.OutcomeSucceeded, "")
+		require.NoError(t, err)
+		assert.Equal(t, authcapture.EffectSettled, r.Effect)
+		assert.Equal(t, "30.00/0.00 70.00 partially_refunded", refunds(f.check(a.ID)))
+		r, err = outcome(f, "", "re_1", authcapture.OutcomeSucceeded, "30")
+		require.NoError(t, err)
+		assert.Equal(t, authcapture.EffectReplayed, r.Effect)
+		_, err = outcome(f, "", "re_1", authcapture.OutcomeFailed, "")
+		require.ErrorIs(t, err, authcapture.ErrOutcomeConflict, "recorded as succeeded")
+		_, err = f.svc.RecordOutcome(f.ctx, authcapture.OutcomeRequest{MerchantID: "m1", ProviderRef: "re_1",
+			Kind: authcapture.OutcomeCapture, Outcome: authcapture.OutcomeSucceeded})
+		require.ErrorIs(t, err, authcapture.ErrOutcomeConflict, "a refund reported as a capture")
+		assert.Equal(t, "30.00/0.00 70.00 partially_refunded", refunds(f.check(a.ID)))
+	})
+	t.Run("a failed refund outcome returns its amount; a pending one changes nothing", func(t *testing.T) {
+		f := setupRefunds(t)
+		a := closedHold(f)
+		_, err := f.svc.BeginRefund(f.ctx, authcapture.RefundRequest{MerchantID: "m1", ID: a.ID, Amount: amt("30"), ProviderRef: "re_2",
+			IdempotencyKey: f.key()})
+		require.NoError(t, err)
+		r, err := outcome(f, "", "re_2", authcapture.OutcomePending, "")
+		require.NoError(t, err)
+		assert.Equal(t, authcapture.EffectIgnored, r.Effect)
+		r, err = outcome(f, "", "re_2", authcapture.OutcomeFailed, "")
+		require.NoError(t, err)
+		assert.Equal(t, authcapture.EffectSettled, r.Effect)
+		assert.Equal(t, "0.00/0.00 100.00 none", refunds(f.check(a.ID)))
+	})
+	t.Run("a refund the host never recorded becomes the direct refund, once, whichever comes first", func(t *testing.T) {
+		f := setupRefunds(t)
+		a := closedHold(f)
+		r, err := outcome(f, a.ID, "re_3", authcapture.OutcomeSucceeded, "25")
+		require.NoError(t, err)
+		assert.Equal(t, authcapture.EffectRecorded, r.Effect)
+		// The host's own record after the webhook is a replay of it.
+		h, err := f.svc.Refund(f.ctx, authcapture.RefundRequest{MerchantID: "m1", ID: a.ID, Amount: amt("25"), ProviderRef: "re_3",
+			IdempotencyKey: f.key()})
+		require.NoError(t, err)
+		assert.True(t, h.Replayed)
+		// The host's record first, then the webhook: a replay too.
+		_, err = f.svc.Refund(f.ctx, authcapture.RefundRequest{MerchantID: "m1", ID: a.ID, Amount: amt("5"), ProviderRef: "re_4",
+			IdempotencyKey: f.key()})
+		require.NoError(t, err)
+		r, err = outcome(f, "", "re_4", authcapture.OutcomeSucceeded, "5")
+		require.NoError(t, err)
+		assert.Equal(t, authcapture.EffectReplayed, r.Effect)
+		assert.Equal(t, "30.00/0.00 70.00 partially_refunded", refunds(f.check(a.ID)))
+		// A failure of a refund never recorded moved no money.
+		r, err = outcome(f, a.ID, "re_5", authcapture.OutcomeFailed, "")
+		require.NoError(t, err)
+		assert.Equal(t, authcapture.EffectIgnored, r.Effect)
+	})
+	t.Run("pending refunds of a closed authorization are listed unsettled until settled", func(t *testing.T) {
+		f := setupRefunds(t)
+		a := closedHold(f)
+		r, err := f.svc.BeginRefund(f.ctx, authcapture.RefundRequest{MerchantID: "m1", ID: a.ID, Amount: amt("10"), ProviderRef: "re_6",
+			IdempotencyKey: f.key()})
+		require.NoError(t, err)
+		require.True(t, r.Authorization.Closed())
+		un, err := f.svc.Unsettled(f.ctx, authcapture.UnsettledRequest{Limit: 10})
+		require.NoError(t, err)
+		require.Len(t, un, 1)
+		assert.Equal(t, authcapture.OutcomeRefund, un[0].Kind)
+		assert.Equal(t, r.Entry.RefundID, un[0].ActionID)
+		assert.Equal(t, int64(1000), un[0].Amount)
+		assert.Equal(t, "re_6", un[0].ProviderRef)
+		_, err = f.svc.ConfirmRefund(f.ctx, authcapture.SettleRefundRequest{MerchantID: "m1", ID: a.ID, RefundID: r.Entry.RefundID,
+			IdempotencyKey: f.key()})
+		require.NoError(t, err)
+		un, err = f.svc.Unsettled(f.ctx, authcapture.UnsettledRequest{Limit: 10})
+		require.NoError(t, err)
+		assert.Empty(t, un)
+	})
+}
+
+func TestRefundPolicyIsValidated(t *testing.T) {
+	t.Parallel()
+	for _, w := range []time.Duration{-time.Nanosecond, 10*365*24*time.Hour + 1} {
+		p := authcapture.DefaultPolicy
+		p.Name, p.RefundWindow = "bad-window", w
+		require.ErrorIs(t, p.Validate(), authcapture.ErrInvalidPolicy, "RefundWindow %s", w)
+	}
+	p := authcapture.DefaultPolicy
+	p.Name, p.RefundWindow = "ok-window", 180*24*time.Hour
+	require.NoError(t, p.Validate())
+}
