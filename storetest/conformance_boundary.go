@@ -27,6 +27,7 @@ var boundaryContractTests = []contractTest{
 	{"RecordOutcomeSettlesFindsAndReplays", testRecordOutcomeThroughService},
 	{"ConcurrentDeliveriesOfAnUnrecordedOutcomeRecordItOnce", testConcurrentDeliveries},
 	{"ServiceListsUnsettledActionsOldestFirst", testServiceUnsettled},
+	{"RefundsOfAClosedAuthorizationAreIndexedListedAndSettled", testRefundsOfClosed},
 }
 
 // withRef returns w with ref as the provider reference of its entry.
@@ -319,4 +320,59 @@ func testServiceUnsettled(t *testing.T, s authcapture.Store) {
 	require.Len(t, list, 2)
 	assert.Equal(t, "void_3", list[0].ActionID)
 	assert.Equal(t, "cap_4", list[1].ActionID)
+}
+
+// testRefundsOfClosed: refunds change a closed (captured) authorization's
+// refund ledger only; a pending one is in the index of actions in flight
+// and its provider reference is found, and its outcome settles it.
+func testRefundsOfClosed(t *testing.T, s authcapture.Store) {
+	ctx := testContext(t)
+	clock := clocktest.New(epoch)
+	svc := newService(t, s, clock)
+	approve(t, svc, "m1", "auth-1", 10000)
+	r, err := svc.Capture(ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: "auth-1", Amount: usd(10000), IdempotencyKey: "cap"})
+	require.NoError(t, err)
+	closed := r.Authorization
+	require.True(t, closed.Closed())
+	_, err = svc.Refund(ctx, authcapture.RefundRequest{MerchantID: "m1", ID: "auth-1", Amount: usd(2500), CaptureID: r.Entry.CaptureID,
+		ProviderRef: "re_1", IdempotencyKey: "refund"})
+	require.NoError(t, err)
+	clock.Advance(time.Minute)
+	b, err := svc.BeginRefund(ctx, authcapture.RefundRequest{MerchantID: "m1", ID: "auth-1", Amount: usd(5000),
+		ProviderRef: "re_2", IdempotencyKey: "begin-refund"})
+	require.NoError(t, err)
+	a := checkStored(t, s, "m1", "auth-1")
+	assert.Equal(t, [4]int64{2500, 5000, 2500, 2}, [4]int64{a.Refunded, a.PendingRefund, a.Refundable(), int64(a.Refunds)})
+	assert.Equal(t, closed.Status(), a.Status())
+	assert.Equal(t, closed.ClosedAt.UTC(), a.ClosedAt.UTC(), "the hold stays closed")
+	assert.Equal(t, []authcapture.PendingRefund{{ID: b.Entry.RefundID, Amount: 5000, ProviderRef: "re_2", BegunAt: epoch.Add(time.Minute)}},
+		normRefunds(a.PendingRefunds))
+	id, err := s.FindByProviderRef(ctx, "m1", "re_1")
+	require.NoError(t, err)
+	assert.Equal(t, "auth-1", id)
+	list, err := svc.Unsettled(ctx, authcapture.UnsettledRequest{Limit: 10})
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+	assert.Equal(t, authcapture.OutcomeRefund, list[0].Kind)
+	assert.Equal(t, b.Entry.RefundID, list[0].ActionID)
+
+	o, err := svc.RecordOutcome(ctx, authcapture.OutcomeRequest{MerchantID: "m1", ProviderRef: "re_2", Kind: authcapture.OutcomeRefund,
+		Outcome: authcapture.OutcomeFailed})
+	require.NoError(t, err)
+	assert.Equal(t, authcapture.EffectSettled, o.Effect)
+	a = checkStored(t, s, "m1", "auth-1")
+	assert.Equal(t, [3]int64{2500, 0, 7500}, [3]int64{a.Refunded, a.PendingRefund, a.Refundable()})
+	list, err = svc.Unsettled(ctx, authcapture.UnsettledRequest{Limit: 10})
+	require.NoError(t, err)
+	assert.Empty(t, list)
+}
+
+// normRefunds returns refunds with their times in UTC.
+func normRefunds(refunds []authcapture.PendingRefund) []authcapture.PendingRefund {
+	out := make([]authcapture.PendingRefund, len(refunds))
+	for i, r := range refunds {
+		r.BegunAt = r.BegunAt.UTC()
+		out[i] = r
+	}
+	return out
 }
