@@ -37,12 +37,14 @@ type OutcomeEffect string
 
 // The effects of an outcome.
 const (
-	// EffectSettled: the outcome settled a pending two-phase capture or
-	// void (as ConfirmCapture, FailCapture, ConfirmVoid or FailVoid do).
+	// EffectSettled: the outcome settled a pending two-phase capture, void
+	// or refund (as ConfirmCapture, FailCapture, ConfirmVoid, FailVoid,
+	// ConfirmRefund or FailRefund do).
 	EffectSettled OutcomeEffect = "settled"
 	// EffectRecorded: no action was recorded under the reference (the
 	// host called the provider and never recorded it); the succeeded
-	// outcome was recorded as the direct capture or void it reports.
+	// outcome was recorded as the direct capture, void or refund it
+	// reports.
 	EffectRecorded OutcomeEffect = "recorded"
 	// EffectReplayed: the action was already recorded with this outcome
 	// (a repeated delivery). Nothing changed; Result.Replayed is set and
@@ -55,7 +57,7 @@ const (
 	EffectIgnored OutcomeEffect = "ignored"
 )
 
-// OutcomeRequest reports what the provider did with a capture or void, as
+// OutcomeRequest reports what the provider did with a capture, void or refund, as
 // its webhook or status API tells it, in whatever order those arrive.
 type OutcomeRequest struct {
 	MerchantID string
@@ -129,7 +131,7 @@ func OutcomeKey(providerRef string, kind OutcomeKind, outcome OutcomeState) stri
 	return outcomeKeyPrefix + string(kind) + ":" + string(outcome) + ":" + hex.EncodeToString(sum[:20])
 }
 
-// RecordOutcome records a provider's outcome for a capture or void, found
+// RecordOutcome records a provider's outcome for a capture, void or refund, found
 // by its provider reference (or ActionID), whatever the order outcomes
 // arrive in:
 //
@@ -572,10 +574,12 @@ func (s *Service) settleOutcome(ctx context.Context, req OutcomeRequest, a *Auth
 }
 
 // recordDirect records a succeeded outcome no entry records as the direct
-// capture or void it reports, pinned to the version whose log showed no
-// such action: if another writer changed the authorization meanwhile, it
-// is rejected with ErrVersionConflict and RecordOutcome looks again. (A
-// closed authorization never changes, and its rules reject the command.)
+// capture, void or refund it reports, pinned to the version whose log
+// showed no such action: if another writer changed the authorization
+// meanwhile, it is rejected with ErrVersionConflict and RecordOutcome
+// looks again. (A closed hold never changes, and the rules of a capture
+// or void reject the command; a refund is pinned on a closed
+// authorization too, since refunds may still change it.)
 func (s *Service) recordDirect(ctx context.Context, req OutcomeRequest, a *Authorization, key string) (*Result, error) {
 	found := a.Version
 	if a.Closed() {
@@ -650,13 +654,13 @@ type UnsettledRequest struct {
 	Limit int
 }
 
-// UnsettledAction is a two-phase capture or void the provider has not
+// UnsettledAction is a two-phase capture, void or refund the provider has not
 // been reported to have settled: the host asks its provider and records
 // the answer with RecordOutcome (or ConfirmCapture, FailVoid, ...).
 type UnsettledAction struct {
 	MerchantID      string
 	AuthorizationID string
-	ActionID        string // the capture or void ID (Entry.CaptureID, Entry.VoidID)
+	ActionID        string // the capture, void or refund ID (Entry.CaptureID, Entry.VoidID, Entry.RefundID)
 	Kind            OutcomeKind
 	Amount          int64 // minor units of Currency the action still reserves
 	Currency        Currency
@@ -666,7 +670,8 @@ type UnsettledAction struct {
 	BegunAt         time.Time // when it was begun
 }
 
-// Unsettled lists the pending captures and voids of all merchants begun at
+// Unsettled lists the pending captures, voids and refunds of all merchants
+// (refunds of closed authorizations too) begun at
 // least OlderThan ago, oldest first, at most Limit of them. It reads the
 // stores' index of authorizations with actions in flight
 // (Store.Unsettled), not every authorization.

@@ -128,7 +128,8 @@ func (l Ledger) Open() int64 {
 // inFlight is what unsettled two-phase captures and voids hold.
 func (l Ledger) inFlight() int64 { return l.Pending + l.PendingVoid }
 
-// Closed reports whether the authorization can never change again.
+// Closed reports whether the hold is closed: it never changes again, and
+// only refunds may still change the refund ledger.
 func (l Ledger) Closed() bool {
 	switch l.Phase {
 	case authcapture.PhaseDeclined, authcapture.PhaseCanceled:
