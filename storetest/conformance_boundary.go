@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -28,6 +29,7 @@ var boundaryContractTests = []contractTest{
 	{"ConcurrentDeliveriesOfAnUnrecordedOutcomeRecordItOnce", testConcurrentDeliveries},
 	{"ServiceListsUnsettledActionsOldestFirst", testServiceUnsettled},
 	{"RefundsOfAClosedAuthorizationAreIndexedListedAndSettled", testRefundsOfClosed},
+	{"ConcurrentRefundsNeverExceedTheirCaptureNorTheTotal", testConcurrentRefunds},
 }
 
 // withRef returns w with ref as the provider reference of its entry.
@@ -375,4 +377,50 @@ func normRefunds(refunds []authcapture.PendingRefund) []authcapture.PendingRefun
 		out[i] = r
 	}
 	return out
+}
+
+// testConcurrentRefunds: services on one store race refunds of one
+// capture, of another, and of the total: the refunds naming a capture
+// never exceed it, nor all of them what was captured.
+func testConcurrentRefunds(t *testing.T, s authcapture.Store) {
+	ctx := testContext(t)
+	clock := clocktest.New(epoch)
+	setup := newService(t, s, clock)
+	approve(t, setup, "m1", "auth-1", 10000)
+	var caps []string
+	for i, amount := range []int64{3000, 7000} {
+		r, err := setup.Capture(ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: "auth-1", Amount: usd(amount),
+			Final: authcapture.Bool(i == 1), IdempotencyKey: fmt.Sprintf("cap-%d", i)})
+		require.NoError(t, err)
+		caps = append(caps, r.Entry.CaptureID)
+	}
+	svcs := []*authcapture.Service{setup, newService(t, s, clock), newService(t, s, clock)}
+	const refunds = 24
+	var wg sync.WaitGroup
+	errs := make([]error, refunds)
+	for i := range refunds {
+		wg.Go(func() {
+			req := authcapture.RefundRequest{MerchantID: "m1", ID: "auth-1", Amount: usd(700), IdempotencyKey: fmt.Sprintf("refund-%d", i)}
+			if i%3 < 2 {
+				req.CaptureID = caps[i%3]
+			}
+			svc := svcs[i%len(svcs)]
+			if i%4 == 0 {
+				_, errs[i] = svc.BeginRefund(ctx, req)
+			} else {
+				_, errs[i] = svc.Refund(ctx, req)
+			}
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			assert.True(t, errors.Is(err, authcapture.ErrExceedsRefundable) || errors.Is(err, authcapture.ErrActionInFlight),
+				"refund %d: %v", i, err)
+		}
+	}
+	a := checkStored(t, s, "m1", "auth-1") // the invariants bound each capture's refunds and the total
+	assert.LessOrEqual(t, a.Refunded+a.PendingRefund, a.Captured)
+	assert.Equal(t, 10000-(a.Refunded+a.PendingRefund), a.Refundable())
+	assert.GreaterOrEqual(t, a.Refunded+a.PendingRefund, int64(9100), "refunds stop only when less than 7.00 is left")
 }
