@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -30,6 +31,7 @@ var boundaryContractTests = []contractTest{
 	{"ServiceListsUnsettledActionsOldestFirst", testServiceUnsettled},
 	{"RefundsOfAClosedAuthorizationAreIndexedListedAndSettled", testRefundsOfClosed},
 	{"ConcurrentRefundsNeverExceedTheirCaptureNorTheTotal", testConcurrentRefunds},
+	{"ARefundWrittenAfterTheLogWasReadIsSeen", testRefundAfterLogRead},
 }
 
 // withRef returns w with ref as the provider reference of its entry.
@@ -423,4 +425,50 @@ func testConcurrentRefunds(t *testing.T, s authcapture.Store) {
 	assert.LessOrEqual(t, a.Refunded+a.PendingRefund, a.Captured)
 	assert.Equal(t, 10000-(a.Refunded+a.PendingRefund), a.Refundable())
 	assert.GreaterOrEqual(t, a.Refunded+a.PendingRefund, int64(9100), "refunds stop only when less than 7.00 is left")
+}
+
+// entriesHook is a store that runs hook once, right after the first read
+// of the log: another writer acts between a command's read of the log and
+// its write.
+type entriesHook struct {
+	authcapture.Store
+	once sync.Once
+	hook func()
+}
+
+func (h *entriesHook) Entries(ctx context.Context, merchantID, id string, after int64, limit int) ([]authcapture.Entry, error) {
+	log, err := h.Store.Entries(ctx, merchantID, id, after, limit)
+	h.once.Do(h.hook)
+	return log, err
+}
+
+// testRefundAfterLogRead: a refund of a capture reads the capture's
+// refunds from the log; one written by another service right after that
+// read is seen (the write is pinned to the version read, and the refund
+// looks again), so the two never take more than the capture did.
+func testRefundAfterLogRead(t *testing.T, s authcapture.Store) {
+	ctx := testContext(t)
+	clock := clocktest.New(epoch)
+	setup := newService(t, s, clock)
+	approve(t, setup, "m1", "auth-1", 10000)
+	r, err := setup.Capture(ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: "auth-1", Amount: usd(3000),
+		Final: authcapture.Bool(false), IdempotencyKey: "cap-1"})
+	require.NoError(t, err)
+	capID := r.Entry.CaptureID
+	_, err = setup.Capture(ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: "auth-1", Amount: usd(7000), IdempotencyKey: "cap-2"})
+	require.NoError(t, err)
+	refund := func(svc *authcapture.Service, key string) error {
+		_, err := svc.Refund(ctx, authcapture.RefundRequest{MerchantID: "m1", ID: "auth-1", Amount: usd(2000), CaptureID: capID,
+			IdempotencyKey: key})
+		return err
+	}
+	var other error
+	hooked := &entriesHook{Store: s, hook: func() { other = refund(setup, "other") }}
+	svc, err := authcapture.New(hooked, &authcapture.Options{Clock: clock})
+	require.NoError(t, err)
+	err = refund(svc, "mine")
+	require.NoError(t, other)
+	assert.ErrorIs(t, err, authcapture.ErrExceedsRefundable, "1000 of the capture's 3000 is left")
+	a := checkStored(t, s, "m1", "auth-1")
+	assert.Equal(t, int64(2000), a.Refunded)
 }
