@@ -162,6 +162,7 @@ type Capture struct {
 	Final      *bool // nil for the policy's default
 	TwoPhase   bool  // begin a capture rather than capture directly
 	ID         string
+	Now        time.Time // when it is recorded, for the refund window; zero if not known
 }
 
 // amount resolves a capture's or void's amount: All takes what is open;
@@ -253,7 +254,7 @@ func (l Ledger) Capture(c Capture) (Ledger, error) {
 	}
 	l.Captured += amount
 	l.settled(c.ID)
-	l.succeeded(c.ID, amount)
+	l.succeeded(c.ID, amount, c.Now)
 	release := authcapture.CloseNone
 	if final {
 		release = l.releaseRemainder()
@@ -274,11 +275,16 @@ func (l Ledger) belowMinimum(amount int64) bool {
 	return amount < min
 }
 
-// Settle confirms (or, if !confirm, fails) the pending capture id. A
+// Settle is SettleAt at an unknown time (no refund window counts from it).
+func (l Ledger) Settle(id string, confirm bool) (Ledger, error) {
+	return l.SettleAt(id, confirm, time.Time{})
+}
+
+// SettleAt confirms (or, if !confirm, fails) the pending capture id at now. A
 // confirmed final capture lets go of the hold and releases the rest; a
 // failed capture gives its amount back (giveBack). A capture no longer
 // pending is ErrCaptureSettled; one never begun, ErrNotFound.
-func (l Ledger) Settle(id string, confirm bool) (Ledger, error) {
+func (l Ledger) SettleAt(id string, confirm bool, now time.Time) (Ledger, error) {
 	if l.Phase == "" {
 		return l, authcapture.ErrNotFound
 	}
@@ -296,7 +302,7 @@ func (l Ledger) Settle(id string, confirm bool) (Ledger, error) {
 	release := authcapture.CloseNone
 	if confirm {
 		l.Captured += p.Amount
-		l.succeeded(p.ID, p.Amount)
+		l.succeeded(p.ID, p.Amount, now)
 		if p.Final {
 			release = l.releaseRemainder()
 		}
@@ -563,7 +569,7 @@ func (l Ledger) scheduledCapture(now time.Time, lease time.Duration) (Ledger, Sw
 	l.Captures++
 	l.Captured += open
 	l.settled(id)
-	l.succeeded(id, open)
+	l.succeeded(id, open, now)
 	l.ReleasedBy = authcapture.CloseFinalCapture
 	l.CaptureAt = time.Time{}
 	l.close(was, authcapture.CloseNone)
@@ -578,6 +584,7 @@ type Refund struct {
 	CaptureID  string // the capture refunded; empty for the total
 	TwoPhase   bool   // begin a refund rather than record one
 	ID         string // the refund's ID, as the Service names it
+	Now        time.Time
 }
 
 // Refund records a refund, or begins one (r.TwoPhase). Refunds change the
@@ -585,8 +592,10 @@ type Refund struct {
 // (captured) authorization; on one still open to capture only under a
 // policy with RefundBeforeFinalCapture. A refund naming a capture gives
 // back at most what it captured, less the refunds naming it; in total at
-// most what was captured less what was refunded or is being refunded. (The
-// model does not keep times: its policies have no RefundWindow.)
+// most what was captured less what was refunded or is being refunded. A
+// policy's RefundWindow counts from the capture named, or from the latest
+// capture for a refund against the total (captures recorded without a
+// time count as never: the window is not checked against them).
 func (l Ledger) Refund(r Refund) (Ledger, error) {
 	cmd := authcapture.CmdRefund
 	if r.TwoPhase {
@@ -604,6 +613,9 @@ func (l Ledger) Refund(r Refund) (Ledger, error) {
 	if r.TooPrecise {
 		return l, authcapture.ErrAmountPrecision
 	}
+	window := func(at time.Time) bool {
+		return l.Policy.RefundWindow > 0 && !at.IsZero() && !r.Now.Before(at.Add(l.Policy.RefundWindow))
+	}
 	if r.CaptureID != "" {
 		i := slices.IndexFunc(l.Succeeded, func(c Captured) bool { return c.ID == r.CaptureID })
 		switch {
@@ -613,6 +625,8 @@ func (l Ledger) Refund(r Refund) (Ledger, error) {
 			return l, authcapture.ErrCaptureNotRefundable
 		case i < 0:
 			return l, authcapture.ErrNotFound
+		case window(l.Succeeded[i].At):
+			return l, authcapture.ErrRefundWindowClosed
 		}
 		left := l.Succeeded[i].Amount
 		for _, x := range l.Refunds {
@@ -622,6 +636,16 @@ func (l Ledger) Refund(r Refund) (Ledger, error) {
 		}
 		if r.Amount > left {
 			return l, authcapture.ErrExceedsRefundable
+		}
+	} else {
+		var latest time.Time
+		for _, c := range l.Succeeded {
+			if c.At.After(latest) {
+				latest = c.At
+			}
+		}
+		if window(latest) {
+			return l, authcapture.ErrRefundWindowClosed
 		}
 	}
 	switch left := l.Refundable(); {

@@ -55,6 +55,7 @@ type Ledger struct {
 type Captured struct {
 	ID     string
 	Amount int64
+	At     time.Time // when it succeeded; zero if the caller did not say
 }
 
 // Refunded is a refund that succeeded or is pending.
@@ -328,10 +329,10 @@ func (l *Ledger) settled(id string) {
 	}
 }
 
-// succeeded records that capture id took amount.
-func (l *Ledger) succeeded(id string, amount int64) {
+// succeeded records that capture id took amount at at.
+func (l *Ledger) succeeded(id string, amount int64, at time.Time) {
 	if id != "" {
-		l.Succeeded = append(slices.Clip(l.Succeeded), Captured{ID: id, Amount: amount})
+		l.Succeeded = append(slices.Clip(l.Succeeded), Captured{ID: id, Amount: amount, At: at})
 	}
 }
 

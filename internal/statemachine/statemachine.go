@@ -86,10 +86,11 @@ var policies = []authcapture.Policy{
 }
 
 // refundsEarly is Adyen's preset with refunds allowed while the
-// authorization is still open to capture.
+// authorization is still open to capture, within a day and a half of the
+// capture refunded (or the latest).
 var refundsEarly = func() authcapture.Policy {
 	p := authcapture.Adyen
-	p.Name, p.RefundBeforeFinalCapture = "refunds_early", true
+	p.Name, p.RefundBeforeFinalCapture, p.RefundWindow = "refunds_early", true, 36*time.Hour
 	return p
 }()
 
@@ -352,6 +353,7 @@ func (sm *machine) captureOf(c model.Capture) {
 		if res != nil {
 			c.ID = res.Entry.CaptureID // the Service names the capture
 		}
+		c.Now = sm.clock.Now()
 		return sm.m.Capture(c)
 	})
 }
@@ -380,7 +382,7 @@ func (sm *machine) settleCapture(id string, confirm bool) {
 		run = func() (*authcapture.Result, error) { return sm.svc.ConfirmCapture(sm.ctx, req) }
 	}
 	sm.issue(op, id, req.IdempotencyKey, run,
-		func(*authcapture.Result) (model.Ledger, error) { return sm.m.Settle(id, confirm) })
+		func(*authcapture.Result) (model.Ledger, error) { return sm.m.SettleAt(id, confirm, sm.clock.Now()) })
 }
 
 func (sm *machine) void(t *rapid.T) {
@@ -634,7 +636,7 @@ func (sm *machine) provider(t *rapid.T) model.Provider {
 		if c.result != nil {
 			capID = c.result.Entry.CaptureID
 		}
-		next, want := l.Capture(model.Capture{Amount: c.captured, ID: capID})
+		next, want := l.Capture(model.Capture{Amount: c.captured, ID: capID, Now: sm.clock.Now()})
 		switch {
 		case want != nil && !errors.Is(c.err, want):
 			t.Fatalf("capture of %d during the scheduled void: want %v, got %v", c.captured, want, c.err)
@@ -822,6 +824,7 @@ func (sm *machine) refund(t *rapid.T, twoPhase bool) {
 		if res != nil {
 			r.ID = res.Entry.RefundID // the Service names the refund
 		}
+		r.Now = sm.clock.Now()
 		return sm.m.Refund(r)
 	})
 }
