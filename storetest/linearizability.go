@@ -132,6 +132,9 @@ func perform(ctx context.Context, svc *authcapture.Service, merchant, id string,
 	if in.Kind == linBeginRefund && out.Outcome == linOK {
 		out.RefundID, out.Amount = r.Entry.RefundID, r.Entry.Amount
 	}
+	if (in.Kind == linCapture || in.Kind == linFinalCapture) && out.Outcome == linOK {
+		out.CaptureID = r.Entry.CaptureID
+	}
 	return out
 }
 
@@ -140,9 +143,11 @@ func perform(ctx context.Context, svc *authcapture.Service, merchant, id string,
 func performRefund(ctx context.Context, svc *authcapture.Service, merchant, id string, in linInput) (*authcapture.Result, error) {
 	switch in.Kind {
 	case linRefund:
-		return svc.Refund(ctx, authcapture.RefundRequest{MerchantID: merchant, ID: id, Amount: usd(in.Amount), IdempotencyKey: in.Key})
+		return svc.Refund(ctx, authcapture.RefundRequest{MerchantID: merchant, ID: id, Amount: usd(in.Amount), CaptureID: in.CaptureID,
+			IdempotencyKey: in.Key})
 	case linBeginRefund:
-		return svc.BeginRefund(ctx, authcapture.RefundRequest{MerchantID: merchant, ID: id, Amount: usd(in.Amount), IdempotencyKey: in.Key})
+		return svc.BeginRefund(ctx, authcapture.RefundRequest{MerchantID: merchant, ID: id, Amount: usd(in.Amount), CaptureID: in.CaptureID,
+			IdempotencyKey: in.Key})
 	case linConfirmRefund:
 		return svc.ConfirmRefund(ctx, authcapture.SettleRefundRequest{MerchantID: merchant, ID: id, RefundID: in.RefundID,
 			IdempotencyKey: in.Key})
@@ -174,7 +179,7 @@ func performVoid(ctx context.Context, svc *authcapture.Service, merchant, id str
 // client began and has not settled yet, with what each reserved. Commands
 // that close the authorization at once come only in the second half of a
 // client's run, so that the first half races on an open ledger.
-func randomInput(rng *rand.Rand, cfg linConfig, id string, client, k int, pending []begunVoid) linInput {
+func randomInput(rng *rand.Rand, cfg linConfig, id string, client, k int, pending []begunVoid, captures []string) linInput {
 	key := fmt.Sprintf("%s-c%d-op%d", id, client, k)
 	amount := 1 + rng.Int64N(cfg.maxAmount)
 	late := k >= cfg.opsEach/2
@@ -204,10 +209,15 @@ func randomInput(rng *rand.Rand, cfg linConfig, id string, client, k int, pendin
 		return linInput{Kind: linFinalCapture, Amount: amount, Key: key}
 	case late && r < 46:
 		return linInput{Kind: linVoidAll, Key: key}
-	case late && r < 52:
-		return linInput{Kind: linRefund, Amount: amount, Key: key}
 	case late && r < 58:
-		return linInput{Kind: linBeginRefund, Amount: amount, Key: key}
+		in := linInput{Kind: linRefund, Amount: amount, Key: key}
+		if r >= 55 {
+			in.Kind = linBeginRefund
+		}
+		if len(captures) > 0 && rng.IntN(2) == 0 { // one of the client's own captures
+			in.CaptureID = captures[rng.IntN(len(captures))]
+		}
+		return in
 	case r < 62:
 		return linInput{Kind: linCapture, Amount: amount, Key: key}
 	case r < 78:
@@ -258,6 +268,7 @@ func recordHistory(t *testing.T, setup *authcapture.Service, svcs []*authcapture
 			rng := rand.New(rand.NewPCG(seed, uint64(c)+1))
 			svc := svcs[c%len(svcs)]
 			var pending []begunVoid
+			var captures []string // the captures this client made
 			for k := range cfg.opsEach {
 				step.wait()
 				if c == 0 && k == tickAt {
@@ -266,13 +277,15 @@ func recordHistory(t *testing.T, setup *authcapture.Service, svcs []*authcapture
 						return linOutput{Outcome: linOK}
 					})
 				}
-				in := randomInput(rng, cfg, id, c, k, pending)
+				in := randomInput(rng, cfg, id, c, k, pending, captures)
 				out := rec.do(c, in, func() linOutput { return perform(ctx, svc, merchant, id, in) })
 				switch {
 				case (in.Kind == linBeginVoid || in.Kind == linBeginVoidAll) && out.Outcome == linOK:
 					pending = append(pending, begunVoid{id: out.VoidID, amount: out.Amount, all: in.Kind == linBeginVoidAll})
 				case (in.Kind == linConfirmVoid || in.Kind == linFailVoid) && out.Outcome != linRejected:
 					pending = slices.DeleteFunc(pending, func(v begunVoid) bool { return v.id == in.VoidID })
+				case (in.Kind == linCapture || in.Kind == linFinalCapture) && out.Outcome == linOK:
+					captures = append(captures, out.CaptureID)
 				case in.Kind == linBeginRefund && out.Outcome == linOK:
 					pending = append(pending, begunVoid{id: out.RefundID, amount: out.Amount, refund: true})
 				case (in.Kind == linConfirmRefund || in.Kind == linFailRefund) && out.Outcome != linRejected:

@@ -15,9 +15,9 @@ import (
 // flight), two-phase voids of part or all of what is open (begun, then
 // confirmed with all, part or, for a void of everything, more than it
 // reserved released, or failed) and the hold's expiry, and observed by
-// reads, and refunds (direct, or begun then confirmed or failed) against
-// the total captured, which the default policy accepts only once the
-// authorization is closed. Every operation is checked against it with what it returned: an
+// reads, and refunds (direct, or begun then confirmed or failed) of one
+// capture or the total captured, which the default policy accepts only
+// once the authorization is closed. Every operation is checked against it with what it returned: an
 // accepted command or a read by what the Service reported (model.View), a
 // rejection by its sentinel.
 
@@ -35,7 +35,7 @@ const (
 	linConfirmVoid                  // the void VoidID is confirmed: Released if HasReleased, else all it reserves
 	linFailVoid                     // the void VoidID failed
 	linBeginVoidAll                 // a two-phase void of everything open is begun
-	linRefund                       // a direct refund of Amount against the total captured
+	linRefund                       // a direct refund of Amount, of CaptureID or (empty) the total captured
 	linBeginRefund                  // a two-phase refund of Amount is begun
 	linConfirmRefund                // the refund RefundID is confirmed
 	linFailRefund                   // the refund RefundID failed
@@ -56,6 +56,7 @@ type linInput struct {
 	Released    int64  // what a confirm reports released, if HasReleased
 	HasReleased bool
 	RefundID    string // the refund a confirm or fail settles
+	CaptureID   string // the capture a refund names; empty for the total
 	Key         string
 }
 
@@ -77,20 +78,22 @@ const (
 
 // linOutput is what an operation returned.
 type linOutput struct {
-	Outcome  linOutcome
-	Reason   error      // the sentinel of a rejection
-	View     model.View // after an accepted command, or what a read saw
-	VoidID   string     // the void an accepted begin void began
-	RefundID string     // the refund an accepted begin refund began
-	Amount   int64      // what an accepted begin void reserved, for the clients' next draws only
-	Detail   string     // the error text, for the visualization only
+	Outcome   linOutcome
+	Reason    error      // the sentinel of a rejection
+	View      model.View // after an accepted command, or what a read saw
+	VoidID    string     // the void an accepted begin void began
+	RefundID  string     // the refund an accepted begin refund began
+	CaptureID string     // the capture an accepted capture made
+	Amount    int64      // what an accepted begin void reserved, for the clients' next draws only
+	Detail    string     // the error text, for the visualization only
 }
 
 // apply returns the ledger after in, or the sentinel the Service must
 // reject in with (and l unchanged). The history's authorization is under
 // the default policy, and the clock moves only to ExpiresAt. voidID names
-// the void a begin void begins, or the refund a begin refund begins (empty
-// if its outcome is unknown: no client settles it then).
+// the void a begin void begins, the refund a begin refund begins or the
+// capture a capture makes (empty if its outcome is unknown: no client
+// settles or refunds it then).
 func apply(l model.Ledger, in linInput, voidID string) (model.Ledger, error) {
 	switch in.Kind {
 	case linExpire:
@@ -98,7 +101,7 @@ func apply(l model.Ledger, in linInput, voidID string) (model.Ledger, error) {
 		// in one write of its own, if anything is still open.
 		return l.Expire(l.ExpiresAt), nil
 	case linCapture, linFinalCapture:
-		return l.Capture(model.Capture{Amount: in.Amount, Final: authcapture.Bool(in.Kind == linFinalCapture)})
+		return l.Capture(model.Capture{Amount: in.Amount, Final: authcapture.Bool(in.Kind == linFinalCapture), ID: voidID})
 	case linVoid:
 		return l.Void(in.Amount, false)
 	case linVoidAll:
@@ -115,9 +118,9 @@ func apply(l model.Ledger, in linInput, voidID string) (model.Ledger, error) {
 	case linFailVoid:
 		return l.FailVoid(in.VoidID)
 	case linRefund:
-		return l.Refund(model.Refund{Amount: in.Amount})
+		return l.Refund(model.Refund{Amount: in.Amount, CaptureID: in.CaptureID})
 	case linBeginRefund:
-		return l.Refund(model.Refund{Amount: in.Amount, TwoPhase: true, ID: voidID})
+		return l.Refund(model.Refund{Amount: in.Amount, CaptureID: in.CaptureID, TwoPhase: true, ID: voidID})
 	case linConfirmRefund, linFailRefund:
 		return l.SettleRefund(in.RefundID, in.Kind == linConfirmRefund)
 	}
@@ -128,8 +131,11 @@ func apply(l model.Ledger, in linInput, voidID string) (model.Ledger, error) {
 func step(state, input, output any) (bool, any) {
 	l, in, out := state.(model.Ledger), input.(linInput), output.(linOutput)
 	begun := out.VoidID
-	if in.Kind == linBeginRefund {
+	switch in.Kind {
+	case linBeginRefund:
 		begun = out.RefundID
+	case linCapture, linFinalCapture:
+		begun = out.CaptureID
 	}
 	next, rejection := apply(l, in, begun)
 	switch out.Outcome {
@@ -168,6 +174,9 @@ func describeOperation(input, output any) string {
 	switch in.Kind {
 	case linCapture, linFinalCapture, linVoid, linBeginVoid, linRefund, linBeginRefund:
 		op += fmt.Sprintf(" %d", in.Amount)
+		if in.CaptureID != "" {
+			op += " of " + in.CaptureID
+		}
 	case linConfirmRefund, linFailRefund:
 		op += " " + in.RefundID
 	case linConfirmVoid, linFailVoid:
@@ -181,6 +190,9 @@ func describeOperation(input, output any) string {
 	}
 	if out.RefundID != "" {
 		op += " as " + out.RefundID
+	}
+	if out.CaptureID != "" {
+		op += " as " + out.CaptureID
 	}
 	switch out.Outcome {
 	case linRejected:
