@@ -130,7 +130,7 @@ func outcomeRequest(ans answer) authcapture.OutcomeRequest {
 	case !ans.ok:
 		req.Outcome, req.Reason = authcapture.OutcomeFailed, "declined"
 	case ans.op == "refund":
-		req.Amount = minor(ans.amount)
+		req.Amount, req.CaptureID = minor(ans.amount), ans.captureID
 	case ans.op == "capture":
 		req.Amount, req.Final = minor(ans.amount), authcapture.Bool(ans.final)
 	case !ans.all || ans.actionID != "":

@@ -36,19 +36,55 @@ func raceRefunds(w *world) {
 	w.settle()
 }
 
-// refundable reports whether the host may refund on ref now, and how much.
-func (w *world) refundable(ref holdRef) int64 {
+// refundable picks what the host refunds on ref now: the total, or one
+// capture that succeeded (half the time), and returns how much the
+// ledger lets it refund (zero: nothing now).
+func (w *world) refundable(ref holdRef) (captureID string, most int64) {
 	a := w.get(ref)
 	if !a.Closed() && a.Policy != refunding.Name {
-		return 0
+		return "", 0
 	}
-	return a.Refundable()
+	if w.rng.IntN(2) == 0 {
+		return "", a.Refundable()
+	}
+	log, err := w.svc.Log(w.ctx, ref.merchant, ref.id)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	left := map[string]int64{} // per capture that succeeded: what it took, less its refunds
+	var ids []string
+	refunds := map[string]int64{}
+	for _, e := range log {
+		switch {
+		case e.Kind == authcapture.EntryCapture && e.CaptureState == authcapture.ActionSucceeded:
+			left[e.CaptureID] += e.Amount
+			ids = append(ids, e.CaptureID)
+		case e.Kind == authcapture.EntryRefund && e.CaptureID != "":
+			switch e.RefundState {
+			case authcapture.ActionFailed:
+				refunds[e.RefundID] = 0
+			default:
+				if _, ok := refunds[e.RefundID]; !ok {
+					refunds[e.RefundID] = e.Amount
+					left[e.CaptureID] -= e.Amount
+				}
+				continue
+			}
+			left[e.CaptureID] += e.Amount // a failed refund gives it back
+		}
+	}
+	if len(ids) == 0 {
+		return "", a.Refundable()
+	}
+	id := ids[w.rng.IntN(len(ids))]
+	return id, min(left[id], a.Refundable())
 }
 
 // directRefund: the provider refunds, then the host records Refund (or
 // the outcome). Its webhook may come first.
 func (w *world) directRefund(ref holdRef) {
 	var amt int64
+	var capID string
 	var ans answer
 	key := w.key("refund")
 	via := w.viaOutcome()
@@ -65,7 +101,7 @@ func (w *world) directRefund(ref holdRef) {
 		}
 		if !via {
 			r, err = w.svc.Refund(w.ctx, authcapture.RefundRequest{MerchantID: ref.merchant, ID: ref.id, Amount: minor(amt),
-				ProviderRef: ans.id, IdempotencyKey: key})
+				CaptureID: capID, ProviderRef: ans.id, IdempotencyKey: key})
 		}
 		w.recorded(f, "refund", r, err, replay)
 	}
@@ -75,7 +111,7 @@ func (w *world) directRefund(ref holdRef) {
 			if !w.lock(f, true) {
 				return
 			}
-			if amt = w.refundable(ref); amt <= 0 {
+			if capID, amt = w.refundable(ref); amt <= 0 {
 				if f.attempts > 40 {
 					f.done = true // nothing was ever refundable
 				}
@@ -86,11 +122,11 @@ func (w *world) directRefund(ref holdRef) {
 			f.state = 1
 		case 1:
 			var err error
-			ans, err = w.prov.refund(ref, key, "", amt, true) // its webhook may beat the host's record
+			ans, err = w.prov.refund(ref, key, "", capID, amt, true) // its webhook may beat the host's record
 			if err != nil {
 				w.problemf("%v", err)
 			}
-			w.tracef("%s: provider refund %s %d: ok %v (via outcome %v)", f.name, ans.id, amt, ans.ok, via)
+			w.tracef("%s: provider refund %s %d of %q: ok %v (via outcome %v)", f.name, ans.id, amt, capID, ans.ok, via)
 			if w.lostReply() {
 				return
 			}
@@ -110,7 +146,7 @@ func (w *world) directRefund(ref holdRef) {
 // settle it first.
 func (w *world) twoPhaseRefund(ref holdRef) {
 	var amt int64
-	var refundID string
+	var capID, refundID string
 	var ans answer
 	key := w.key("begin-refund")
 	pkey := w.key("provider-refund")
@@ -144,7 +180,7 @@ func (w *world) twoPhaseRefund(ref holdRef) {
 			if !w.lock(f, false) {
 				return
 			}
-			if amt = w.refundable(ref); amt <= 0 {
+			if capID, amt = w.refundable(ref); amt <= 0 {
 				if f.attempts > 40 {
 					f.done = true
 				}
@@ -152,7 +188,7 @@ func (w *world) twoPhaseRefund(ref holdRef) {
 			}
 			amt = 1 + w.rng.Int64N(amt)
 			r, err := w.svc.BeginRefund(w.ctx, authcapture.RefundRequest{MerchantID: ref.merchant, ID: ref.id,
-				Amount: minor(amt), IdempotencyKey: key})
+				Amount: minor(amt), CaptureID: capID, IdempotencyKey: key})
 			if err != nil {
 				w.problemf("%s: begin refund of %d refused: %v", f.name, amt, err)
 				f.done = true
@@ -163,7 +199,7 @@ func (w *world) twoPhaseRefund(ref holdRef) {
 			f.state = 1
 		case 1:
 			var err error
-			ans, err = w.prov.refund(ref, pkey, refundID, amt, true)
+			ans, err = w.prov.refund(ref, pkey, refundID, capID, amt, true)
 			if err != nil {
 				w.problemf("%v", err)
 			}
