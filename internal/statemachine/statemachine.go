@@ -25,7 +25,7 @@ import (
 // rejected (with which sentinel), the ledgers, the status, idempotent
 // replays, key reuse with other parameters, two-phase captures and voids,
 // refunds (direct and two-phase, of one capture or the total, before and
-// after the authorization closes),
+// after the authorization closes, within and after a refund window),
 // direct captures and voids drawing from voids in flight, the scheduler
 // (with a provider that releases all, part or nothing of a scheduled void,
 // refuses it, does not answer, or captures first), approvals whose hold is
