@@ -1,7 +1,8 @@
 // Package authcapture holds the money logic of two-step card payments: an
 // authorization puts a hold on a customer's funds, and the merchant later
 // captures it in full, in part or in several parts, voids what it will not
-// take, or lets the hold expire.
+// take, or lets the hold expire; captured money may be refunded, in full,
+// in part or several times, against one capture or the total.
 //
 // The library has no network code. The host service talks to its payment
 // provider and records each answer through a Service, which validates every

@@ -113,9 +113,13 @@ type Policy struct {
 
 	// Refunds of captured money. RefundBeforeFinalCapture allows refunding
 	// while the authorization is still open to capture (Stripe
-	// multicapture, Adyen); without it refunds wait until the
-	// authorization is closed. RefundWindow, if positive, is how long after
-	// a capture succeeded it may be refunded; zero means no limit.
+	// multicapture, Adyen); without it refunds are refused with
+	// ErrRefundNotAllowed until the authorization is closed (its hold:
+	// nothing open, nothing pending). RefundWindow, if positive, is how
+	// long refunds may come: after the capture a refund names succeeded,
+	// or, for a refund against the total captured, after the latest
+	// capture succeeded; later is ErrRefundWindowClosed. Zero means no
+	// limit; at most ten years.
 	RefundBeforeFinalCapture bool
 	RefundWindow             time.Duration
 
@@ -235,6 +239,12 @@ func (p *Policy) compile() (map[Currency]int64, error) {
 	if _, err := p.overcaptureMaxima(); err != nil {
 		return nil, bad("%v", err)
 	}
+	if p.RefundWindow < 0 {
+		return nil, bad("RefundWindow %s is negative", p.RefundWindow)
+	}
+	if p.RefundWindow > maxRefundWindow {
+		return nil, bad("RefundWindow %s exceeds %s", p.RefundWindow, maxRefundWindow)
+	}
 	mins := make(map[Currency]int64, len(p.MinCapture))
 	for c, s := range p.MinCapture {
 		d, err := decimal.NewFromString(s)
@@ -308,6 +318,11 @@ func (p *Policy) OvercaptureAllowance(c Currency, authorized int64) int64 {
 	}
 	return allowance
 }
+
+// maxRefundWindow bounds a policy's RefundWindow: card networks take
+// disputes for at most about 540 days, and no provider documents refunds
+// later than that; ten years leaves room and keeps times far from overflow.
+const maxRefundWindow = 10 * 365 * day
 
 // maxValidity bounds a hold's validity; card networks allow at most about a
 // month, and some providers' extended holds 31 days.

@@ -138,6 +138,8 @@ func perform(ctx context.Context, svc *authcapture.Service, merchant, id string,
 		r, err = svc.Void(ctx, authcapture.VoidRequest{MerchantID: merchant, ID: id, All: true, IdempotencyKey: in.Key})
 	case linBeginVoid, linBeginVoidAll, linConfirmVoid, linFailVoid:
 		r, err = performVoid(ctx, svc, merchant, id, in)
+	case linRefund, linBeginRefund, linConfirmRefund, linFailRefund:
+		r, err = performRefund(ctx, svc, merchant, id, in)
 	default:
 		panic("storetest: perform " + in.Kind.String())
 	}
@@ -148,7 +150,31 @@ func perform(ctx context.Context, svc *authcapture.Service, merchant, id string,
 	if (in.Kind == linBeginVoid || in.Kind == linBeginVoidAll) && out.Outcome == linOK {
 		out.VoidID, out.Amount = r.Entry.VoidID, r.Entry.Amount
 	}
+	if in.Kind == linBeginRefund && out.Outcome == linOK {
+		out.RefundID, out.Amount = r.Entry.RefundID, r.Entry.Amount
+	}
+	if (in.Kind == linCapture || in.Kind == linFinalCapture) && out.Outcome == linOK {
+		out.CaptureID = r.Entry.CaptureID
+	}
 	return out
+}
+
+// performRefund issues a direct refund, or a two-phase refund's begin,
+// confirm or fail.
+func performRefund(ctx context.Context, svc *authcapture.Service, merchant, id string, in linInput) (*authcapture.Result, error) {
+	switch in.Kind {
+	case linRefund:
+		return svc.Refund(ctx, authcapture.RefundRequest{MerchantID: merchant, ID: id, Amount: usd(in.Amount), CaptureID: in.CaptureID,
+			IdempotencyKey: in.Key})
+	case linBeginRefund:
+		return svc.BeginRefund(ctx, authcapture.RefundRequest{MerchantID: merchant, ID: id, Amount: usd(in.Amount), CaptureID: in.CaptureID,
+			IdempotencyKey: in.Key})
+	case linConfirmRefund:
+		return svc.ConfirmRefund(ctx, authcapture.SettleRefundRequest{MerchantID: merchant, ID: id, RefundID: in.RefundID,
+			IdempotencyKey: in.Key})
+	}
+	return svc.FailRefund(ctx, authcapture.SettleRefundRequest{MerchantID: merchant, ID: id, RefundID: in.RefundID,
+		Reason: "declined", IdempotencyKey: in.Key})
 }
 
 // performVoid issues a two-phase void's begin, confirm or fail.
@@ -174,12 +200,18 @@ func performVoid(ctx context.Context, svc *authcapture.Service, merchant, id str
 // client began and has not settled yet, with what each reserved. Commands
 // that close the authorization at once come only in the second half of a
 // client's run, so that the first half races on an open ledger.
-func randomInput(rng *rand.Rand, cfg linConfig, id string, client, k int, pending []begunVoid) linInput {
+func randomInput(rng *rand.Rand, cfg linConfig, id string, client, k int, pending []begunVoid, captures []string) linInput {
 	key := fmt.Sprintf("%s-c%d-op%d", id, client, k)
 	amount := 1 + rng.Int64N(cfg.maxAmount)
 	late := k >= cfg.opsEach/2
 	if len(pending) > 0 && rng.IntN(100) < 40 {
 		v := pending[rng.IntN(len(pending))]
+		if v.refund {
+			if rng.IntN(100) < 60 {
+				return linInput{Kind: linConfirmRefund, RefundID: v.id, Key: key}
+			}
+			return linInput{Kind: linFailRefund, RefundID: v.id, Key: key}
+		}
 		switch r := rng.IntN(100); {
 		case r < 30:
 			return linInput{Kind: linConfirmVoid, VoidID: v.id, Key: key}
@@ -210,6 +242,15 @@ func randomInput(rng *rand.Rand, cfg linConfig, id string, client, k int, pendin
 		return linInput{Kind: linFinalCapture, Amount: amount, Key: key}
 	case late && r < 46:
 		return linInput{Kind: linVoidAll, Key: key}
+	case late && r < 58:
+		in := linInput{Kind: linRefund, Amount: amount, Key: key}
+		if r >= 55 {
+			in.Kind = linBeginRefund
+		}
+		if len(captures) > 0 && rng.IntN(2) == 0 { // one of the client's own captures
+			in.CaptureID = captures[rng.IntN(len(captures))]
+		}
+		return in
 	case r < 62:
 		return linInput{Kind: linCapture, Amount: amount, Key: key}
 	case r < 78:
@@ -219,12 +260,13 @@ func randomInput(rng *rand.Rand, cfg linConfig, id string, client, k int, pendin
 	}
 }
 
-// begunVoid is a void a client began: its ID, what it reserved, and
-// whether it is a void of everything.
+// begunVoid is a void (or refund) a client began: its ID, what it
+// reserved, and whether it is a void of everything.
 type begunVoid struct {
 	id     string
 	amount int64
 	all    bool
+	refund bool
 }
 
 // history is one recorded run on one authorization.
@@ -259,6 +301,7 @@ func recordHistory(t *testing.T, setup *authcapture.Service, svcs []*authcapture
 			rng := rand.New(rand.NewPCG(seed, uint64(c)+1))
 			svc := svcs[c%len(svcs)]
 			var pending []begunVoid
+			var captures []string // the captures this client made
 			for k := range cfg.opsEach {
 				step.wait()
 				if c == 0 && k == tickAt {
@@ -267,13 +310,19 @@ func recordHistory(t *testing.T, setup *authcapture.Service, svcs []*authcapture
 						return linOutput{Outcome: linOK}
 					})
 				}
-				in := randomInput(rng, cfg, id, c, k, pending)
+				in := randomInput(rng, cfg, id, c, k, pending, captures)
 				out := rec.do(c, in, func() linOutput { return perform(ctx, svc, merchant, id, in) })
 				switch {
 				case (in.Kind == linBeginVoid || in.Kind == linBeginVoidAll) && out.Outcome == linOK:
 					pending = append(pending, begunVoid{id: out.VoidID, amount: out.Amount, all: in.Kind == linBeginVoidAll})
 				case (in.Kind == linConfirmVoid || in.Kind == linFailVoid) && out.Outcome != linRejected:
 					pending = slices.DeleteFunc(pending, func(v begunVoid) bool { return v.id == in.VoidID })
+				case (in.Kind == linCapture || in.Kind == linFinalCapture) && out.Outcome == linOK:
+					captures = append(captures, out.CaptureID)
+				case in.Kind == linBeginRefund && out.Outcome == linOK:
+					pending = append(pending, begunVoid{id: out.RefundID, amount: out.Amount, refund: true})
+				case (in.Kind == linConfirmRefund || in.Kind == linFailRefund) && out.Outcome != linRejected:
+					pending = slices.DeleteFunc(pending, func(v begunVoid) bool { return v.id == in.RefundID })
 				}
 			}
 		}()
@@ -465,6 +514,8 @@ func retryUnknown(t *testing.T, svc *authcapture.Service, h history) {
 				r, err = svc.Void(ctx, authcapture.VoidRequest{MerchantID: h.merchant, ID: h.id, All: true, IdempotencyKey: in.Key})
 			case linBeginVoid, linBeginVoidAll, linConfirmVoid, linFailVoid:
 				r, err = performVoid(ctx, svc, h.merchant, h.id, in)
+			case linRefund, linBeginRefund, linConfirmRefund, linFailRefund:
+				r, err = performRefund(ctx, svc, h.merchant, h.id, in)
 			}
 			if err == nil {
 				applied[in.Key] = true

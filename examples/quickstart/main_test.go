@@ -19,6 +19,8 @@ func TestQuickstartRuns(t *testing.T) {
 		"replayed: the original capture",
 		"capture 30.00 shipment 2 open 45.00 captured 75.00 released 0.00 partially_captured",
 		"void the rest (out of stock) open 0.00 captured 75.00 released 45.00 captured",
+		"Nov 04 11:01 refund 15.00 of shipment 1 open 0.00 captured 75.00 released 45.00 captured",
+		"(refunded 15.00 of 75.00 captured: partially_refunded)",
 		"begin capture 80.00 damages open 420.00 captured 0.00 released 0.00 partially_captured",
 		"provider accepted: remainder released open 0.00 captured 80.00 released 420.00 captured",
 		"Nov 14 11:01 read at ExpiresAt: expired open 0.00 captured 0.00 released 60.00 expired",
