@@ -18,7 +18,7 @@ func refundPolicies() []authcapture.Policy {
 	early := authcapture.Adyen
 	early.Name, early.RefundBeforeFinalCapture, early.RefundWindow = "refunds-early", true, 30*24*time.Hour
 	closed := authcapture.Stripe
-	closed.Name = "refunds-closed"
+	closed.Name, closed.RefundBeforeFinalCapture, closed.RefundWindow = "refunds-closed", false, 0
 	return []authcapture.Policy{early, closed}
 }
 
