@@ -51,6 +51,22 @@ var (
 	ErrPartialVoidNotAllowed = errors.New("policy does not allow partial void")
 	// ErrTooManyCaptures: the policy's maximum number of captures is reached.
 	ErrTooManyCaptures = errors.New("policy's maximum number of captures reached")
+	// ErrAmountChangeNotAllowed: the policy does not allow raising (or
+	// lowering) the hold.
+	ErrAmountChangeNotAllowed = errors.New("policy does not allow this amount change")
+	// ErrAuthorizationTypeNotAllowed: the policy allows amount changes only
+	// for other authorization types (Policy.AmountChangeTypes).
+	ErrAuthorizationTypeNotAllowed = errors.New("policy does not allow amount changes for this authorization type")
+	// ErrAmountChangeAfterCapture: the policy allows amount changes only
+	// before the first capture (Policy.AmountChangeBeforeCapture).
+	ErrAmountChangeAfterCapture = errors.New("policy allows amount changes only before the first capture")
+	// ErrTooManyAmountChanges: the policy's cap on amount-change attempts,
+	// declined ones included, is reached.
+	ErrTooManyAmountChanges = errors.New("policy's maximum number of amount change attempts reached")
+	// ErrBelowCaptured: a decrease would lower the hold to or below what
+	// is captured, pending or released: it may take only part of what is
+	// open (Void releases all of it).
+	ErrBelowCaptured = errors.New("amount change would lower the hold below what is captured, pending or released")
 	// ErrCapturePending: a final capture is in flight; no other capture may
 	// begin until it is confirmed or failed.
 	ErrCapturePending = errors.New("a final capture is pending")
@@ -209,6 +225,11 @@ var sentinels = []struct {
 	{ErrPartialCaptureNotAllowed, "ErrPartialCaptureNotAllowed", http.StatusUnprocessableEntity},
 	{ErrPartialVoidNotAllowed, "ErrPartialVoidNotAllowed", http.StatusUnprocessableEntity},
 	{ErrTooManyCaptures, "ErrTooManyCaptures", http.StatusUnprocessableEntity},
+	{ErrAmountChangeNotAllowed, "ErrAmountChangeNotAllowed", http.StatusUnprocessableEntity},
+	{ErrAuthorizationTypeNotAllowed, "ErrAuthorizationTypeNotAllowed", http.StatusUnprocessableEntity},
+	{ErrAmountChangeAfterCapture, "ErrAmountChangeAfterCapture", http.StatusUnprocessableEntity},
+	{ErrTooManyAmountChanges, "ErrTooManyAmountChanges", http.StatusUnprocessableEntity},
+	{ErrBelowCaptured, "ErrBelowCaptured", http.StatusUnprocessableEntity},
 	{ErrUnknownPolicy, "ErrUnknownPolicy", http.StatusUnprocessableEntity},
 	{ErrInvalidPolicy, "ErrInvalidPolicy", http.StatusUnprocessableEntity},
 	{ErrInvalidSchedule, "ErrInvalidSchedule", http.StatusUnprocessableEntity},

@@ -23,6 +23,12 @@ const (
 	EventCaptureFailed           EventType = "capture.failed"
 	EventVoidPending             EventType = "void.pending" // a two-phase void was begun: its amount is reserved
 	EventVoidFailed              EventType = "void.failed"  // the provider refused a two-phase void
+	// An approved amount change (incremental or decremental
+	// authorization): PreviousAuthorized, Authorized, Delta, ChangeForm,
+	// ChangeID and ProviderRef say what changed.
+	EventAmountChanged        EventType = "authorization.amount_changed"
+	EventAmountChangePending  EventType = "amount_change.pending"  // a two-phase amount change was begun
+	EventAmountChangeDeclined EventType = "amount_change.declined" // the provider declined an amount change: nothing changed
 )
 
 // Event records an accepted change for relay to webhooks. Events are written
@@ -54,6 +60,16 @@ type Event struct {
 	// decline or failure code, or the reason the library recorded (such as
 	// final_capture or expired).
 	Reason Reason `json:",omitzero"`
+	// For amount-change events: the change's ID and form, its signed
+	// Delta, the provider's reference for it, and the authorized amount
+	// before and after (on authorization.amount_changed; on the others
+	// Authorized is the total asked for), in minor units.
+	ChangeID           string           `json:",omitzero"`
+	ChangeForm         AmountChangeForm `json:",omitzero"`
+	Delta              int64            `json:",omitzero"`
+	ProviderRef        string           `json:",omitzero"`
+	PreviousAuthorized int64            `json:",omitzero"`
+	Authorized         int64            `json:",omitzero"`
 	// CloseReason is set on every event of the change that closed the
 	// authorization: how it ended.
 	CloseReason CloseReason `json:",omitzero"`

@@ -19,6 +19,10 @@ type OutcomeKind string
 const (
 	OutcomeCapture OutcomeKind = "capture"
 	OutcomeVoid    OutcomeKind = "void"
+	// OutcomeAmountChange: an amount change of the hold (incremental or
+	// decremental authorization). Succeeded means approved, failed
+	// declined; Amount, if given, is the new authorized total.
+	OutcomeAmountChange OutcomeKind = "amount_change"
 )
 
 // OutcomeState is what the provider reports of an action.
@@ -183,8 +187,8 @@ func checkOutcome(req OutcomeRequest) error {
 	if err := checkText("provider reference", req.ProviderRef, MaxReferenceLen); err != nil {
 		return err
 	}
-	if req.Kind != OutcomeCapture && req.Kind != OutcomeVoid {
-		return fmt.Errorf("kind %q is neither capture nor void: %w", truncate(string(req.Kind), 16), ErrInvalidArgument)
+	if req.Kind != OutcomeCapture && req.Kind != OutcomeVoid && req.Kind != OutcomeAmountChange {
+		return fmt.Errorf("kind %q is not capture, void or amount_change: %w", truncate(string(req.Kind), 16), ErrInvalidArgument)
 	}
 	switch req.Outcome {
 	case OutcomeSucceeded, OutcomeFailed, OutcomePending:
@@ -291,7 +295,11 @@ func (s *Service) recordOutcome(ctx context.Context, req OutcomeRequest, key str
 			return nil, false, reject(ErrOutcomeConflict, id, "the provider reports %s %s %s; it was recorded as %s under %s (entry %d)",
 				what, quoteRef(req.ProviderRef), req.Outcome, st.outcome, quoteRef(st.entry.ProviderRef), st.entry.Seq)
 		}
-		if err := checkReported(a, req, st.entry.Amount, "recorded"); err != nil {
+		have := st.entry.Amount
+		if st.kind == OutcomeAmountChange {
+			have = st.entry.Total
+		}
+		if err := checkReported(a, req, have, "recorded"); err != nil {
 			return nil, false, reject(ErrOutcomeConflict, id, "%s %s: %v", what, quoteRef(req.ProviderRef), err)
 		}
 		return &OutcomeResult{Result: Result{Authorization: a, Entry: st.entry, Replayed: true}, Effect: EffectReplayed}, false, nil
@@ -311,7 +319,7 @@ func (s *Service) recordOutcome(ctx context.Context, req OutcomeRequest, key str
 		// would count it twice.
 		return nil, false, reject(ErrOutcomeConflict, a.ID, "%s %s is pending without a provider reference; if the provider's %s "+
 			"is that action name it with ActionID, else record it with %s", req.Kind, id, quoteRef(req.ProviderRef),
-			map[OutcomeKind]string{OutcomeCapture: "Capture", OutcomeVoid: "Void"}[req.Kind])
+			map[OutcomeKind]string{OutcomeCapture: "Capture", OutcomeVoid: "Void", OutcomeAmountChange: "ChangeAmount"}[req.Kind])
 	}
 	r, err := s.recordDirect(ctx, req, a, key)
 	if errors.Is(err, ErrVersionConflict) {
@@ -353,6 +361,9 @@ func findPending(a *Authorization, req OutcomeRequest) (kind OutcomeKind, id str
 			return OutcomeVoid, pv.ID, pv.Amount, true
 		}
 	}
+	if pc := a.PendingAmountChange; pc != nil && match(pc.ID, pc.ProviderRef) {
+		return OutcomeAmountChange, pc.ID, pc.Total, true
+	}
 	return "", "", 0, false
 }
 
@@ -364,6 +375,12 @@ func unnamedPending(a *Authorization, kind OutcomeKind) (string, bool) {
 			if pc.ProviderRef == "" {
 				return pc.ID, true
 			}
+		}
+		return "", false
+	}
+	if kind == OutcomeAmountChange {
+		if pc := a.PendingAmountChange; pc != nil && pc.ProviderRef == "" {
+			return pc.ID, true
 		}
 		return "", false
 	}
@@ -397,6 +414,12 @@ func findSettled(log []Entry, req OutcomeRequest) (settled, bool) {
 	var st settled
 	found := false
 	for _, e := range log {
+		if e.Kind == EntryAmountChange {
+			if req.ActionID != "" && e.ChangeID == req.ActionID || req.ActionID == "" && e.ProviderRef == req.ProviderRef {
+				return settledChange(log, e.ChangeID)
+			}
+			continue
+		}
 		if e.Kind != EntryCapture && e.Kind != EntryVoid {
 			continue
 		}
@@ -460,6 +483,23 @@ func findSettled(log []Entry, req OutcomeRequest) (settled, bool) {
 	return st, true
 }
 
+// settledChange finds the entry that settled the amount change id: its
+// succeeded or failed entry.
+func settledChange(log []Entry, id string) (settled, bool) {
+	for _, e := range log {
+		if e.Kind != EntryAmountChange || e.ChangeID != id {
+			continue
+		}
+		switch e.ChangeState {
+		case ActionSucceeded:
+			return settled{kind: OutcomeAmountChange, id: id, outcome: OutcomeSucceeded, entry: e}, true
+		case ActionFailed:
+			return settled{kind: OutcomeAmountChange, id: id, outcome: OutcomeFailed, entry: e}, true
+		}
+	}
+	return settled{}, false
+}
+
 // checkReported checks the amount an outcome reports against what the
 // library has (what = "reserved" or "recorded"): zero means as recorded.
 func checkReported(a *Authorization, req OutcomeRequest, have int64, what string) error {
@@ -487,6 +527,21 @@ func (s *Service) settleOutcome(ctx context.Context, req OutcomeRequest, a *Auth
 	if req.Currency != "" && req.Currency != string(a.Currency) {
 		return nil, &Error{Op: opRecordOutcome, MerchantID: req.MerchantID, AuthorizationID: a.ID, Status: a.Status(),
 			Err: ErrCurrencyMismatch, Detail: fmt.Sprintf("%s given, the authorization is in %s", truncate(req.Currency, 16), a.Currency)}
+	}
+	if req.Kind == OutcomeAmountChange {
+		op := CmdDeclineAmountChange
+		sc := SettleAmountChangeRequest{MerchantID: req.MerchantID, ID: a.ID, ChangeID: actionID, ProviderRef: req.ProviderRef,
+			IdempotencyKey: key}
+		if req.Outcome == OutcomeSucceeded {
+			op = CmdConfirmAmountChange
+			if err := checkReported(a, req, reserved, "asked for"); err != nil {
+				return nil, &Error{Op: opRecordOutcome, MerchantID: req.MerchantID, AuthorizationID: a.ID, Status: a.Status(),
+					Err: ErrOutcomeConflict, Detail: fmt.Sprintf("amount change %s %s: %v", actionID, quoteRef(req.ProviderRef), err)}
+			}
+		} else {
+			sc.Reason = req.Reason
+		}
+		return s.settleAmountChange(ctx, op, sc)
 	}
 	if req.Kind == OutcomeCapture {
 		op := CmdFailCapture
@@ -524,6 +579,19 @@ func (s *Service) recordDirect(ctx context.Context, req OutcomeRequest, a *Autho
 	found := a.Version
 	if a.Closed() {
 		found = 0
+	}
+	if req.Kind == OutcomeAmountChange {
+		if req.Amount.IsZero() {
+			return nil, &Error{Op: string(CmdChangeAmount), MerchantID: req.MerchantID, AuthorizationID: a.ID, Status: a.Status(),
+				Err: ErrInvalidAmount, Detail: fmt.Sprintf("an amount change not yet recorded needs the new total the provider approved (%s)",
+					quoteRef(req.ProviderRef))}
+		}
+		cr := AmountChangeRequest{MerchantID: req.MerchantID, ID: a.ID, Total: req.Amount, Currency: req.Currency,
+			ProviderRef: req.ProviderRef}
+		f := newFingerprint(CmdChangeAmount).str(a.ID).str(string(AmountChangeTotal)).amount(cr.Total).amount(cr.Delta).
+			str(cr.Currency).bool(false).str("").str("").opt(cr.ProviderRef)
+		return s.run(ctx, &command{op: CmdChangeAmount, merchant: req.MerchantID, id: a.ID, key: key, print: uint64(f), found: found},
+			func(ch *change) error { return s.applyAmountChange(ch, CmdChangeAmount, AmountChangeTotal, cr) })
 	}
 	if req.Kind == OutcomeCapture {
 		if req.Amount.IsZero() {
@@ -640,6 +708,9 @@ func (s *Service) Unsettled(ctx context.Context, req UnsettledRequest) ([]Unsett
 		for _, pv := range a.PendingVoids {
 			add(OutcomeVoid, pv.ID, pv.Amount, pv.ProviderRef, pv.Key, pv.Scheduled, pv.BegunAt)
 		}
+		if pc := a.PendingAmountChange; pc != nil {
+			add(OutcomeAmountChange, pc.ID, max(-pc.Delta, 0), pc.ProviderRef, "", false, pc.BegunAt)
+		}
 	}
 	slices.SortStableFunc(out, func(x, y UnsettledAction) int { return x.BegunAt.Compare(y.BegunAt) })
 	if len(out) > req.Limit {
@@ -668,6 +739,11 @@ func pendingSince(a *Authorization) time.Time {
 	}
 	for _, pv := range a.PendingVoids {
 		if b := begunAt(a, pv.BegunAt); t.IsZero() || b.Before(t) {
+			t = b
+		}
+	}
+	if pc := a.PendingAmountChange; pc != nil {
+		if b := begunAt(a, pc.BegunAt); t.IsZero() || b.Before(t) {
 			t = b
 		}
 	}
