@@ -247,10 +247,11 @@ func (ch *change) capturableUpdated(seq int64) {
 }
 
 // extendHold moves ExpiresAt to the policy's AmountChangeValidity from now
-// when that is later, and rechecks the schedules against the new expiry.
+// when that is later, while the provider holds the funds, and rechecks the
+// schedules against the new expiry.
 func (ch *change) extendHold(p *Policy) {
 	a := ch.a
-	if p.AmountChangeValidity <= 0 || a.HoldExpired() {
+	if p.AmountChangeValidity <= 0 || a.HoldExpired() || a.ReleasedBy != CloseNone {
 		return
 	}
 	at := ch.now.Add(p.AmountChangeValidity)

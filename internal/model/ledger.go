@@ -26,6 +26,13 @@ type Ledger struct {
 	PendingDecrement, Overcaptured                                         int64 // a decrease in flight; a single final capture beyond the hold
 	Refunded, PendingRefund                                                int64 // the refund ledger
 
+	// AuthType is the authorization type set at create (final if empty);
+	// AmountChanges and ChangeAttempts count the approved and the
+	// requested amount changes; Change is the one in flight, if any.
+	AuthType                      authcapture.AuthorizationType
+	AmountChanges, ChangeAttempts int
+	Change                        PendingChange
+
 	Captures    int           // succeeded and pending captures
 	Pendings    []Pending     // unsettled two-phase captures, oldest first
 	Voids       []PendingVoid // unsettled two-phase voids, oldest first
@@ -52,6 +59,13 @@ type Pending struct {
 	Final  bool
 }
 
+// PendingChange is an unsettled two-phase amount change; ID is empty when
+// none is in flight.
+type PendingChange struct {
+	ID    string
+	Delta int64 // positive raises the hold, negative lowers it (and reserves as much)
+}
+
 // PendingVoid is an unsettled two-phase void.
 type PendingVoid struct {
 	ID        string
@@ -69,6 +83,10 @@ func Of(a *authcapture.Authorization, p authcapture.Policy) Ledger {
 		PendingDecrement: a.PendingDecrement, Overcaptured: a.Overcaptured, Refunded: a.Refunded, PendingRefund: a.PendingRefund,
 		ExpiresAt: a.ExpiresAt, HoldExpired: a.HoldExpired(), CloseReason: a.CloseReason, ReleasedBy: a.ReleasedBy,
 		CaptureDelay: a.CaptureDelay, CancelDelay: a.CancelDelay, CaptureAt: a.CaptureAt, CancelAt: a.CancelAt,
+		AuthType: a.AuthorizationType, AmountChanges: a.AmountChanges, ChangeAttempts: a.AmountChangeAttempts,
+	}
+	if pc := a.PendingAmountChange; pc != nil {
+		l.Change = PendingChange{ID: pc.ID, Delta: pc.Delta}
 	}
 	for _, pc := range a.PendingCaptures {
 		l.Pendings = append(l.Pendings, Pending{ID: pc.ID, Amount: pc.Amount, Final: pc.Final})
@@ -97,7 +115,8 @@ func (l Ledger) Closed() bool {
 	case authcapture.PhaseDeclined, authcapture.PhaseCanceled:
 		return true
 	case authcapture.PhaseApproved:
-		return l.Open() == 0 && l.Pending == 0 && l.PendingVoid == 0 && len(l.Pendings) == 0 && len(l.Voids) == 0
+		return l.Open() == 0 && l.Pending == 0 && l.PendingVoid == 0 && l.PendingDecrement == 0 && len(l.Pendings) == 0 &&
+			len(l.Voids) == 0 && l.Change.ID == ""
 	}
 	return false
 }
@@ -137,15 +156,19 @@ type View struct {
 	Requested, Authorized, Open, Pending, PendingVoid, Captured, Voided, Expired int64
 	PendingDecrement, Overcaptured, Refunded, PendingRefund                      int64
 
-	Captures    int
-	Voids       int // unsettled two-phase voids
-	ReleasedBy  authcapture.CloseReason
-	Version     int64
-	Status      authcapture.Status
-	HoldExpired bool
-	CloseReason authcapture.CloseReason // of a terminal status only
-	CaptureAt   time.Time               // in UTC
-	CancelAt    time.Time               // in UTC
+	Captures int
+	Voids    int // unsettled two-phase voids
+	// AmountChanges and AmountChangeAttempts count approved and requested
+	// amount changes; ChangeDelta is the change in flight's (0 for none).
+	AmountChanges, AmountChangeAttempts int
+	ChangeDelta                         int64
+	ReleasedBy                          authcapture.CloseReason
+	Version                             int64
+	Status                              authcapture.Status
+	HoldExpired                         bool
+	CloseReason                         authcapture.CloseReason // of a terminal status only
+	CaptureAt                           time.Time               // in UTC
+	CancelAt                            time.Time               // in UTC
 }
 
 // ViewOf returns what a reports.
@@ -156,6 +179,10 @@ func ViewOf(a *authcapture.Authorization) View {
 		PendingDecrement: a.PendingDecrement, Overcaptured: a.Overcaptured, Refunded: a.Refunded, PendingRefund: a.PendingRefund,
 		ReleasedBy: a.ReleasedBy, Version: a.Version, Status: a.Status(),
 		HoldExpired: a.HoldExpired(), CaptureAt: a.CaptureAt.UTC(), CancelAt: a.CancelAt.UTC(),
+		AmountChanges: a.AmountChanges, AmountChangeAttempts: a.AmountChangeAttempts,
+	}
+	if pc := a.PendingAmountChange; pc != nil {
+		v.ChangeDelta = pc.Delta
 	}
 	if v.Status.Terminal() {
 		v.CloseReason = a.CloseReason
@@ -171,6 +198,7 @@ func (l Ledger) View() View {
 		PendingDecrement: l.PendingDecrement, Overcaptured: l.Overcaptured, Refunded: l.Refunded, PendingRefund: l.PendingRefund,
 		ReleasedBy: l.ReleasedBy, Version: l.Version, Status: l.Status(),
 		HoldExpired: l.HoldExpired, CaptureAt: l.CaptureAt.UTC(), CancelAt: l.CancelAt.UTC(),
+		AmountChanges: l.AmountChanges, AmountChangeAttempts: l.ChangeAttempts, ChangeDelta: l.Change.Delta,
 	}
 	if v.Status.Terminal() {
 		v.CloseReason = l.CloseReason
@@ -188,6 +216,9 @@ func (v View) String() string {
 	}
 	if v.ReleasedBy != "" {
 		s += fmt.Sprintf(" releasedBy=%s", v.ReleasedBy)
+	}
+	if v.PendingDecrement != 0 || v.ChangeDelta != 0 {
+		s += fmt.Sprintf(" change=%+d pendingDecrement=%d", v.ChangeDelta, v.PendingDecrement)
 	}
 	if v.CloseReason != "" {
 		s += fmt.Sprintf(" (%s)", v.CloseReason)
