@@ -117,6 +117,8 @@ func perform(ctx context.Context, svc *authcapture.Service, merchant, id string,
 		r, err = svc.Void(ctx, authcapture.VoidRequest{MerchantID: merchant, ID: id, All: true, IdempotencyKey: in.Key})
 	case linBeginVoid, linBeginVoidAll, linConfirmVoid, linFailVoid:
 		r, err = performVoid(ctx, svc, merchant, id, in)
+	case linChange, linBeginChange, linConfirmChange, linDeclineChange:
+		r, err = performChange(ctx, svc, merchant, id, in)
 	default:
 		panic("storetest: perform " + in.Kind.String())
 	}
@@ -127,7 +129,27 @@ func perform(ctx context.Context, svc *authcapture.Service, merchant, id string,
 	if (in.Kind == linBeginVoid || in.Kind == linBeginVoidAll) && out.Outcome == linOK {
 		out.VoidID, out.Amount = r.Entry.VoidID, r.Entry.Amount
 	}
+	if in.Kind == linBeginChange && out.Outcome == linOK {
+		out.VoidID = r.Entry.ChangeID
+	}
 	return out
+}
+
+// performChange issues an amount change: recorded as approved, begun,
+// confirmed or declined.
+func performChange(ctx context.Context, svc *authcapture.Service, merchant, id string, in linInput) (*authcapture.Result, error) {
+	req := authcapture.AmountChangeRequest{MerchantID: merchant, ID: id, Delta: usd(in.Delta), IdempotencyKey: in.Key}
+	settle := authcapture.SettleAmountChangeRequest{MerchantID: merchant, ID: id, ChangeID: in.ChangeID, IdempotencyKey: in.Key}
+	switch in.Kind {
+	case linChange:
+		return svc.ChangeAmount(ctx, req)
+	case linBeginChange:
+		return svc.BeginAmountChange(ctx, req)
+	case linConfirmChange:
+		return svc.ConfirmAmountChange(ctx, settle)
+	}
+	settle.Reason = "declined"
+	return svc.DeclineAmountChange(ctx, settle)
 }
 
 // performVoid issues a two-phase void's begin, confirm or fail.
@@ -153,10 +175,20 @@ func performVoid(ctx context.Context, svc *authcapture.Service, merchant, id str
 // client began and has not settled yet, with what each reserved. Commands
 // that close the authorization at once come only in the second half of a
 // client's run, so that the first half races on an open ledger.
-func randomInput(rng *rand.Rand, cfg linConfig, id string, client, k int, pending []begunVoid) linInput {
+func randomInput(rng *rand.Rand, cfg linConfig, id string, client, k int, pending []begunVoid, change string) linInput {
 	key := fmt.Sprintf("%s-c%d-op%d", id, client, k)
 	amount := 1 + rng.Int64N(cfg.maxAmount)
 	late := k >= cfg.opsEach/2
+	if change != "" && rng.IntN(100) < 40 {
+		if rng.IntN(2) == 0 {
+			return linInput{Kind: linConfirmChange, ChangeID: change, Key: key}
+		}
+		return linInput{Kind: linDeclineChange, ChangeID: change, Key: key}
+	}
+	delta := amount
+	if rng.IntN(2) == 0 {
+		delta = -amount
+	}
 	if len(pending) > 0 && rng.IntN(100) < 40 {
 		v := pending[rng.IntN(len(pending))]
 		switch r := rng.IntN(100); {
@@ -177,8 +209,12 @@ func randomInput(rng *rand.Rand, cfg linConfig, id string, client, k int, pendin
 		return linInput{Kind: linFinalCapture, Amount: amount, Key: key}
 	case late && r < 46:
 		return linInput{Kind: linVoidAll, Key: key}
-	case r < 62:
+	case r < 54:
 		return linInput{Kind: linCapture, Amount: amount, Key: key}
+	case r < 58:
+		return linInput{Kind: linChange, Delta: delta, Key: key}
+	case r < 62 && change == "":
+		return linInput{Kind: linBeginChange, Delta: delta, Key: key}
 	case r < 78:
 		return linInput{Kind: linBeginVoid, Amount: amount, Key: key}
 	default:
@@ -213,8 +249,8 @@ func recordHistory(t *testing.T, setup *authcapture.Service, svcs []*authcapture
 	t.Helper()
 	ctx := testContext(t)
 	const merchant = "m-lin"
-	a := approve(t, setup, merchant, id, cfg.authorized)
-	h := history{merchant: merchant, id: id, initial: model.Of(a, authcapture.DefaultPolicy)}
+	a := approveUnder(t, setup, merchant, id, cfg.authorized, linPolicy.Name)
+	h := history{merchant: merchant, id: id, initial: model.Of(a, linPolicy)}
 	rec := newRecorder()
 	tickAt := cfg.opsEach/2 + rand.New(rand.NewPCG(seed, 0)).IntN(cfg.opsEach-cfg.opsEach/2)
 	var wg sync.WaitGroup
@@ -226,6 +262,7 @@ func recordHistory(t *testing.T, setup *authcapture.Service, svcs []*authcapture
 			rng := rand.New(rand.NewPCG(seed, uint64(c)+1))
 			svc := svcs[c%len(svcs)]
 			var pending []begunVoid
+			var change string // the amount change this client began and has not settled
 			for k := range cfg.opsEach {
 				step.wait()
 				if c == 0 && k == tickAt {
@@ -234,9 +271,13 @@ func recordHistory(t *testing.T, setup *authcapture.Service, svcs []*authcapture
 						return linOutput{Outcome: linOK}
 					})
 				}
-				in := randomInput(rng, cfg, id, c, k, pending)
+				in := randomInput(rng, cfg, id, c, k, pending, change)
 				out := rec.do(c, in, func() linOutput { return perform(ctx, svc, merchant, id, in) })
 				switch {
+				case in.Kind == linBeginChange && out.Outcome == linOK:
+					change = out.VoidID
+				case (in.Kind == linConfirmChange || in.Kind == linDeclineChange) && out.Outcome != linRejected:
+					change = ""
 				case (in.Kind == linBeginVoid || in.Kind == linBeginVoidAll) && out.Outcome == linOK:
 					pending = append(pending, begunVoid{id: out.VoidID, amount: out.Amount, all: in.Kind == linBeginVoidAll})
 				case (in.Kind == linConfirmVoid || in.Kind == linFailVoid) && out.Outcome != linRejected:
@@ -407,6 +448,8 @@ func retryUnknown(t *testing.T, svc *authcapture.Service, h history) {
 				r, err = svc.Void(ctx, authcapture.VoidRequest{MerchantID: h.merchant, ID: h.id, All: true, IdempotencyKey: in.Key})
 			case linBeginVoid, linBeginVoidAll, linConfirmVoid, linFailVoid:
 				r, err = performVoid(ctx, svc, h.merchant, h.id, in)
+			case linChange, linBeginChange, linConfirmChange, linDeclineChange:
+				r, err = performChange(ctx, svc, h.merchant, h.id, in)
 			}
 			if err == nil {
 				applied[in.Key] = true

@@ -14,30 +14,48 @@ import (
 // changed by direct captures and voids (which may draw from voids in
 // flight), two-phase voids of part or all of what is open (begun, then
 // confirmed with all, part or, for a void of everything, more than it
-// reserved released, or failed) and the hold's expiry, and observed by
+// reserved released, or failed), amount changes of the hold (recorded as
+// approved, or begun and then confirmed or declined) and the hold's
+// expiry, and observed by
 // reads. Every operation is checked against it with what it returned: an
 // accepted command or a read by what the Service reported (model.View), a
 // rejection by its sentinel.
+
+// linPolicy is the policy of the histories' authorizations: the default
+// policy's rules, and a hold that may be raised or lowered, at most 6
+// times.
+var linPolicy = func() authcapture.Policy {
+	p := authcapture.DefaultPolicy
+	p.Name = "lin-changing"
+	p.IncrementalAuthorization, p.DecrementalAuthorization = true, true
+	p.MaxAmountChangeAttempts = 6
+	return p
+}()
 
 // linKind is what an operation of a history does.
 type linKind uint8
 
 const (
-	linGet          linKind = iota // Service.Get
-	linCapture                     // a non-final direct capture of Amount
-	linFinalCapture                // a final direct capture of Amount: the rest is released
-	linVoid                        // a void of Amount
-	linVoidAll                     // a void of everything open
-	linExpire                      // the shared clock is set to ExpiresAt
-	linBeginVoid                   // a two-phase void of Amount is begun
-	linConfirmVoid                 // the void VoidID is confirmed: Released if HasReleased, else all it reserves
-	linFailVoid                    // the void VoidID failed
-	linBeginVoidAll                // a two-phase void of everything open is begun
+	linGet           linKind = iota // Service.Get
+	linCapture                      // a non-final direct capture of Amount
+	linFinalCapture                 // a final direct capture of Amount: the rest is released
+	linVoid                         // a void of Amount
+	linVoidAll                      // a void of everything open
+	linExpire                       // the shared clock is set to ExpiresAt
+	linBeginVoid                    // a two-phase void of Amount is begun
+	linConfirmVoid                  // the void VoidID is confirmed: Released if HasReleased, else all it reserves
+	linFailVoid                     // the void VoidID failed
+	linBeginVoidAll                 // a two-phase void of everything open is begun
+	linChange                       // an approved amount change of Delta
+	linBeginChange                  // an amount change of Delta is begun
+	linConfirmChange                // the change ChangeID is confirmed
+	linDeclineChange                // the change ChangeID is declined
 )
 
 func (k linKind) String() string {
 	return [...]string{"get", "capture", "final capture", "void", "void all", "clock to expiry",
-		"begin void", "confirm void", "fail void", "begin void all"}[k]
+		"begin void", "confirm void", "fail void", "begin void all", "change", "begin change", "confirm change",
+		"decline change"}[k]
 }
 
 // linInput is an operation's input. Key is the command's idempotency key,
@@ -48,6 +66,8 @@ type linInput struct {
 	VoidID      string // the void a confirm or fail settles
 	Released    int64  // what a confirm reports released, if HasReleased
 	HasReleased bool
+	Delta       int64  // the signed change of an amount change
+	ChangeID    string // the change a confirm or decline settles
 	Key         string
 }
 
@@ -72,16 +92,17 @@ type linOutput struct {
 	Outcome linOutcome
 	Reason  error      // the sentinel of a rejection
 	View    model.View // after an accepted command, or what a read saw
-	VoidID  string     // the void an accepted begin void began
+	VoidID  string     // the void an accepted begin void began, or the change a begin change began
 	Amount  int64      // what an accepted begin void reserved, for the clients' next draws only
 	Detail  string     // the error text, for the visualization only
 }
 
 // apply returns the ledger after in, or the sentinel the Service must
 // reject in with (and l unchanged). The history's authorization is under
-// the default policy, and the clock moves only to ExpiresAt. voidID names
-// the void a begin void begins (empty if its outcome is unknown: no client
-// settles it then).
+// linPolicy (the default policy, whose hold may change), and the clock
+// moves only to ExpiresAt. voidID names the void a begin void, or the
+// change a begin change, begins (empty if its outcome is unknown: no
+// client settles it then).
 func apply(l model.Ledger, in linInput, voidID string) (model.Ledger, error) {
 	switch in.Kind {
 	case linExpire:
@@ -105,6 +126,12 @@ func apply(l model.Ledger, in linInput, voidID string) (model.Ledger, error) {
 		return l.ConfirmVoid(in.VoidID, nil)
 	case linFailVoid:
 		return l.FailVoid(in.VoidID)
+	case linChange:
+		return l.ChangeAmount(model.AmountChange{Delta: in.Delta}, l.ExpiresAt)
+	case linBeginChange:
+		return l.ChangeAmount(model.AmountChange{Delta: in.Delta, TwoPhase: true, ID: voidID}, l.ExpiresAt)
+	case linConfirmChange, linDeclineChange:
+		return l.SettleChange(in.ChangeID, in.Kind == linConfirmChange, l.ExpiresAt)
 	}
 	return l, nil
 }
@@ -154,6 +181,10 @@ func describeOperation(input, output any) string {
 		if in.HasReleased {
 			op += fmt.Sprintf(" released %d", in.Released)
 		}
+	case linChange, linBeginChange:
+		op += fmt.Sprintf(" %+d", in.Delta)
+	case linConfirmChange, linDeclineChange:
+		op += " " + in.ChangeID
 	}
 	if out.VoidID != "" {
 		op += " as " + out.VoidID

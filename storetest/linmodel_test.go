@@ -45,6 +45,7 @@ func TestLedgerModel(t *testing.T) {
 		l.Captured, l.Captures, l.PendingVoid, l.Version = 500, 1, 300, 6
 		l.Voids = []model.PendingVoid{{ID: "void_3", Amount: 300, Whole: true}}
 	})
+	changing := with(func(l *model.Ledger) { l.Policy = linPolicy })
 	view := func(v model.View) model.View {
 		v.Requested, v.Authorized = 1000, 1000
 		return v
@@ -113,6 +114,16 @@ func TestLedgerModel(t *testing.T) {
 		{"ConfirmOfAWholeVoidBeyondOpenIsRejected", wholeVoiding,
 			linInput{Kind: linConfirmVoid, VoidID: "void_3", Released: 501, HasReleased: true},
 			wholeVoiding.View(), authcapture.ErrExceedsCapturable},
+		{"ChangeUnderADefaultPolicyIsRejected", open, linInput{Kind: linChange, Delta: 1}, open.View(),
+			authcapture.ErrAmountChangeNotAllowed},
+		{"ApprovedIncreaseRaisesRequested", changing, linInput{Kind: linChange, Delta: 500},
+			model.View{Requested: 1500, Authorized: 1500, Open: 1500, AmountChanges: 1, AmountChangeAttempts: 1, Version: 3,
+				Status: authcapture.StatusAuthorized}, nil},
+		{"BegunDecreaseReserves", changing, linInput{Kind: linBeginChange, Delta: -300},
+			view(model.View{Open: 700, PendingDecrement: 300, ChangeDelta: -300, AmountChangeAttempts: 1, Version: 3,
+				Status: authcapture.StatusAuthorized}), nil},
+		{"DecreaseOfAllThatIsOpenIsRejected", changing, linInput{Kind: linChange, Delta: -1000}, changing.View(),
+			authcapture.ErrBelowCaptured},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -598,7 +598,7 @@ func (l Ledger) ChangeAmount(c AmountChange, now time.Time) (Ledger, error) {
 	if l.ReleasedBy != authcapture.CloseNone {
 		return l, authcapture.ErrInvalidStatus
 	}
-	if l.Change.ID != "" {
+	if l.Change.Delta != 0 {
 		return l, authcapture.ErrActionInFlight
 	}
 	if c.TooPrecise {
@@ -668,7 +668,7 @@ func (l *Ledger) approveChange(delta int64, now time.Time) authcapture.CloseReas
 // change id at now. A declined decrease gives its reservation back
 // (giveBack); a change not pending is ErrNotFound.
 func (l Ledger) SettleChange(id string, confirm bool, now time.Time) (Ledger, error) {
-	if l.Phase == "" || id == "" || l.Change.ID != id {
+	if l.Phase == "" || l.Change.Delta == 0 || id == "" || l.Change.ID != id {
 		return l, authcapture.ErrNotFound
 	}
 	delta := l.Change.Delta

@@ -59,8 +59,8 @@ type Pending struct {
 	Final  bool
 }
 
-// PendingChange is an unsettled two-phase amount change; ID is empty when
-// none is in flight.
+// PendingChange is an unsettled two-phase amount change; Delta is zero
+// when none is in flight (ID may be unknown while one is).
 type PendingChange struct {
 	ID    string
 	Delta int64 // positive raises the hold, negative lowers it (and reserves as much)
@@ -116,7 +116,7 @@ func (l Ledger) Closed() bool {
 		return true
 	case authcapture.PhaseApproved:
 		return l.Open() == 0 && l.Pending == 0 && l.PendingVoid == 0 && l.PendingDecrement == 0 && len(l.Pendings) == 0 &&
-			len(l.Voids) == 0 && l.Change.ID == ""
+			len(l.Voids) == 0 && l.Change.Delta == 0
 	}
 	return false
 }
