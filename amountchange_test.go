@@ -393,7 +393,7 @@ func TestAmountChangeTwoPhase(t *testing.T) {
 		assert.Equal(t, int64(10000), a.Authorized, "nothing changes before the answer")
 		assert.Equal(t, authcapture.ActionPending, r.Entry.ChangeState)
 		_, err := f.capture(id, "60.01", nil)
-		require.ErrorIs(t, err, authcapture.ErrExceedsCapturable, "the reserved decrease cannot be captured")
+		require.ErrorIs(t, err, authcapture.ErrActionInFlight, "the reserved decrease cannot be captured while it is in flight")
 		_, err = f.voidAll(id)
 		require.NoError(t, err, "what is open can still be voided")
 		a = f.get(id)

@@ -72,7 +72,9 @@ var (
 	ErrCapturePending = errors.New("a final capture is pending")
 	// ErrActionInFlight: the command asks for more than is open, and
 	// provider actions in flight (two-phase captures or voids not yet
-	// settled) hold the rest. It is temporary: retry once they settle.
+	// settled, a decrease of the hold not yet answered) hold the rest; or
+	// an amount change is asked for while another is in flight. It is
+	// temporary: retry once they settle.
 	ErrActionInFlight = errors.New("provider actions in flight hold the amount; retry once they settle")
 	// ErrCaptureSettled: a settlement names a capture that is no longer
 	// pending: it was confirmed or failed already, or captured directly.

@@ -363,8 +363,8 @@ func (a *Authorization) pendingVoid(id string) (int, bool) {
 }
 
 // inFlight is what pending provider actions hold: two-phase captures and
-// voids not yet settled.
-func (a *Authorization) inFlight() int64 { return a.Pending + a.PendingVoid }
+// voids not yet settled, and a decrease of the hold not yet answered.
+func (a *Authorization) inFlight() int64 { return a.Pending + a.PendingVoid + a.PendingDecrement }
 
 func (a *Authorization) scheduledPending() bool {
 	for i := range a.PendingCaptures {

@@ -106,8 +106,9 @@ func (l Ledger) Open() int64 {
 	return l.Authorized + l.Overcaptured - l.Pending - l.PendingVoid - l.PendingDecrement - l.Captured - l.Voided - l.Expired
 }
 
-// inFlight is what unsettled two-phase captures and voids hold.
-func (l Ledger) inFlight() int64 { return l.Pending + l.PendingVoid }
+// inFlight is what unsettled two-phase captures and voids, and a decrease
+// of the hold not yet answered, hold.
+func (l Ledger) inFlight() int64 { return l.Pending + l.PendingVoid + l.PendingDecrement }
 
 // Closed reports whether the authorization can never change again.
 func (l Ledger) Closed() bool {
