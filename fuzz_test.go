@@ -92,16 +92,22 @@ func FuzzCommands(f *testing.F) {
 	f.Add([]byte{0, 1, 2, 30, 3, 40, 5, 7, 1, 4, 8})
 	f.Add([]byte{0, 1, 6, 50, 6, 20, 9, 2, 8, 10, 3, 255})
 	f.Add([]byte{0, 1, 1, 2, 4, 30, 11, 2, 5, 0, 12, 7, 13, 1, 14, 3, 15, 4, 15, 5})
+	// Amount changes on an adjustable estimated hold: raised, lowered,
+	// begun, confirmed, declined, settled by outcome.
+	f.Add([]byte{0, 5, 1, 4, 16, 2, 17, 3, 18, 0, 17, 1, 19, 7, 16, 8, 16, 9, 15, 11, 17, 12, 15, 14, 18, 14, 4, 10, 16, 6})
 	f.Fuzz(func(t *testing.T, program []byte) {
 		ctx := context.Background()
 		clock := clocktest.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-		svc, err := authcapture.New(memstore.New(), &authcapture.Options{Clock: clock})
+		adjust := authcapture.Policy{Name: "adjust", MultipleCaptures: true, PartialCapture: true, PartialVoid: true,
+			Validity: 7 * 24 * time.Hour, IncrementalAuthorization: true, DecrementalAuthorization: true,
+			MaxAmountChangeAttempts: 5, AmountChangeValidity: 2 * 24 * time.Hour}
+		svc, err := authcapture.New(memstore.New(), &authcapture.Options{Clock: clock, Policies: []authcapture.Policy{adjust}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		const m, id = "m1", "a1"
-		policies := []string{"default", "paymongo", "afterpay", "njiapay", "stripe"}
-		var captures, voids []string
+		policies := []string{"default", "paymongo", "afterpay", "njiapay", "stripe", "adjust"}
+		var captures, voids, changes []string
 		next := func(i *int) byte {
 			if *i >= len(program) {
 				return 0
@@ -111,15 +117,20 @@ func FuzzCommands(f *testing.F) {
 			return b
 		}
 		for i, n := 0, 0; i < len(program) && n < 64; n++ {
-			op := next(&i) % 16
+			op := next(&i) % 20
 			arg := next(&i)
 			key := fmt.Sprintf("k%d", arg%16) // few keys, so they collide
 			amount := decimal.New(int64(arg)*37+1, -2)
 			var err error
 			switch op {
 			case 0:
+				typ := authcapture.AuthorizationFinal
+				if arg%2 == 1 {
+					typ = authcapture.AuthorizationEstimated
+				}
 				_, err = svc.Create(ctx, authcapture.CreateRequest{MerchantID: m, ID: id, Currency: "USD",
-					Amount: decimal.New(int64(arg)*100+1, -2), Policy: policies[int(arg)%len(policies)], IdempotencyKey: key})
+					Amount: decimal.New(int64(arg)*100+1, -2), Policy: policies[int(arg)%len(policies)], AuthorizationType: typ,
+					IdempotencyKey: key})
 			case 1:
 				_, err = svc.Authorize(ctx, authcapture.AuthorizeRequest{MerchantID: m, ID: id, Amount: decimal.New(int64(arg)*90+1, -2), IdempotencyKey: key})
 			case 2, 3:
@@ -188,11 +199,46 @@ func FuzzCommands(f *testing.F) {
 				if arg%2 == 1 {
 					kind = authcapture.OutcomeVoid
 				}
+				if arg%3 == 2 {
+					kind = authcapture.OutcomeAmountChange
+				}
 				if arg%5 == 0 {
 					state = authcapture.OutcomeFailed
 				}
 				_, err = svc.RecordOutcome(ctx, authcapture.OutcomeRequest{MerchantID: m, AuthorizationID: id,
 					ProviderRef: fmt.Sprintf("pv%d", arg%4), Kind: kind, Outcome: state, Amount: amount})
+			case 16, 17:
+				req := authcapture.AmountChangeRequest{MerchantID: m, ID: id, IdempotencyKey: key}
+				switch {
+				case arg%3 == 0:
+					req.Total = amount
+				case arg%3 == 1:
+					req.Delta = amount
+				default:
+					req.Delta = amount.Neg()
+				}
+				if op == 16 {
+					req.Declined = arg%5 == 0
+					_, err = svc.ChangeAmount(ctx, req)
+					break
+				}
+				req.ProviderRef = fmt.Sprintf("pv%d", arg%4) // shared with voids: references collide
+				var r *authcapture.Result
+				r, err = svc.BeginAmountChange(ctx, req)
+				if r != nil {
+					changes = append(changes, r.Entry.ChangeID)
+				}
+			case 18, 19:
+				changeID := "chg_none"
+				if len(changes) > 0 {
+					changeID = changes[int(arg)%len(changes)]
+				}
+				req := authcapture.SettleAmountChangeRequest{MerchantID: m, ID: id, ChangeID: changeID, IdempotencyKey: key}
+				if op == 18 {
+					_, err = svc.ConfirmAmountChange(ctx, req)
+				} else {
+					_, err = svc.DeclineAmountChange(ctx, req)
+				}
 			}
 			if err != nil && !isSentinel(err) {
 				t.Fatalf("op %d: untyped error %v", op, err)
