@@ -115,7 +115,7 @@ type Authorization struct {
 	Voided      int64 `json:",omitzero"` // released by voids (including the remainder of a final capture)
 	Expired     int64 `json:",omitzero"` // released by expiry
 	// PendingDecrement is reserved by a requested decrease of the hold
-	// whose answer the provider has not given yet (see AmountChange).
+	// whose answer the provider has not given yet (see BeginAmountChange).
 	PendingDecrement int64 `json:",omitzero"`
 	// Overcaptured is what the authorization's single final capture takes
 	// beyond the hold, within the policy's overcapture allowance; it is
@@ -253,8 +253,8 @@ func (a *Authorization) Open() int64 {
 func (a *Authorization) Refundable() int64 { return a.Captured - a.Refunded - a.PendingRefund }
 
 // Closed reports whether the authorization can never change again: it was
-// declined or canceled, or nothing is open and no capture or void is
-// pending.
+// declined or canceled, or nothing is open and no capture, void or amount
+// change is pending.
 func (a *Authorization) Closed() bool {
 	switch a.Phase {
 	case PhaseDeclined, PhaseCanceled:

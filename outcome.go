@@ -40,12 +40,14 @@ type OutcomeEffect string
 
 // The effects of an outcome.
 const (
-	// EffectSettled: the outcome settled a pending two-phase capture or
-	// void (as ConfirmCapture, FailCapture, ConfirmVoid or FailVoid do).
+	// EffectSettled: the outcome settled a pending two-phase capture,
+	// void or amount change (as ConfirmCapture, FailCapture, ConfirmVoid,
+	// FailVoid, ConfirmAmountChange or DeclineAmountChange do).
 	EffectSettled OutcomeEffect = "settled"
 	// EffectRecorded: no action was recorded under the reference (the
 	// host called the provider and never recorded it); the succeeded
-	// outcome was recorded as the direct capture or void it reports.
+	// outcome was recorded as the direct capture, void or amount change
+	// it reports.
 	EffectRecorded OutcomeEffect = "recorded"
 	// EffectReplayed: the action was already recorded with this outcome
 	// (a repeated delivery). Nothing changed; Result.Replayed is set and
@@ -58,13 +60,15 @@ const (
 	EffectIgnored OutcomeEffect = "ignored"
 )
 
-// OutcomeRequest reports what the provider did with a capture or void, as
-// its webhook or status API tells it, in whatever order those arrive.
+// OutcomeRequest reports what the provider did with a capture, void or
+// amount change, as its webhook or status API tells it, in whatever order
+// those arrive.
 type OutcomeRequest struct {
 	MerchantID string
-	// ProviderRef is the provider's own ID for the action (its capture
-	// or void ID), as the host gave it to BeginCapture, BeginVoid,
-	// Capture or Void, or as it is to be recorded. Required.
+	// ProviderRef is the provider's own ID for the action (its capture,
+	// void or adjustment ID), as the host gave it to BeginCapture,
+	// BeginVoid, BeginAmountChange, Capture, Void or ChangeAmount, or as
+	// it is to be recorded. Required.
 	ProviderRef string
 	Kind        OutcomeKind
 	Outcome     OutcomeState
@@ -74,7 +78,10 @@ type OutcomeRequest struct {
 	// a pending capture must report its reserved amount, or zero; a void
 	// may report less than it reserved (ConfirmVoid's Released). A
 	// succeeded capture not yet recorded needs it; a succeeded void not
-	// yet recorded without it releases everything open.
+	// yet recorded without it releases everything open. For an amount
+	// change it is the new authorized total: a pending change's must be
+	// the total it asked for, and a succeeded change not yet recorded
+	// needs it.
 	Amount decimal.Decimal
 	// Currency, if set, must be the authorization's.
 	Currency string
@@ -84,7 +91,7 @@ type OutcomeRequest struct {
 	// must name the same authorization.
 	AuthorizationID string
 	// ActionID names the action by the ID the library gave it
-	// (Entry.CaptureID or Entry.VoidID), for an action begun before the
+	// (Entry.CaptureID, Entry.VoidID or Entry.ChangeID), for an action begun before the
 	// provider gave its ID: the settlement then records ProviderRef.
 	ActionID string
 	// Final applies to a capture not yet recorded, as CaptureRequest.Final.
@@ -127,9 +134,9 @@ func OutcomeKey(providerRef string, kind OutcomeKind, outcome OutcomeState) stri
 	return outcomeKeyPrefix + string(kind) + ":" + string(outcome) + ":" + hex.EncodeToString(sum[:20])
 }
 
-// RecordOutcome records a provider's outcome for a capture or void, found
-// by its provider reference (or ActionID), whatever the order outcomes
-// arrive in:
+// RecordOutcome records a provider's outcome for a capture, void or amount
+// change, found by its provider reference (or ActionID), whatever the
+// order outcomes arrive in:
 //
 //   - a pending action is settled: a success confirms it, a failure fails
 //     it (EffectSettled);
@@ -138,8 +145,8 @@ func OutcomeKey(providerRef string, kind OutcomeKind, outcome OutcomeState) stri
 //   - an action settled with the other outcome, or of the other kind, is
 //     ErrOutcomeConflict, whose *Error names both;
 //   - a success for an action not yet recorded (the host crashed after
-//     calling the provider) is recorded as the direct capture or void it
-//     reports (EffectRecorded), unless an action of its kind is pending
+//     calling the provider) is recorded as the direct capture, void or
+//     amount change it reports (EffectRecorded), unless an action of its kind is pending
 //     without a provider reference (it may be that one: ErrOutcomeConflict,
 //     asking for ActionID); a failure for one moved no money and changes
 //     nothing (EffectIgnored);
@@ -342,7 +349,8 @@ func quoteRef(ref string) string {
 	return fmt.Sprintf("%q", truncate(ref, 64))
 }
 
-// findPending finds the pending capture or void the outcome names: by
+// findPending finds the pending capture, void or amount change the
+// outcome names: by
 // ActionID if given, else by provider reference.
 func findPending(a *Authorization, req OutcomeRequest) (kind OutcomeKind, id string, reserved int64, ok bool) {
 	match := func(actionID, ref string) bool {
@@ -651,15 +659,16 @@ type UnsettledRequest struct {
 	Limit int
 }
 
-// UnsettledAction is a two-phase capture or void the provider has not
+// UnsettledAction is a two-phase capture, void or amount change the
+// provider has not
 // been reported to have settled: the host asks its provider and records
 // the answer with RecordOutcome (or ConfirmCapture, FailVoid, ...).
 type UnsettledAction struct {
 	MerchantID      string
 	AuthorizationID string
-	ActionID        string // the capture or void ID (Entry.CaptureID, Entry.VoidID)
+	ActionID        string // the action's ID (Entry.CaptureID, Entry.VoidID, Entry.ChangeID)
 	Kind            OutcomeKind
-	Amount          int64 // minor units of Currency the action still reserves
+	Amount          int64 // minor units of Currency the action still reserves (for an increase, 0)
 	Currency        Currency
 	ProviderRef     string    // the provider's ID for it, if the host gave one
 	Key             string    // for a Scheduler's action: the idempotency key the provider got (ProviderKey)
