@@ -29,6 +29,9 @@ func TestQuickstartRuns(t *testing.T) {
 		"Nov 14 11:06 scheduler sweep open 0.00 captured 35.00 released 0.00 captured",
 		"provider: void 200.00 USD on dep_2 (key " + authcapture.ProviderKey("shop", "dep_2", "sched_void_2") + ")",
 		"Nov 17 11:06 scheduler sweep open 0.00 captured 0.00 released 200.00 voided",
+		"ask the provider for 35.00 open 20.00 captured 0.00 released 0.00 authorized",
+		"webhook: raised to 35.00 open 35.00 captured 0.00 released 0.00 authorized",
+		"capture 31.20 usage (final) open 0.00 captured 31.20 released 3.80 captured",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
