@@ -29,6 +29,10 @@
 // nothing, its key included, so the key may be used again once the request
 // is fixed.
 //
+// An approved hold's amount may change (ChangeAmount, BeginAmountChange):
+// the host records the provider's answer to an incremental or decremental
+// authorization under the policy's rules.
+//
 // Authorizations may schedule a delayed capture, a delayed cancel, or a
 // capture before expiry; a Scheduler applies them, and expiry, through the
 // store's due index, handing the provider calls to a host Executor.

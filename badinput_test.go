@@ -294,6 +294,59 @@ func TestBadInput(t *testing.T) {
 				Kind: authcapture.OutcomeCapture, Outcome: authcapture.OutcomeSucceeded, Amount: amt("10.01"), IdempotencyKey: "k"})
 			return err
 		}, nil},
+		{"amount change without a total or a delta", authcapture.ErrInvalidAmount, func(f *fixture, id string) error {
+			_, err := f.svc.ChangeAmount(f.ctx, authcapture.AmountChangeRequest{MerchantID: "m1", ID: id, IdempotencyKey: "k"})
+			return err
+		}, nil},
+		{"amount change with both a total and a delta", authcapture.ErrInvalidArgument, func(f *fixture, id string) error {
+			_, err := f.svc.ChangeAmount(f.ctx, authcapture.AmountChangeRequest{MerchantID: "m1", ID: id, Total: amt("12"), Delta: amt("2"), IdempotencyKey: "k"})
+			return err
+		}, nil},
+		{"amount change to a negative total", authcapture.ErrInvalidAmount, func(f *fixture, id string) error {
+			_, err := f.svc.BeginAmountChange(f.ctx, authcapture.AmountChangeRequest{MerchantID: "m1", ID: id, Total: amt("-12"), IdempotencyKey: "k"})
+			return err
+		}, nil},
+		{"amount change by a too precise delta", authcapture.ErrAmountPrecision, func(f *fixture, id string) error {
+			_, err := f.svc.ChangeAmount(f.ctx, authcapture.AmountChangeRequest{MerchantID: "m1", ID: id, Delta: amt("-0.001"), IdempotencyKey: "k"})
+			return err
+		}, nil},
+		{"amount change by an absurd delta", authcapture.ErrAmountTooLarge, func(f *fixture, id string) error {
+			_, err := f.svc.ChangeAmount(f.ctx, authcapture.AmountChangeRequest{MerchantID: "m1", ID: id, Delta: huge, IdempotencyKey: "k"})
+			return err
+		}, nil},
+		{"amount change to the authorized total", authcapture.ErrInvalidAmount, func(f *fixture, id string) error {
+			_, err := f.svc.ChangeAmount(f.ctx, authcapture.AmountChangeRequest{MerchantID: "m1", ID: id, Total: amt("10.00"), IdempotencyKey: "k"})
+			return err
+		}, nil},
+		{"amount change in another currency", authcapture.ErrCurrencyMismatch, func(f *fixture, id string) error {
+			_, err := f.svc.ChangeAmount(f.ctx, authcapture.AmountChangeRequest{MerchantID: "m1", ID: id, Total: amt("12"), Currency: "EUR", IdempotencyKey: "k"})
+			return err
+		}, nil},
+		{"amount change the policy does not allow", authcapture.ErrAmountChangeNotAllowed, func(f *fixture, id string) error {
+			_, err := f.svc.ChangeAmount(f.ctx, authcapture.AmountChangeRequest{MerchantID: "m1", ID: id, Total: amt("12"), IdempotencyKey: "k"})
+			return err
+		}, nil},
+		{"amount change begun as declined", authcapture.ErrInvalidArgument, func(f *fixture, id string) error {
+			_, err := f.svc.BeginAmountChange(f.ctx, authcapture.AmountChangeRequest{MerchantID: "m1", ID: id, Total: amt("12"), Declined: true, IdempotencyKey: "k"})
+			return err
+		}, nil},
+		{"amount change with a reason but not declined", authcapture.ErrInvalidArgument, func(f *fixture, id string) error {
+			_, err := f.svc.ChangeAmount(f.ctx, authcapture.AmountChangeRequest{MerchantID: "m1", ID: id, Total: amt("12"), Reason: "x", IdempotencyKey: "k"})
+			return err
+		}, nil},
+		{"unknown amount change to confirm", authcapture.ErrNotFound, func(f *fixture, id string) error {
+			_, err := f.svc.ConfirmAmountChange(f.ctx, authcapture.SettleAmountChangeRequest{MerchantID: "m1", ID: id, ChangeID: "chg_9", IdempotencyKey: "k"})
+			return err
+		}, nil},
+		{"amount change to decline without an ID", authcapture.ErrInvalidArgument, func(f *fixture, id string) error {
+			_, err := f.svc.DeclineAmountChange(f.ctx, authcapture.SettleAmountChangeRequest{MerchantID: "m1", ID: id, IdempotencyKey: "k"})
+			return err
+		}, nil},
+		{"outcome of an amount change never recorded, without its total", authcapture.ErrInvalidAmount, func(f *fixture, id string) error {
+			_, err := f.svc.RecordOutcome(f.ctx, authcapture.OutcomeRequest{MerchantID: "m1", AuthorizationID: id, ProviderRef: "p1",
+				Kind: authcapture.OutcomeAmountChange, Outcome: authcapture.OutcomeSucceeded, IdempotencyKey: "k"})
+			return err
+		}, nil},
 		{"nil context", authcapture.ErrInvalidArgument, func(f *fixture, id string) error {
 			_, err := f.svc.Capture(nil, authcapture.CaptureRequest{MerchantID: "m1", ID: id, Amount: amt("1"), IdempotencyKey: "k"}) // a nil context is the bad input
 			return err
@@ -400,6 +453,7 @@ func TestBadCreate(t *testing.T) {
 		{"oversized metadata value", authcapture.ErrInvalidArgument, func(r *authcapture.CreateRequest) { r.Metadata = map[string]string{"k": strings.Repeat("v", 501)} }},
 		{"metadata key with a space", authcapture.ErrInvalidArgument, func(r *authcapture.CreateRequest) { r.Metadata = map[string]string{"a b": "v"} }},
 		{"unknown policy", authcapture.ErrUnknownPolicy, func(r *authcapture.CreateRequest) { r.Policy = "nope" }},
+		{"unknown authorization type", authcapture.ErrInvalidArgument, func(r *authcapture.CreateRequest) { r.AuthorizationType = "Estimated" }},
 		{"amount with an int32-edge exponent", authcapture.ErrAmountTooLarge, func(r *authcapture.CreateRequest) { r.Amount = decimal.New(1234567890123456789, math.MaxInt32) }},
 		{"amount with an int32-edge negative exponent", authcapture.ErrAmountPrecision, func(r *authcapture.CreateRequest) { r.Amount = decimal.New(1234567890123456789, math.MinInt32) }},
 		{"amount of 100,001 digits", authcapture.ErrAmountTooLarge, func(r *authcapture.CreateRequest) {

@@ -18,6 +18,8 @@ type change struct {
 	main    int         // index in entries of the command's main entry
 	release CloseReason // how the last open amount was released, if it was
 	open0   int64
+	// reported: the command emitted amount_capturable_updated itself.
+	reported bool
 }
 
 // newChange starts a change of a (nil for a create) at now, or at the
@@ -108,7 +110,7 @@ func (ch *change) finish() (*Write, error) {
 	// Captures and voids report the new open amount on their own events;
 	// this one says that open grew back (a failed capture returned its
 	// amount).
-	if open := a.Open(); open > ch.open0 && !a.Closed() && ch.cmd.op != CmdAuthorize {
+	if open := a.Open(); open > ch.open0 && !a.Closed() && ch.cmd.op != CmdAuthorize && !ch.reported {
 		ch.event(EventAmountCapturableUpdated, ch.entries[len(ch.entries)-1].Seq, open)
 	}
 	if a.Closed() {

@@ -59,12 +59,30 @@ var (
 	// capture, or the hold is no longer whole (part of it was captured,
 	// voided, reserved or changed).
 	ErrOvercaptureNotAllowed = errors.New("overcapture not allowed")
+	// ErrAmountChangeNotAllowed: the policy does not allow raising (or
+	// lowering) the hold.
+	ErrAmountChangeNotAllowed = errors.New("policy does not allow this amount change")
+	// ErrAuthorizationTypeNotAllowed: the policy allows amount changes only
+	// for other authorization types (Policy.AmountChangeTypes).
+	ErrAuthorizationTypeNotAllowed = errors.New("policy does not allow amount changes for this authorization type")
+	// ErrAmountChangeAfterCapture: the policy allows amount changes only
+	// before the first capture (Policy.AmountChangeBeforeCapture).
+	ErrAmountChangeAfterCapture = errors.New("policy allows amount changes only before the first capture")
+	// ErrTooManyAmountChanges: the policy's cap on amount-change attempts,
+	// declined ones included, is reached.
+	ErrTooManyAmountChanges = errors.New("policy's maximum number of amount change attempts reached")
+	// ErrBelowCaptured: a decrease would lower the hold to or below what
+	// is captured, pending or released: it may take only part of what is
+	// open (Void releases all of it).
+	ErrBelowCaptured = errors.New("amount change would lower the hold below what is captured, pending or released")
 	// ErrCapturePending: a final capture is in flight; no other capture may
 	// begin until it is confirmed or failed.
 	ErrCapturePending = errors.New("a final capture is pending")
 	// ErrActionInFlight: the command asks for more than is open, and
 	// provider actions in flight (two-phase captures or voids not yet
-	// settled) hold the rest. It is temporary: retry once they settle.
+	// settled, a decrease of the hold not yet answered) hold the rest; or
+	// an amount change is asked for while another is in flight. It is
+	// temporary: retry once they settle.
 	ErrActionInFlight = errors.New("provider actions in flight hold the amount; retry once they settle")
 	// ErrCaptureSettled: a settlement names a capture that is no longer
 	// pending: it was confirmed or failed already, or captured directly.
@@ -234,6 +252,11 @@ var sentinels = []struct {
 	{ErrExceedsRefundable, "ErrExceedsRefundable", http.StatusUnprocessableEntity},
 	{ErrRefundWindowClosed, "ErrRefundWindowClosed", http.StatusUnprocessableEntity},
 	{ErrCaptureNotRefundable, "ErrCaptureNotRefundable", http.StatusUnprocessableEntity},
+	{ErrAmountChangeNotAllowed, "ErrAmountChangeNotAllowed", http.StatusUnprocessableEntity},
+	{ErrAuthorizationTypeNotAllowed, "ErrAuthorizationTypeNotAllowed", http.StatusUnprocessableEntity},
+	{ErrAmountChangeAfterCapture, "ErrAmountChangeAfterCapture", http.StatusUnprocessableEntity},
+	{ErrTooManyAmountChanges, "ErrTooManyAmountChanges", http.StatusUnprocessableEntity},
+	{ErrBelowCaptured, "ErrBelowCaptured", http.StatusUnprocessableEntity},
 	{ErrUnknownPolicy, "ErrUnknownPolicy", http.StatusUnprocessableEntity},
 	{ErrInvalidPolicy, "ErrInvalidPolicy", http.StatusUnprocessableEntity},
 	{ErrInvalidSchedule, "ErrInvalidSchedule", http.StatusUnprocessableEntity},

@@ -26,6 +26,12 @@ const (
 	EventRefundPending           EventType = "refund.pending"   // a two-phase refund was begun: its amount is reserved
 	EventRefundSucceeded         EventType = "refund.succeeded" // the provider gave the amount back
 	EventRefundFailed            EventType = "refund.failed"    // the provider refused a refund: its amount is refundable again
+	// An approved amount change (incremental or decremental
+	// authorization): PreviousAuthorized, Authorized, Delta, ChangeForm,
+	// ChangeID and ProviderRef say what changed.
+	EventAmountChanged        EventType = "authorization.amount_changed"
+	EventAmountChangePending  EventType = "amount_change.pending"  // a two-phase amount change was begun
+	EventAmountChangeDeclined EventType = "amount_change.declined" // the provider declined an amount change: nothing changed
 )
 
 // Event records an accepted change for relay to webhooks. Events are written
@@ -69,6 +75,15 @@ type Event struct {
 	// decline or failure code, or the reason the library recorded (such as
 	// final_capture or expired).
 	Reason Reason `json:",omitzero"`
+	// For amount-change events: the change's ID and form, its signed
+	// Delta, and the authorized amount before and after (on
+	// authorization.amount_changed; on the others Authorized is the total
+	// asked for), in minor units.
+	ChangeID           string           `json:",omitzero"`
+	ChangeForm         AmountChangeForm `json:",omitzero"`
+	Delta              int64            `json:",omitzero"`
+	PreviousAuthorized int64            `json:",omitzero"`
+	Authorized         int64            `json:",omitzero"`
 	// CloseReason is set on every event of the change that closed the
 	// authorization: how it ended.
 	CloseReason CloseReason `json:",omitzero"`

@@ -153,3 +153,52 @@ func ExampleParseAmount() {
 	// 1050 false
 	// 0 true
 }
+
+// An Adyen-style adjustment of a pre-authorisation: a decrease begun
+// reserves its amount, then the provider's answer settles it.
+func ExampleService_BeginAmountChange() {
+	ctx := context.Background()
+	clock := clocktest.New(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC))
+	adjust := authcapture.Policy{Name: "adjustable", MultipleCaptures: true, PartialCapture: true, PartialVoid: true,
+		Validity: 28 * 24 * time.Hour, IncrementalAuthorization: true, DecrementalAuthorization: true,
+		AmountChangeTypes: []authcapture.AuthorizationType{authcapture.AuthorizationEstimated}}
+	svc, err := authcapture.New(memstore.New(), &authcapture.Options{Clock: clock, Policies: []authcapture.Policy{adjust}})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	if _, err := svc.Create(ctx, authcapture.CreateRequest{MerchantID: "hotel", ID: "stay_1", Currency: "EUR",
+		Amount: decimal.RequireFromString("300.00"), Policy: "adjustable", AuthorizationType: authcapture.AuthorizationEstimated,
+		IdempotencyKey: "stay_1-create"}); err != nil {
+		fmt.Println(err)
+		return
+	}
+	if _, err := svc.Authorize(ctx, authcapture.AuthorizeRequest{MerchantID: "hotel", ID: "stay_1",
+		Amount: decimal.RequireFromString("300.00"), IdempotencyKey: "stay_1-authorize"}); err != nil {
+		fmt.Println(err)
+		return
+	}
+
+	// The guest leaves a night early: ask the provider for 200.00.
+	r, err := svc.BeginAmountChange(ctx, authcapture.AmountChangeRequest{MerchantID: "hotel", ID: "stay_1",
+		Total: decimal.RequireFromString("200.00"), ProviderRef: "psp-mod-1", IdempotencyKey: "stay_1-shorter"})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	a := r.Authorization
+	fmt.Println("pending decrease", a.Currency.Format(a.PendingDecrement), "open", a.Currency.Format(a.Open()))
+
+	// The provider's AUTHORISATION_ADJUSTMENT webhook approves it.
+	o, err := svc.RecordOutcome(ctx, authcapture.OutcomeRequest{MerchantID: "hotel", ProviderRef: "psp-mod-1",
+		Kind: authcapture.OutcomeAmountChange, Outcome: authcapture.OutcomeSucceeded})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	a = o.Authorization
+	fmt.Println(o.Effect, "authorized", a.Currency.Format(a.Authorized), "open", a.Currency.Format(a.Open()), "changes", a.AmountChanges)
+	// Output:
+	// pending decrease 100.00 open 200.00
+	// settled authorized 200.00 open 200.00 changes 1
+}

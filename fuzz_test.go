@@ -95,18 +95,25 @@ func FuzzCommands(f *testing.F) {
 	f.Add([]byte{0, 1, 1, 2, 4, 30, 11, 2, 5, 0, 12, 7, 13, 1, 14, 3, 15, 4, 15, 5})
 	f.Add([]byte{0, 6, 1, 6, 4, 7, 6, 0, 4, 11, 5, 1, 10, 0}) // an overcapture begun, failed, begun again, confirmed
 	f.Add([]byte{0, 5, 1, 5, 2, 7, 10, 0})                    // a direct overcapture under PayPal
-	f.Add([]byte{0, 5, 1, 2, 2, 30, 16, 3, 17, 4, 18, 0, 17, 9, 19, 1, 7, 0, 16, 8, 15, 2, 8, 200, 16, 1})
+	f.Add([]byte{0, 7, 1, 2, 2, 30, 16, 3, 17, 4, 18, 0, 17, 9, 19, 1, 7, 0, 16, 8, 15, 2, 8, 200, 16, 1})
+	// Amount changes on an adjustable estimated hold: raised, lowered,
+	// begun, confirmed, declined, settled by outcome.
+	f.Add([]byte{0, 8, 1, 4, 20, 2, 21, 3, 22, 0, 21, 1, 23, 7, 20, 8, 20, 9, 15, 11, 21, 12, 15, 14, 22, 14, 4, 10, 20, 6})
 	f.Fuzz(func(t *testing.T, program []byte) {
 		ctx := context.Background()
 		clock := clocktest.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 		refunds := authcapture.Adyen // refunds before the final capture, within two days
 		refunds.Name, refunds.RefundBeforeFinalCapture, refunds.RefundWindow = "refunds", true, 48*time.Hour
-		svc, err := authcapture.New(memstore.New(), &authcapture.Options{Clock: clock, Policies: []authcapture.Policy{fuzzOvercapture, refunds}})
+		adjust := authcapture.Policy{Name: "adjust", MultipleCaptures: true, PartialCapture: true, PartialVoid: true,
+			Validity: 7 * 24 * time.Hour, IncrementalAuthorization: true, DecrementalAuthorization: true,
+			MaxAmountChangeAttempts: 5, AmountChangeValidity: 2 * 24 * time.Hour}
+		svc, err := authcapture.New(memstore.New(), &authcapture.Options{Clock: clock,
+			Policies: []authcapture.Policy{fuzzOvercapture, refunds, adjust}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		const m, id = "m1", "a1"
-		policies := []string{"default", "paymongo", "afterpay", "njiapay", "stripe", "paypal", fuzzOvercapture.Name, "refunds"}
+		policies := []string{"default", "paymongo", "afterpay", "njiapay", "stripe", "paypal", fuzzOvercapture.Name, "refunds", "adjust"}
 		// over is an amount beyond the hold, for captures that try to
 		// overcapture: up to a quarter more than the authorized amount.
 		over := func(arg byte) decimal.Decimal {
@@ -116,7 +123,7 @@ func FuzzCommands(f *testing.F) {
 			}
 			return a.Currency.FromMinor(a.Authorized + 1 + int64(arg)%(a.Authorized/4+2))
 		}
-		var captures, voids, refundIDs []string
+		var captures, voids, refundIDs, changes []string
 		next := func(i *int) byte {
 			if *i >= len(program) {
 				return 0
@@ -126,15 +133,20 @@ func FuzzCommands(f *testing.F) {
 			return b
 		}
 		for i, n := 0, 0; i < len(program) && n < 64; n++ {
-			op := next(&i) % 20
+			op := next(&i) % 24
 			arg := next(&i)
 			key := fmt.Sprintf("k%d", arg%16) // few keys, so they collide
 			amount := decimal.New(int64(arg)*37+1, -2)
 			var err error
 			switch op {
 			case 0:
+				typ := authcapture.AuthorizationFinal
+				if arg%2 == 1 {
+					typ = authcapture.AuthorizationEstimated
+				}
 				_, err = svc.Create(ctx, authcapture.CreateRequest{MerchantID: m, ID: id, Currency: "USD",
-					Amount: decimal.New(int64(arg)*100+1, -2), Policy: policies[int(arg)%len(policies)], IdempotencyKey: key})
+					Amount: decimal.New(int64(arg)*100+1, -2), Policy: policies[int(arg)%len(policies)], AuthorizationType: typ,
+					IdempotencyKey: key})
 			case 1:
 				_, err = svc.Authorize(ctx, authcapture.AuthorizeRequest{MerchantID: m, ID: id, Amount: decimal.New(int64(arg)*90+1, -2), IdempotencyKey: key})
 			case 2, 3:
@@ -235,17 +247,51 @@ func FuzzCommands(f *testing.F) {
 			case 15:
 				kind, state := authcapture.OutcomeCapture, authcapture.OutcomeSucceeded
 				ref := fmt.Sprintf("pv%d", arg%4)
-				switch arg % 3 {
+				switch arg % 4 {
 				case 1:
 					kind = authcapture.OutcomeVoid
 				case 2:
 					kind, ref = authcapture.OutcomeRefund, fmt.Sprintf("pr%d", arg%4)
+				case 3:
+					kind = authcapture.OutcomeAmountChange
 				}
 				if arg%5 == 0 {
 					state = authcapture.OutcomeFailed
 				}
 				_, err = svc.RecordOutcome(ctx, authcapture.OutcomeRequest{MerchantID: m, AuthorizationID: id,
 					ProviderRef: ref, Kind: kind, Outcome: state, Amount: amount})
+			case 20, 21:
+				req := authcapture.AmountChangeRequest{MerchantID: m, ID: id, IdempotencyKey: key}
+				switch {
+				case arg%3 == 0:
+					req.Total = amount
+				case arg%3 == 1:
+					req.Delta = amount
+				default:
+					req.Delta = amount.Neg()
+				}
+				if op == 20 {
+					req.Declined = arg%5 == 0
+					_, err = svc.ChangeAmount(ctx, req)
+					break
+				}
+				req.ProviderRef = fmt.Sprintf("pv%d", arg%4) // shared with voids: references collide
+				var r *authcapture.Result
+				r, err = svc.BeginAmountChange(ctx, req)
+				if r != nil {
+					changes = append(changes, r.Entry.ChangeID)
+				}
+			case 22, 23:
+				changeID := "chg_none"
+				if len(changes) > 0 {
+					changeID = changes[int(arg)%len(changes)]
+				}
+				req := authcapture.SettleAmountChangeRequest{MerchantID: m, ID: id, ChangeID: changeID, IdempotencyKey: key}
+				if op == 22 {
+					_, err = svc.ConfirmAmountChange(ctx, req)
+				} else {
+					_, err = svc.DeclineAmountChange(ctx, req)
+				}
 			}
 			if err != nil && !isSentinel(err) {
 				t.Fatalf("op %d: untyped error %v", op, err)

@@ -105,6 +105,11 @@ type Authorization struct {
 	Policy     string            `json:",omitzero"` // the name of the policy whose rules apply
 
 	Phase Phase `json:",omitzero"`
+	// AuthorizationType is the kind of hold asked for at create:
+	// AuthorizationFinal (also when empty, for records made before the
+	// field existed) or AuthorizationEstimated. Policy.AmountChangeTypes
+	// says which types may change their amount.
+	AuthorizationType AuthorizationType `json:",omitzero"`
 
 	Requested  int64 `json:",omitzero"` // asked for at creation
 	Authorized int64 `json:",omitzero"` // approved by the issuer; may be less than Requested
@@ -116,7 +121,7 @@ type Authorization struct {
 	Voided      int64 `json:",omitzero"` // released by voids (including the remainder of a final capture)
 	Expired     int64 `json:",omitzero"` // released by expiry
 	// PendingDecrement is reserved by a requested decrease of the hold
-	// whose answer the provider has not given yet (see AmountChange).
+	// whose answer the provider has not given yet (see BeginAmountChange).
 	PendingDecrement int64 `json:",omitzero"`
 	// Overcaptured is what the authorization's single final capture takes
 	// beyond the hold, within the policy's overcapture allowance; it is
@@ -138,6 +143,17 @@ type Authorization struct {
 	// Captures counts the captures that succeeded or are pending; the
 	// policy's MaxCaptures applies to it.
 	Captures int `json:",omitzero"`
+	// AmountChanges counts the approved amount changes (incremental or
+	// decremental authorizations). Nonzero means the hold's amount was
+	// changed after approval.
+	AmountChanges int `json:",omitzero"`
+	// AmountChangeAttempts counts the amount changes requested: approved,
+	// declined and pending. The policy's MaxAmountChangeAttempts applies
+	// to it.
+	AmountChangeAttempts int `json:",omitzero"`
+	// PendingAmountChange is the two-phase amount change begun and not yet
+	// confirmed or declined; nil when none is. At most one is in flight.
+	PendingAmountChange *PendingAmountChange `json:",omitzero"`
 	// PendingCaptures lists the two-phase captures begun and not yet
 	// confirmed or failed, oldest first.
 	PendingCaptures []PendingCapture `json:",omitzero"`
@@ -237,6 +253,20 @@ type PendingRefund struct {
 	BegunAt time.Time `json:",omitzero"`
 }
 
+// PendingAmountChange is a two-phase amount change that has been begun and
+// not settled: the provider has been (or is about to be) asked to change
+// the hold to Total.
+type PendingAmountChange struct {
+	ID    string           `json:",omitzero"`
+	Form  AmountChangeForm `json:",omitzero"` // how the host asked: a new total or a delta
+	Delta int64            `json:",omitzero"` // Total - Authorized when begun: positive raises, negative lowers
+	Total int64            `json:",omitzero"` // the authorized amount once approved
+	// ProviderRef is the provider's ID for the change, once known.
+	ProviderRef string `json:",omitzero"`
+	// BegunAt is when the change was begun.
+	BegunAt time.Time `json:",omitzero"`
+}
+
 // Open returns the amount still open to capture, in minor units.
 func (a *Authorization) Open() int64 {
 	if a.Phase != PhaseApproved {
@@ -256,17 +286,17 @@ func (a *Authorization) amountChanged() bool { return false }
 func (a *Authorization) Refundable() int64 { return a.Captured - a.Refunded - a.PendingRefund }
 
 // Closed reports whether the authorization's hold is closed: it was
-// declined or canceled, or nothing is open and no capture or void is
-// pending. A closed hold never changes again; only the refund ledger of
-// a captured authorization may (Refund, BeginRefund and their
+// declined or canceled, or nothing is open and no capture, void or amount
+// change is pending. A closed hold never changes again; only the refund
+// ledger of a captured authorization may (Refund, BeginRefund and their
 // settlements), within the policy's RefundWindow.
 func (a *Authorization) Closed() bool {
 	switch a.Phase {
 	case PhaseDeclined, PhaseCanceled:
 		return true
 	case PhaseApproved:
-		return a.Open() == 0 && a.Pending == 0 && a.PendingVoid == 0 &&
-			len(a.PendingCaptures) == 0 && len(a.PendingVoids) == 0
+		return a.Open() == 0 && a.Pending == 0 && a.PendingVoid == 0 && a.PendingDecrement == 0 &&
+			len(a.PendingCaptures) == 0 && len(a.PendingVoids) == 0 && a.PendingAmountChange == nil
 	}
 	return false
 }
@@ -377,6 +407,10 @@ func (a *Authorization) Clone() *Authorization {
 	if a.PendingRefunds != nil {
 		c.PendingRefunds = slices.Clone(a.PendingRefunds)
 	}
+	if a.PendingAmountChange != nil {
+		pc := *a.PendingAmountChange
+		c.PendingAmountChange = &pc
+	}
 	return &c
 }
 
@@ -408,8 +442,8 @@ func (a *Authorization) pendingVoid(id string) (int, bool) {
 }
 
 // inFlight is what pending provider actions hold: two-phase captures and
-// voids not yet settled.
-func (a *Authorization) inFlight() int64 { return a.Pending + a.PendingVoid }
+// voids not yet settled, and a decrease of the hold not yet answered.
+func (a *Authorization) inFlight() int64 { return a.Pending + a.PendingVoid + a.PendingDecrement }
 
 func (a *Authorization) scheduledPending() bool {
 	for i := range a.PendingCaptures {
@@ -453,6 +487,23 @@ const (
 	EntryExpiry     EntryKind = "expiry"
 	EntrySchedule   EntryKind = "schedule" // a schedule set, claimed or cleared; see the Reason
 	EntryRefund     EntryKind = "refund"   // see RefundState
+	// EntryAmountChange records an amount change of the hold (incremental
+	// or decremental authorization): see ChangeState, ChangeID,
+	// ChangeForm, Delta and Total. A direct change is one succeeded or
+	// failed entry; a two-phase one a pending entry followed by a
+	// succeeded or failed entry with the same ChangeID.
+	EntryAmountChange EntryKind = "amount_change"
+)
+
+// AmountChangeForm says how the host asked the provider to change the
+// hold: as the new authorized total (Stripe, Adyen, Braintree) or as the
+// difference (Checkout.com).
+type AmountChangeForm string
+
+// The amount-change forms.
+const (
+	AmountChangeTotal AmountChangeForm = "total"
+	AmountChangeDelta AmountChangeForm = "delta"
 )
 
 // ActionState is the state of a provider action in the log. A direct
@@ -546,20 +597,30 @@ func (r Reason) callerVoidReason() bool {
 
 // Entry is one record of the append-only log. Amount is in minor units.
 type Entry struct {
-	Seq            int64        `json:",omitzero"` // 1-based position in the authorization's log
-	Version        int64        `json:",omitzero"` // the authorization version the entry belongs to
-	Kind           EntryKind    `json:",omitzero"`
-	CaptureState   CaptureState `json:",omitzero"` // for capture entries
-	CaptureID      string       `json:",omitzero"` // for capture entries; for a refund entry, the capture refunded (empty: the total)
-	Final          bool         `json:",omitzero"` // for capture entries: the capture releases the remainder
-	VoidState      ActionState  `json:",omitzero"` // for the entries of two-phase voids
-	VoidID         string       `json:",omitzero"` // for the entries of two-phase voids
-	RefundState    ActionState  `json:",omitzero"` // for refund entries
-	RefundID       string       `json:",omitzero"` // for refund entries
-	ProviderRef    string       `json:",omitzero"` // the provider's own ID for the action, if the host gave it
-	Amount         int64        `json:",omitzero"`
-	At             time.Time    `json:",omitzero"`
-	IdempotencyKey string       `json:",omitzero"`
-	Reference      string       `json:",omitzero"` // the caller's reference, such as a shipment ID
-	Reason         Reason       `json:",omitzero"`
+	Seq          int64        `json:",omitzero"` // 1-based position in the authorization's log
+	Version      int64        `json:",omitzero"` // the authorization version the entry belongs to
+	Kind         EntryKind    `json:",omitzero"`
+	CaptureState CaptureState `json:",omitzero"` // for capture entries
+	CaptureID    string       `json:",omitzero"` // for capture entries; for a refund entry, the capture refunded (empty: the total)
+	Final        bool         `json:",omitzero"` // for capture entries: the capture releases the remainder
+	VoidState    ActionState  `json:",omitzero"` // for the entries of two-phase voids
+	VoidID       string       `json:",omitzero"` // for the entries of two-phase voids
+	RefundState  ActionState  `json:",omitzero"` // for refund entries
+	RefundID     string       `json:",omitzero"` // for refund entries
+	// ChangeState, ChangeID and ChangeForm describe an amount-change
+	// entry: its state, its ID ("chg_" and the Seq of its first entry)
+	// and how the host asked. Delta is the signed change of the hold
+	// (Amount is its absolute value) and Total the authorized amount the
+	// change leads to.
+	ChangeState    ActionState      `json:",omitzero"`
+	ChangeID       string           `json:",omitzero"`
+	ChangeForm     AmountChangeForm `json:",omitzero"`
+	Delta          int64            `json:",omitzero"`
+	Total          int64            `json:",omitzero"`
+	ProviderRef    string           `json:",omitzero"` // the provider's own ID for the action, if the host gave it
+	Amount         int64            `json:",omitzero"`
+	At             time.Time        `json:",omitzero"`
+	IdempotencyKey string           `json:",omitzero"`
+	Reference      string           `json:",omitzero"` // the caller's reference, such as a shipment ID
+	Reason         Reason           `json:",omitzero"`
 }

@@ -36,6 +36,10 @@ type CreateRequest struct {
 	CancelDelay time.Duration
 	// ExpiryAction: the policy's when empty.
 	ExpiryAction ExpiryAction
+	// AuthorizationType: AuthorizationFinal when empty, or
+	// AuthorizationEstimated for a hold whose amount may change later
+	// (Policy.AmountChangeTypes).
+	AuthorizationType AuthorizationType
 
 	IdempotencyKey string
 }
@@ -79,6 +83,14 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*Result, error
 	if _, ok := s.policies[policy]; !ok {
 		return nil, bad(fmt.Errorf("%q is not registered with this service: %w", truncate(policy, MaxIDLen), ErrUnknownPolicy))
 	}
+	authType := req.AuthorizationType
+	switch authType {
+	case "":
+		authType = AuthorizationFinal
+	case AuthorizationFinal, AuthorizationEstimated:
+	default:
+		return nil, bad(fmt.Errorf("authorization type %q is neither final nor estimated: %w", truncate(string(authType), 32), ErrInvalidArgument))
+	}
 	p := s.policies[policy]
 	sched, err := p.checkSchedule(req)
 	if err != nil {
@@ -87,6 +99,9 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*Result, error
 	f := newFingerprint(op).str(req.ID).str(req.Reference).str(string(cur)).int(amount).str(policy).
 		str(string(sched.CaptureMode)).int(int64(sched.CaptureDelay)).str(string(sched.CancelMode)).
 		int(int64(sched.CancelDelay)).str(string(sched.ExpiryAction))
+	if authType != AuthorizationFinal {
+		f = f.str(string(authType)) // the default leaves the fingerprints of older requests as they were
+	}
 	keys := make([]string, 0, len(req.Metadata))
 	for k := range req.Metadata {
 		keys = append(keys, k)
@@ -107,7 +122,7 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*Result, error
 		}
 		ch.a = &Authorization{
 			ID: id, MerchantID: req.MerchantID, Reference: req.Reference, Metadata: md,
-			Currency: cur, Policy: policy, Phase: PhaseCreated, Requested: amount,
+			Currency: cur, Policy: policy, Phase: PhaseCreated, AuthorizationType: authType, Requested: amount,
 			CreatedAt: ch.now, Version: 1,
 			CaptureMode: sched.CaptureMode, CaptureDelay: sched.CaptureDelay,
 			CancelMode: sched.CancelMode, CancelDelay: sched.CancelDelay, ExpiryAction: sched.ExpiryAction,

@@ -20,6 +20,10 @@ const (
 	OutcomeCapture OutcomeKind = "capture"
 	OutcomeVoid    OutcomeKind = "void"
 	OutcomeRefund  OutcomeKind = "refund"
+	// OutcomeAmountChange: an amount change of the hold (incremental or
+	// decremental authorization). Succeeded means approved, failed
+	// declined; Amount, if given, is the new authorized total.
+	OutcomeAmountChange OutcomeKind = "amount_change"
 )
 
 // OutcomeState is what the provider reports of an action.
@@ -37,14 +41,15 @@ type OutcomeEffect string
 
 // The effects of an outcome.
 const (
-	// EffectSettled: the outcome settled a pending two-phase capture, void
-	// or refund (as ConfirmCapture, FailCapture, ConfirmVoid, FailVoid,
-	// ConfirmRefund or FailRefund do).
+	// EffectSettled: the outcome settled a pending two-phase capture,
+	// void, refund or amount change (as ConfirmCapture, FailCapture,
+	// ConfirmVoid, FailVoid, ConfirmRefund, FailRefund,
+	// ConfirmAmountChange or DeclineAmountChange do).
 	EffectSettled OutcomeEffect = "settled"
 	// EffectRecorded: no action was recorded under the reference (the
 	// host called the provider and never recorded it); the succeeded
-	// outcome was recorded as the direct capture, void or refund it
-	// reports.
+	// outcome was recorded as the direct capture, void, refund or amount
+	// change it reports.
 	EffectRecorded OutcomeEffect = "recorded"
 	// EffectReplayed: the action was already recorded with this outcome
 	// (a repeated delivery). Nothing changed; Result.Replayed is set and
@@ -57,14 +62,15 @@ const (
 	EffectIgnored OutcomeEffect = "ignored"
 )
 
-// OutcomeRequest reports what the provider did with a capture, void or refund, as
-// its webhook or status API tells it, in whatever order those arrive.
+// OutcomeRequest reports what the provider did with a capture, void,
+// refund or amount change, as its webhook or status API tells it, in
+// whatever order those arrive.
 type OutcomeRequest struct {
 	MerchantID string
 	// ProviderRef is the provider's own ID for the action (its capture,
-	// void or refund ID), as the host gave it to BeginCapture, BeginVoid,
-	// BeginRefund, Capture, Void or Refund, or as it is to be recorded.
-	// Required.
+	// void, refund or adjustment ID), as the host gave it to BeginCapture,
+	// BeginVoid, BeginRefund, BeginAmountChange, Capture, Void, Refund or
+	// ChangeAmount, or as it is to be recorded. Required.
 	ProviderRef string
 	Kind        OutcomeKind
 	Outcome     OutcomeState
@@ -75,7 +81,10 @@ type OutcomeRequest struct {
 	// a pending capture must report its reserved amount, or zero; a void
 	// may report less than it reserved (ConfirmVoid's Released). A
 	// succeeded capture not yet recorded needs it; a succeeded void not
-	// yet recorded without it releases everything open.
+	// yet recorded without it releases everything open. For an amount
+	// change it is the new authorized total: a pending change's must be
+	// the total it asked for, and a succeeded change not yet recorded
+	// needs it.
 	Amount decimal.Decimal
 	// Currency, if set, must be the authorization's.
 	Currency string
@@ -85,7 +94,7 @@ type OutcomeRequest struct {
 	// must name the same authorization.
 	AuthorizationID string
 	// ActionID names the action by the ID the library gave it
-	// (Entry.CaptureID, Entry.VoidID or Entry.RefundID), for an action begun before the
+	// (Entry.CaptureID, Entry.VoidID, Entry.RefundID or Entry.ChangeID), for an action begun before the
 	// provider gave its ID: the settlement then records ProviderRef.
 	ActionID string
 	// Final applies to a capture not yet recorded, as CaptureRequest.Final.
@@ -131,9 +140,9 @@ func OutcomeKey(providerRef string, kind OutcomeKind, outcome OutcomeState) stri
 	return outcomeKeyPrefix + string(kind) + ":" + string(outcome) + ":" + hex.EncodeToString(sum[:20])
 }
 
-// RecordOutcome records a provider's outcome for a capture, void or refund, found
-// by its provider reference (or ActionID), whatever the order outcomes
-// arrive in:
+// RecordOutcome records a provider's outcome for a capture, void, refund
+// or amount change, found by its provider reference (or ActionID),
+// whatever the order outcomes arrive in:
 //
 //   - a pending action is settled: a success confirms it, a failure fails
 //     it (EffectSettled);
@@ -142,8 +151,8 @@ func OutcomeKey(providerRef string, kind OutcomeKind, outcome OutcomeState) stri
 //   - an action settled with the other outcome, or of the other kind, is
 //     ErrOutcomeConflict, whose *Error names both;
 //   - a success for an action not yet recorded (the host crashed after
-//     calling the provider) is recorded as the direct capture or void it
-//     reports (EffectRecorded), unless an action of its kind is pending
+//     calling the provider) is recorded as the direct capture, void or
+//     amount change it reports (EffectRecorded), unless an action of its kind is pending
 //     without a provider reference (it may be that one: ErrOutcomeConflict,
 //     asking for ActionID); a failure for one moved no money and changes
 //     nothing (EffectIgnored);
@@ -191,8 +200,9 @@ func checkOutcome(req OutcomeRequest) error {
 	if err := checkText("provider reference", req.ProviderRef, MaxReferenceLen); err != nil {
 		return err
 	}
-	if req.Kind != OutcomeCapture && req.Kind != OutcomeVoid && req.Kind != OutcomeRefund {
-		return fmt.Errorf("kind %q is not capture, void or refund: %w", truncate(string(req.Kind), 16), ErrInvalidArgument)
+	if req.Kind != OutcomeCapture && req.Kind != OutcomeVoid && req.Kind != OutcomeRefund &&
+		req.Kind != OutcomeAmountChange {
+		return fmt.Errorf("kind %q is not capture, void, refund or amount_change: %w", truncate(string(req.Kind), 16), ErrInvalidArgument)
 	}
 	if req.CaptureID != "" {
 		if req.Kind != OutcomeRefund {
@@ -307,7 +317,11 @@ func (s *Service) recordOutcome(ctx context.Context, req OutcomeRequest, key str
 			return nil, false, reject(ErrOutcomeConflict, id, "the provider reports %s %s %s; it was recorded as %s under %s (entry %d)",
 				what, quoteRef(req.ProviderRef), req.Outcome, st.outcome, quoteRef(st.entry.ProviderRef), st.entry.Seq)
 		}
-		if err := checkReported(a, req, st.entry.Amount, "recorded"); err != nil {
+		have := st.entry.Amount
+		if st.kind == OutcomeAmountChange {
+			have = st.entry.Total
+		}
+		if err := checkReported(a, req, have, "recorded"); err != nil {
 			return nil, false, reject(ErrOutcomeConflict, id, "%s %s: %v", what, quoteRef(req.ProviderRef), err)
 		}
 		return &OutcomeResult{Result: Result{Authorization: a, Entry: st.entry, Replayed: true}, Effect: EffectReplayed}, false, nil
@@ -327,7 +341,8 @@ func (s *Service) recordOutcome(ctx context.Context, req OutcomeRequest, key str
 		// would count it twice.
 		return nil, false, reject(ErrOutcomeConflict, a.ID, "%s %s is pending without a provider reference; if the provider's %s "+
 			"is that action name it with ActionID, else record it with %s", req.Kind, id, quoteRef(req.ProviderRef),
-			map[OutcomeKind]string{OutcomeCapture: "Capture", OutcomeVoid: "Void", OutcomeRefund: "Refund"}[req.Kind])
+			map[OutcomeKind]string{OutcomeCapture: "Capture", OutcomeVoid: "Void", OutcomeRefund: "Refund",
+				OutcomeAmountChange: "ChangeAmount"}[req.Kind])
 	}
 	r, err := s.recordDirect(ctx, req, a, key)
 	if errors.Is(err, ErrVersionConflict) {
@@ -350,7 +365,8 @@ func quoteRef(ref string) string {
 	return fmt.Sprintf("%q", truncate(ref, 64))
 }
 
-// findPending finds the pending capture or void the outcome names: by
+// findPending finds the pending capture, void or amount change the
+// outcome names: by
 // ActionID if given, else by provider reference.
 func findPending(a *Authorization, req OutcomeRequest) (kind OutcomeKind, id string, reserved int64, ok bool) {
 	match := func(actionID, ref string) bool {
@@ -374,6 +390,9 @@ func findPending(a *Authorization, req OutcomeRequest) (kind OutcomeKind, id str
 			return OutcomeRefund, pr.ID, pr.Amount, true
 		}
 	}
+	if pc := a.PendingAmountChange; pc != nil && match(pc.ID, pc.ProviderRef) {
+		return OutcomeAmountChange, pc.ID, pc.Total, true
+	}
 	return "", "", 0, false
 }
 
@@ -393,6 +412,12 @@ func unnamedPending(a *Authorization, kind OutcomeKind) (string, bool) {
 			if pr.ProviderRef == "" {
 				return pr.ID, true
 			}
+		}
+		return "", false
+	}
+	if kind == OutcomeAmountChange {
+		if pc := a.PendingAmountChange; pc != nil && pc.ProviderRef == "" {
+			return pc.ID, true
 		}
 		return "", false
 	}
@@ -426,6 +451,12 @@ func findSettled(log []Entry, req OutcomeRequest) (settled, bool) {
 	var st settled
 	found := false
 	for _, e := range log {
+		if e.Kind == EntryAmountChange {
+			if req.ActionID != "" && e.ChangeID == req.ActionID || req.ActionID == "" && e.ProviderRef == req.ProviderRef {
+				return settledChange(log, e.ChangeID)
+			}
+			continue
+		}
 		if e.Kind != EntryCapture && e.Kind != EntryVoid && e.Kind != EntryRefund {
 			continue
 		}
@@ -503,6 +534,23 @@ func findSettled(log []Entry, req OutcomeRequest) (settled, bool) {
 	return st, true
 }
 
+// settledChange finds the entry that settled the amount change id: its
+// succeeded or failed entry.
+func settledChange(log []Entry, id string) (settled, bool) {
+	for _, e := range log {
+		if e.Kind != EntryAmountChange || e.ChangeID != id {
+			continue
+		}
+		switch e.ChangeState {
+		case ActionSucceeded:
+			return settled{kind: OutcomeAmountChange, id: id, outcome: OutcomeSucceeded, entry: e}, true
+		case ActionFailed:
+			return settled{kind: OutcomeAmountChange, id: id, outcome: OutcomeFailed, entry: e}, true
+		}
+	}
+	return settled{}, false
+}
+
 // checkReported checks the amount an outcome reports against what the
 // library has (what = "reserved" or "recorded"): zero means as recorded.
 func checkReported(a *Authorization, req OutcomeRequest, have int64, what string) error {
@@ -530,6 +578,21 @@ func (s *Service) settleOutcome(ctx context.Context, req OutcomeRequest, a *Auth
 	if req.Currency != "" && req.Currency != string(a.Currency) {
 		return nil, &Error{Op: opRecordOutcome, MerchantID: req.MerchantID, AuthorizationID: a.ID, Status: a.Status(),
 			Err: ErrCurrencyMismatch, Detail: fmt.Sprintf("%s given, the authorization is in %s", truncate(req.Currency, 16), a.Currency)}
+	}
+	if req.Kind == OutcomeAmountChange {
+		op := CmdDeclineAmountChange
+		sc := SettleAmountChangeRequest{MerchantID: req.MerchantID, ID: a.ID, ChangeID: actionID, ProviderRef: req.ProviderRef,
+			IdempotencyKey: key}
+		if req.Outcome == OutcomeSucceeded {
+			op = CmdConfirmAmountChange
+			if err := checkReported(a, req, reserved, "asked for"); err != nil {
+				return nil, &Error{Op: opRecordOutcome, MerchantID: req.MerchantID, AuthorizationID: a.ID, Status: a.Status(),
+					Err: ErrOutcomeConflict, Detail: fmt.Sprintf("amount change %s %s: %v", actionID, quoteRef(req.ProviderRef), err)}
+			}
+		} else {
+			sc.Reason = req.Reason
+		}
+		return s.settleAmountChange(ctx, op, sc)
 	}
 	if req.Kind == OutcomeCapture {
 		op := CmdFailCapture
@@ -596,6 +659,19 @@ func (s *Service) recordDirect(ctx context.Context, req OutcomeRequest, a *Autho
 		o := refundOrder{amount: req.Amount, currency: req.Currency, captureID: req.CaptureID, providerRef: req.ProviderRef}
 		return s.runRefund(ctx, &command{op: CmdRefund, merchant: req.MerchantID, id: a.ID, key: key, print: uint64(f)}, o, a.Version)
 	}
+	if req.Kind == OutcomeAmountChange {
+		if req.Amount.IsZero() {
+			return nil, &Error{Op: string(CmdChangeAmount), MerchantID: req.MerchantID, AuthorizationID: a.ID, Status: a.Status(),
+				Err: ErrInvalidAmount, Detail: fmt.Sprintf("an amount change not yet recorded needs the new total the provider approved (%s)",
+					quoteRef(req.ProviderRef))}
+		}
+		cr := AmountChangeRequest{MerchantID: req.MerchantID, ID: a.ID, Total: req.Amount, Currency: req.Currency,
+			ProviderRef: req.ProviderRef}
+		f := newFingerprint(CmdChangeAmount).str(a.ID).str(string(AmountChangeTotal)).amount(cr.Total).amount(cr.Delta).
+			str(cr.Currency).bool(false).str("").str("").opt(cr.ProviderRef)
+		return s.run(ctx, &command{op: CmdChangeAmount, merchant: req.MerchantID, id: a.ID, key: key, print: uint64(f), found: found},
+			func(ch *change) error { return s.applyAmountChange(ch, CmdChangeAmount, AmountChangeTotal, cr) })
+	}
 	if req.Kind == OutcomeCapture {
 		if req.Amount.IsZero() {
 			return nil, &Error{Op: string(CmdCapture), MerchantID: req.MerchantID, AuthorizationID: a.ID, Status: a.Status(),
@@ -654,15 +730,15 @@ type UnsettledRequest struct {
 	Limit int
 }
 
-// UnsettledAction is a two-phase capture, void or refund the provider has not
-// been reported to have settled: the host asks its provider and records
-// the answer with RecordOutcome (or ConfirmCapture, FailVoid, ...).
+// UnsettledAction is a two-phase capture, void, refund or amount change
+// the provider has not been reported to have settled: the host asks its
+// provider and records the answer with RecordOutcome (or ConfirmCapture, FailVoid, ...).
 type UnsettledAction struct {
 	MerchantID      string
 	AuthorizationID string
-	ActionID        string // the capture, void or refund ID (Entry.CaptureID, Entry.VoidID, Entry.RefundID)
+	ActionID        string // the action's ID (Entry.CaptureID, Entry.VoidID, Entry.RefundID, Entry.ChangeID)
 	Kind            OutcomeKind
-	Amount          int64 // minor units of Currency the action still reserves
+	Amount          int64 // minor units of Currency the action still reserves (for an increase, 0)
 	Currency        Currency
 	ProviderRef     string    // the provider's ID for it, if the host gave one
 	Key             string    // for a Scheduler's action: the idempotency key the provider got (ProviderKey)
@@ -715,6 +791,9 @@ func (s *Service) Unsettled(ctx context.Context, req UnsettledRequest) ([]Unsett
 		for _, pr := range a.PendingRefunds {
 			add(OutcomeRefund, pr.ID, pr.Amount, pr.ProviderRef, "", false, pr.BegunAt)
 		}
+		if pc := a.PendingAmountChange; pc != nil {
+			add(OutcomeAmountChange, pc.ID, max(-pc.Delta, 0), pc.ProviderRef, "", false, pc.BegunAt)
+		}
 	}
 	slices.SortStableFunc(out, func(x, y UnsettledAction) int { return x.BegunAt.Compare(y.BegunAt) })
 	if len(out) > req.Limit {
@@ -748,6 +827,11 @@ func pendingSince(a *Authorization) time.Time {
 	}
 	for _, pr := range a.PendingRefunds {
 		if b := begunAt(a, pr.BegunAt); t.IsZero() || b.Before(t) {
+			t = b
+		}
+	}
+	if pc := a.PendingAmountChange; pc != nil {
+		if b := begunAt(a, pc.BegunAt); t.IsZero() || b.Before(t) {
 			t = b
 		}
 	}

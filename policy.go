@@ -245,6 +245,22 @@ func (p *Policy) compile() (map[Currency]int64, error) {
 	if p.RefundWindow > maxRefundWindow {
 		return nil, bad("RefundWindow %s exceeds %s", p.RefundWindow, maxRefundWindow)
 	}
+	changes := p.IncrementalAuthorization || p.DecrementalAuthorization
+	if p.MaxAmountChangeAttempts < 0 {
+		return nil, bad("MaxAmountChangeAttempts %d is negative", p.MaxAmountChangeAttempts)
+	}
+	if p.AmountChangeValidity < 0 || p.AmountChangeValidity > maxValidity {
+		return nil, bad("AmountChangeValidity %s must be between 0 and %s", p.AmountChangeValidity, maxValidity)
+	}
+	for _, t := range p.AmountChangeTypes {
+		if t != AuthorizationFinal && t != AuthorizationEstimated {
+			return nil, bad("unknown authorization type %q in AmountChangeTypes", t)
+		}
+	}
+	if !changes && (len(p.AmountChangeTypes) > 0 || p.AmountChangeBeforeCapture || p.MaxAmountChangeAttempts > 0 ||
+		p.AmountChangeValidity > 0) {
+		return nil, bad("amount-change settings without IncrementalAuthorization or DecrementalAuthorization")
+	}
 	mins := make(map[Currency]int64, len(p.MinCapture))
 	for c, s := range p.MinCapture {
 		d, err := decimal.NewFromString(s)

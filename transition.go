@@ -24,6 +24,11 @@ const (
 	CmdFailRefund     Command = "fail_refund"
 	CmdExpire         Command = "expire"
 	CmdSchedule       Command = "schedule" // the scheduler claims or reschedules an action
+
+	CmdChangeAmount        Command = "change_amount"
+	CmdBeginAmountChange   Command = "begin_amount_change"
+	CmdConfirmAmountChange Command = "confirm_amount_change"
+	CmdDeclineAmountChange Command = "decline_amount_change"
 )
 
 // transition is one edge of the state machine: Command, accepted in From,
@@ -70,6 +75,14 @@ var transitions = []transition{
 	{StatusAuthorized, CmdCancel, StatusVoided},
 	{StatusAuthorized, CmdExpire, StatusExpired},
 	{StatusAuthorized, CmdSchedule, StatusAuthorized},
+	{StatusAuthorized, CmdChangeAmount, StatusAuthorized},
+	{StatusAuthorized, CmdBeginAmountChange, StatusAuthorized},
+	{StatusAuthorized, CmdConfirmAmountChange, StatusAuthorized},
+	{StatusAuthorized, CmdConfirmAmountChange, StatusVoided},  // a decrease took the last of it
+	{StatusAuthorized, CmdConfirmAmountChange, StatusExpired}, // an increase approved after the hold lapsed
+	{StatusAuthorized, CmdDeclineAmountChange, StatusAuthorized},
+	{StatusAuthorized, CmdDeclineAmountChange, StatusVoided},
+	{StatusAuthorized, CmdDeclineAmountChange, StatusExpired},
 
 	{StatusPartiallyCaptured, CmdCapture, StatusPartiallyCaptured},
 	{StatusPartiallyCaptured, CmdCapture, StatusCaptured},
@@ -93,6 +106,12 @@ var transitions = []transition{
 	{StatusPartiallyCaptured, CmdExpire, StatusPartiallyCaptured},
 	{StatusPartiallyCaptured, CmdExpire, StatusCaptured},
 	{StatusPartiallyCaptured, CmdSchedule, StatusPartiallyCaptured},
+	{StatusPartiallyCaptured, CmdChangeAmount, StatusPartiallyCaptured},
+	{StatusPartiallyCaptured, CmdBeginAmountChange, StatusPartiallyCaptured},
+	{StatusPartiallyCaptured, CmdConfirmAmountChange, StatusPartiallyCaptured},
+	{StatusPartiallyCaptured, CmdConfirmAmountChange, StatusCaptured},
+	{StatusPartiallyCaptured, CmdDeclineAmountChange, StatusPartiallyCaptured},
+	{StatusPartiallyCaptured, CmdDeclineAmountChange, StatusCaptured},
 
 	// Refunds change the refund ledger only, never the hold: each leaves
 	// the status as it was. They are accepted once something may have

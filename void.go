@@ -57,7 +57,7 @@ func (s *Service) Void(ctx context.Context, req VoidRequest) (*Result, error) {
 	return s.run(ctx, cmd, fn)
 }
 
-// directByRef runs a direct capture or void (kind) that names the
+// directByRef runs a direct capture, void or amount change (kind) that names the
 // provider's reference for it. If the log already records that action as
 // done (its webhook, through RecordOutcome, came first), the command is a
 // replay of that record: the provider did it once. Otherwise the write is
@@ -112,6 +112,8 @@ func (s *Service) doneByRef(ctx context.Context, cmd *command, ref string, kind 
 			done = e.VoidState == "" || e.VoidState == ActionSucceeded
 		case EntryRefund:
 			done = e.RefundState == ActionSucceeded
+		case EntryAmountChange:
+			done = e.ChangeState == ActionSucceeded
 		}
 		if e.Kind == kind && e.ProviderRef == ref && done {
 			return e, true, nil

@@ -78,6 +78,10 @@ func fillValue(t *testing.T, v reflect.Value, n *int) {
 			m.SetMapIndex(reflect.ValueOf("k"+strconv.Itoa(*n)), reflect.ValueOf("v"))
 			m.SetMapIndex(reflect.ValueOf("k"), reflect.ValueOf(""))
 			f.Set(m)
+		case f.Kind() == reflect.Pointer && f.Type().Elem().Kind() == reflect.Struct:
+			p := reflect.New(f.Type().Elem())
+			fillValue(t, p.Elem(), n)
+			f.Set(p)
 		case f.Kind() == reflect.Slice && f.Type().Elem().Kind() == reflect.Struct:
 			s := reflect.MakeSlice(f.Type(), 2, 2)
 			for j := range 2 {
@@ -124,6 +128,10 @@ func wantAuth(a *authcapture.Authorization) authcapture.Authorization {
 	}
 	for i := range c.PendingVoids {
 		c.PendingVoids[i] = utcAll(c.PendingVoids[i])
+	}
+	if c.PendingAmountChange != nil {
+		pc := utcAll(*c.PendingAmountChange)
+		c.PendingAmountChange = &pc
 	}
 	return c
 }
@@ -302,11 +310,13 @@ func TestNothingAliases(t *testing.T) {
 	want := wantAuth(w.Authorization)
 	w.Authorization.Metadata["k"] = "changed"
 	w.Authorization.PendingCaptures[0].Amount = -1
+	w.Authorization.PendingAmountChange.Total = -1
 	got, err := s.Get(ctx, "m1", "a1")
 	require.NoError(t, err)
 	require.Equal(t, want, wantAuth(got))
 	got.Metadata["k"] = "changed"
 	got.PendingCaptures[0].Amount = -1
+	got.PendingAmountChange.Total = -1
 	again, err := s.Get(ctx, "m1", "a1")
 	require.NoError(t, err)
 	require.Equal(t, want, wantAuth(again))

@@ -32,6 +32,7 @@ var boundaryContractTests = []contractTest{
 	{"RefundsOfAClosedAuthorizationAreIndexedListedAndSettled", testRefundsOfClosed},
 	{"ConcurrentRefundsNeverExceedTheirCaptureNorTheTotal", testConcurrentRefunds},
 	{"ARefundWrittenAfterTheLogWasReadIsSeen", testRefundAfterLogRead},
+	{"AmountChangesAreIndexedListedAndSettledByOutcome", testAmountChangeThroughService},
 }
 
 // withRef returns w with ref as the provider reference of its entry.
@@ -471,4 +472,53 @@ func testRefundAfterLogRead(t *testing.T, s authcapture.Store) {
 	assert.ErrorIs(t, err, authcapture.ErrExceedsRefundable, "1000 of the capture's 3000 is left")
 	a := checkStored(t, s, "m1", "auth-1")
 	assert.Equal(t, int64(2000), a.Refunded)
+}
+
+// testAmountChangeThroughService: a decrease in flight is listed as
+// unsettled and reserves its amount, its provider reference finds the
+// authorization, and its outcome settles it once; an approved increase the
+// host never recorded is recorded from its outcome.
+func testAmountChangeThroughService(t *testing.T, s authcapture.Store) {
+	ctx := testContext(t)
+	clock := clocktest.New(epoch)
+	svc := newService(t, s, clock)
+	approveUnder(t, svc, linPolicy.Name, "m1", "auth-1", 10000)
+	r, err := svc.BeginAmountChange(ctx, authcapture.AmountChangeRequest{MerchantID: "m1", ID: "auth-1", Total: usd(6000),
+		ProviderRef: "adj_A", IdempotencyKey: "begin-change"})
+	require.NoError(t, err)
+	assert.Equal(t, int64(4000), r.Authorization.PendingDecrement)
+	assert.Equal(t, int64(6000), r.Authorization.Open())
+	a, err := svc.FindByProviderRef(ctx, "m1", "adj_A")
+	require.NoError(t, err)
+	assert.Equal(t, "auth-1", a.ID)
+	clock.Advance(time.Minute)
+	list, err := svc.Unsettled(ctx, authcapture.UnsettledRequest{OlderThan: time.Minute, Limit: 10})
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+	assert.Equal(t, authcapture.OutcomeAmountChange, list[0].Kind)
+	assert.Equal(t, r.Entry.ChangeID, list[0].ActionID)
+	assert.Equal(t, int64(4000), list[0].Amount)
+
+	out := authcapture.OutcomeRequest{MerchantID: "m1", ProviderRef: "adj_A", Kind: authcapture.OutcomeAmountChange,
+		Outcome: authcapture.OutcomeSucceeded, Amount: usd(6000)}
+	o, err := svc.RecordOutcome(ctx, out)
+	require.NoError(t, err)
+	assert.Equal(t, authcapture.EffectSettled, o.Effect)
+	assert.Equal(t, int64(6000), o.Authorization.Authorized)
+	again, err := svc.RecordOutcome(ctx, out)
+	require.NoError(t, err)
+	assert.Equal(t, authcapture.EffectReplayed, again.Effect)
+	list, err = svc.Unsettled(ctx, authcapture.UnsettledRequest{Limit: 10})
+	require.NoError(t, err)
+	assert.Empty(t, list)
+
+	o, err = svc.RecordOutcome(ctx, authcapture.OutcomeRequest{MerchantID: "m1", AuthorizationID: "auth-1", ProviderRef: "adj_B",
+		Kind: authcapture.OutcomeAmountChange, Outcome: authcapture.OutcomeSucceeded, Amount: usd(12000)})
+	require.NoError(t, err)
+	assert.Equal(t, authcapture.EffectRecorded, o.Effect)
+	b := checkStored(t, s, "m1", "auth-1")
+	assert.Equal(t, int64(12000), b.Authorized)
+	assert.Equal(t, int64(12000), b.Requested, "authorized <= requested")
+	assert.Equal(t, 2, b.AmountChanges)
+	assert.Equal(t, 2, b.AmountChangeAttempts)
 }

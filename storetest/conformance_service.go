@@ -36,7 +36,7 @@ var serviceContractTests = []contractTest{
 func newService(t *testing.T, s authcapture.Store, clock authcapture.Clock) *authcapture.Service {
 	t.Helper()
 	svc, err := authcapture.New(s, &authcapture.Options{Clock: clock, MaxRetries: 10_000,
-		Policies: []authcapture.Policy{overcapturing}})
+		Policies: []authcapture.Policy{overcapturing, linPolicy}})
 	require.NoError(t, err)
 	return svc
 }

@@ -204,7 +204,64 @@ func pendingSince(a *authcapture.Authorization) time.Time {
 			t = pr.BegunAt
 		}
 	}
+	if pc := a.PendingAmountChange; pc != nil && (t.IsZero() || pc.BegunAt.Before(t)) {
+		t = pc.BegunAt
+	}
 	return t
+}
+
+// changeEvent sets the amount-change fields of w's event from its entry.
+func changeEvent(w *authcapture.Write, before, after int64) *authcapture.Write {
+	e, ev := w.Entries[0], &w.Events[0]
+	ev.ChangeID, ev.ChangeForm, ev.Delta, ev.ProviderRef = e.ChangeID, e.ChangeForm, e.Delta, e.ProviderRef
+	ev.PreviousAuthorized, ev.Authorized = before, after
+	return w
+}
+
+// beganChange returns the write that begins a two-phase amount change of
+// delta, asked for as a delta, with the provider's reference for it: a
+// decrease reserves its amount.
+func beganChange(prev *authcapture.Authorization, key string, delta int64) *authcapture.Write {
+	id := fmt.Sprintf("chg-%d", prev.Version+1)
+	total := prev.Authorized + delta
+	return changeEvent(build(prev, key, authcapture.Entry{Kind: authcapture.EntryAmountChange, ChangeState: authcapture.ActionPending,
+		ChangeID: id, ChangeForm: authcapture.AmountChangeDelta, Delta: delta, Total: total, Amount: max(delta, -delta),
+		ProviderRef: "pchg_" + id}, authcapture.EventAmountChangePending,
+		func(a *authcapture.Authorization, at time.Time) {
+			a.AmountChangeAttempts++
+			a.PendingDecrement += max(-delta, 0)
+			a.PendingAmountChange = &authcapture.PendingAmountChange{ID: id, Form: authcapture.AmountChangeDelta, Delta: delta,
+				Total: total, ProviderRef: "pchg_" + id, BegunAt: at}
+		}), prev.Authorized, total)
+}
+
+// declinedChange returns the write that declines the pending amount
+// change: a decrease's reservation returns to open.
+func declinedChange(prev *authcapture.Authorization, key string) *authcapture.Write {
+	pc := *prev.PendingAmountChange
+	return changeEvent(build(prev, key, authcapture.Entry{Kind: authcapture.EntryAmountChange, ChangeState: authcapture.ActionFailed,
+		ChangeID: pc.ID, ChangeForm: pc.Form, Delta: pc.Delta, Total: pc.Total, Amount: max(pc.Delta, -pc.Delta),
+		ProviderRef: pc.ProviderRef, Reason: "issuer_declined"}, authcapture.EventAmountChangeDeclined,
+		func(a *authcapture.Authorization, _ time.Time) {
+			a.PendingDecrement -= max(-pc.Delta, 0)
+			a.PendingAmountChange = nil
+		}), prev.Authorized, pc.Total)
+}
+
+// changedAmount returns the write of a direct, approved amount change to
+// total, asked for as the new total: an increase raises Requested with it.
+func changedAmount(prev *authcapture.Authorization, key string, total int64) *authcapture.Write {
+	id := fmt.Sprintf("chg-%d", prev.Version+1)
+	delta := total - prev.Authorized
+	return changeEvent(build(prev, key, authcapture.Entry{Kind: authcapture.EntryAmountChange, ChangeState: authcapture.ActionSucceeded,
+		ChangeID: id, ChangeForm: authcapture.AmountChangeTotal, Delta: delta, Total: total, Amount: max(delta, -delta)},
+		authcapture.EventAmountChanged,
+		func(a *authcapture.Authorization, _ time.Time) {
+			a.AmountChangeAttempts++
+			a.AmountChanges++
+			a.Authorized = total
+			a.Requested = max(a.Requested, total)
+		}), prev.Authorized, total)
 }
 
 func fingerprintOf(s string) uint64 {
@@ -473,8 +530,10 @@ func confirmed(prev *authcapture.Authorization, key string) *authcapture.Write {
 
 // writeEveryField writes a history of one authorization that, between its
 // writes, sets every field of the authorization, its entries, events and
-// idempotency records: create, authorize with schedules, capture (after a
-// failed scheduled attempt), refund part of it and begin a refund of more, void part, begin a final capture, begin and
+// idempotency records: create, authorize an estimated hold with
+// schedules, capture (after a failed scheduled attempt), refund part of it
+// and begin a refund of more, begin a decrease of the hold and decline it,
+// raise the hold, void part, begin a final capture, begin and
 // confirm a two-phase void of part of the rest (which lets go of the hold),
 // expire with the capture pending, confirm it. It calls after (if not nil) after each
 // write, and returns the writes.
@@ -497,18 +556,19 @@ func writeEveryField(t *testing.T, s authcapture.Store, merchant, id string, aft
 	sch.ExpiryAction = authcapture.ExpiryRelease
 	sch.CaptureAt, sch.CancelAt = sch.AuthorizedAt.Add(sch.CaptureDelay), sch.AuthorizedAt.Add(sch.CancelDelay)
 	sch.NextDue = sch.CaptureAt
+	sch.AuthorizationType = authcapture.AuthorizationEstimated
 	next(w)
 	w = captured(a, id+"-capture", 1000)
 	w.Authorization.CaptureFailures = 1
 	w.Authorization.CaptureAt, w.Authorization.CancelAt = time.Time{}, time.Time{}
 	w.Authorization.NextDue = w.Authorization.ExpiresAt
-	w.Authorization.PendingDecrement = 200 // a decrease of the hold in flight
 	next(w)
 	next(refunded(a, id+"-refund", 300))
 	next(beganRefund(a, id+"-begin-refund", w.Entries[0].CaptureID, 100))
-	w = voided(a, id+"-void", 500)
-	w.Authorization.PendingDecrement = 0 // the provider declined it
-	next(w)
+	next(beganChange(a, id+"-begin-change", -200)) // a decrease of the hold in flight
+	next(declinedChange(a, id+"-decline-change"))
+	next(changedAmount(a, id+"-change", a.Authorized+500)) // an approved increase
+	next(voided(a, id+"-void", 500))
 	w = beganCapture(a, id+"-begin", 2500)
 	w.Authorization.PendingCaptures[0].Final = true
 	w.Authorization.PendingCaptures[0].ProviderRef = "pc_" + w.Authorization.PendingCaptures[0].ID

@@ -61,7 +61,7 @@ var linOvercapture = linConfig{clients: 8, opsEach: 14, authorized: 5000, maxAmo
 
 func (cfg linConfig) policyOf() authcapture.Policy {
 	if cfg.policy.Name == "" {
-		return authcapture.DefaultPolicy
+		return linPolicy
 	}
 	return cfg.policy
 }
@@ -140,6 +140,8 @@ func perform(ctx context.Context, svc *authcapture.Service, merchant, id string,
 		r, err = performVoid(ctx, svc, merchant, id, in)
 	case linRefund, linBeginRefund, linConfirmRefund, linFailRefund:
 		r, err = performRefund(ctx, svc, merchant, id, in)
+	case linChange, linBeginChange, linConfirmChange, linDeclineChange:
+		r, err = performChange(ctx, svc, merchant, id, in)
 	default:
 		panic("storetest: perform " + in.Kind.String())
 	}
@@ -155,6 +157,9 @@ func perform(ctx context.Context, svc *authcapture.Service, merchant, id string,
 	}
 	if (in.Kind == linCapture || in.Kind == linFinalCapture) && out.Outcome == linOK {
 		out.CaptureID = r.Entry.CaptureID
+	}
+	if in.Kind == linBeginChange && out.Outcome == linOK {
+		out.VoidID = r.Entry.ChangeID
 	}
 	return out
 }
@@ -175,6 +180,23 @@ func performRefund(ctx context.Context, svc *authcapture.Service, merchant, id s
 	}
 	return svc.FailRefund(ctx, authcapture.SettleRefundRequest{MerchantID: merchant, ID: id, RefundID: in.RefundID,
 		Reason: "declined", IdempotencyKey: in.Key})
+}
+
+// performChange issues an amount change: recorded as approved, begun,
+// confirmed or declined.
+func performChange(ctx context.Context, svc *authcapture.Service, merchant, id string, in linInput) (*authcapture.Result, error) {
+	req := authcapture.AmountChangeRequest{MerchantID: merchant, ID: id, Delta: usd(in.Delta), IdempotencyKey: in.Key}
+	settle := authcapture.SettleAmountChangeRequest{MerchantID: merchant, ID: id, ChangeID: in.ChangeID, IdempotencyKey: in.Key}
+	switch in.Kind {
+	case linChange:
+		return svc.ChangeAmount(ctx, req)
+	case linBeginChange:
+		return svc.BeginAmountChange(ctx, req)
+	case linConfirmChange:
+		return svc.ConfirmAmountChange(ctx, settle)
+	}
+	settle.Reason = "declined"
+	return svc.DeclineAmountChange(ctx, settle)
 }
 
 // performVoid issues a two-phase void's begin, confirm or fail.
@@ -200,10 +222,21 @@ func performVoid(ctx context.Context, svc *authcapture.Service, merchant, id str
 // client began and has not settled yet, with what each reserved. Commands
 // that close the authorization at once come only in the second half of a
 // client's run, so that the first half races on an open ledger.
-func randomInput(rng *rand.Rand, cfg linConfig, id string, client, k int, pending []begunVoid, captures []string) linInput {
+func randomInput(rng *rand.Rand, cfg linConfig, id string, client, k int, pending []begunVoid, captures []string,
+	change string) linInput {
 	key := fmt.Sprintf("%s-c%d-op%d", id, client, k)
 	amount := 1 + rng.Int64N(cfg.maxAmount)
 	late := k >= cfg.opsEach/2
+	if change != "" && rng.IntN(100) < 40 {
+		if rng.IntN(2) == 0 {
+			return linInput{Kind: linConfirmChange, ChangeID: change, Key: key}
+		}
+		return linInput{Kind: linDeclineChange, ChangeID: change, Key: key}
+	}
+	delta := amount
+	if rng.IntN(2) == 0 {
+		delta = -amount
+	}
 	if len(pending) > 0 && rng.IntN(100) < 40 {
 		v := pending[rng.IntN(len(pending))]
 		if v.refund {
@@ -253,7 +286,11 @@ func randomInput(rng *rand.Rand, cfg linConfig, id string, client, k int, pendin
 		return in
 	case r < 62:
 		return linInput{Kind: linCapture, Amount: amount, Key: key}
-	case r < 78:
+	case r < 66:
+		return linInput{Kind: linChange, Delta: delta, Key: key}
+	case r < 70 && change == "":
+		return linInput{Kind: linBeginChange, Delta: delta, Key: key}
+	case r < 82:
 		return linInput{Kind: linBeginVoid, Amount: amount, Key: key}
 	default:
 		return linInput{Kind: linVoid, Amount: amount, Key: key}
@@ -288,7 +325,7 @@ func recordHistory(t *testing.T, setup *authcapture.Service, svcs []*authcapture
 	t.Helper()
 	ctx := testContext(t)
 	const merchant = "m-lin"
-	a := approveUnder(t, setup, cfg.policy.Name, merchant, id, cfg.authorized)
+	a := approveUnder(t, setup, cfg.policyOf().Name, merchant, id, cfg.authorized)
 	h := history{merchant: merchant, id: id, initial: model.Of(a, cfg.policyOf())}
 	rec := newRecorder()
 	tickAt := cfg.opsEach/2 + rand.New(rand.NewPCG(seed, 0)).IntN(cfg.opsEach-cfg.opsEach/2)
@@ -302,6 +339,7 @@ func recordHistory(t *testing.T, setup *authcapture.Service, svcs []*authcapture
 			svc := svcs[c%len(svcs)]
 			var pending []begunVoid
 			var captures []string // the captures this client made
+			var change string     // the amount change this client began and has not settled
 			for k := range cfg.opsEach {
 				step.wait()
 				if c == 0 && k == tickAt {
@@ -310,9 +348,13 @@ func recordHistory(t *testing.T, setup *authcapture.Service, svcs []*authcapture
 						return linOutput{Outcome: linOK}
 					})
 				}
-				in := randomInput(rng, cfg, id, c, k, pending, captures)
+				in := randomInput(rng, cfg, id, c, k, pending, captures, change)
 				out := rec.do(c, in, func() linOutput { return perform(ctx, svc, merchant, id, in) })
 				switch {
+				case in.Kind == linBeginChange && out.Outcome == linOK:
+					change = out.VoidID
+				case (in.Kind == linConfirmChange || in.Kind == linDeclineChange) && out.Outcome != linRejected:
+					change = ""
 				case (in.Kind == linBeginVoid || in.Kind == linBeginVoidAll) && out.Outcome == linOK:
 					pending = append(pending, begunVoid{id: out.VoidID, amount: out.Amount, all: in.Kind == linBeginVoidAll})
 				case (in.Kind == linConfirmVoid || in.Kind == linFailVoid) && out.Outcome != linRejected:
@@ -516,6 +558,8 @@ func retryUnknown(t *testing.T, svc *authcapture.Service, h history) {
 				r, err = performVoid(ctx, svc, h.merchant, h.id, in)
 			case linRefund, linBeginRefund, linConfirmRefund, linFailRefund:
 				r, err = performRefund(ctx, svc, h.merchant, h.id, in)
+			case linChange, linBeginChange, linConfirmChange, linDeclineChange:
+				r, err = performChange(ctx, svc, h.merchant, h.id, in)
 			}
 			if err == nil {
 				applied[in.Key] = true

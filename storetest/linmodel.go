@@ -14,15 +14,28 @@ import (
 // changed by direct captures and voids (which may draw from voids in
 // flight), two-phase voids of part or all of what is open (begun, then
 // confirmed with all, part or, for a void of everything, more than it
-// reserved released, or failed) and the hold's expiry, and observed by
-// reads; under a policy with an overcapture allowance, a final capture may
-// ask for more than the hold, which only the single capture of a whole
-// hold may take (model.Ledger.Capture); and refunds (direct, or begun then
-// confirmed or failed) of one capture or the total captured, which the
-// default policy accepts only once the authorization is closed. Every
-// operation is checked against it with what it returned: an
+// reserved released, or failed), amount changes of the hold (recorded as
+// approved, or begun and then confirmed or declined) and the hold's
+// expiry, and observed by reads; under a policy with an overcapture
+// allowance, a final capture may ask for more than the hold, which only the
+// single capture of a whole hold may take (model.Ledger.Capture); and
+// refunds (direct, or begun then confirmed or failed) of one capture or the
+// total captured, which the default policy accepts only once the
+// authorization is closed. Every operation is checked against it with what
+// it returned: an
 // accepted command or a read by what the Service reported (model.View), a
 // rejection by its sentinel.
+
+// linPolicy is the policy of the histories' authorizations: the default
+// policy's rules, and a hold that may be raised or lowered, at most 6
+// times.
+var linPolicy = func() authcapture.Policy {
+	p := authcapture.DefaultPolicy
+	p.Name = "lin-changing"
+	p.IncrementalAuthorization, p.DecrementalAuthorization = true, true
+	p.MaxAmountChangeAttempts = 6
+	return p
+}()
 
 // linKind is what an operation of a history does.
 type linKind uint8
@@ -42,12 +55,16 @@ const (
 	linBeginRefund                  // a two-phase refund of Amount is begun
 	linConfirmRefund                // the refund RefundID is confirmed
 	linFailRefund                   // the refund RefundID failed
+	linChange                       // an approved amount change of Delta
+	linBeginChange                  // an amount change of Delta is begun
+	linConfirmChange                // the change ChangeID is confirmed
+	linDeclineChange                // the change ChangeID is declined
 )
 
 func (k linKind) String() string {
 	return [...]string{"get", "capture", "final capture", "void", "void all", "clock to expiry",
 		"begin void", "confirm void", "fail void", "begin void all", "refund", "begin refund", "confirm refund",
-		"fail refund"}[k]
+		"fail refund", "change", "begin change", "confirm change", "decline change"}[k]
 }
 
 // linInput is an operation's input. Key is the command's idempotency key,
@@ -60,6 +77,8 @@ type linInput struct {
 	HasReleased bool
 	RefundID    string // the refund a confirm or fail settles
 	CaptureID   string // the capture a refund names; empty for the total
+	Delta       int64  // the signed change of an amount change
+	ChangeID    string // the change a confirm or decline settles
 	Key         string
 }
 
@@ -84,7 +103,7 @@ type linOutput struct {
 	Outcome   linOutcome
 	Reason    error      // the sentinel of a rejection
 	View      model.View // after an accepted command, or what a read saw
-	VoidID    string     // the void an accepted begin void began
+	VoidID    string     // the void an accepted begin void began, or the change a begin change began
 	RefundID  string     // the refund an accepted begin refund began
 	CaptureID string     // the capture an accepted capture made
 	Amount    int64      // what an accepted begin void reserved, for the clients' next draws only
@@ -93,10 +112,11 @@ type linOutput struct {
 
 // apply returns the ledger after in, or the sentinel the Service must
 // reject in with (and l unchanged). The history's authorization is under
-// the default policy or one that allows overcapture (l.Policy), and the
-// clock moves only to ExpiresAt. voidID names the void a begin void begins,
-// the refund a begin refund begins or the capture a capture makes (empty if
-// its outcome is unknown: no client settles or refunds it then).
+// linPolicy (the default policy, whose hold may change) or one that allows
+// overcapture (l.Policy), and the clock moves only to ExpiresAt. voidID
+// names the void a begin void begins, the change a begin change begins, the
+// refund a begin refund begins or the capture a capture makes (empty if its
+// outcome is unknown: no client settles or refunds it then).
 func apply(l model.Ledger, in linInput, voidID string) (model.Ledger, error) {
 	switch in.Kind {
 	case linExpire:
@@ -126,6 +146,12 @@ func apply(l model.Ledger, in linInput, voidID string) (model.Ledger, error) {
 		return l.Refund(model.Refund{Amount: in.Amount, CaptureID: in.CaptureID, TwoPhase: true, ID: voidID})
 	case linConfirmRefund, linFailRefund:
 		return l.SettleRefund(in.RefundID, in.Kind == linConfirmRefund)
+	case linChange:
+		return l.ChangeAmount(model.AmountChange{Delta: in.Delta}, l.ExpiresAt)
+	case linBeginChange:
+		return l.ChangeAmount(model.AmountChange{Delta: in.Delta, TwoPhase: true, ID: voidID}, l.ExpiresAt)
+	case linConfirmChange, linDeclineChange:
+		return l.SettleChange(in.ChangeID, in.Kind == linConfirmChange, l.ExpiresAt)
 	}
 	return l, nil
 }
@@ -187,6 +213,10 @@ func describeOperation(input, output any) string {
 		if in.HasReleased {
 			op += fmt.Sprintf(" released %d", in.Released)
 		}
+	case linChange, linBeginChange:
+		op += fmt.Sprintf(" %+d", in.Delta)
+	case linConfirmChange, linDeclineChange:
+		op += " " + in.ChangeID
 	}
 	if out.VoidID != "" {
 		op += " as " + out.VoidID

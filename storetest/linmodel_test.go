@@ -61,6 +61,7 @@ func TestLedgerModel(t *testing.T) {
 		v.CloseReason, v.ReleasedBy = authcapture.CloseVoided, authcapture.CloseVoided
 		return v
 	}
+	changing := with(func(l *model.Ledger) { l.Policy = linPolicy })
 	view := func(v model.View) model.View {
 		v.Requested, v.Authorized = 1000, 1000
 		return v
@@ -145,6 +146,16 @@ func TestLedgerModel(t *testing.T) {
 			view(closedView(model.View{Version: 6})), nil},
 		{"SettlingARefundNotPendingIsNotFound", closed300, linInput{Kind: linConfirmRefund, RefundID: "refund_5"},
 			closed300.View(), authcapture.ErrNotFound},
+		{"ChangeUnderADefaultPolicyIsRejected", open, linInput{Kind: linChange, Delta: 1}, open.View(),
+			authcapture.ErrAmountChangeNotAllowed},
+		{"ApprovedIncreaseRaisesRequested", changing, linInput{Kind: linChange, Delta: 500},
+			model.View{Requested: 1500, Authorized: 1500, Open: 1500, AmountChanges: 1, AmountChangeAttempts: 1, Version: 3,
+				Status: authcapture.StatusAuthorized}, nil},
+		{"BegunDecreaseReserves", changing, linInput{Kind: linBeginChange, Delta: -300},
+			view(model.View{Open: 700, PendingDecrement: 300, ChangeDelta: -300, AmountChangeAttempts: 1, Version: 3,
+				Status: authcapture.StatusAuthorized}), nil},
+		{"DecreaseOfAllThatIsOpenIsRejected", changing, linInput{Kind: linChange, Delta: -1000}, changing.View(),
+			authcapture.ErrBelowCaptured},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -40,7 +40,15 @@ type demo struct {
 func run(out io.Writer) error {
 	start := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
 	clock := clocktest.New(start)
-	svc, err := authcapture.New(memstore.New(), &authcapture.Options{Clock: clock})
+	// Stripe's incremental authorization: raise the hold before capturing,
+	// at most 10 attempts, declines included.
+	incremental := authcapture.Stripe
+	incremental.Name = "stripe-incremental"
+	incremental.IncrementalAuthorization = true
+	incremental.AmountChangeBeforeCapture = true
+	incremental.MaxAmountChangeAttempts = 10
+	svc, err := authcapture.New(memstore.New(), &authcapture.Options{Clock: clock,
+		Policies: []authcapture.Policy{incremental}})
 	if err != nil {
 		return err
 	}
@@ -52,6 +60,7 @@ func run(out io.Writer) error {
 	d.delayedCapture()
 	d.selfCancellingDeposit()
 	d.restaurantTip()
+	d.longJob()
 	return d.err
 }
 
@@ -283,4 +292,36 @@ func (d *demo) restaurantTip() {
 	if got := d.step("capture 92.00 with the tip (final)", r, err); got != nil {
 		fmt.Fprintf(d.out, "                overcaptured %s beyond the 80.00 hold\n", got.Amounts().Overcaptured.StringFixed(2))
 	}
+}
+
+func (d *demo) longJob() {
+	fmt.Fprintln(d.out)
+	fmt.Fprintln(d.out, "AI job past its estimate: raise the hold mid-run, then capture actual usage")
+	r, err := d.svc.Create(d.ctx, authcapture.CreateRequest{MerchantID: "shop", ID: "job_2", Currency: "USD",
+		Amount: money("20.00"), Policy: "stripe-incremental", CaptureMode: authcapture.CaptureManual,
+		AuthorizationType: authcapture.AuthorizationEstimated, IdempotencyKey: "job_2-create"})
+	if d.step("create 20.00 (estimated)", r, err) == nil {
+		return
+	}
+	r, err = d.svc.Authorize(d.ctx, authcapture.AuthorizeRequest{MerchantID: "shop", ID: "job_2",
+		Amount: money("20.00"), IdempotencyKey: "job_2-authorize"})
+	d.step("authorize 20.00", r, err)
+	d.clock.Advance(10 * time.Minute)
+	// The host asks the provider for a larger hold; the answer comes later.
+	r, err = d.svc.BeginAmountChange(d.ctx, authcapture.AmountChangeRequest{MerchantID: "shop", ID: "job_2",
+		Total: money("35.00"), ProviderRef: "pi_job_2_incr_1", IdempotencyKey: "job_2-raise"})
+	d.step("ask the provider for 35.00", r, err)
+	d.clock.Advance(time.Second)
+	// Its webhook reports the increment approved.
+	o, err := d.svc.RecordOutcome(d.ctx, authcapture.OutcomeRequest{MerchantID: "shop", ProviderRef: "pi_job_2_incr_1",
+		Kind: authcapture.OutcomeAmountChange, Outcome: authcapture.OutcomeSucceeded, Amount: money("35.00")})
+	if err != nil {
+		d.err = err
+		return
+	}
+	d.show("webhook: raised to 35.00", o.Authorization)
+	d.clock.Advance(20 * time.Minute)
+	r, err = d.svc.Capture(d.ctx, authcapture.CaptureRequest{MerchantID: "shop", ID: "job_2",
+		Amount: money("31.20"), Final: authcapture.Bool(true), IdempotencyKey: "job_2-usage"})
+	d.step("capture 31.20 usage (final)", r, err)
 }

@@ -34,6 +34,9 @@ func TestQuickstartRuns(t *testing.T) {
 		"a tip above the allowance is refused",
 		"capture 92.00 with the tip (final) open 0.00 captured 92.00 released 0.00 captured",
 		"overcaptured 12.00 beyond the 80.00 hold",
+		"ask the provider for 35.00 open 20.00 captured 0.00 released 0.00 authorized",
+		"webhook: raised to 35.00 open 35.00 captured 0.00 released 0.00 authorized",
+		"capture 31.20 usage (final) open 0.00 captured 31.20 released 3.80 captured",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())

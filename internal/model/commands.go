@@ -713,6 +713,82 @@ func (l Ledger) Refund(r Refund) (Ledger, error) {
 	return l, nil
 }
 
+// AmountChange is an amount-change command: a new total, or a signed
+// delta, answered at once (approved, or Declined) or begun (TwoPhase).
+type AmountChange struct {
+	Total      int64 // the new authorized total, if ByTotal
+	ByTotal    bool
+	Delta      int64 // the signed change, unless ByTotal
+	TooPrecise bool  // the amount has more digits than the currency
+	Declined   bool  // a direct change the provider declined
+	TwoPhase   bool  // begin the change rather than record the answer
+	ID         string
+}
+
+// ChangeAmount applies an amount change at now: the hold must be approved,
+// not lapsed nor let go of, with no other change in flight; the policy must
+// allow the direction and the authorization type, before the first capture
+// if it says so, within its attempt cap; a decrease must leave part of what
+// is open (ErrActionInFlight if actions in flight hold what it lacks,
+// ErrBelowCaptured otherwise). Declined, only the attempt counts; begun, a
+// decrease reserves its amount; approved, see approveChange.
+func (l Ledger) ChangeAmount(c AmountChange, now time.Time) (Ledger, error) {
+	cmd := authcapture.CmdChangeAmount
+	if c.TwoPhase {
+		cmd = authcapture.CmdBeginAmountChange
+	}
+	if err := l.openFor(cmd); err != nil {
+		return l, err
+	}
+	if l.ReleasedBy != authcapture.CloseNone {
+		return l, authcapture.ErrInvalidStatus
+	}
+	if l.Change.Delta != 0 {
+		return l, authcapture.ErrActionInFlight
+	}
+	if c.TooPrecise {
+		return l, authcapture.ErrAmountPrecision
+	}
+	delta := c.Delta
+	if c.ByTotal {
+		delta = c.Total - l.Authorized
+	}
+	p := l.Policy
+	typ := l.AuthType
+	if typ == "" {
+		typ = authcapture.AuthorizationFinal
+	}
+	open := l.Open()
+	switch {
+	case delta == 0:
+		return l, authcapture.ErrInvalidAmount
+	case delta > 0 && !p.IncrementalAuthorization, delta < 0 && !p.DecrementalAuthorization:
+		return l, authcapture.ErrAmountChangeNotAllowed
+	case len(p.AmountChangeTypes) > 0 && !slices.Contains(p.AmountChangeTypes, typ):
+		return l, authcapture.ErrAuthorizationTypeNotAllowed
+	case p.AmountChangeBeforeCapture && l.Captures > 0:
+		return l, authcapture.ErrAmountChangeAfterCapture
+	case p.MaxAmountChangeAttempts > 0 && l.ChangeAttempts >= p.MaxAmountChangeAttempts:
+		return l, authcapture.ErrTooManyAmountChanges
+	case delta > 0 && l.Authorized+delta > authcapture.MaxMinorUnits:
+		return l, authcapture.ErrAmountTooLarge
+	case -delta >= open && -delta < open+l.inFlight():
+		return l, authcapture.ErrActionInFlight
+	case -delta >= open:
+		return l, authcapture.ErrBelowCaptured
+	}
+	l.ChangeAttempts++
+	switch {
+	case c.TwoPhase:
+		l.PendingDecrement += max(-delta, 0)
+		l.Change = PendingChange{ID: c.ID, Delta: delta}
+	case !c.Declined:
+		l.approveChange(delta, now)
+	}
+	l.accept()
+	return l, nil
+}
+
 // SettleRefund confirms (or, if !confirm, fails) the pending refund id:
 // confirmed, its amount is refunded; failed, it is refundable again. A
 // refund not pending is ErrNotFound.
@@ -733,6 +809,48 @@ func (l Ledger) SettleRefund(id string, confirm bool) (Ledger, error) {
 	} else {
 		l.Refunds = slices.Delete(l.Refunds, i, i+1)
 	}
+	l.accept()
+	return l, nil
+}
+
+// approveChange applies an approved change of delta at now: Authorized
+// moves by it (Requested rises with it), and the hold is kept for the
+// policy's AmountChangeValidity from now if that is later than its expiry.
+// An increase approved once the hold lapsed or was let go of is released
+// at once. It returns the release reason, if any.
+func (l *Ledger) approveChange(delta int64, now time.Time) authcapture.CloseReason {
+	l.Authorized += delta
+	l.Requested = max(l.Requested, l.Authorized)
+	l.AmountChanges++
+	if delta > 0 && (l.ReleasedBy != authcapture.CloseNone || l.HoldExpired) {
+		return l.giveBack(delta)
+	}
+	if v := l.Policy.AmountChangeValidity; v > 0 && !l.HoldExpired && l.ReleasedBy == authcapture.CloseNone {
+		if at := now.Add(v); at.After(l.ExpiresAt) {
+			l.ExpiresAt = at // the schedules still fit: the hold only grows
+		}
+	}
+	return authcapture.CloseNone
+}
+
+// SettleChange confirms (or, if !confirm, declines) the pending amount
+// change id at now. A declined decrease gives its reservation back
+// (giveBack); a change not pending is ErrNotFound.
+func (l Ledger) SettleChange(id string, confirm bool, now time.Time) (Ledger, error) {
+	if l.Phase == "" || l.Change.Delta == 0 || id == "" || l.Change.ID != id {
+		return l, authcapture.ErrNotFound
+	}
+	delta := l.Change.Delta
+	decrease := max(-delta, 0)
+	l.Change = PendingChange{}
+	l.PendingDecrement -= decrease
+	var release authcapture.CloseReason
+	if confirm {
+		release = l.approveChange(delta, now)
+	} else {
+		release = l.giveBack(decrease)
+	}
+	l.close(false, release)
 	l.accept()
 	return l, nil
 }

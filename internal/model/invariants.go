@@ -22,7 +22,12 @@ import (
 //     CaptureState, void and expiry entries by kind; other kinds move no
 //     money), a two-phase capture settles once with the amount it reserved,
 //     PendingCaptures lists the unsettled ones oldest first, Captures counts
-//     the succeeded and pending ones, a two-phase void's reservation (its
+//     the succeeded and pending ones, the authorized amount is the
+//     approval's plus the deltas of approved amount changes, at most one
+//     amount change is pending (PendingAmountChange) and PendingDecrement
+//     is what a pending decrease reserves, AmountChanges and
+//     AmountChangeAttempts count the approved and the requested changes,
+//     a two-phase void's reservation (its
 //     pending entry less its failed and succeeded ones) never goes below
 //     zero and PendingVoids lists each unsettled one with what it still
 //     reserves, and Seq runs 1..Entries without gaps;
@@ -72,6 +77,10 @@ func Check(a *authcapture.Authorization, log []authcapture.Entry) error {
 	}
 	var authorized, captured, pending, pendingVoid, voided, expired int64
 	captures := 0
+	var pendingDecrement int64
+	changes, attempts := 0, 0
+	changing := "" // the amount change pending, if any
+	var changeDelta int64
 	reserved := map[string]int64{} // unsettled two-phase captures
 	var order []string
 	voidReserved := map[string]int64{} // what each two-phase void still reserves
@@ -97,6 +106,9 @@ func Check(a *authcapture.Authorization, log []authcapture.Entry) error {
 		if e.Kind != authcapture.EntryRefund && (e.RefundState != "" || e.RefundID != "") {
 			return fmt.Errorf("invariant 3: %s entry %d has refund state %q", e.Kind, e.Seq, e.RefundState)
 		}
+		if e.Kind != authcapture.EntryAmountChange && e.ChangeState != "" {
+			return fmt.Errorf("invariant 3: %s entry %d has change state %q", e.Kind, e.Seq, e.ChangeState)
+		}
 		switch e.Kind {
 		case authcapture.EntryRefund:
 			if err := refunds.add(e, capturedBy); err != nil {
@@ -104,6 +116,36 @@ func Check(a *authcapture.Authorization, log []authcapture.Entry) error {
 			}
 		case authcapture.EntryAuthorized:
 			authorized += e.Amount
+		case authcapture.EntryAmountChange:
+			if e.Delta == 0 || e.Amount != max(e.Delta, -e.Delta) {
+				return fmt.Errorf("invariant 3: amount change entry %d has delta %d and amount %d", e.Seq, e.Delta, e.Amount)
+			}
+			switch e.ChangeState {
+			case authcapture.ActionPending:
+				if changing != "" {
+					return fmt.Errorf("invariant 3: amount change %s begun while %s is pending (entry %d)", e.ChangeID, changing, e.Seq)
+				}
+				changing, changeDelta = e.ChangeID, e.Delta
+				pendingDecrement += max(-e.Delta, 0)
+				attempts++
+				continue
+			case authcapture.ActionSucceeded, authcapture.ActionFailed:
+			default:
+				return fmt.Errorf("invariant 3: amount change entry %d has state %q", e.Seq, e.ChangeState)
+			}
+			if e.ChangeID == changing && changing != "" {
+				if e.Delta != changeDelta {
+					return fmt.Errorf("invariant 3: amount change %s begun with delta %d settles with %d", e.ChangeID, changeDelta, e.Delta)
+				}
+				pendingDecrement -= max(-e.Delta, 0)
+				changing = ""
+			} else {
+				attempts++ // a direct change
+			}
+			if e.ChangeState == authcapture.ActionSucceeded {
+				authorized += e.Delta
+				changes++
+			}
 		case authcapture.EntryVoid:
 			left, begun := voidReserved[e.VoidID]
 			switch e.VoidState {
@@ -194,6 +236,13 @@ func Check(a *authcapture.Authorization, log []authcapture.Entry) error {
 	}
 	if a.Phase == authcapture.PhaseApproved && a.Authorized != authorized {
 		return fmt.Errorf("invariant 3: authorized %d, log says %d", a.Authorized, authorized)
+	}
+	if a.PendingDecrement != pendingDecrement || a.AmountChanges != changes || a.AmountChangeAttempts != attempts {
+		return fmt.Errorf("invariant 3: [PendingDecrement AmountChanges AmountChangeAttempts] [%d %d %d], the log says [%d %d %d]",
+			a.PendingDecrement, a.AmountChanges, a.AmountChangeAttempts, pendingDecrement, changes, attempts)
+	}
+	if pc := a.PendingAmountChange; pc == nil && changing != "" || pc != nil && (pc.ID != changing || pc.Delta != changeDelta) {
+		return fmt.Errorf("invariant 3: PendingAmountChange %+v, the log has %q pending", pc, changing)
 	}
 	if a.Captures != captures {
 		return fmt.Errorf("invariant 3: Captures is %d, the log has %d succeeded or pending", a.Captures, captures)

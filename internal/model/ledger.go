@@ -26,6 +26,13 @@ type Ledger struct {
 	PendingDecrement, Overcaptured                                         int64 // a decrease in flight; a single final capture beyond the hold
 	Refunded, PendingRefund                                                int64 // the refund ledger
 
+	// AuthType is the authorization type set at create (final if empty);
+	// AmountChanges and ChangeAttempts count the approved and the
+	// requested amount changes; Change is the one in flight, if any.
+	AuthType                      authcapture.AuthorizationType
+	AmountChanges, ChangeAttempts int
+	Change                        PendingChange
+
 	Captures    int           // succeeded and pending captures
 	Pendings    []Pending     // unsettled two-phase captures, oldest first
 	Voids       []PendingVoid // unsettled two-phase voids, oldest first
@@ -73,6 +80,13 @@ type Pending struct {
 	Final  bool
 }
 
+// PendingChange is an unsettled two-phase amount change; Delta is zero
+// when none is in flight (ID may be unknown while one is).
+type PendingChange struct {
+	ID    string
+	Delta int64 // positive raises the hold, negative lowers it (and reserves as much)
+}
+
 // PendingVoid is an unsettled two-phase void.
 type PendingVoid struct {
 	ID        string
@@ -90,6 +104,10 @@ func Of(a *authcapture.Authorization, p authcapture.Policy) Ledger {
 		PendingDecrement: a.PendingDecrement, Overcaptured: a.Overcaptured, Refunded: a.Refunded, PendingRefund: a.PendingRefund,
 		ExpiresAt: a.ExpiresAt, HoldExpired: a.HoldExpired(), CloseReason: a.CloseReason, ReleasedBy: a.ReleasedBy,
 		CaptureDelay: a.CaptureDelay, CancelDelay: a.CancelDelay, CaptureAt: a.CaptureAt, CancelAt: a.CancelAt,
+		AuthType: a.AuthorizationType, AmountChanges: a.AmountChanges, ChangeAttempts: a.AmountChangeAttempts,
+	}
+	if pc := a.PendingAmountChange; pc != nil {
+		l.Change = PendingChange{ID: pc.ID, Delta: pc.Delta}
 	}
 	for _, pc := range a.PendingCaptures {
 		l.Pendings = append(l.Pendings, Pending{ID: pc.ID, Amount: pc.Amount, Final: pc.Final})
@@ -126,8 +144,9 @@ func (l Ledger) Open() int64 {
 	return l.Authorized + l.Overcaptured - l.Pending - l.PendingVoid - l.PendingDecrement - l.Captured - l.Voided - l.Expired
 }
 
-// inFlight is what unsettled two-phase captures and voids hold.
-func (l Ledger) inFlight() int64 { return l.Pending + l.PendingVoid }
+// inFlight is what unsettled two-phase captures and voids, and a decrease
+// of the hold not yet answered, hold.
+func (l Ledger) inFlight() int64 { return l.Pending + l.PendingVoid + l.PendingDecrement }
 
 // Closed reports whether the hold is closed: it never changes again, and
 // only refunds may still change the refund ledger.
@@ -136,7 +155,8 @@ func (l Ledger) Closed() bool {
 	case authcapture.PhaseDeclined, authcapture.PhaseCanceled:
 		return true
 	case authcapture.PhaseApproved:
-		return l.Open() == 0 && l.Pending == 0 && l.PendingVoid == 0 && len(l.Pendings) == 0 && len(l.Voids) == 0
+		return l.Open() == 0 && l.Pending == 0 && l.PendingVoid == 0 && l.PendingDecrement == 0 && len(l.Pendings) == 0 &&
+			len(l.Voids) == 0 && l.Change.Delta == 0
 	}
 	return false
 }
@@ -180,13 +200,17 @@ type View struct {
 	Refunds      int                      // succeeded and pending refunds
 	RefundStatus authcapture.RefundStatus // empty for none
 	Voids        int                      // unsettled two-phase voids
-	ReleasedBy   authcapture.CloseReason
-	Version      int64
-	Status       authcapture.Status
-	HoldExpired  bool
-	CloseReason  authcapture.CloseReason // of a terminal status only
-	CaptureAt    time.Time               // in UTC
-	CancelAt     time.Time               // in UTC
+	// AmountChanges and AmountChangeAttempts count approved and requested
+	// amount changes; ChangeDelta is the change in flight's (0 for none).
+	AmountChanges, AmountChangeAttempts int
+	ChangeDelta                         int64
+	ReleasedBy                          authcapture.CloseReason
+	Version                             int64
+	Status                              authcapture.Status
+	HoldExpired                         bool
+	CloseReason                         authcapture.CloseReason // of a terminal status only
+	CaptureAt                           time.Time               // in UTC
+	CancelAt                            time.Time               // in UTC
 }
 
 // ViewOf returns what a reports.
@@ -198,6 +222,10 @@ func ViewOf(a *authcapture.Authorization) View {
 		Refunds: a.Refunds, RefundStatus: someRefund(a.RefundStatus()),
 		ReleasedBy: a.ReleasedBy, Version: a.Version, Status: a.Status(),
 		HoldExpired: a.HoldExpired(), CaptureAt: a.CaptureAt.UTC(), CancelAt: a.CancelAt.UTC(),
+		AmountChanges: a.AmountChanges, AmountChangeAttempts: a.AmountChangeAttempts,
+	}
+	if pc := a.PendingAmountChange; pc != nil {
+		v.ChangeDelta = pc.Delta
 	}
 	if v.Status.Terminal() {
 		v.CloseReason = a.CloseReason
@@ -214,6 +242,7 @@ func (l Ledger) View() View {
 		Refunds: len(l.Refunds), RefundStatus: someRefund(l.RefundStatus()),
 		ReleasedBy: l.ReleasedBy, Version: l.Version, Status: l.Status(),
 		HoldExpired: l.HoldExpired, CaptureAt: l.CaptureAt.UTC(), CancelAt: l.CancelAt.UTC(),
+		AmountChanges: l.AmountChanges, AmountChangeAttempts: l.ChangeAttempts, ChangeDelta: l.Change.Delta,
 	}
 	if v.Status.Terminal() {
 		v.CloseReason = l.CloseReason
@@ -234,6 +263,9 @@ func (v View) String() string {
 	}
 	if v.Refunds != 0 {
 		s += fmt.Sprintf(" refunded=%d pendingRefund=%d (%d refunds, %s)", v.Refunded, v.PendingRefund, v.Refunds, v.RefundStatus)
+	}
+	if v.PendingDecrement != 0 || v.ChangeDelta != 0 {
+		s += fmt.Sprintf(" change=%+d pendingDecrement=%d", v.ChangeDelta, v.PendingDecrement)
 	}
 	if v.CloseReason != "" {
 		s += fmt.Sprintf(" (%s)", v.CloseReason)

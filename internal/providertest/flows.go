@@ -3,6 +3,8 @@ package providertest
 import (
 	"errors"
 
+	"github.com/shopspring/decimal"
+
 	"github.com/authcapture/authcapture"
 )
 
@@ -125,12 +127,16 @@ func outcomeRequest(ans answer) authcapture.OutcomeRequest {
 		req.Kind = authcapture.OutcomeVoid
 	case "refund":
 		req.Kind = authcapture.OutcomeRefund
+	case "change":
+		req.Kind = authcapture.OutcomeAmountChange
 	}
 	switch {
 	case !ans.ok:
 		req.Outcome, req.Reason = authcapture.OutcomeFailed, "declined"
 	case ans.op == "refund":
 		req.Amount, req.CaptureID = minor(ans.amount), ans.captureID
+	case ans.op == "change":
+		req.Amount = minor(ans.amount) // the new authorized total
 	case ans.op == "capture":
 		req.Amount, req.Final = minor(ans.amount), authcapture.Bool(ans.final)
 	case !ans.all || ans.actionID != "":
@@ -444,6 +450,7 @@ func (w *world) twoPhaseVoid(ref holdRef) {
 	var all bool
 	var voidID string
 	var ans answer
+	var reported *decimal.Decimal // what the first settle reported released, for its replays
 	key := w.key("begin-void")
 	pkey := w.key("provider-void")
 	skey := w.key("settle-void")
@@ -468,12 +475,15 @@ func (w *world) twoPhaseVoid(ref holdRef) {
 				}
 			}
 		case ans.ok:
-			rel := ans.amount
-			if all && !replay {
-				rel = w.wholeRelease(ref, voidID, rel)
+			if reported == nil || !replay {
+				rel := ans.amount
+				if all && !replay {
+					rel = w.wholeRelease(ref, voidID, rel)
+				}
+				d := minor(rel)
+				reported = &d
 			}
-			d := minor(rel)
-			req.Released = &d
+			req.Released = reported
 			r, err = w.svc.ConfirmVoid(w.ctx, req)
 		default:
 			req.Reason = "declined"
@@ -544,4 +554,182 @@ func boolString(b bool) string {
 		return "true"
 	}
 	return "false"
+}
+
+// changeDelta draws an amount change for a: an increase, or a decrease
+// that leaves part of what is open. ok is false if none fits. A careful
+// host makes no direct change while a final capture or a void of
+// everything is in flight: one that lets go of the hold before the change
+// is recorded leaves it unrecordable (as a direct capture would be).
+func (w *world) changeDelta(a *authcapture.Authorization, direct bool) (int64, bool) {
+	if a.PendingAmountChange != nil || a.ReleasedBy != authcapture.CloseNone || a.Closed() {
+		return 0, false
+	}
+	for _, pc := range a.PendingCaptures {
+		if direct && pc.Final {
+			return 0, false
+		}
+	}
+	for _, pv := range a.PendingVoids {
+		if direct && pv.All {
+			return 0, false
+		}
+	}
+	if w.rng.IntN(2) == 0 || a.Open() < 2 {
+		return 1 + w.rng.Int64N(amount/2), true
+	}
+	return -(1 + w.rng.Int64N(a.Open()-1)), true
+}
+
+// directChange: the provider changes the hold (or declines), then the
+// host records ChangeAmount, approved as a new total or a delta, or
+// declined (or the outcome).
+func (w *world) directChange(ref holdRef) {
+	var delta int64
+	var ans answer
+	key := w.key("change")
+	via := w.viaOutcome()
+	byTotal := w.rng.IntN(2) == 0
+	var f *flow
+	rec := func(replay bool) {
+		var r *authcapture.Result
+		var err error
+		if via {
+			r, err = w.outcome(ans)
+		} else {
+			req := authcapture.AmountChangeRequest{MerchantID: ref.merchant, ID: ref.id, Delta: minor(delta), ProviderRef: ans.id,
+				IdempotencyKey: key}
+			if byTotal && ans.ok {
+				req.Delta, req.Total = decimal.Decimal{}, minor(ans.amount)
+			}
+			r, err = w.svc.ChangeAmount(w.ctx, req)
+		}
+		if w.recorded(f, "change", r, err, replay) {
+			w.ready(ans)
+		}
+	}
+	f = w.add("direct-change", ref, func(f *flow) {
+		switch f.state {
+		case 0:
+			if !w.lock(f, true) {
+				return
+			}
+			var ok bool
+			if delta, ok = w.changeDelta(w.get(ref), true); !ok {
+				f.done = true
+				return
+			}
+			f.state = 1
+		case 1:
+			var err error
+			ans, err = w.prov.change(ref, key, "", delta, via)
+			if err != nil {
+				w.problemf("%v", err)
+			}
+			w.tracef("%s: provider change %s %+d: ok %v total %d (via outcome %v)", f.name, ans.id, delta, ans.ok, ans.amount, via)
+			if w.lostReply() {
+				return
+			}
+			if !ans.ok && !via {
+				// The host records the declined attempt; its webhook
+				// then changes nothing.
+				r, err := w.svc.ChangeAmount(w.ctx, authcapture.AmountChangeRequest{MerchantID: ref.merchant, ID: ref.id,
+					Delta: minor(delta), Declined: true, Reason: "declined", ProviderRef: ans.id, IdempotencyKey: key})
+				if w.releasedOtherwise(ref, err) || errors.Is(err, authcapture.ErrInvalidStatus) {
+					// The hold was let go of meanwhile: the attempt, which
+					// moved no money, is not recorded.
+					w.tracef("%s: declined change not recorded: %v", f.name, err)
+				} else {
+					w.recorded(f, "declined change", r, err, false)
+				}
+				w.ready(ans)
+				f.done = true
+				return
+			}
+			w.answered(f, ans)
+		case 2:
+			rec(false)
+		case stateCrashed:
+			w.waitWebhook(f, ans)
+		case stateAgain:
+			rec(true)
+		}
+	})
+}
+
+// twoPhaseChange: BeginAmountChange (a decrease reserves its amount), the
+// provider changes the hold or declines, then the host confirms or
+// declines it (or records the outcome).
+func (w *world) twoPhaseChange(ref holdRef) {
+	var delta int64
+	var changeID string
+	var ans answer
+	key := w.key("begin-change")
+	pkey := w.key("provider-change")
+	skey := w.key("settle-change")
+	via := w.viaOutcome()
+	var f *flow
+	settle := func(replay bool) {
+		req := authcapture.SettleAmountChangeRequest{MerchantID: ref.merchant, ID: ref.id, ChangeID: changeID, ProviderRef: ans.id,
+			IdempotencyKey: skey}
+		var r *authcapture.Result
+		var err error
+		switch {
+		case via:
+			r, err = w.outcome(ans)
+		case ans.ok:
+			r, err = w.svc.ConfirmAmountChange(w.ctx, req)
+		default:
+			req.Reason = "declined"
+			r, err = w.svc.DeclineAmountChange(w.ctx, req)
+		}
+		if !via && !replay && settledMeanwhile(err) {
+			w.tracef("%s: settled meanwhile: %v", f.name, err)
+			f.done = true
+			return
+		}
+		w.recorded(f, "settle change ok="+boolString(ans.ok), r, err, replay)
+	}
+	f = w.add("two-phase-change", ref, func(f *flow) {
+		switch f.state {
+		case 0:
+			if !w.lock(f, false) {
+				return
+			}
+			var ok bool
+			if delta, ok = w.changeDelta(w.get(ref), false); !ok {
+				f.done = true
+				return
+			}
+			r, err := w.svc.BeginAmountChange(w.ctx, authcapture.AmountChangeRequest{MerchantID: ref.merchant, ID: ref.id,
+				Delta: minor(delta), IdempotencyKey: key})
+			if err != nil {
+				w.tracef("%s: begin %+d refused: %v", f.name, delta, err)
+				f.done = true // nothing reached the provider
+				return
+			}
+			changeID = r.Entry.ChangeID
+			w.tracef("%s: begun %s %+d", f.name, changeID, delta)
+			f.state = 1
+		case 1:
+			var err error
+			ans, err = w.prov.change(ref, pkey, changeID, delta, true)
+			if err != nil {
+				w.problemf("%v", err)
+			}
+			w.tracef("%s: provider change %s %s %+d: ok %v total %d", f.name, changeID, ans.id, delta, ans.ok, ans.amount)
+			switch {
+			case w.lostReply():
+			case w.crash():
+				w.tracef("%s: host crashed after the provider's answer %s", f.name, ans.id)
+				f.done = true // the webhook settles it
+			default:
+				f.state = 2
+			}
+		case 2:
+			settle(false)
+		case stateAgain:
+			settle(true)
+		}
+	})
 }

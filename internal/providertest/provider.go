@@ -35,11 +35,11 @@ type hold struct {
 
 // answer is the provider's first answer to an idempotency key.
 type answer struct {
-	op       string // "capture", "void" or "refund"
+	op       string // "capture", "void", "refund" or "change"
 	ref      holdRef
 	id       string // the provider's ID for the action
 	actionID string // the host's ID for it (the merchant reference), if it gave one
-	amount   int64  // captured, or released
+	amount   int64  // captured, or released; for a change, the authorized total after it
 	ok       bool   // accepted; false: declined
 	all      bool   // a void of the whole hold
 	final    bool   // a final capture
@@ -113,7 +113,7 @@ func (p *provider) replay(key, op string, ref holdRef) (answer, bool, error) {
 // record keeps a new action's answer under key and queues its webhook.
 func (p *provider) record(key string, a answer, ready bool) answer {
 	p.seq++
-	prefix := map[string]string{"capture": "pc_", "void": "pv_", "refund": "pr_"}[a.op]
+	prefix := map[string]string{"capture": "pc_", "void": "pv_", "refund": "pr_", "change": "pchg_"}[a.op]
 	a.id = prefix + strconv.Itoa(p.seq)
 	p.answers[key] = a
 	p.webhooks = append(p.webhooks, &webhook{answer: a, ready: ready})
@@ -194,6 +194,24 @@ func (p *provider) refund(ref holdRef, key, actionID, captureID string, amount i
 		if captureID != "" {
 			h.refundedOf[captureID] += amount
 		}
+	}
+	return p.record(key, a, ready), nil
+}
+
+// change changes ref's hold by delta under key: an increase is approved
+// while the hold holds something, a decrease while it leaves part of what
+// is held (it cannot take what is captured or released).
+func (p *provider) change(ref holdRef, key, actionID string, delta int64, ready bool) (answer, error) {
+	p.calls++
+	if a, ok, err := p.replay(key, "change", ref); ok {
+		return a, err
+	}
+	h := p.expire(ref)
+	a := answer{op: "change", ref: ref, actionID: actionID}
+	if h != nil && h.held > 0 && -delta < h.held && (p.rng == nil || p.rng.Float64() >= p.decline) {
+		h.authorized += delta
+		h.held += delta
+		a.ok, a.amount = true, h.authorized
 	}
 	return p.record(key, a, ready), nil
 }

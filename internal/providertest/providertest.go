@@ -37,6 +37,11 @@ var boundary = authcapture.Policy{Name: policyName, MultipleCaptures: true, Part
 var refunding = authcapture.Policy{Name: "boundary-refunds", MultipleCaptures: true, PartialCapture: true, PartialVoid: true,
 	Validity: 7 * 24 * time.Hour, RefundBeforeFinalCapture: true}
 
+// adjusting is the boundary policy whose hold may be raised and lowered
+// at any time for what is not captured (race 8).
+var adjusting = authcapture.Policy{Name: "boundary-adjust", MultipleCaptures: true, PartialCapture: true, PartialVoid: true,
+	Validity: 7 * 24 * time.Hour, IncrementalAuthorization: true, DecrementalAuthorization: true}
+
 // clamping is the boundary policy that clamps a schedule that does not fit
 // the hold to the hold's margin (race 6).
 var clamping = authcapture.Policy{Name: "boundary-clamp", MultipleCaptures: true, PartialCapture: true, PartialVoid: true,
@@ -69,6 +74,7 @@ func Races() []Race {
 		{"5-scheduled-capture-vs-host", raceScheduledCaptureVsHost},
 		{"6-short-hold-approval", raceShortHold},
 		{"7-refunds-vs-webhooks", raceRefunds},
+		{"8-amount-change-vs-captures", raceAmountChange},
 	}
 }
 
@@ -162,7 +168,7 @@ func newWorld(t *testing.T, store authcapture.Store, seed uint64, n int) *world 
 func (w *world) service(knowsPolicy bool) *authcapture.Service {
 	opts := &authcapture.Options{Clock: w.clock}
 	if knowsPolicy {
-		opts.Policies = []authcapture.Policy{boundary, clamping, refunding}
+		opts.Policies = []authcapture.Policy{boundary, clamping, refunding, adjusting}
 	}
 	svc, err := authcapture.New(w.store, opts)
 	if err != nil {
@@ -392,7 +398,7 @@ func (w *world) settle() {
 		for _, ref := range w.auths {
 			a := w.get(ref)
 			if a.Pending != 0 || a.PendingVoid != 0 || len(a.PendingCaptures) > 0 || len(a.PendingVoids) > 0 || len(a.PendingRefunds) > 0 ||
-				!a.CaptureAt.IsZero() || !a.CancelAt.IsZero() {
+				a.PendingAmountChange != nil || !a.CaptureAt.IsZero() || !a.CancelAt.IsZero() {
 				busy = true
 			}
 		}
@@ -422,14 +428,17 @@ func (w *world) check() {
 			w.problemf("%s: invariants: %v", ref, err)
 		}
 		w.prov.expire(ref)
+		if a.Authorized != h.authorized {
+			w.problemf("%s: ledger authorized %d, provider authorized %d", ref, a.Authorized, h.authorized)
+		}
 		if a.Captured != h.captured {
 			w.problemf("%s: ledger captured %d, provider captured %d", ref, a.Captured, h.captured)
 		}
 		if a.Voided+a.Expired != h.released {
 			w.problemf("%s: ledger voided %d + expired %d, provider released %d", ref, a.Voided, a.Expired, h.released)
 		}
-		if a.Pending != 0 || a.PendingVoid != 0 || a.PendingRefund != 0 {
-			w.problemf("%s: still pending: captures %d, voids %d, refunds %d", ref, a.Pending, a.PendingVoid, a.PendingRefund)
+		if a.Pending != 0 || a.PendingVoid != 0 || a.PendingRefund != 0 || a.PendingDecrement != 0 || a.PendingAmountChange != nil {
+			w.problemf("%s: still pending: captures %d, voids %d, refunds %d, decrease %d", ref, a.Pending, a.PendingVoid, a.PendingRefund, a.PendingDecrement)
 		}
 		if a.Refunded != h.refunded {
 			w.problemf("%s: ledger refunded %d, provider refunded %d", ref, a.Refunded, h.refunded)

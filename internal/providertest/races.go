@@ -223,3 +223,35 @@ func (w *world) logHas(ref holdRef, kind authcapture.EntryKind, reason authcaptu
 	}
 	return false
 }
+
+// raceAmountChange: the host's amount changes (direct and two-phase, up
+// and down) race its direct and two-phase captures and voids on an
+// adjustable hold: a decrease in flight meets captures the provider
+// accepts first, an increase meets a final capture that lets go of the
+// hold, and every outcome arrives late, twice or in any order.
+func raceAmountChange(w *world) {
+	ref := w.open(w.merchant("m"), "a1", authcapture.CreateRequest{Policy: adjusting.Name})
+	for range 1 + w.rng.IntN(2) {
+		w.twoPhaseChange(ref)
+	}
+	w.directChange(ref)
+	// Direct captures are not mixed with two-phase ones: a direct capture
+	// the provider accepted while a final capture was in flight is refused
+	// once that one let go of the hold, with or without amount changes.
+	switch w.rng.IntN(4) {
+	case 0:
+		w.directCapture(ref)
+		w.directCapture(ref)
+	case 1:
+		w.twoPhaseCapture(ref)
+		w.twoPhaseCapture(ref)
+	case 2:
+		w.twoPhaseVoid(ref)
+		w.twoPhaseCapture(ref)
+	default:
+		w.directVoid(ref)
+		w.twoPhaseCapture(ref)
+	}
+	w.steps(30, 2*time.Minute, nil)
+	w.settle()
+}

@@ -42,6 +42,13 @@ func Run(t *testing.T, newStore func(t *testing.T) authcapture.Store) {
 			m.create(rt)
 			if rapid.Float64Range(0, 1).Draw(rt, "startApproved") < 0.85 {
 				m.authorize(rt)
+				// Under the policies that change the hold, many start
+				// with a change, approved, declined or in flight.
+				if p := m.policy; p.IncrementalAuthorization || p.DecrementalAuthorization {
+					for range rapid.IntRange(0, 3).Draw(rt, "startChanges") {
+						m.changeAmount(rt, rapid.Bool().Draw(rt, "startChangeTwoPhase"))
+					}
+				}
 				// Some meet the delayed cancel at once, while all is open:
 				// its void may stay at the provider while commands come.
 				if !m.m.CancelAt.IsZero() && rapid.Float64Range(0, 1).Draw(rt, "startCancel") < 0.35 {
@@ -113,6 +120,24 @@ var refundsEarly = func() authcapture.Policy {
 	return p
 }()
 
+// changing are the policies under which the hold's amount may change; a
+// share of the runs draws from them.
+var changing = []authcapture.Policy{adjusting, incrementing}
+
+// adjusting changes the hold up or down, for estimated authorizations, at
+// any time for what is not captured, at most 6 times, each approved change
+// keeping the hold 3 days from then (Adyen-like).
+var adjusting = authcapture.Policy{Name: "adjusting", MultipleCaptures: true, PartialCapture: true, PartialVoid: true,
+	Validity: 7 * 24 * time.Hour, IncrementalAuthorization: true, DecrementalAuthorization: true,
+	AmountChangeTypes:       []authcapture.AuthorizationType{authcapture.AuthorizationEstimated},
+	MaxAmountChangeAttempts: 6, AmountChangeValidity: 3 * 24 * time.Hour}
+
+// incrementing raises the hold only, before the first capture, at most 10
+// times (Stripe-like).
+var incrementing = authcapture.Policy{Name: "incrementing", MultipleCaptures: true, MaxCaptures: 50, PartialCapture: true,
+	FinalByDefault: true, Validity: 7 * 24 * time.Hour, IncrementalAuthorization: true, AmountChangeBeforeCapture: true,
+	MaxAmountChangeAttempts: 10}
+
 // clamping is a policy whose schedules are clamped to a short hold rather
 // than dropped: its validity is shorter than the longest delays drawn.
 var clamping = authcapture.Policy{Name: "clamping", MultipleCaptures: true, PartialCapture: true, PartialVoid: true,
@@ -144,7 +169,7 @@ type machine struct {
 
 func newMachine(t *rapid.T, store authcapture.Store) *machine {
 	clock := clocktest.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
-	svc, err := authcapture.New(store, &authcapture.Options{Clock: clock, Policies: []authcapture.Policy{clamping, overcapturing, refundsEarly}})
+	svc, err := authcapture.New(store, &authcapture.Options{Clock: clock, Policies: []authcapture.Policy{clamping, overcapturing, refundsEarly, adjusting, incrementing}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,6 +178,9 @@ func newMachine(t *rapid.T, store authcapture.Store) *machine {
 		policy:   rapid.SampledFrom(policies).Draw(t, "policy"),
 		merchant: "m_" + rapid.StringMatching(`[a-z]{6}`).Draw(t, "merchant"),
 		currency: authcapture.Currency(rapid.SampledFrom([]string{"USD", "USD", "JPY", "BHD"}).Draw(t, "currency")),
+	}
+	if rapid.Float64Range(0, 1).Draw(t, "changingPolicy") < 0.35 {
+		sm.policy = rapid.SampledFrom(changing).Draw(t, "changing")
 	}
 	sm.id = "auth_" + rapid.StringMatching(`[a-z0-9]{8}`).Draw(t, "id")
 	return sm
@@ -188,6 +216,11 @@ func (sm *machine) actions() map[string]func(*rapid.T) {
 		"beginRefund":   func(t *rapid.T) { sm.refund(t, true) },
 		"confirmRefund": func(t *rapid.T) { sm.settleRefund(t, true) },
 		"failRefund":    func(t *rapid.T) { sm.settleRefund(t, false) },
+		"change":        func(t *rapid.T) { sm.changeAmount(t, false) },
+		"beginChange":   func(t *rapid.T) { sm.changeAmount(t, true) },
+		"change2":       func(t *rapid.T) { sm.changeAmount(t, false) },
+		"confirmChg":    func(t *rapid.T) { sm.settleChange(t, true) },
+		"declineChg":    func(t *rapid.T) { sm.settleChange(t, false) },
 		"get":           sm.get,
 		"replay":        sm.replay,
 		"reuseKey":      sm.reuseKey,
@@ -266,7 +299,10 @@ func (sm *machine) create(t *rapid.T) {
 	amount := rapid.OneOf(rapid.Int64Range(1, 100), rapid.Int64Range(1000, 100000), rapid.Just[int64](10000)).Draw(t, "requested")
 	req := authcapture.CreateRequest{MerchantID: sm.merchant, ID: sm.id, Currency: string(sm.currency),
 		Amount: sm.dec(amount), Policy: sm.policy.Name, IdempotencyKey: sm.key(),
-		CaptureMode: authcapture.CaptureManual} // the model holds; some presets default to automatic
+		CaptureMode: authcapture.CaptureManual, // the model holds; some presets default to automatic
+		AuthorizationType: rapid.SampledFrom([]authcapture.AuthorizationType{"", authcapture.AuthorizationFinal,
+			authcapture.AuthorizationEstimated, authcapture.AuthorizationEstimated, authcapture.AuthorizationEstimated,
+			authcapture.AuthorizationEstimated}).Draw(t, "authorizationType")}
 	if len(sm.policy.CaptureModes) == 0 { // the policy allows schedules
 		// Cancels in most (they are two-phase voids), first among the
 		// draws, which lean to small numbers.
@@ -283,7 +319,11 @@ func (sm *machine) create(t *rapid.T) {
 	sm.issue("create", fmt.Sprint(amount, req.CaptureDelay, req.CancelDelay), req.IdempotencyKey,
 		func() (*authcapture.Result, error) { return sm.svc.Create(sm.ctx, req) },
 		func(*authcapture.Result) (model.Ledger, error) {
-			return sm.m.Create(sm.policy, sm.currency, amount, req.CaptureDelay, req.CancelDelay)
+			n, err := sm.m.Create(sm.policy, sm.currency, amount, req.CaptureDelay, req.CancelDelay)
+			if err == nil {
+				n.AuthType = req.AuthorizationType
+			}
+			return n, err
 		})
 }
 
@@ -544,6 +584,78 @@ func (sm *machine) settleVoidID(id string, confirm bool, released *int64) {
 	})
 }
 
+// changeAmount asks for an amount change, as a new total or a delta, up
+// or down by amounts at the edges of what is open and in flight: recorded
+// as approved or declined, or begun.
+func (sm *machine) changeAmount(t *rapid.T, twoPhase bool) {
+	open, held := sm.m.Open(), sm.m.Pending+sm.m.PendingVoid
+	edges := rapid.SampledFrom([]int64{1, 100, 5000, -1, -(open - 1), -(open - 1), -open, -open, -(open + held - 1), -(open + held), 0})
+	delta := rapid.OneOf(edges, edges, rapid.Int64Range(-open, open)).Draw(t, "delta")
+	c := model.AmountChange{TwoPhase: twoPhase, ByTotal: rapid.Bool().Draw(t, "byTotal"), Delta: delta,
+		Total: sm.m.Authorized + delta, TooPrecise: rapid.IntRange(0, 19).Draw(t, "precise") == 19}
+	if !twoPhase {
+		c.Declined = rapid.IntRange(0, 9).Draw(t, "declined") >= 7
+	}
+	req := authcapture.AmountChangeRequest{MerchantID: sm.merchant, ID: sm.id, Declined: c.Declined, IdempotencyKey: sm.key()}
+	if c.ByTotal {
+		if c.Total <= 0 {
+			return // no such total
+		}
+		req.Total = sm.dec(c.Total)
+	} else {
+		if delta == 0 {
+			return // a zero delta is refused before the rules
+		}
+		req.Delta = sm.dec(delta)
+	}
+	if c.TooPrecise {
+		tiny := decimal.New(1, int32(-sm.currency.Exponent()-1))
+		req.Total, req.Delta = req.Total.Add(tiny), req.Delta.Add(tiny)
+		if !c.ByTotal {
+			req.Total = decimal.Zero
+		} else {
+			req.Delta = decimal.Zero
+		}
+	}
+	if c.Declined {
+		req.Reason = "insufficient_funds"
+	}
+	op := "change"
+	run := func() (*authcapture.Result, error) { return sm.svc.ChangeAmount(sm.ctx, req) }
+	if twoPhase {
+		op = "beginChange"
+		run = func() (*authcapture.Result, error) { return sm.svc.BeginAmountChange(sm.ctx, req) }
+	}
+	sm.issue(op, fmt.Sprint(req.Total, req.Delta, c.Declined), req.IdempotencyKey, run, func(res *authcapture.Result) (model.Ledger, error) {
+		if res != nil {
+			c.ID = res.Entry.ChangeID // the Service names the change
+		}
+		return sm.m.ChangeAmount(c, sm.clock.Now())
+	})
+}
+
+// settleChange confirms or declines the pending amount change (or one
+// that is not pending).
+func (sm *machine) settleChange(t *rapid.T, confirm bool) {
+	if sm.m.Change.ID == "" && sm.created() && rapid.Float64Range(0, 1).Draw(t, "rarely") > 0.1 {
+		t.Skip("no pending change")
+	}
+	id := sm.m.Change.ID
+	if id == "" || rapid.Float64Range(0, 1).Draw(t, "known") > 0.95 {
+		id = "chg_none"
+	}
+	req := authcapture.SettleAmountChangeRequest{MerchantID: sm.merchant, ID: sm.id, ChangeID: id, IdempotencyKey: sm.key()}
+	op := "declineChange"
+	run := func() (*authcapture.Result, error) { return sm.svc.DeclineAmountChange(sm.ctx, req) }
+	if confirm {
+		op = "confirmChange"
+		run = func() (*authcapture.Result, error) { return sm.svc.ConfirmAmountChange(sm.ctx, req) }
+	}
+	sm.issue(op, id, req.IdempotencyKey, run, func(*authcapture.Result) (model.Ledger, error) {
+		return sm.m.SettleChange(id, confirm, sm.clock.Now())
+	})
+}
+
 func (sm *machine) advance(t *rapid.T) {
 	var d time.Duration
 	switch k := rapid.IntRange(0, 9).Draw(t, "advance"); {
@@ -772,6 +884,9 @@ func (sm *machine) compare(a *authcapture.Authorization) {
 	}
 	if got, want := model.Of(a, sm.policy).PendingRefunds(), sm.m.PendingRefunds(); !slices.Equal(got, want) {
 		sm.t.Fatalf("the Service lists pending refunds %+v, the model %+v", got, want)
+	}
+	if !a.ExpiresAt.Equal(sm.m.ExpiresAt) {
+		sm.t.Fatalf("the Service's hold expires at %s, the model's at %s", a.ExpiresAt, sm.m.ExpiresAt)
 	}
 }
 
