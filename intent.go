@@ -275,11 +275,10 @@ func (a *Authorization) Open() int64 {
 	return a.Authorized + a.Overcaptured - a.Pending - a.PendingVoid - a.PendingDecrement - a.Captured - a.Voided - a.Expired
 }
 
-// amountChanged reports whether an approved change of the hold's amount
-// (incremental or decremental authorization) was recorded: an overcapture
-// may not follow one. No amount change is recorded yet; this becomes the
-// count of approved changes once the authorization keeps one.
-func (a *Authorization) amountChanged() bool { return false }
+// amountChanged reports whether a change of the hold's amount
+// (incremental or decremental authorization) was approved or is in flight:
+// an overcapture may not follow one.
+func (a *Authorization) amountChanged() bool { return a.AmountChanges > 0 || a.PendingAmountChange != nil }
 
 // Refundable returns the captured amount that refunds may still give
 // back, in minor units: Captured - Refunded - PendingRefund.

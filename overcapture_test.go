@@ -20,7 +20,9 @@ var overcapturing = authcapture.Policy{Name: "overcapturing", MultipleCaptures: 
 func overcaptureSetup(t *testing.T) *fixture {
 	t.Helper()
 	f := &fixture{t: t, ctx: t.Context(), clock: setup(t).clock, store: memstore.New()}
-	svc, err := authcapture.New(f.store, &authcapture.Options{Clock: f.clock, Policies: []authcapture.Policy{overcapturing}})
+	raising := overcapturing
+	raising.Name, raising.IncrementalAuthorization = "overcapturing-raising", true
+	svc, err := authcapture.New(f.store, &authcapture.Options{Clock: f.clock, Policies: []authcapture.Policy{overcapturing, raising}})
 	require.NoError(t, err)
 	f.svc = svc
 	return f
@@ -185,6 +187,26 @@ func TestOvercaptureRules(t *testing.T) {
 			_, err = f.capture(a.ID, "120.01", authcapture.Bool(true))
 			require.ErrorIs(t, err, authcapture.ErrExceedsCapturable)
 			assert.Equal(t, "90.00/0.00/0.00/10.00/0.00 authorized overcaptured 0.00", overcaptured(t, f.get(a.ID)))
+		}},
+		{"custom: no overcapture after an amount change, approved or in flight", func(t *testing.T, f *fixture) {
+			a := f.holdIn("overcapturing-raising", "EUR", "100.00")
+			_, err := f.svc.BeginAmountChange(f.ctx, authcapture.AmountChangeRequest{MerchantID: "m1", ID: a.ID,
+				Total: amt("110.00"), IdempotencyKey: f.key()})
+			require.NoError(t, err)
+			_, err = f.capture(a.ID, "100.01", authcapture.Bool(true))
+			require.ErrorIs(t, err, authcapture.ErrOvercaptureNotAllowed, "a change in flight")
+			_, err = f.svc.ChangeAmount(f.ctx, authcapture.AmountChangeRequest{MerchantID: "m1", ID: a.ID,
+				Total: amt("110.00"), IdempotencyKey: f.key()})
+			require.ErrorIs(t, err, authcapture.ErrActionInFlight)
+			b := f.holdIn("overcapturing-raising", "EUR", "100.00")
+			_, err = f.svc.ChangeAmount(f.ctx, authcapture.AmountChangeRequest{MerchantID: "m1", ID: b.ID,
+				Total: amt("110.00"), IdempotencyKey: f.key()})
+			require.NoError(t, err)
+			_, err = f.capture(b.ID, "110.01", authcapture.Bool(true))
+			require.ErrorIs(t, err, authcapture.ErrOvercaptureNotAllowed, "an approved change")
+			_, err = f.capture(b.ID, "110.00", authcapture.Bool(true))
+			require.NoError(t, err, "the raised hold itself may be captured")
+			assert.Equal(t, "0.00/0.00/110.00/0.00/0.00 captured overcaptured 0.00", overcaptured(t, f.get(b.ID)))
 		}},
 		{"custom: the percentage binds below the cap, the cap above it (20 percent, 50 EUR)", func(t *testing.T, f *fixture) {
 			a := f.holdIn("overcapturing", "EUR", "100.00")

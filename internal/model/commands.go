@@ -278,7 +278,8 @@ func (l Ledger) captureAmount(c Capture, final bool, available int64) (amount, o
 		switch {
 		case c.Amount > l.Authorized+allowance:
 			return 0, 0, authcapture.ErrExceedsCapturable
-		case !final, l.Captures > 0, l.Open() != l.Authorized, l.ReleasedBy != authcapture.CloseNone:
+		case !final, l.Captures > 0, l.Open() != l.Authorized, l.ReleasedBy != authcapture.CloseNone,
+			l.AmountChanges > 0, l.Change.Delta != 0:
 			return 0, 0, authcapture.ErrOvercaptureNotAllowed
 		}
 		return c.Amount, c.Amount - l.Open(), nil
