@@ -68,6 +68,10 @@ var (
 	// amounts differ, or the reference is another authorization's. The
 	// *Error's Detail names both sides. Reconcile with the provider.
 	ErrOutcomeConflict = errors.New("provider outcome conflicts with the recorded one")
+	// ErrReauthorizationWindow: a reauthorization comes before the
+	// policy's ReauthorizeAfter or after its ReauthorizeBefore, counted
+	// from the original authorization (PayPal: days 4 to 29).
+	ErrReauthorizationWindow = errors.New("reauthorization outside the policy's window")
 	// ErrIdempotencyMismatch: an idempotency key was reused with different
 	// parameters or for a different command.
 	ErrIdempotencyMismatch = errors.New("idempotency key reused with different parameters")
@@ -78,6 +82,9 @@ var (
 	// ErrVersionConflict: a concurrent writer changed the authorization
 	// between read and write, and the bounded retries ran out.
 	ErrVersionConflict = errors.New("version conflict")
+	// ErrReauthorizationNotAllowed: the policy allows no reauthorization
+	// (MaxReauthorizations is 0), or as many as it allows were recorded.
+	ErrReauthorizationNotAllowed = errors.New("policy allows no (further) reauthorization")
 	// ErrUnknownPolicy: no policy is registered under that name.
 	ErrUnknownPolicy = errors.New("unknown policy")
 	// ErrInvalidPolicy: a policy's definition is inconsistent.
@@ -159,8 +166,9 @@ func (e *Error) Unwrap() error { return e.Err }
 // HTTPStatus maps an error from the service to the HTTP status code a
 // payments API would answer with: 404 for ErrNotFound, 409 for conflicts of
 // state or of concurrency (ErrInvalidStatus, ErrExpired, ErrCapturePending,
-// ErrActionInFlight, ErrCaptureSettled, ErrOutcomeConflict, ErrVersionConflict,
-// ErrIdempotencyMismatch, ErrAlreadyExists), 422 for a
+// ErrActionInFlight, ErrCaptureSettled, ErrOutcomeConflict,
+// ErrReauthorizationWindow, ErrVersionConflict, ErrIdempotencyMismatch,
+// ErrAlreadyExists), 422 for a
 // request that can never succeed as written (amounts, currencies, policy
 // limits, schedules, invalid arguments), and 500 for anything else.
 func HTTPStatus(err error) int {
@@ -193,6 +201,7 @@ var sentinels = []struct {
 	{ErrActionInFlight, "ErrActionInFlight", http.StatusConflict},
 	{ErrCaptureSettled, "ErrCaptureSettled", http.StatusConflict},
 	{ErrOutcomeConflict, "ErrOutcomeConflict", http.StatusConflict},
+	{ErrReauthorizationWindow, "ErrReauthorizationWindow", http.StatusConflict},
 	{ErrVersionConflict, "ErrVersionConflict", http.StatusConflict},
 	{ErrIdempotencyMismatch, "ErrIdempotencyMismatch", http.StatusConflict},
 	{ErrAlreadyExists, "ErrAlreadyExists", http.StatusConflict},
@@ -209,6 +218,7 @@ var sentinels = []struct {
 	{ErrPartialCaptureNotAllowed, "ErrPartialCaptureNotAllowed", http.StatusUnprocessableEntity},
 	{ErrPartialVoidNotAllowed, "ErrPartialVoidNotAllowed", http.StatusUnprocessableEntity},
 	{ErrTooManyCaptures, "ErrTooManyCaptures", http.StatusUnprocessableEntity},
+	{ErrReauthorizationNotAllowed, "ErrReauthorizationNotAllowed", http.StatusUnprocessableEntity},
 	{ErrUnknownPolicy, "ErrUnknownPolicy", http.StatusUnprocessableEntity},
 	{ErrInvalidPolicy, "ErrInvalidPolicy", http.StatusUnprocessableEntity},
 	{ErrInvalidSchedule, "ErrInvalidSchedule", http.StatusUnprocessableEntity},

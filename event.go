@@ -23,6 +23,15 @@ const (
 	EventCaptureFailed           EventType = "capture.failed"
 	EventVoidPending             EventType = "void.pending" // a two-phase void was begun: its amount is reserved
 	EventVoidFailed              EventType = "void.failed"  // the provider refused a two-phase void
+	// EventReauthorized: the provider placed a new hold for the payment
+	// (Service.Reauthorize). ExpiresAt is the new hold's expiry,
+	// PreviousExpiresAt the old one's; ProviderRef the new authorization's
+	// reference, if the provider gave one.
+	EventReauthorized EventType = "authorization.reauthorized"
+	// EventExpiringSoon: the hold expires within the policy's ExpiringSoon
+	// lead time. Sent once per hold by the Scheduler; ExpiresAt is the
+	// hold's expiry.
+	EventExpiringSoon EventType = "authorization.expiring_soon"
 )
 
 // Event records an accepted change for relay to webhooks. Events are written
@@ -57,4 +66,13 @@ type Event struct {
 	// CloseReason is set on every event of the change that closed the
 	// authorization: how it ended.
 	CloseReason CloseReason `json:",omitzero"`
+	// ProviderRef is the entry's ProviderRef: the provider's own ID for
+	// the action or the new hold, if the host gave it.
+	ProviderRef string `json:",omitzero"`
+	// ExpiresAt, on authorization.reauthorized and
+	// authorization.expiring_soon, is when the hold lapses.
+	ExpiresAt time.Time `json:",omitzero"`
+	// PreviousExpiresAt, on authorization.reauthorized, is when the hold
+	// the reauthorization replaced would have lapsed.
+	PreviousExpiresAt time.Time `json:",omitzero"`
 }

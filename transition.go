@@ -19,7 +19,8 @@ const (
 	CmdConfirmVoid    Command = "confirm_void"
 	CmdFailVoid       Command = "fail_void"
 	CmdExpire         Command = "expire"
-	CmdSchedule       Command = "schedule" // the scheduler claims or reschedules an action
+	CmdSchedule       Command = "schedule" // the scheduler claims or reschedules an action, or sends a notice
+	CmdReauthorize    Command = "reauthorize"
 )
 
 // transition is one edge of the state machine: Command, accepted in From,
@@ -66,6 +67,7 @@ var transitions = []transition{
 	{StatusAuthorized, CmdCancel, StatusVoided},
 	{StatusAuthorized, CmdExpire, StatusExpired},
 	{StatusAuthorized, CmdSchedule, StatusAuthorized},
+	{StatusAuthorized, CmdReauthorize, StatusAuthorized},
 
 	{StatusPartiallyCaptured, CmdCapture, StatusPartiallyCaptured},
 	{StatusPartiallyCaptured, CmdCapture, StatusCaptured},
@@ -89,6 +91,7 @@ var transitions = []transition{
 	{StatusPartiallyCaptured, CmdExpire, StatusPartiallyCaptured},
 	{StatusPartiallyCaptured, CmdExpire, StatusCaptured},
 	{StatusPartiallyCaptured, CmdSchedule, StatusPartiallyCaptured},
+	{StatusPartiallyCaptured, CmdReauthorize, StatusPartiallyCaptured},
 }
 
 type edge struct {

@@ -234,7 +234,7 @@ func (s *Store) Write(ctx context.Context, w *authcapture.Write) error {
 // utcAuth sets every time of a to the same instant in UTC.
 func utcAuth(a *authcapture.Authorization) {
 	for _, t := range []*time.Time{&a.CaptureAt, &a.CancelAt, &a.CreatedAt, &a.AuthorizedAt,
-		&a.ExpiresAt, &a.ExpiredAt, &a.ClosedAt, &a.NextDue, &a.PendingSince} {
+		&a.ExpiresAt, &a.ExpiredAt, &a.ClosedAt, &a.NextDue, &a.PendingSince, &a.ReauthorizedAt, &a.ExpiringNoticeAt} {
 		*t = t.UTC()
 	}
 	for i := range a.PendingCaptures {
