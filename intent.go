@@ -173,8 +173,8 @@ type Authorization struct {
 	// was placed, the notice was sent, or the hold is released, expired
 	// or closed. A reauthorization sets it again for the new hold.
 	ExpiringNoticeAt time.Time `json:",omitzero"`
-	ExpiredAt    time.Time `json:",omitzero"` // when expiry was applied; zero while the hold stands
-	ClosedAt     time.Time `json:",omitzero"`
+	ExpiredAt        time.Time `json:",omitzero"` // when expiry was applied; zero while the hold stands
+	ClosedAt         time.Time `json:",omitzero"`
 	// NextDue is the earliest time something is due for the scheduler
 	// (expiry, a scheduled capture or cancel, the expiring-soon notice) while the authorization is
 	// open; zero when nothing is. Stores index it (Store.Due).
