@@ -92,15 +92,20 @@ func FuzzCommands(f *testing.F) {
 	f.Add([]byte{0, 1, 2, 30, 3, 40, 5, 7, 1, 4, 8})
 	f.Add([]byte{0, 1, 6, 50, 6, 20, 9, 2, 8, 10, 3, 255})
 	f.Add([]byte{0, 1, 1, 2, 4, 30, 11, 2, 5, 0, 12, 7, 13, 1, 14, 3, 15, 4, 15, 5})
+	f.Add([]byte{0, 5, 1, 2, 8, 9, 16, 1, 16, 130, 8, 20, 17, 0, 16, 4, 8, 30, 17, 0, 2, 3})
 	f.Fuzz(func(t *testing.T, program []byte) {
 		ctx := context.Background()
 		clock := clocktest.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-		svc, err := authcapture.New(memstore.New(), &authcapture.Options{Clock: clock})
+		svc, err := authcapture.New(memstore.New(), &authcapture.Options{Clock: clock, Policies: []authcapture.Policy{fuzzReauth}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sched, err := authcapture.NewScheduler(svc, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		const m, id = "m1", "a1"
-		policies := []string{"default", "paymongo", "afterpay", "njiapay", "stripe"}
+		policies := []string{"default", "paymongo", "afterpay", "njiapay", "stripe", "fuzz_reauth", "fuzz_reauth"}
 		var captures, voids []string
 		next := func(i *int) byte {
 			if *i >= len(program) {
@@ -111,7 +116,7 @@ func FuzzCommands(f *testing.F) {
 			return b
 		}
 		for i, n := 0, 0; i < len(program) && n < 64; n++ {
-			op := next(&i) % 16
+			op := next(&i) % 18
 			arg := next(&i)
 			key := fmt.Sprintf("k%d", arg%16) // few keys, so they collide
 			amount := decimal.New(int64(arg)*37+1, -2)
@@ -193,6 +198,19 @@ func FuzzCommands(f *testing.F) {
 				}
 				_, err = svc.RecordOutcome(ctx, authcapture.OutcomeRequest{MerchantID: m, AuthorizationID: id,
 					ProviderRef: fmt.Sprintf("pv%d", arg%4), Kind: kind, Outcome: state, Amount: amount})
+			case 16:
+				var expires time.Time
+				if arg%3 > 0 {
+					expires = clock.Now().Add(time.Duration(int(arg)-100) * time.Hour)
+				}
+				_, err = svc.Reauthorize(ctx, authcapture.ReauthorizeRequest{MerchantID: m, ID: id, ExpiresAt: expires,
+					ProviderRef: fmt.Sprintf("pv%d", arg%5), IdempotencyKey: key})
+			case 17:
+				var res authcapture.SweepResult
+				res, err = sched.RunDue(ctx, 10)
+				if err == nil && res.Notified > 1 {
+					t.Fatalf("one authorization, %d expiring-soon notices in one sweep", res.Notified)
+				}
 			}
 			if err != nil && !isSentinel(err) {
 				t.Fatalf("op %d: untyped error %v", op, err)
@@ -209,6 +227,12 @@ func FuzzCommands(f *testing.F) {
 		}
 	})
 }
+
+// fuzzReauth reauthorizes twice, from day 1 to day 10, and warns a day
+// before expiry.
+var fuzzReauth = authcapture.Policy{Name: "fuzz_reauth", MultipleCaptures: true, PartialCapture: true, PartialVoid: true,
+	Validity: 7 * 24 * time.Hour, MaxReauthorizations: 2, ReauthorizeAfter: 24 * time.Hour, ReauthorizeBefore: 10 * 24 * time.Hour,
+	ExpiringSoon: 24 * time.Hour}
 
 // isSentinel reports whether err is one of the library's typed rejections.
 // A version conflict is not expected from one goroutine, so it does not
