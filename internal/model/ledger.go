@@ -40,6 +40,13 @@ type Ledger struct {
 	CaptureDelay, CancelDelay time.Duration // schedules asked for at creation
 	CaptureAt, CancelAt       time.Time     // scheduled actions due
 
+	AuthorizedAt     time.Time // the approval; the reauthorization window counts from it
+	Reauthorizations int       // new holds recorded
+	// NoticeAt is when the expiring-soon notice of the current hold is
+	// due; zero when none is. Notices counts the notices sent.
+	NoticeAt time.Time
+	Notices  int
+
 	// Settled lists the captures no longer pending, by ID: confirmed,
 	// failed or direct. Settling one again is ErrCaptureSettled.
 	Settled []string
@@ -69,6 +76,7 @@ func Of(a *authcapture.Authorization, p authcapture.Policy) Ledger {
 		PendingDecrement: a.PendingDecrement, Overcaptured: a.Overcaptured, Refunded: a.Refunded, PendingRefund: a.PendingRefund,
 		ExpiresAt: a.ExpiresAt, HoldExpired: a.HoldExpired(), CloseReason: a.CloseReason, ReleasedBy: a.ReleasedBy,
 		CaptureDelay: a.CaptureDelay, CancelDelay: a.CancelDelay, CaptureAt: a.CaptureAt, CancelAt: a.CancelAt,
+		AuthorizedAt: a.AuthorizedAt, Reauthorizations: a.Reauthorizations, NoticeAt: a.ExpiringNoticeAt,
 	}
 	for _, pc := range a.PendingCaptures {
 		l.Pendings = append(l.Pendings, Pending{ID: pc.ID, Amount: pc.Amount, Final: pc.Final})
@@ -146,6 +154,10 @@ type View struct {
 	CloseReason authcapture.CloseReason // of a terminal status only
 	CaptureAt   time.Time               // in UTC
 	CancelAt    time.Time               // in UTC
+
+	ExpiresAt        time.Time // in UTC
+	NoticeAt         time.Time // the expiring-soon notice due, in UTC
+	Reauthorizations int
 }
 
 // ViewOf returns what a reports.
@@ -156,6 +168,7 @@ func ViewOf(a *authcapture.Authorization) View {
 		PendingDecrement: a.PendingDecrement, Overcaptured: a.Overcaptured, Refunded: a.Refunded, PendingRefund: a.PendingRefund,
 		ReleasedBy: a.ReleasedBy, Version: a.Version, Status: a.Status(),
 		HoldExpired: a.HoldExpired(), CaptureAt: a.CaptureAt.UTC(), CancelAt: a.CancelAt.UTC(),
+		ExpiresAt: a.ExpiresAt.UTC(), NoticeAt: a.ExpiringNoticeAt.UTC(), Reauthorizations: a.Reauthorizations,
 	}
 	if v.Status.Terminal() {
 		v.CloseReason = a.CloseReason
@@ -171,6 +184,7 @@ func (l Ledger) View() View {
 		PendingDecrement: l.PendingDecrement, Overcaptured: l.Overcaptured, Refunded: l.Refunded, PendingRefund: l.PendingRefund,
 		ReleasedBy: l.ReleasedBy, Version: l.Version, Status: l.Status(),
 		HoldExpired: l.HoldExpired, CaptureAt: l.CaptureAt.UTC(), CancelAt: l.CancelAt.UTC(),
+		ExpiresAt: l.ExpiresAt.UTC(), NoticeAt: l.NoticeAt.UTC(), Reauthorizations: l.Reauthorizations,
 	}
 	if v.Status.Terminal() {
 		v.CloseReason = l.CloseReason
@@ -192,6 +206,9 @@ func (v View) String() string {
 	if v.CloseReason != "" {
 		s += fmt.Sprintf(" (%s)", v.CloseReason)
 	}
+	if v.Reauthorizations != 0 {
+		s += fmt.Sprintf(" reauthorized %dx until %s", v.Reauthorizations, v.ExpiresAt.Format(time.RFC3339Nano))
+	}
 	return s
 }
 
@@ -205,6 +222,9 @@ func (l *Ledger) accept() {
 func (l *Ledger) tidy() {
 	if l.Closed() {
 		l.CaptureAt, l.CancelAt = time.Time{}, time.Time{}
+	}
+	if l.Closed() || l.HoldExpired || l.ReleasedBy != authcapture.CloseNone {
+		l.NoticeAt = time.Time{} // no hold left to warn about
 	}
 }
 
