@@ -35,7 +35,7 @@ var serviceContractTests = []contractTest{
 // goroutines want each command accepted or rejected on its merits.
 func newService(t *testing.T, s authcapture.Store, clock authcapture.Clock) *authcapture.Service {
 	t.Helper()
-	svc, err := authcapture.New(s, &authcapture.Options{Clock: clock, MaxRetries: 10_000})
+	svc, err := authcapture.New(s, &authcapture.Options{Clock: clock, MaxRetries: 10_000, Policies: []authcapture.Policy{linPolicy}})
 	require.NoError(t, err)
 	return svc
 }
@@ -46,9 +46,15 @@ func usd(minor int64) decimal.Decimal { return decimal.New(minor, -2) }
 // approve creates and authorizes id of merchant for minor cents through svc.
 func approve(t *testing.T, svc *authcapture.Service, merchant, id string, minor int64) *authcapture.Authorization {
 	t.Helper()
+	return approveUnder(t, svc, merchant, id, minor, "")
+}
+
+// approveUnder is approve under policy ("" for the default).
+func approveUnder(t *testing.T, svc *authcapture.Service, merchant, id string, minor int64, policy string) *authcapture.Authorization {
+	t.Helper()
 	ctx := testContext(t)
 	_, err := svc.Create(ctx, authcapture.CreateRequest{MerchantID: merchant, ID: id, Currency: "USD", Amount: usd(minor),
-		Metadata: map[string]string{"order": id}, IdempotencyKey: id + "-create"})
+		Metadata: map[string]string{"order": id}, Policy: policy, IdempotencyKey: id + "-create"})
 	require.NoError(t, err)
 	r, err := svc.Authorize(ctx, authcapture.AuthorizeRequest{MerchantID: merchant, ID: id, Amount: usd(minor),
 		IdempotencyKey: id + "-authorize"})

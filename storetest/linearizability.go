@@ -117,6 +117,8 @@ func perform(ctx context.Context, svc *authcapture.Service, merchant, id string,
 		r, err = svc.Void(ctx, authcapture.VoidRequest{MerchantID: merchant, ID: id, All: true, IdempotencyKey: in.Key})
 	case linBeginVoid, linBeginVoidAll, linConfirmVoid, linFailVoid:
 		r, err = performVoid(ctx, svc, merchant, id, in)
+	case linReauthorize:
+		r, err = performReauthorize(ctx, svc, merchant, id, in)
 	default:
 		panic("storetest: perform " + in.Kind.String())
 	}
@@ -129,6 +131,21 @@ func perform(ctx context.Context, svc *authcapture.Service, merchant, id string,
 	}
 	return out
 }
+
+// performReauthorize records a new hold lapsing at in.At, under a provider
+// reference named after the key.
+func performReauthorize(ctx context.Context, svc *authcapture.Service, merchant, id string, in linInput) (*authcapture.Result, error) {
+	return svc.Reauthorize(ctx, authcapture.ReauthorizeRequest{MerchantID: merchant, ID: id, ExpiresAt: in.At,
+		ProviderRef: "reauth-" + in.Key, IdempotencyKey: in.Key})
+}
+
+// linPolicy is the policy of the recorded histories: the default policy,
+// with reauthorizations at any time and a one-day expiring-soon notice.
+var linPolicy = func() authcapture.Policy {
+	p := authcapture.DefaultPolicy
+	p.Name, p.MaxReauthorizations, p.ExpiringSoon = "lin_reauth", 3, 24*time.Hour
+	return p
+}()
 
 // performVoid issues a two-phase void's begin, confirm or fail.
 func performVoid(ctx context.Context, svc *authcapture.Service, merchant, id string, in linInput) (*authcapture.Result, error) {
@@ -173,9 +190,13 @@ func randomInput(rng *rand.Rand, cfg linConfig, id string, client, k int, pendin
 	switch r := rng.IntN(100); {
 	case r < 30:
 		return linInput{Kind: linGet}
-	case late && r < 38:
+	case r < 35:
+		// A new hold lapsing 25 to 72 hours after the first: At is set
+		// by the caller, which knows the first hold.
+		return linInput{Kind: linReauthorize, Amount: 25 + rng.Int64N(48), Key: key}
+	case late && r < 43:
 		return linInput{Kind: linFinalCapture, Amount: amount, Key: key}
-	case late && r < 46:
+	case late && r < 51:
 		return linInput{Kind: linVoidAll, Key: key}
 	case r < 62:
 		return linInput{Kind: linCapture, Amount: amount, Key: key}
@@ -213,8 +234,8 @@ func recordHistory(t *testing.T, setup *authcapture.Service, svcs []*authcapture
 	t.Helper()
 	ctx := testContext(t)
 	const merchant = "m-lin"
-	a := approve(t, setup, merchant, id, cfg.authorized)
-	h := history{merchant: merchant, id: id, initial: model.Of(a, authcapture.DefaultPolicy)}
+	a := approveUnder(t, setup, merchant, id, cfg.authorized, linPolicy.Name)
+	h := history{merchant: merchant, id: id, initial: model.Of(a, linPolicy)}
 	rec := newRecorder()
 	tickAt := cfg.opsEach/2 + rand.New(rand.NewPCG(seed, 0)).IntN(cfg.opsEach-cfg.opsEach/2)
 	var wg sync.WaitGroup
@@ -229,12 +250,15 @@ func recordHistory(t *testing.T, setup *authcapture.Service, svcs []*authcapture
 			for k := range cfg.opsEach {
 				step.wait()
 				if c == 0 && k == tickAt {
-					rec.do(c, linInput{Kind: linExpire}, func() linOutput {
+					rec.do(c, linInput{Kind: linExpire, At: a.ExpiresAt}, func() linOutput {
 						clock.Set(a.ExpiresAt)
 						return linOutput{Outcome: linOK}
 					})
 				}
 				in := randomInput(rng, cfg, id, c, k, pending)
+				if in.Kind == linReauthorize {
+					in.At = a.ExpiresAt.Add(time.Duration(in.Amount) * time.Hour)
+				}
 				out := rec.do(c, in, func() linOutput { return perform(ctx, svc, merchant, id, in) })
 				switch {
 				case (in.Kind == linBeginVoid || in.Kind == linBeginVoidAll) && out.Outcome == linOK:
@@ -407,6 +431,8 @@ func retryUnknown(t *testing.T, svc *authcapture.Service, h history) {
 				r, err = svc.Void(ctx, authcapture.VoidRequest{MerchantID: h.merchant, ID: h.id, All: true, IdempotencyKey: in.Key})
 			case linBeginVoid, linBeginVoidAll, linConfirmVoid, linFailVoid:
 				r, err = performVoid(ctx, svc, h.merchant, h.id, in)
+			case linReauthorize:
+				r, err = performReauthorize(ctx, svc, h.merchant, h.id, in)
 			}
 			if err == nil {
 				applied[in.Key] = true
@@ -581,7 +607,7 @@ type forgedHistory struct {
 // forgedInitial is an authorization of 10.00 USD under the default
 // policy, approved at version 2.
 var forgedInitial = model.Ledger{Phase: authcapture.PhaseApproved, Policy: authcapture.DefaultPolicy, Currency: "USD",
-	Requested: 1000, Authorized: 1000, Version: 2, ExpiresAt: epoch.Add(validity)}
+	Requested: 1000, Authorized: 1000, Version: 2, AuthorizedAt: epoch, ExpiresAt: epoch.Add(validity)}
 
 // forgedHistories start from forgedInitial.
 func forgedHistories() (model.Ledger, []forgedHistory) {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"time"
 
 	"github.com/anishathalye/porcupine"
 	"github.com/authcapture/authcapture"
@@ -14,8 +15,9 @@ import (
 // changed by direct captures and voids (which may draw from voids in
 // flight), two-phase voids of part or all of what is open (begun, then
 // confirmed with all, part or, for a void of everything, more than it
-// reserved released, or failed) and the hold's expiry, and observed by
-// reads. Every operation is checked against it with what it returned: an
+// reserved released, or failed), reauthorizations (a new hold, which the
+// clock's move to the first hold's expiry then does not expire) and the
+// hold's expiry, and observed by reads. Every operation is checked against it with what it returned: an
 // accepted command or a read by what the Service reported (model.View), a
 // rejection by its sentinel.
 
@@ -33,11 +35,12 @@ const (
 	linConfirmVoid                 // the void VoidID is confirmed: Released if HasReleased, else all it reserves
 	linFailVoid                    // the void VoidID failed
 	linBeginVoidAll                // a two-phase void of everything open is begun
+	linReauthorize                 // a reauthorization: a new hold lapsing at At
 )
 
 func (k linKind) String() string {
 	return [...]string{"get", "capture", "final capture", "void", "void all", "clock to expiry",
-		"begin void", "confirm void", "fail void", "begin void all"}[k]
+		"begin void", "confirm void", "fail void", "begin void all", "reauthorize"}[k]
 }
 
 // linInput is an operation's input. Key is the command's idempotency key,
@@ -48,7 +51,10 @@ type linInput struct {
 	VoidID      string // the void a confirm or fail settles
 	Released    int64  // what a confirm reports released, if HasReleased
 	HasReleased bool
-	Key         string
+	// At is the time the clock moves to (linExpire; zero for the hold's
+	// expiry) or the new hold's expiry (linReauthorize).
+	At  time.Time
+	Key string
 }
 
 // linOutcome is how an operation ended.
@@ -86,8 +92,19 @@ func apply(l model.Ledger, in linInput, voidID string) (model.Ledger, error) {
 	switch in.Kind {
 	case linExpire:
 		// From now on every read and command applies the expiry first,
-		// in one write of its own, if anything is still open.
-		return l.Expire(l.ExpiresAt), nil
+		// in one write of its own, if anything is still open and the hold
+		// lapses by then.
+		at := in.At
+		if at.IsZero() {
+			at = l.ExpiresAt
+		}
+		return l.Expire(at), nil
+	case linReauthorize:
+		// Where the clock stands (at the approval, or at the first hold's
+		// expiry) does not change the outcome: the policy's window is
+		// open, the new expiry lies more than the notice's lead past the
+		// first hold's expiry, and the history has no schedules.
+		return l.Reauthorize(in.At, l.AuthorizedAt)
 	case linCapture, linFinalCapture:
 		return l.Capture(model.Capture{Amount: in.Amount, Final: authcapture.Bool(in.Kind == linFinalCapture)})
 	case linVoid:
@@ -149,6 +166,8 @@ func describeOperation(input, output any) string {
 	switch in.Kind {
 	case linCapture, linFinalCapture, linVoid, linBeginVoid:
 		op += fmt.Sprintf(" %d", in.Amount)
+	case linReauthorize:
+		op += " until " + in.At.Format(time.RFC3339)
 	case linConfirmVoid, linFailVoid:
 		op += " " + in.VoidID
 		if in.HasReleased {
