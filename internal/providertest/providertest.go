@@ -37,6 +37,11 @@ var boundary = authcapture.Policy{Name: policyName, MultipleCaptures: true, Part
 var clamping = authcapture.Policy{Name: "boundary-clamp", MultipleCaptures: true, PartialCapture: true, PartialVoid: true,
 	Validity: 7 * 24 * time.Hour, ClampSchedules: true}
 
+// reauthorizing is the clamping policy with reauthorizations and a
+// ten-minute expiring-soon notice (race 7).
+var reauthorizing = authcapture.Policy{Name: "boundary-reauth", MultipleCaptures: true, PartialCapture: true, PartialVoid: true,
+	Validity: 7 * 24 * time.Hour, ClampSchedules: true, MaxReauthorizations: 1, ExpiringSoon: 10 * time.Minute}
+
 const (
 	amount = 10_000 // minor units of USD: 100.00
 	lease  = time.Minute
@@ -63,6 +68,7 @@ func Races() []Race {
 		{"4-direct-capture-vs-cancel", raceDirectCaptureVsCancel},
 		{"5-scheduled-capture-vs-host", raceScheduledCaptureVsHost},
 		{"6-short-hold-approval", raceShortHold},
+		{"7-reauthorization-vs-expiry", raceReauthorization},
 	}
 }
 
@@ -156,7 +162,7 @@ func newWorld(t *testing.T, store authcapture.Store, seed uint64, n int) *world 
 func (w *world) service(knowsPolicy bool) *authcapture.Service {
 	opts := &authcapture.Options{Clock: w.clock}
 	if knowsPolicy {
-		opts.Policies = []authcapture.Policy{boundary, clamping}
+		opts.Policies = []authcapture.Policy{boundary, clamping, reauthorizing}
 	}
 	svc, err := authcapture.New(w.store, opts)
 	if err != nil {
@@ -235,8 +241,8 @@ func (w *world) sweep() {
 		w.problemf("sweep: %v", err)
 	}
 	if res.Due > 0 {
-		w.tracef("sweep: due %d captured %d capture-failed %d canceled %d cancel-failed %d unknown %d deferred %d skipped %d errors %v",
-			res.Due, res.Captured, res.CaptureFailed, res.Canceled, res.CancelFailed, res.Unknown, res.Deferred, res.Skipped, res.Errors)
+		w.tracef("sweep: due %d captured %d capture-failed %d canceled %d cancel-failed %d unknown %d notified %d deferred %d skipped %d errors %v",
+			res.Due, res.Captured, res.CaptureFailed, res.Canceled, res.CancelFailed, res.Unknown, res.Notified, res.Deferred, res.Skipped, res.Errors)
 	}
 }
 
