@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/authcapture/authcapture"
+	"github.com/authcapture/authcapture/memstore"
 )
 
 const day = 24 * time.Hour
@@ -538,4 +539,45 @@ func TestExpiringSoon(t *testing.T) {
 		assert.Len(t, f.expiringEvents(a.ID), 1)
 		assert.Equal(t, authcapture.StatusCaptured, f.get(a.ID).Status())
 	})
+}
+
+// The reauthorization and expiring-soon knobs are checked when a policy is
+// registered.
+func TestReauthorizationPolicyValidation(t *testing.T) {
+	t.Parallel()
+	base := authcapture.Policy{Name: "p", Validity: 7 * day}
+	for _, tt := range []struct {
+		name   string
+		change func(p *authcapture.Policy)
+		ok     bool
+	}{
+		{"PayPal's terms", func(p *authcapture.Policy) {
+			p.Validity, p.MaxReauthorizations, p.ReauthorizeAfter, p.ReauthorizeBefore = 29*day, 1, 4*day, 29*day
+		}, true},
+		{"open bounds", func(p *authcapture.Policy) { p.MaxReauthorizations = 3 }, true},
+		{"a 48-hour notice", func(p *authcapture.Policy) { p.ExpiringSoon = 48 * time.Hour }, true},
+		{"negative MaxReauthorizations", func(p *authcapture.Policy) { p.MaxReauthorizations = -1 }, false},
+		{"negative ReauthorizeAfter", func(p *authcapture.Policy) { p.MaxReauthorizations, p.ReauthorizeAfter = 1, -time.Hour }, false},
+		{"negative ReauthorizeBefore", func(p *authcapture.Policy) { p.MaxReauthorizations, p.ReauthorizeBefore = 1, -time.Hour }, false},
+		{"bounds that allow none", func(p *authcapture.Policy) { p.ReauthorizeAfter = 4 * day }, false},
+		{"a window closed before it opens", func(p *authcapture.Policy) {
+			p.MaxReauthorizations, p.ReauthorizeAfter, p.ReauthorizeBefore = 1, 4*day, 4*day
+		}, false},
+		{"a bound beyond 90 days", func(p *authcapture.Policy) { p.MaxReauthorizations, p.ReauthorizeBefore = 1, 91*day }, false},
+		{"negative ExpiringSoon", func(p *authcapture.Policy) { p.ExpiringSoon = -time.Hour }, false},
+		{"ExpiringSoon as long as the hold", func(p *authcapture.Policy) { p.ExpiringSoon = 7 * day }, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := base
+			tt.change(&p)
+			err := p.Validate()
+			if tt.ok {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorIs(t, err, authcapture.ErrInvalidPolicy)
+			_, err = authcapture.New(memstore.New(), &authcapture.Options{Policies: []authcapture.Policy{p}})
+			require.ErrorIs(t, err, authcapture.ErrInvalidPolicy)
+		})
+	}
 }
