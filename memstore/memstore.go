@@ -222,7 +222,7 @@ func (s *Store) Write(ctx context.Context, w *authcapture.Write) error {
 	for _, ev := range w.Events {
 		s.pos++
 		ev.Position = s.pos
-		ev.At = ev.At.UTC()
+		ev.At, ev.ExpiresAt, ev.PreviousExpiresAt = ev.At.UTC(), ev.ExpiresAt.UTC(), ev.PreviousExpiresAt.UTC()
 		m.events = append(m.events, &ev)
 		s.events = append(s.events, &ev)
 	}
