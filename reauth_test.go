@@ -1,6 +1,7 @@
 package authcapture_test
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -361,6 +362,26 @@ func TestReauthorizeReschedules(t *testing.T) {
 		assert.Equal(t, authcapture.StatusPartiallyCaptured, f.get(a.ID).Status())
 		f.clock.Set(newExpiry.Add(-time.Hour))
 		assert.Equal(t, 1, f.sweep(s).Captured)
+		assert.Equal(t, authcapture.StatusCaptured, f.get(a.ID).Status())
+	})
+	t.Run("a scheduled capture already at the provider keeps its lease", func(t *testing.T) {
+		f := setup(t)
+		a := f.scheduled("reauth_dropping", authcapture.CreateRequest{CaptureMode: authcapture.CaptureDelayed, CaptureDelay: time.Hour})
+		exec := newExecutor()
+		exec.outcome = func(string, int) error { return errors.New("no answer") }
+		s, err := authcapture.NewScheduler(f.svc, exec, nil)
+		require.NoError(t, err)
+		f.clock.Advance(time.Hour)
+		require.Equal(t, 1, f.sweep(s).Unknown)
+		leased := f.get(a.ID)
+		require.Len(t, leased.PendingCaptures, 1)
+		// A new hold too short for any schedule (its margin is an hour).
+		r, err := f.reauthorize(a.ID, f.clock.Now().Add(30*time.Minute), "")
+		require.NoError(t, err)
+		assert.Equal(t, leased.CaptureAt, r.Authorization.CaptureAt, "the lease stands")
+		exec.outcome = nil
+		f.clock.Set(leased.CaptureAt)
+		assert.Equal(t, 1, f.sweep(s).Captured, "re-driven after the lease, with the same key")
 		assert.Equal(t, authcapture.StatusCaptured, f.get(a.ID).Status())
 	})
 	t.Run("the old hold's expiry no longer applies; the new one does", func(t *testing.T) {

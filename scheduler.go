@@ -157,9 +157,10 @@ func (o *SchedulerOptions) validate() error {
 }
 
 // Scheduler applies what is due: expiry, delayed captures, delayed
-// cancels, and the expiring-soon notices (authorization.expiring_soon). Several schedulers, in one process or many, may run against one
-// store at once: every action is claimed by a versioned write before the
-// executor is called, so no action is applied twice.
+// cancels, and the expiring-soon notices (authorization.expiring_soon).
+// Several schedulers, in one process or many, may run against one store at
+// once: every action is claimed by a versioned write before the executor
+// is called, so no action is applied twice.
 type Scheduler struct {
 	svc  *Service
 	exec Executor
