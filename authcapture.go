@@ -35,7 +35,11 @@
 //
 // Authorizations may schedule a delayed capture, a delayed cancel, or a
 // capture before expiry; a Scheduler applies them, and expiry, through the
-// store's due index, handing the provider calls to a host Executor.
+// store's due index, handing the provider calls to a host Executor. It also
+// emits authorization.expiring_soon a policy-set lead time before a hold
+// lapses. When the provider places a new hold for the payment (a
+// reauthorization), Reauthorize records its expiry and fits the schedules
+// to it.
 //
 // Stores are pluggable: memstore is the embedded default, pgstore keeps
 // everything in PostgreSQL. Both pass the conformance suite in storetest.

@@ -347,6 +347,41 @@ func TestBadInput(t *testing.T) {
 				Kind: authcapture.OutcomeAmountChange, Outcome: authcapture.OutcomeSucceeded, IdempotencyKey: "k"})
 			return err
 		}, nil},
+		{"reauthorization under a policy that allows none", authcapture.ErrReauthorizationNotAllowed, func(f *fixture, id string) error {
+			_, err := f.svc.Reauthorize(f.ctx, authcapture.ReauthorizeRequest{MerchantID: "m1", ID: id, IdempotencyKey: "k"})
+			return err
+		}, nil},
+		{"reauthorization with a megabyte provider reference", authcapture.ErrInvalidArgument, func(f *fixture, id string) error {
+			_, err := f.svc.Reauthorize(f.ctx, authcapture.ReauthorizeRequest{MerchantID: "m1", ID: id, ProviderRef: mega, IdempotencyKey: "k"})
+			return err
+		}, nil},
+		{"reauthorization with a bidi override in its reference", authcapture.ErrInvalidArgument, func(f *fixture, id string) error {
+			_, err := f.svc.Reauthorize(f.ctx, authcapture.ReauthorizeRequest{MerchantID: "m1", ID: id, Reference: "a\u202eb", IdempotencyKey: "k"})
+			return err
+		}, nil},
+		{"reauthorization without a key", authcapture.ErrInvalidArgument, func(f *fixture, id string) error {
+			_, err := f.svc.Reauthorize(f.ctx, authcapture.ReauthorizeRequest{MerchantID: "m1", ID: id})
+			return err
+		}, nil},
+		{"reauthorization of an unknown authorization", authcapture.ErrNotFound, func(f *fixture, id string) error {
+			_, err := f.svc.Reauthorize(f.ctx, authcapture.ReauthorizeRequest{MerchantID: "m1", ID: "auth_missing", IdempotencyKey: "k"})
+			return err
+		}, nil},
+		{"reauthorization outside the window (PayPal: 3 days 23 hours)", authcapture.ErrReauthorizationWindow, func(f *fixture, id string) error {
+			return f.rejectedReauthorization(3*day+23*time.Hour, time.Time{})
+		}, nil},
+		{"reauthorization outside the window (PayPal: past day 29)", authcapture.ErrReauthorizationWindow, func(f *fixture, id string) error {
+			return f.rejectedReauthorization(29*day+time.Hour, t0.Add(30*day))
+		}, nil},
+		{"a second reauthorization (PayPal: once)", authcapture.ErrReauthorizationNotAllowed, func(f *fixture, id string) error {
+			return f.rejectedReauthorization(5*day, time.Time{}, 4*day)
+		}, nil},
+		{"reauthorization of an expired hold", authcapture.ErrExpired, func(f *fixture, id string) error {
+			return f.rejectedReauthorization(29*day, time.Time{})
+		}, nil},
+		{"reauthorization to an expiry already past", authcapture.ErrInvalidArgument, func(f *fixture, id string) error {
+			return f.rejectedReauthorization(5*day, time.Time{}, -5*day)
+		}, nil},
 		{"nil context", authcapture.ErrInvalidArgument, func(f *fixture, id string) error {
 			_, err := f.svc.Capture(nil, authcapture.CaptureRequest{MerchantID: "m1", ID: id, Amount: amt("1"), IdempotencyKey: "k"}) // a nil context is the bad input
 			return err
@@ -409,6 +444,52 @@ func TestBadInput(t *testing.T) {
 			assert.True(t, errors.Is(err, authcapture.ErrNotFound), "no idempotency record")
 		})
 	}
+}
+
+// rejectedReauthorization approves a hold of merchant m2 under PayPal's
+// rules (expiring at expires, or after 29 days if zero), reauthorizes it at
+// each of earlier (a negative one asks for an expiry that long ago), then
+// at when after approval, and returns that reauthorization's error, having
+// checked that it changed nothing. It sets the clock back to t0 after.
+func (f *fixture) rejectedReauthorization(when time.Duration, expires time.Time, earlier ...time.Duration) error {
+	f.t.Helper()
+	defer f.clock.Set(t0) // m1's hold, which the caller checks, must not expire meanwhile
+	r, err := f.svc.Create(f.ctx, authcapture.CreateRequest{MerchantID: "m2", Currency: "USD", Amount: amt("10"), Policy: "paypal_reauth",
+		IdempotencyKey: "m2-create"})
+	require.NoError(f.t, err)
+	id := r.Authorization.ID
+	_, err = f.svc.Authorize(f.ctx, authcapture.AuthorizeRequest{MerchantID: "m2", ID: id, Amount: amt("10"), ExpiresAt: expires,
+		IdempotencyKey: "m2-auth"})
+	require.NoError(f.t, err)
+	var past time.Duration
+	for i, e := range earlier {
+		if e < 0 {
+			past = -e
+			continue
+		}
+		f.clock.Set(t0.Add(e))
+		_, err := f.svc.Reauthorize(f.ctx, authcapture.ReauthorizeRequest{MerchantID: "m2", ID: id, IdempotencyKey: fmt.Sprintf("m2-re%d", i)})
+		require.NoError(f.t, err)
+	}
+	f.clock.Set(t0.Add(when))
+	before, err := f.svc.Get(f.ctx, "m2", id)
+	require.NoError(f.t, err)
+	evs, err := f.svc.Events(f.ctx, "m2", 0, 100)
+	require.NoError(f.t, err)
+	req := authcapture.ReauthorizeRequest{MerchantID: "m2", ID: id, IdempotencyKey: "k2"}
+	if past > 0 {
+		req.ExpiresAt = f.clock.Now().Add(-past)
+	}
+	_, rerr := f.svc.Reauthorize(f.ctx, req)
+	after, err := f.svc.Get(f.ctx, "m2", id)
+	require.NoError(f.t, err)
+	assert.Equal(f.t, before, after, "nothing changed")
+	evs2, err := f.svc.Events(f.ctx, "m2", 0, 100)
+	require.NoError(f.t, err)
+	assert.Equal(f.t, evs, evs2, "no event")
+	_, err = f.store.Idempotency(f.ctx, "m2", "k2")
+	assert.ErrorIs(f.t, err, authcapture.ErrNotFound, "no idempotency record")
+	return rerr
 }
 
 func TestBadCreate(t *testing.T) {

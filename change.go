@@ -60,6 +60,9 @@ func (ch *change) event(t EventType, entrySeq, amount int64) {
 		MerchantID: ch.a.MerchantID, AuthorizationID: ch.a.ID, Seq: ch.a.Events,
 		Version: ch.a.Version, Type: t, At: ch.now, EntrySeq: entrySeq, Amount: amount,
 	}
+	if t == EventReauthorized || t == EventExpiringSoon {
+		ev.ExpiresAt = ch.a.ExpiresAt
+	}
 	for i := range ch.entries {
 		if e := &ch.entries[i]; e.Seq == entrySeq {
 			ev.CaptureID, ev.Reference, ev.Reason = e.CaptureID, e.Reference, e.Reason
@@ -115,6 +118,9 @@ func (ch *change) finish() (*Write, error) {
 	}
 	if a.Closed() {
 		a.CaptureAt, a.CancelAt = time.Time{}, time.Time{}
+	}
+	if a.Closed() || a.HoldExpired() || a.ReleasedBy != CloseNone {
+		a.ExpiringNoticeAt = time.Time{} // no hold left to warn about
 	}
 	a.NextDue = nextDue(a)
 	a.PendingSince = pendingSince(a)

@@ -106,6 +106,10 @@ var (
 	ErrRefundWindowClosed = errors.New("refund window has closed")
 	// ErrCaptureNotRefundable: a refund names a capture that failed.
 	ErrCaptureNotRefundable = errors.New("capture did not succeed; nothing to refund")
+	// ErrReauthorizationWindow: a reauthorization comes before the
+	// policy's ReauthorizeAfter or after its ReauthorizeBefore, counted
+	// from the original authorization (PayPal: days 4 to 29).
+	ErrReauthorizationWindow = errors.New("reauthorization outside the policy's window")
 	// ErrIdempotencyMismatch: an idempotency key was reused with different
 	// parameters or for a different command.
 	ErrIdempotencyMismatch = errors.New("idempotency key reused with different parameters")
@@ -116,6 +120,9 @@ var (
 	// ErrVersionConflict: a concurrent writer changed the authorization
 	// between read and write, and the bounded retries ran out.
 	ErrVersionConflict = errors.New("version conflict")
+	// ErrReauthorizationNotAllowed: the policy allows no reauthorization
+	// (MaxReauthorizations is 0), or as many as it allows were recorded.
+	ErrReauthorizationNotAllowed = errors.New("policy allows no (further) reauthorization")
 	// ErrUnknownPolicy: no policy is registered under that name.
 	ErrUnknownPolicy = errors.New("unknown policy")
 	// ErrInvalidPolicy: a policy's definition is inconsistent.
@@ -197,8 +204,9 @@ func (e *Error) Unwrap() error { return e.Err }
 // HTTPStatus maps an error from the service to the HTTP status code a
 // payments API would answer with: 404 for ErrNotFound, 409 for conflicts of
 // state or of concurrency (ErrInvalidStatus, ErrExpired, ErrCapturePending,
-// ErrActionInFlight, ErrCaptureSettled, ErrRefundNotAllowed, ErrOutcomeConflict, ErrVersionConflict,
-// ErrIdempotencyMismatch, ErrAlreadyExists), 422 for a
+// ErrActionInFlight, ErrCaptureSettled, ErrRefundNotAllowed, ErrOutcomeConflict,
+// ErrReauthorizationWindow, ErrVersionConflict, ErrIdempotencyMismatch,
+// ErrAlreadyExists), 422 for a
 // request that can never succeed as written (amounts, currencies, policy
 // limits, schedules, invalid arguments), and 500 for anything else.
 func HTTPStatus(err error) int {
@@ -232,6 +240,7 @@ var sentinels = []struct {
 	{ErrCaptureSettled, "ErrCaptureSettled", http.StatusConflict},
 	{ErrRefundNotAllowed, "ErrRefundNotAllowed", http.StatusConflict},
 	{ErrOutcomeConflict, "ErrOutcomeConflict", http.StatusConflict},
+	{ErrReauthorizationWindow, "ErrReauthorizationWindow", http.StatusConflict},
 	{ErrVersionConflict, "ErrVersionConflict", http.StatusConflict},
 	{ErrIdempotencyMismatch, "ErrIdempotencyMismatch", http.StatusConflict},
 	{ErrAlreadyExists, "ErrAlreadyExists", http.StatusConflict},
@@ -257,6 +266,7 @@ var sentinels = []struct {
 	{ErrAmountChangeAfterCapture, "ErrAmountChangeAfterCapture", http.StatusUnprocessableEntity},
 	{ErrTooManyAmountChanges, "ErrTooManyAmountChanges", http.StatusUnprocessableEntity},
 	{ErrBelowCaptured, "ErrBelowCaptured", http.StatusUnprocessableEntity},
+	{ErrReauthorizationNotAllowed, "ErrReauthorizationNotAllowed", http.StatusUnprocessableEntity},
 	{ErrUnknownPolicy, "ErrUnknownPolicy", http.StatusUnprocessableEntity},
 	{ErrInvalidPolicy, "ErrInvalidPolicy", http.StatusUnprocessableEntity},
 	{ErrInvalidSchedule, "ErrInvalidSchedule", http.StatusUnprocessableEntity},

@@ -32,6 +32,15 @@ const (
 	EventAmountChanged        EventType = "authorization.amount_changed"
 	EventAmountChangePending  EventType = "amount_change.pending"  // a two-phase amount change was begun
 	EventAmountChangeDeclined EventType = "amount_change.declined" // the provider declined an amount change: nothing changed
+	// EventReauthorized: the provider placed a new hold for the payment
+	// (Service.Reauthorize). ExpiresAt is the new hold's expiry,
+	// PreviousExpiresAt the old one's; ProviderRef the new authorization's
+	// reference, if the provider gave one.
+	EventReauthorized EventType = "authorization.reauthorized"
+	// EventExpiringSoon: the hold expires within the policy's ExpiringSoon
+	// lead time. Sent once per hold by the Scheduler; ExpiresAt is the
+	// hold's expiry.
+	EventExpiringSoon EventType = "authorization.expiring_soon"
 )
 
 // Event records an accepted change for relay to webhooks. Events are written
@@ -65,7 +74,8 @@ type Event struct {
 	// RefundID); empty for other entries.
 	RefundID string `json:",omitzero"`
 	// ProviderRef is the entry's ProviderRef: the provider's own ID for
-	// the action, if the host gave it.
+	// the action or, on authorization.reauthorized, the new hold, if the
+	// host gave it.
 	ProviderRef string `json:",omitzero"`
 	// Reference is the entry's Reference: the one the caller gave with the
 	// command (an order or shipment ID, the provider's reference), or for
@@ -87,4 +97,10 @@ type Event struct {
 	// CloseReason is set on every event of the change that closed the
 	// authorization: how it ended.
 	CloseReason CloseReason `json:",omitzero"`
+	// ExpiresAt, on authorization.reauthorized and
+	// authorization.expiring_soon, is when the hold lapses.
+	ExpiresAt time.Time `json:",omitzero"`
+	// PreviousExpiresAt, on authorization.reauthorized, is when the hold
+	// the reauthorization replaced would have lapsed.
+	PreviousExpiresAt time.Time `json:",omitzero"`
 }

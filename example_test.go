@@ -202,3 +202,55 @@ func ExampleService_BeginAmountChange() {
 	// pending decrease 100.00 open 200.00
 	// settled authorized 200.00 open 200.00 changes 1
 }
+
+// A long order outlives its hold: PayPal reauthorizes an authorization
+// once, from day 4 to day 29, and the host records the new hold with the
+// expiration_time PayPal returns. The scheduler warns 48 hours before each
+// hold lapses.
+func ExampleService_Reauthorize() {
+	ctx := context.Background()
+	const day = 24 * time.Hour
+	paypal := authcapture.Policy{Name: "paypal", PartialCapture: true, FinalByDefault: true, Validity: 29 * day,
+		MaxReauthorizations: 1, ReauthorizeAfter: 4 * day, ReauthorizeBefore: 29 * day, ExpiringSoon: 48 * time.Hour}
+	clock := clocktest.New(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC))
+	svc, err := authcapture.New(memstore.New(), &authcapture.Options{Clock: clock, Policies: []authcapture.Policy{paypal}})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	if _, err := svc.Create(ctx, authcapture.CreateRequest{MerchantID: "acme", ID: "order_7", Currency: "USD", Policy: "paypal",
+		Amount: decimal.RequireFromString("80.00"), CaptureMode: authcapture.CaptureManual, IdempotencyKey: "order_7-create"}); err != nil {
+		fmt.Println(err)
+		return
+	}
+	r, err := svc.Authorize(ctx, authcapture.AuthorizeRequest{MerchantID: "acme", ID: "order_7", ProviderRef: "0VF52814937998046",
+		Amount: decimal.RequireFromString("80.00"), IdempotencyKey: "order_7-authorize"})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	a := r.Authorization
+	fmt.Println("hold until", a.ExpiresAt.Format(time.DateOnly), "warning at", a.ExpiringNoticeAt.Format(time.DateOnly))
+
+	clock.Advance(3 * day) // too early: PayPal reauthorizes from day 4
+	_, err = svc.Reauthorize(ctx, authcapture.ReauthorizeRequest{MerchantID: "acme", ID: "order_7", IdempotencyKey: "order_7-reauth-1"})
+	fmt.Println(errors.Is(err, authcapture.ErrReauthorizationWindow))
+
+	clock.Advance(2 * day) // day 5: PayPal answers with a new authorization ID and expiration_time
+	r, err = svc.Reauthorize(ctx, authcapture.ReauthorizeRequest{MerchantID: "acme", ID: "order_7", ProviderRef: "8AA831015G517922L",
+		ExpiresAt: clock.Now().Add(29 * day), IdempotencyKey: "order_7-reauth-2"})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	a = r.Authorization
+	fmt.Println("hold until", a.ExpiresAt.Format(time.DateOnly), "warning at", a.ExpiringNoticeAt.Format(time.DateOnly), "("+a.ExpiryRule+")")
+
+	_, err = svc.Reauthorize(ctx, authcapture.ReauthorizeRequest{MerchantID: "acme", ID: "order_7", IdempotencyKey: "order_7-reauth-3"})
+	fmt.Println(errors.Is(err, authcapture.ErrReauthorizationNotAllowed))
+	// Output:
+	// hold until 2026-12-01 warning at 2026-11-29
+	// true
+	// hold until 2026-12-06 warning at 2026-12-04 (reauthorization: explicit)
+	// true
+}

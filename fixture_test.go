@@ -31,7 +31,7 @@ type fixture struct {
 func setup(t *testing.T) *fixture {
 	t.Helper()
 	f := &fixture{t: t, ctx: context.Background(), clock: clocktest.New(t0), store: memstore.New()}
-	svc, err := authcapture.New(f.store, &authcapture.Options{Clock: f.clock})
+	svc, err := authcapture.New(f.store, &authcapture.Options{Clock: f.clock, Policies: testPolicies})
 	require.NoError(t, err)
 	f.svc = svc
 	return f

@@ -99,6 +99,8 @@ func FuzzCommands(f *testing.F) {
 	// Amount changes on an adjustable estimated hold: raised, lowered,
 	// begun, confirmed, declined, settled by outcome.
 	f.Add([]byte{0, 8, 1, 4, 20, 2, 21, 3, 22, 0, 21, 1, 23, 7, 20, 8, 20, 9, 15, 11, 21, 12, 15, 14, 22, 14, 4, 10, 20, 6})
+	// Reauthorizations and expiring-soon notices swept, under fuzz_reauth.
+	f.Add([]byte{0, 9, 1, 2, 8, 9, 24, 1, 24, 130, 8, 20, 25, 0, 24, 4, 8, 30, 25, 0, 2, 3})
 	f.Fuzz(func(t *testing.T, program []byte) {
 		ctx := context.Background()
 		clock := clocktest.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
@@ -108,12 +110,16 @@ func FuzzCommands(f *testing.F) {
 			Validity: 7 * 24 * time.Hour, IncrementalAuthorization: true, DecrementalAuthorization: true,
 			MaxAmountChangeAttempts: 5, AmountChangeValidity: 2 * 24 * time.Hour}
 		svc, err := authcapture.New(memstore.New(), &authcapture.Options{Clock: clock,
-			Policies: []authcapture.Policy{fuzzOvercapture, refunds, adjust}})
+			Policies: []authcapture.Policy{fuzzOvercapture, refunds, adjust, fuzzReauth}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sched, err := authcapture.NewScheduler(svc, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		const m, id = "m1", "a1"
-		policies := []string{"default", "paymongo", "afterpay", "njiapay", "stripe", "paypal", fuzzOvercapture.Name, "refunds", "adjust"}
+		policies := []string{"default", "paymongo", "afterpay", "njiapay", "stripe", "paypal", fuzzOvercapture.Name, "refunds", "adjust", "fuzz_reauth"}
 		// over is an amount beyond the hold, for captures that try to
 		// overcapture: up to a quarter more than the authorized amount.
 		over := func(arg byte) decimal.Decimal {
@@ -133,7 +139,7 @@ func FuzzCommands(f *testing.F) {
 			return b
 		}
 		for i, n := 0, 0; i < len(program) && n < 64; n++ {
-			op := next(&i) % 24
+			op := next(&i) % 26
 			arg := next(&i)
 			key := fmt.Sprintf("k%d", arg%16) // few keys, so they collide
 			amount := decimal.New(int64(arg)*37+1, -2)
@@ -292,6 +298,19 @@ func FuzzCommands(f *testing.F) {
 				} else {
 					_, err = svc.DeclineAmountChange(ctx, req)
 				}
+			case 24:
+				var expires time.Time
+				if arg%3 > 0 {
+					expires = clock.Now().Add(time.Duration(int(arg)-100) * time.Hour)
+				}
+				_, err = svc.Reauthorize(ctx, authcapture.ReauthorizeRequest{MerchantID: m, ID: id, ExpiresAt: expires,
+					ProviderRef: fmt.Sprintf("pv%d", arg%5), IdempotencyKey: key})
+			case 25:
+				var res authcapture.SweepResult
+				res, err = sched.RunDue(ctx, 10)
+				if err == nil && res.Notified > 1 {
+					t.Fatalf("one authorization, %d expiring-soon notices in one sweep", res.Notified)
+				}
 			}
 			if err != nil && !isSentinel(err) {
 				t.Fatalf("op %d: untyped error %v", op, err)
@@ -319,6 +338,12 @@ func FuzzCommands(f *testing.F) {
 var fuzzOvercapture = authcapture.Policy{Name: "fuzz-overcapture", MultipleCaptures: true, PartialCapture: true,
 	PartialVoid: true, Validity: 7 * 24 * time.Hour, OvercapturePercent: 20,
 	OvercaptureMax: map[authcapture.Currency]string{"USD": "5.00"}}
+
+// fuzzReauth reauthorizes twice, from day 1 to day 10, and warns a day
+// before expiry.
+var fuzzReauth = authcapture.Policy{Name: "fuzz_reauth", MultipleCaptures: true, PartialCapture: true, PartialVoid: true,
+	Validity: 7 * 24 * time.Hour, MaxReauthorizations: 2, ReauthorizeAfter: 24 * time.Hour, ReauthorizeBefore: 10 * 24 * time.Hour,
+	ExpiringSoon: 24 * time.Hour}
 
 // isSentinel reports whether err is one of the library's typed rejections.
 // A version conflict is not expected from one goroutine, so it does not

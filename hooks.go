@@ -209,6 +209,7 @@ func (s *Scheduler) sweepDone(ctx context.Context, start, now time.Time, refs []
 		log.LogAttrs(ctx, slog.LevelInfo, "authcapture: scheduler sweep", slog.Int("due", res.Due),
 			slog.Int("expired", res.Expired), slog.Int("captured", res.Captured), slog.Int("capture_failed", res.CaptureFailed),
 			slog.Int("canceled", res.Canceled), slog.Int("cancel_failed", res.CancelFailed), slog.Int("unknown", res.Unknown),
+			slog.Int("notified", res.Notified),
 			slog.Int("deferred", res.Deferred), slog.Int("skipped", res.Skipped), slog.Int("errors", len(res.Errors)),
 			slog.Duration("lag", info.Lag), slog.Duration("duration", info.Duration))
 	}

@@ -185,11 +185,26 @@ type Authorization struct {
 	CreatedAt    time.Time `json:",omitzero"`
 	AuthorizedAt time.Time `json:",omitzero"`
 	ExpiresAt    time.Time `json:",omitzero"` // the hold lapses at this instant: now >= ExpiresAt is expired
-	ExpiryRule   string    `json:",omitzero"` // what set ExpiresAt: "policy NAME validity DURATION" or "explicit"
-	ExpiredAt    time.Time `json:",omitzero"` // when expiry was applied; zero while the hold stands
-	ClosedAt     time.Time `json:",omitzero"`
+	// ExpiryRule says what set ExpiresAt: "policy NAME validity DURATION"
+	// or "explicit" at approval, "reauthorization: policy NAME validity
+	// DURATION" or "reauthorization: explicit" after a reauthorization.
+	ExpiryRule string `json:",omitzero"`
+	// Reauthorizations counts the new holds the provider placed for this
+	// payment (Service.Reauthorize); the policy's MaxReauthorizations
+	// caps it. ReauthorizedAt is when the last one was recorded.
+	Reauthorizations int       `json:",omitzero"`
+	ReauthorizedAt   time.Time `json:",omitzero"`
+	// ExpiringNoticeAt is when the scheduler emits
+	// authorization.expiring_soon for the current hold: the policy's
+	// ExpiringSoon before ExpiresAt. Zero when no notice is due: the
+	// policy sets no lead time, the hold had less than it left when it
+	// was placed, the notice was sent, or the hold is released, expired
+	// or closed. A reauthorization sets it again for the new hold.
+	ExpiringNoticeAt time.Time `json:",omitzero"`
+	ExpiredAt        time.Time `json:",omitzero"` // when expiry was applied; zero while the hold stands
+	ClosedAt         time.Time `json:",omitzero"`
 	// NextDue is the earliest time something is due for the scheduler
-	// (expiry, a scheduled capture or cancel) while the authorization is
+	// (expiry, a scheduled capture or cancel, the expiring-soon notice) while the authorization is
 	// open; zero when nothing is. Stores index it (Store.Due).
 	NextDue time.Time `json:",omitzero"`
 	// PendingSince is when the oldest provider action still in flight (a
@@ -278,7 +293,9 @@ func (a *Authorization) Open() int64 {
 // amountChanged reports whether a change of the hold's amount
 // (incremental or decremental authorization) was approved or is in flight:
 // an overcapture may not follow one.
-func (a *Authorization) amountChanged() bool { return a.AmountChanges > 0 || a.PendingAmountChange != nil }
+func (a *Authorization) amountChanged() bool {
+	return a.AmountChanges > 0 || a.PendingAmountChange != nil
+}
 
 // Refundable returns the captured amount that refunds may still give
 // back, in minor units: Captured - Refunded - PendingRefund.
@@ -492,6 +509,10 @@ const (
 	// failed entry; a two-phase one a pending entry followed by a
 	// succeeded or failed entry with the same ChangeID.
 	EntryAmountChange EntryKind = "amount_change"
+	// EntryReauthorized: the provider placed a new hold for the payment;
+	// Reference holds the new ExpiresAt (RFC 3339), ProviderRef the new
+	// authorization's reference if the provider gave one.
+	EntryReauthorized EntryKind = "reauthorized"
 )
 
 // AmountChangeForm says how the host asked the provider to change the
@@ -571,6 +592,11 @@ const (
 	// not clamp is dropped, never refused: the approval is recorded.
 	ReasonCaptureUnfit Reason = "capture_schedule_unfit"
 	ReasonCancelUnfit  Reason = "cancel_schedule_unfit"
+	// The expiring-soon notice: scheduled for the policy's ExpiringSoon
+	// before the hold's expiry (Reference holds when), and sent (Reference
+	// holds the hold's ExpiresAt).
+	ReasonExpiringNoticeScheduled Reason = "expiring_notice_scheduled"
+	ReasonExpiringSoon            Reason = "expiring_soon"
 )
 
 // IsSystem reports whether r is one the library itself records.
@@ -580,7 +606,7 @@ func (r Reason) IsSystem() bool {
 		ReasonScheduledCapture, ReasonAutomaticCapture, ReasonCaptureFallback, ReasonDrawnByDirectAction,
 		ReasonNotReleased, ReasonHoldReleased, ReasonCaptureScheduled,
 		ReasonCancelScheduled, ReasonCaptureUnscheduled, ReasonCancelUnscheduled, ReasonScheduleClaimed,
-		ReasonCaptureUnfit, ReasonCancelUnfit:
+		ReasonCaptureUnfit, ReasonCancelUnfit, ReasonExpiringNoticeScheduled, ReasonExpiringSoon:
 		return true
 	}
 	return false

@@ -124,15 +124,22 @@ type Policy struct {
 	RefundWindow             time.Duration
 
 	// Reauthorization: the provider places a new hold for the same
-	// payment. MaxReauthorizations caps them (PayPal: 1; 0 allows none);
-	// ReauthorizeAfter and ReauthorizeBefore bound when, counted from the
-	// original authorization (PayPal: days 4 to 29); zero bounds are open.
+	// payment (Service.Reauthorize). MaxReauthorizations caps them (PayPal:
+	// 1; 0 allows none); ReauthorizeAfter and ReauthorizeBefore bound
+	// when, counted from the original authorization (PayPal: days 4 to
+	// 29): a reauthorization earlier than AuthorizedAt+ReauthorizeAfter or
+	// later than AuthorizedAt+ReauthorizeBefore is refused with
+	// ErrReauthorizationWindow. A zero bound is open. A provider that
+	// extends a hold at once (Stripe's extended authorization) needs no
+	// reauthorization: Authorize takes the longer ExpiresAt.
 	MaxReauthorizations int
 	ReauthorizeAfter    time.Duration
 	ReauthorizeBefore   time.Duration
 
 	// ExpiringSoon, if positive, is how long before ExpiresAt the
-	// scheduler emits authorization.expiring_soon, once per hold.
+	// scheduler emits authorization.expiring_soon, once per hold (again
+	// for the new hold of a reauthorization). A hold placed with no more
+	// than ExpiringSoon left gets no notice. Zero is off.
 	ExpiringSoon time.Duration
 
 	minCapture     map[Currency]int64
@@ -261,6 +268,9 @@ func (p *Policy) compile() (map[Currency]int64, error) {
 		p.AmountChangeValidity > 0) {
 		return nil, bad("amount-change settings without IncrementalAuthorization or DecrementalAuthorization")
 	}
+	if err := p.checkReauthorization(); err != nil {
+		return nil, bad("%v", err)
+	}
 	mins := make(map[Currency]int64, len(p.MinCapture))
 	for c, s := range p.MinCapture {
 		d, err := decimal.NewFromString(s)
@@ -339,6 +349,27 @@ func (p *Policy) OvercaptureAllowance(c Currency, authorized int64) int64 {
 // disputes for at most about 540 days, and no provider documents refunds
 // later than that; ten years leaves room and keeps times far from overflow.
 const maxRefundWindow = 10 * 365 * day
+
+// checkReauthorization checks the reauthorization and expiring-soon knobs.
+func (p *Policy) checkReauthorization() error {
+	switch {
+	case p.MaxReauthorizations < 0:
+		return fmt.Errorf("MaxReauthorizations %d is negative", p.MaxReauthorizations)
+	case p.ReauthorizeAfter < 0 || p.ReauthorizeBefore < 0:
+		return fmt.Errorf("negative reauthorization bounds")
+	case p.MaxReauthorizations == 0 && (p.ReauthorizeAfter != 0 || p.ReauthorizeBefore != 0):
+		return fmt.Errorf("reauthorization bounds without MaxReauthorizations")
+	case p.ReauthorizeBefore != 0 && p.ReauthorizeBefore <= p.ReauthorizeAfter:
+		return fmt.Errorf("ReauthorizeBefore %s must be later than ReauthorizeAfter %s", p.ReauthorizeBefore, p.ReauthorizeAfter)
+	case p.ReauthorizeAfter > maxValidity || p.ReauthorizeBefore > maxValidity:
+		return fmt.Errorf("reauthorization bounds beyond %s", maxValidity)
+	case p.ExpiringSoon < 0:
+		return fmt.Errorf("ExpiringSoon %s is negative", p.ExpiringSoon)
+	case p.ExpiringSoon >= p.Validity:
+		return fmt.Errorf("ExpiringSoon %s must be shorter than Validity %s", p.ExpiringSoon, p.Validity)
+	}
+	return nil
+}
 
 // maxValidity bounds a hold's validity; card networks allow at most about a
 // month, and some providers' extended holds 31 days.

@@ -126,12 +126,42 @@ func (p *Policy) checkSchedule(req CreateRequest) (scheduleSpec, error) {
 	return sp, nil
 }
 
-// schedule sets CaptureAt and CancelAt at approval. A time later than
-// ExpiresAt-ScheduleMargin does not fit the hold the provider gave: it is
-// clamped to that instant if the policy says so, else dropped; either way
-// the approval is recorded, with a schedule entry and event saying what
-// became of each schedule.
+// schedule sets CaptureAt and CancelAt at approval, and the expiring-soon
+// notice: the delays count from now.
 func (ch *change) schedule(p *Policy) {
+	a := ch.a
+	w := scheduleWant{approval: true}
+	if a.CaptureMode == CaptureDelayed || a.ExpiryAction == ExpiryCapture {
+		w.capture = true
+		if a.CaptureMode == CaptureDelayed {
+			w.captureAt, w.delayed = ch.now.Add(a.CaptureDelay), true
+		}
+	}
+	if a.CancelMode == CancelDelayed {
+		w.cancel, w.cancelAt = true, ch.now.Add(a.CancelDelay)
+	}
+	ch.fitSchedules(p, w)
+	ch.scheduleNotice(p)
+}
+
+// scheduleWant is what fitSchedules fits to the hold: the scheduled
+// capture (at captureAt; a zero captureAt is the expiry capture, the
+// policy's margin before ExpiresAt; delayed if it is the delayed capture)
+// and the scheduled cancel, each only if set.
+type scheduleWant struct {
+	capture, delayed, cancel bool
+	captureAt, cancelAt      time.Time
+	approval                 bool // record every schedule, changed or not
+}
+
+// fitSchedules fits the wanted schedules to the hold the provider gave, at
+// approval and again at a reauthorization. A time later than
+// ExpiresAt-ScheduleMargin does not fit: it is clamped to that instant if
+// the policy says so, else dropped; a delayed cancel that would fall due at
+// or before the delayed capture is dropped. Either way the command is
+// recorded, with a schedule entry and event saying what became of each
+// schedule whose time changed.
+func (ch *change) fitSchedules(p *Policy, w scheduleWant) {
 	a := ch.a
 	latest := a.ExpiresAt.Add(-p.ScheduleMargin)
 	fit := func(at time.Time) (time.Time, bool) {
@@ -143,30 +173,119 @@ func (ch *change) schedule(p *Policy) {
 		}
 		return time.Time{}, false
 	}
-	if a.CaptureMode == CaptureDelayed || a.ExpiryAction == ExpiryCapture {
-		want := latest
-		if a.CaptureMode == CaptureDelayed {
-			want = ch.now.Add(a.CaptureDelay)
+	if w.capture {
+		want := w.captureAt
+		if want.IsZero() {
+			want = latest
 		}
-		if at, ok := fit(want); ok && at.After(ch.now) {
-			a.CaptureAt = at
-			ch.scheduleEntry(ReasonCaptureScheduled, at)
-		} else {
-			ch.scheduleEntry(ReasonCaptureUnfit, time.Time{})
+		at, ok := fit(want)
+		if !ok || !at.After(ch.now) {
+			at = time.Time{}
 		}
+		ch.setCaptureAt(at, w.approval)
 	}
-	if a.CancelMode == CancelDelayed {
-		at, ok := fit(ch.now.Add(a.CancelDelay))
-		if ok && !a.CaptureAt.IsZero() && a.CaptureMode == CaptureDelayed && !a.CaptureAt.Before(at) {
+	if w.cancel {
+		at, ok := fit(w.cancelAt)
+		if ok && w.delayed && !a.CaptureAt.IsZero() && !a.CaptureAt.Before(at) {
 			ok = false // clamped to the capture's time or earlier, it would fire first
 		}
-		if ok && at.After(ch.now) {
-			a.CancelAt = at
-			ch.scheduleEntry(ReasonCancelScheduled, at)
-		} else {
-			ch.scheduleEntry(ReasonCancelUnfit, time.Time{})
+		if !ok || !at.After(ch.now) {
+			at = time.Time{}
+		}
+		ch.setCancelAt(at, w.approval)
+	}
+}
+
+// setCaptureAt sets CaptureAt to at (zero: none, as unfit) and records
+// it: always at approval, else if it changed.
+func (ch *change) setCaptureAt(at time.Time, approval bool) {
+	if at.Equal(ch.a.CaptureAt) && !approval {
+		return
+	}
+	ch.a.CaptureAt = at
+	if at.IsZero() {
+		ch.scheduleEntry(ReasonCaptureUnfit, at)
+	} else {
+		ch.scheduleEntry(ReasonCaptureScheduled, at)
+	}
+}
+
+// setCancelAt is setCaptureAt for CancelAt.
+func (ch *change) setCancelAt(at time.Time, approval bool) {
+	if at.Equal(ch.a.CancelAt) && !approval {
+		return
+	}
+	ch.a.CancelAt = at
+	if at.IsZero() {
+		ch.scheduleEntry(ReasonCancelUnfit, at)
+	} else {
+		ch.scheduleEntry(ReasonCancelScheduled, at)
+	}
+}
+
+// rescheduleForHold fits the schedules still set to the new hold a
+// reauthorization recorded; oldExpiresAt is when the replaced hold would
+// have lapsed. The rules are approval's (fitSchedules), on the times the
+// schedules want: a delayed capture or cancel that approval clamped to the
+// old hold wants its delay from approval again, an expiry capture follows
+// the new expiry, and any other time (a delayed action not clamped, a
+// retry, a deferral) stays as it is if it fits. A scheduled action
+// already at the provider keeps its lease; a schedule that fired, was
+// dropped or was overridden stays gone. The expiring-soon notice is set
+// for the new hold.
+func (ch *change) rescheduleForHold(p *Policy, oldExpiresAt time.Time) {
+	a := ch.a
+	oldLatest := oldExpiresAt.Add(-p.ScheduleMargin)
+	var w scheduleWant
+	if !a.CaptureAt.IsZero() && !a.scheduledPending() {
+		w.capture = true
+		delayedAt := a.AuthorizedAt.Add(a.CaptureDelay)
+		switch {
+		case a.CaptureAt.Equal(oldLatest) && a.CaptureMode == CaptureDelayed && a.CaptureFailures == 0 && delayedAt.After(oldLatest):
+			w.captureAt, w.delayed = delayedAt, true // clamped at approval
+		case a.CaptureAt.Equal(oldLatest) && a.ExpiryAction == ExpiryCapture:
+			// the expiry capture: zero follows the new expiry
+		default:
+			w.captureAt, w.delayed = a.CaptureAt, a.CaptureMode == CaptureDelayed
 		}
 	}
+	if !a.CancelAt.IsZero() && !a.scheduledVoidPending() {
+		w.cancel, w.cancelAt = true, a.CancelAt
+		if delayedAt := a.AuthorizedAt.Add(a.CancelDelay); a.CancelAt.Equal(oldLatest) && delayedAt.After(oldLatest) {
+			w.cancelAt = delayedAt // clamped at approval
+		}
+	}
+	ch.fitSchedules(p, w)
+	ch.scheduleNotice(p)
+}
+
+// scheduleNotice sets when the expiring-soon notice of the current hold
+// is due: the policy's ExpiringSoon before ExpiresAt, if that is still
+// ahead; otherwise (or with no lead time) no notice is due for this hold.
+func (ch *change) scheduleNotice(p *Policy) {
+	a := ch.a
+	var at time.Time
+	if p.ExpiringSoon > 0 {
+		if t := a.ExpiresAt.Add(-p.ExpiringSoon); t.After(ch.now) {
+			at = t
+		}
+	}
+	if at.Equal(a.ExpiringNoticeAt) {
+		return
+	}
+	a.ExpiringNoticeAt = at
+	if !at.IsZero() {
+		ch.scheduleEntry(ReasonExpiringNoticeScheduled, at)
+	}
+}
+
+// notifyExpiring records the expiring-soon notice of the current hold:
+// a schedule entry and the authorization.expiring_soon event, once.
+func (ch *change) notifyExpiring() {
+	a := ch.a
+	a.ExpiringNoticeAt = time.Time{}
+	seq := ch.entry(Entry{Kind: EntrySchedule, Reason: ReasonExpiringSoon, Reference: a.ExpiresAt.UTC().Format(time.RFC3339Nano)})
+	ch.event(EventExpiringSoon, seq, 0)
 }
 
 // scheduleEntry records a schedule change: the new due time, or none.
@@ -207,14 +326,15 @@ func (ch *change) overrideCancel() {
 	ch.scheduleEntry(ReasonCancelUnscheduled, time.Time{})
 }
 
-// nextDue is the earliest of expiry, scheduled capture and scheduled cancel
-// while the authorization is open; zero otherwise.
+// nextDue is the earliest of expiry, scheduled capture, scheduled cancel
+// and the expiring-soon notice while the authorization is open; zero
+// otherwise.
 func nextDue(a *Authorization) time.Time {
 	if a.Phase != PhaseApproved || a.Closed() {
 		return time.Time{}
 	}
 	var due time.Time
-	for _, t := range []time.Time{a.CaptureAt, a.CancelAt} {
+	for _, t := range []time.Time{a.CaptureAt, a.CancelAt, a.ExpiringNoticeAt} {
 		if !t.IsZero() && (due.IsZero() || t.Before(due)) {
 			due = t
 		}

@@ -156,10 +156,11 @@ func (o *SchedulerOptions) validate() error {
 	return nil
 }
 
-// Scheduler applies what is due: expiry, delayed captures and delayed
-// cancels. Several schedulers, in one process or many, may run against one
-// store at once: every action is claimed by a versioned write before the
-// executor is called, so no action is applied twice.
+// Scheduler applies what is due: expiry, delayed captures, delayed
+// cancels, and the expiring-soon notices (authorization.expiring_soon).
+// Several schedulers, in one process or many, may run against one store at
+// once: every action is claimed by a versioned write before the executor
+// is called, so no action is applied twice.
 type Scheduler struct {
 	svc  *Service
 	exec Executor
@@ -189,6 +190,7 @@ type SweepResult struct {
 	Canceled      int // scheduled cancels carried out
 	CancelFailed  int // scheduled cancels the provider declined (dropped)
 	Unknown       int // executor outcomes unknown: retried after the lease
+	Notified      int // authorization.expiring_soon notices sent
 	// Deferred counts due actions this scheduler could not carry out now
 	// (an unknown policy, no executor, actions in flight holding the
 	// amount): they stay due, a lease later, and Errors says why.
@@ -294,6 +296,7 @@ func (r *SweepResult) add(o SweepResult) {
 	r.Canceled += o.Canceled
 	r.CancelFailed += o.CancelFailed
 	r.Unknown += o.Unknown
+	r.Notified += o.Notified
 	r.Deferred += o.Deferred
 	r.Skipped += o.Skipped
 }
@@ -318,7 +321,7 @@ func (s *Scheduler) Run(ctx context.Context, report func(SweepResult)) error {
 			}
 			report(res)
 		}
-		progress := res.Expired + res.Captured + res.CaptureFailed + res.Canceled + res.CancelFailed + res.Deferred
+		progress := res.Expired + res.Captured + res.CaptureFailed + res.Canceled + res.CancelFailed + res.Deferred + res.Notified
 		if err == nil && res.Due == s.opts.BatchSize && progress > 0 {
 			continue // more may be due right now
 		}
@@ -369,10 +372,26 @@ func (s *Scheduler) apply(ctx context.Context, ref DueRef, res *SweepResult) err
 		res.Expired++
 		return nil
 	}
+	if !a.Closed() && !a.ExpiringNoticeAt.IsZero() && !now.Before(a.ExpiringNoticeAt) {
+		// The expiring-soon notice, once: the write is pinned to the
+		// version found due, so of several schedulers that found it, one
+		// sends it.
+		next, mine, err := s.moveSchedule(ctx, a, "notice", scheduleMovePrint(a).str("notice"), func(ch *change) {
+			ch.notifyExpiring()
+		})
+		if err != nil || !mine {
+			res.Skipped++
+			return err
+		}
+		res.Notified++
+		a = next
+	}
 	captureDue := !a.CaptureAt.IsZero() && !now.Before(a.CaptureAt)
 	cancelDue := !a.CancelAt.IsZero() && !now.Before(a.CancelAt)
 	if a.Closed() || (!captureDue && !cancelDue) {
-		res.Skipped++
+		if res.Notified == 0 {
+			res.Skipped++
+		}
 		return nil
 	}
 	// Check what the writes after the provider call will need before

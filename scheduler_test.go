@@ -486,13 +486,13 @@ func raceTwoSchedulers(t *testing.T, n, batch int, calls *fakeExecutor, exec aut
 		if i%2 == 1 {
 			req = authcapture.CreateRequest{CancelMode: authcapture.CancelDelayed, CancelDelay: time.Hour}
 		}
-		f.scheduled("default", req)
+		f.scheduled("racing", req) // its expiring-soon notice falls due before the action
 	}
 	f.clock.Advance(time.Hour)
 	var wg sync.WaitGroup
 	totals := make([]authcapture.SweepResult, 2)
 	for w := 0; w < 2; w++ {
-		svc, err := authcapture.New(f.store, &authcapture.Options{Clock: f.clock})
+		svc, err := authcapture.New(f.store, &authcapture.Options{Clock: f.clock, Policies: testPolicies})
 		require.NoError(t, err)
 		s, err := authcapture.NewScheduler(svc, exec, opts)
 		require.NoError(t, err)
@@ -507,12 +507,36 @@ func raceTwoSchedulers(t *testing.T, n, batch int, calls *fakeExecutor, exec aut
 				assert.Empty(t, res.Errors)
 				totals[w].Captured += res.Captured
 				totals[w].Canceled += res.Canceled
+				totals[w].Notified += res.Notified
 			}
 		}()
 	}
 	wg.Wait()
 	assert.Equal(t, n/2, totals[0].Captured+totals[1].Captured)
 	assert.Equal(t, n/2, totals[0].Canceled+totals[1].Canceled)
+	assert.Equal(t, n, totals[0].Notified+totals[1].Notified, "one notice per hold")
+	notices := map[string]int{}
+	for after := int64(0); ; {
+		evs, err := f.svc.Events(f.ctx, "m1", after, 10_000)
+		require.NoError(t, err)
+		for _, ev := range evs {
+			if ev.Type == authcapture.EventExpiringSoon {
+				notices[ev.AuthorizationID]++
+			}
+		}
+		if len(evs) < 10_000 {
+			break
+		}
+		after = evs[len(evs)-1].Position
+	}
+	twice := 0
+	for _, k := range notices {
+		if k != 1 {
+			twice++
+		}
+	}
+	assert.Equal(t, n, len(notices), "authorizations with an expiring-soon event")
+	assert.Zero(t, twice, "authorizations with more than one expiring-soon event")
 	c, v := calls.calls()
 	assert.Equal(t, n/2, c, "each capture handed to the executor once")
 	assert.Equal(t, n/2, v, "each cancel handed to the executor once")

@@ -23,7 +23,8 @@ const (
 	CmdConfirmRefund  Command = "confirm_refund"
 	CmdFailRefund     Command = "fail_refund"
 	CmdExpire         Command = "expire"
-	CmdSchedule       Command = "schedule" // the scheduler claims or reschedules an action
+	CmdSchedule       Command = "schedule" // the scheduler claims or reschedules an action, or sends a notice
+	CmdReauthorize    Command = "reauthorize"
 
 	CmdChangeAmount        Command = "change_amount"
 	CmdBeginAmountChange   Command = "begin_amount_change"
@@ -83,6 +84,7 @@ var transitions = []transition{
 	{StatusAuthorized, CmdDeclineAmountChange, StatusAuthorized},
 	{StatusAuthorized, CmdDeclineAmountChange, StatusVoided},
 	{StatusAuthorized, CmdDeclineAmountChange, StatusExpired},
+	{StatusAuthorized, CmdReauthorize, StatusAuthorized},
 
 	{StatusPartiallyCaptured, CmdCapture, StatusPartiallyCaptured},
 	{StatusPartiallyCaptured, CmdCapture, StatusCaptured},
@@ -106,6 +108,7 @@ var transitions = []transition{
 	{StatusPartiallyCaptured, CmdExpire, StatusPartiallyCaptured},
 	{StatusPartiallyCaptured, CmdExpire, StatusCaptured},
 	{StatusPartiallyCaptured, CmdSchedule, StatusPartiallyCaptured},
+	{StatusPartiallyCaptured, CmdReauthorize, StatusPartiallyCaptured},
 	{StatusPartiallyCaptured, CmdChangeAmount, StatusPartiallyCaptured},
 	{StatusPartiallyCaptured, CmdBeginAmountChange, StatusPartiallyCaptured},
 	{StatusPartiallyCaptured, CmdConfirmAmountChange, StatusPartiallyCaptured},

@@ -222,7 +222,7 @@ func (s *Store) Write(ctx context.Context, w *authcapture.Write) error {
 	for _, ev := range w.Events {
 		s.pos++
 		ev.Position = s.pos
-		ev.At = ev.At.UTC()
+		ev.At, ev.ExpiresAt, ev.PreviousExpiresAt = ev.At.UTC(), ev.ExpiresAt.UTC(), ev.PreviousExpiresAt.UTC()
 		m.events = append(m.events, &ev)
 		s.events = append(s.events, &ev)
 	}
@@ -234,7 +234,7 @@ func (s *Store) Write(ctx context.Context, w *authcapture.Write) error {
 // utcAuth sets every time of a to the same instant in UTC.
 func utcAuth(a *authcapture.Authorization) {
 	for _, t := range []*time.Time{&a.CaptureAt, &a.CancelAt, &a.CreatedAt, &a.AuthorizedAt,
-		&a.ExpiresAt, &a.ExpiredAt, &a.ClosedAt, &a.NextDue, &a.PendingSince} {
+		&a.ExpiresAt, &a.ExpiredAt, &a.ClosedAt, &a.NextDue, &a.PendingSince, &a.ReauthorizedAt, &a.ExpiringNoticeAt} {
 		*t = t.UTC()
 	}
 	for i := range a.PendingCaptures {

@@ -24,6 +24,7 @@ var serviceContractTests = []contractTest{
 	{"RejectedCommandLeavesNothing", testRejectedCommandLeavesNothing},
 	{"ExpiryIsAppliedOnReadAndLeavesTheDueIndex", testExpiryOnRead},
 	{"DueFollowsServiceCommands", testDueFollowsServiceCommands},
+	{"ExpiringSoonIsSentOncePerHoldThroughTheDueIndex", testExpiringSoonOncePerHold},
 	{"MerchantsCannotReachEachOthersAuthorizationsOrKeys", testMerchantIsolationThroughService},
 	{"ConcurrentCapturesAndVoidsNeverOverdraw", testConcurrentCapturesAndVoids},
 	{"ConcurrentRetriesOfOneCommandApplyOnce", testConcurrentRetriesApplyOnce},
@@ -256,6 +257,71 @@ func testDueFollowsServiceCommands(t *testing.T, s authcapture.Store) {
 	_, err = svc.Void(ctx, authcapture.VoidRequest{MerchantID: "m1", ID: "auth-1", All: true, IdempotencyKey: "k2"})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"m2/auth-2"}, dueIDs(t, s, b.ExpiresAt, 10), "a full void closes it")
+}
+
+// testExpiringSoonOncePerHold: the expiring-soon notice is due through the
+// store's due index, two schedulers on two services sweeping at once send
+// it once, and a reauthorization makes it due again for the new hold.
+func testExpiringSoonOncePerHold(t *testing.T, s authcapture.Store) {
+	ctx := testContext(t)
+	clock := clocktest.New(epoch)
+	svcs := []*authcapture.Service{newService(t, s, clock), newService(t, s, clock)}
+	a := approveUnder(t, svcs[0], linPolicy.Name, "m1", "auth-1", 10000)
+	notice := a.ExpiresAt.Add(-linPolicy.ExpiringSoon)
+	require.Equal(t, notice, a.ExpiringNoticeAt.UTC())
+	assert.Empty(t, dueIDs(t, s, notice.Add(-time.Nanosecond), 10), "not due a nanosecond before")
+	assert.Equal(t, []string{"m1/auth-1"}, dueIDs(t, s, notice, 10))
+	sweepBoth := func() int {
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		sent := 0
+		for _, svc := range svcs {
+			sched, err := authcapture.NewScheduler(svc, nil, nil)
+			require.NoError(t, err)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				res, err := sched.RunDue(ctx, 10)
+				assert.NoError(t, err)
+				mu.Lock()
+				sent += res.Notified
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		return sent
+	}
+	notices := func() int {
+		evs, err := svcs[0].Events(ctx, "m1", 0, 1000)
+		require.NoError(t, err)
+		n := 0
+		for _, ev := range evs {
+			if ev.Type == authcapture.EventExpiringSoon {
+				n++
+			}
+		}
+		return n
+	}
+	clock.Set(notice)
+	assert.Equal(t, 1, sweepBoth())
+	assert.Equal(t, 1, notices())
+	assert.Equal(t, 0, sweepBoth(), "once per hold")
+	assert.Equal(t, []string{"m1/auth-1"}, dueIDs(t, s, a.ExpiresAt, 10), "the expiry is still due")
+	assert.Empty(t, dueIDs(t, s, a.ExpiresAt.Add(-time.Nanosecond), 10))
+
+	later := a.ExpiresAt.Add(48 * time.Hour)
+	r, err := svcs[1].Reauthorize(ctx, authcapture.ReauthorizeRequest{MerchantID: "m1", ID: "auth-1", ExpiresAt: later,
+		ProviderRef: "auth-1-reauth", IdempotencyKey: "reauth"})
+	require.NoError(t, err)
+	require.Equal(t, later.Add(-linPolicy.ExpiringSoon), r.Authorization.ExpiringNoticeAt.UTC())
+	id, err := s.FindByProviderRef(ctx, "m1", "auth-1-reauth")
+	require.NoError(t, err)
+	assert.Equal(t, "auth-1", id)
+	assert.Empty(t, dueIDs(t, s, a.ExpiresAt, 10), "the first hold's expiry is no longer due")
+	clock.Set(later.Add(-linPolicy.ExpiringSoon))
+	assert.Equal(t, 1, sweepBoth())
+	assert.Equal(t, 2, notices())
+	assert.Equal(t, 0, sweepBoth())
 }
 
 func testMerchantIsolationThroughService(t *testing.T, s authcapture.Store) {

@@ -49,6 +49,22 @@ func authorized(prev *authcapture.Authorization, key string, expires time.Time) 
 		})
 }
 
+// reauthorized returns the write of a reauthorization: a new hold from the
+// provider, under a new provider reference, lapsing at expires, with its
+// expiring-soon notice due notice before.
+func reauthorized(prev *authcapture.Authorization, key string, expires time.Time, notice time.Duration) *authcapture.Write {
+	w := build(prev, key, authcapture.Entry{Kind: authcapture.EntryReauthorized, ProviderRef: "reauth-" + prev.ID},
+		authcapture.EventReauthorized, func(a *authcapture.Authorization, at time.Time) {
+			a.ExpiresAt = expires
+			a.ExpiryRule = "reauthorization: explicit"
+			a.Reauthorizations++
+			a.ReauthorizedAt = at
+			a.ExpiringNoticeAt = expires.Add(-notice)
+		})
+	w.Events[0].ExpiresAt, w.Events[0].PreviousExpiresAt = expires, prev.ExpiresAt
+	return w
+}
+
 // captured returns the write of a direct, non-final capture of amount.
 func captured(prev *authcapture.Authorization, key string, amount int64) *authcapture.Write {
 	id := fmt.Sprintf("cap-%d", prev.Version+1)
@@ -531,9 +547,9 @@ func confirmed(prev *authcapture.Authorization, key string) *authcapture.Write {
 // writeEveryField writes a history of one authorization that, between its
 // writes, sets every field of the authorization, its entries, events and
 // idempotency records: create, authorize an estimated hold with
-// schedules, capture (after a failed scheduled attempt), refund part of it
-// and begin a refund of more, begin a decrease of the hold and decline it,
-// raise the hold, void part, begin a final capture, begin and
+// schedules, reauthorize, capture (after a failed scheduled attempt),
+// refund part of it and begin a refund of more, begin a decrease of the
+// hold and decline it, raise the hold, void part, begin a final capture, begin and
 // confirm a two-phase void of part of the rest (which lets go of the hold),
 // expire with the capture pending, confirm it. It calls after (if not nil) after each
 // write, and returns the writes.
@@ -558,6 +574,7 @@ func writeEveryField(t *testing.T, s authcapture.Store, merchant, id string, aft
 	sch.NextDue = sch.CaptureAt
 	sch.AuthorizationType = authcapture.AuthorizationEstimated
 	next(w)
+	next(reauthorized(a, id+"-reauthorize", a.ExpiresAt.Add(24*time.Hour), 48*time.Hour))
 	w = captured(a, id+"-capture", 1000)
 	w.Authorization.CaptureFailures = 1
 	w.Authorization.CaptureAt, w.Authorization.CancelAt = time.Time{}, time.Time{}

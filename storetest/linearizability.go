@@ -142,6 +142,8 @@ func perform(ctx context.Context, svc *authcapture.Service, merchant, id string,
 		r, err = performRefund(ctx, svc, merchant, id, in)
 	case linChange, linBeginChange, linConfirmChange, linDeclineChange:
 		r, err = performChange(ctx, svc, merchant, id, in)
+	case linReauthorize:
+		r, err = performReauthorize(ctx, svc, merchant, id, in)
 	default:
 		panic("storetest: perform " + in.Kind.String())
 	}
@@ -197,6 +199,13 @@ func performChange(ctx context.Context, svc *authcapture.Service, merchant, id s
 	}
 	settle.Reason = "declined"
 	return svc.DeclineAmountChange(ctx, settle)
+}
+
+// performReauthorize records a new hold lapsing at in.At, under a provider
+// reference named after the key.
+func performReauthorize(ctx context.Context, svc *authcapture.Service, merchant, id string, in linInput) (*authcapture.Result, error) {
+	return svc.Reauthorize(ctx, authcapture.ReauthorizeRequest{MerchantID: merchant, ID: id, ExpiresAt: in.At,
+		ProviderRef: "reauth-" + in.Key, IdempotencyKey: in.Key})
 }
 
 // performVoid issues a two-phase void's begin, confirm or fail.
@@ -271,9 +280,13 @@ func randomInput(rng *rand.Rand, cfg linConfig, id string, client, k int, pendin
 	switch r := rng.IntN(100); {
 	case r < 30:
 		return linInput{Kind: linGet}
-	case late && r < 38:
+	case r < 35:
+		// A new hold lapsing 25 to 72 hours after the first: At is set
+		// by the caller, which knows the first hold.
+		return linInput{Kind: linReauthorize, Amount: 25 + rng.Int64N(48), Key: key}
+	case late && r < 43:
 		return linInput{Kind: linFinalCapture, Amount: amount, Key: key}
-	case late && r < 46:
+	case late && r < 51:
 		return linInput{Kind: linVoidAll, Key: key}
 	case late && r < 58:
 		in := linInput{Kind: linRefund, Amount: amount, Key: key}
@@ -343,12 +356,15 @@ func recordHistory(t *testing.T, setup *authcapture.Service, svcs []*authcapture
 			for k := range cfg.opsEach {
 				step.wait()
 				if c == 0 && k == tickAt {
-					rec.do(c, linInput{Kind: linExpire}, func() linOutput {
+					rec.do(c, linInput{Kind: linExpire, At: a.ExpiresAt}, func() linOutput {
 						clock.Set(a.ExpiresAt)
 						return linOutput{Outcome: linOK}
 					})
 				}
 				in := randomInput(rng, cfg, id, c, k, pending, captures, change)
+				if in.Kind == linReauthorize {
+					in.At = a.ExpiresAt.Add(time.Duration(in.Amount) * time.Hour)
+				}
 				out := rec.do(c, in, func() linOutput { return perform(ctx, svc, merchant, id, in) })
 				switch {
 				case in.Kind == linBeginChange && out.Outcome == linOK:
@@ -560,6 +576,8 @@ func retryUnknown(t *testing.T, svc *authcapture.Service, h history) {
 				r, err = performRefund(ctx, svc, h.merchant, h.id, in)
 			case linChange, linBeginChange, linConfirmChange, linDeclineChange:
 				r, err = performChange(ctx, svc, h.merchant, h.id, in)
+			case linReauthorize:
+				r, err = performReauthorize(ctx, svc, h.merchant, h.id, in)
 			}
 			if err == nil {
 				applied[in.Key] = true
@@ -734,7 +752,7 @@ type forgedHistory struct {
 // forgedInitial is an authorization of 10.00 USD under the default
 // policy, approved at version 2.
 var forgedInitial = model.Ledger{Phase: authcapture.PhaseApproved, Policy: authcapture.DefaultPolicy, Currency: "USD",
-	Requested: 1000, Authorized: 1000, Version: 2, ExpiresAt: epoch.Add(validity)}
+	Requested: 1000, Authorized: 1000, Version: 2, AuthorizedAt: epoch, ExpiresAt: epoch.Add(validity)}
 
 // forgedHistories start from forgedInitial.
 func forgedHistories() (model.Ledger, []forgedHistory) {

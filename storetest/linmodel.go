@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"time"
 
 	"github.com/anishathalye/porcupine"
 	"github.com/authcapture/authcapture"
@@ -14,7 +15,8 @@ import (
 // changed by direct captures and voids (which may draw from voids in
 // flight), two-phase voids of part or all of what is open (begun, then
 // confirmed with all, part or, for a void of everything, more than it
-// reserved released, or failed), amount changes of the hold (recorded as
+// reserved released, or failed), reauthorizations (a new hold, which the
+// clock's move to the first hold's expiry then does not expire), amount changes of the hold (recorded as
 // approved, or begun and then confirmed or declined) and the hold's
 // expiry, and observed by reads; under a policy with an overcapture
 // allowance, a final capture may ask for more than the hold, which only the
@@ -27,13 +29,15 @@ import (
 // rejection by its sentinel.
 
 // linPolicy is the policy of the histories' authorizations: the default
-// policy's rules, and a hold that may be raised or lowered, at most 6
-// times.
+// policy, whose hold may be raised and lowered (at most 6 attempts) and
+// reauthorized (at most 3 times, at any time), with a one-day
+// expiring-soon notice.
 var linPolicy = func() authcapture.Policy {
 	p := authcapture.DefaultPolicy
-	p.Name = "lin-changing"
+	p.Name = "lin"
 	p.IncrementalAuthorization, p.DecrementalAuthorization = true, true
 	p.MaxAmountChangeAttempts = 6
+	p.MaxReauthorizations, p.ExpiringSoon = 3, 24*time.Hour
 	return p
 }()
 
@@ -59,12 +63,13 @@ const (
 	linBeginChange                  // an amount change of Delta is begun
 	linConfirmChange                // the change ChangeID is confirmed
 	linDeclineChange                // the change ChangeID is declined
+	linReauthorize                  // a reauthorization: a new hold lapsing at At
 )
 
 func (k linKind) String() string {
 	return [...]string{"get", "capture", "final capture", "void", "void all", "clock to expiry",
 		"begin void", "confirm void", "fail void", "begin void all", "refund", "begin refund", "confirm refund",
-		"fail refund", "change", "begin change", "confirm change", "decline change"}[k]
+		"fail refund", "change", "begin change", "confirm change", "decline change", "reauthorize"}[k]
 }
 
 // linInput is an operation's input. Key is the command's idempotency key,
@@ -79,7 +84,10 @@ type linInput struct {
 	CaptureID   string // the capture a refund names; empty for the total
 	Delta       int64  // the signed change of an amount change
 	ChangeID    string // the change a confirm or decline settles
-	Key         string
+	// At is the time the clock moves to (linExpire; zero for the hold's
+	// expiry) or the new hold's expiry (linReauthorize).
+	At  time.Time
+	Key string
 }
 
 // linOutcome is how an operation ended.
@@ -121,8 +129,19 @@ func apply(l model.Ledger, in linInput, voidID string) (model.Ledger, error) {
 	switch in.Kind {
 	case linExpire:
 		// From now on every read and command applies the expiry first,
-		// in one write of its own, if anything is still open.
-		return l.Expire(l.ExpiresAt), nil
+		// in one write of its own, if anything is still open and the hold
+		// lapses by then.
+		at := in.At
+		if at.IsZero() {
+			at = l.ExpiresAt
+		}
+		return l.Expire(at), nil
+	case linReauthorize:
+		// Where the clock stands (at the approval, or at the first hold's
+		// expiry) does not change the outcome: the policy's window is
+		// open, the new expiry lies more than the notice's lead past the
+		// first hold's expiry, and the history has no schedules.
+		return l.Reauthorize(in.At, l.AuthorizedAt)
 	case linCapture, linFinalCapture:
 		return l.Capture(model.Capture{Amount: in.Amount, Final: authcapture.Bool(in.Kind == linFinalCapture), ID: voidID})
 	case linVoid:
@@ -208,6 +227,8 @@ func describeOperation(input, output any) string {
 		}
 	case linConfirmRefund, linFailRefund:
 		op += " " + in.RefundID
+	case linReauthorize:
+		op += " until " + in.At.Format(time.RFC3339)
 	case linConfirmVoid, linFailVoid:
 		op += " " + in.VoidID
 		if in.HasReleased {

@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"time"
+
 	"testing"
 
 	"github.com/authcapture/authcapture"
@@ -64,8 +66,21 @@ func TestLedgerModel(t *testing.T) {
 	changing := with(func(l *model.Ledger) { l.Policy = linPolicy })
 	view := func(v model.View) model.View {
 		v.Requested, v.Authorized = 1000, 1000
+		if v.ExpiresAt.IsZero() {
+			v.ExpiresAt = open.ExpiresAt.UTC()
+		}
 		return v
 	}
+	// Under a policy that reauthorizes, and after one reauthorization to
+	// two days past the first hold's expiry.
+	reauthorizable := with(func(l *model.Ledger) { l.Policy = linPolicy })
+	later := open.ExpiresAt.Add(48 * time.Hour)
+	reauthorized := with(func(l *model.Ledger) {
+		l.Policy, l.Version, l.Reauthorizations, l.ExpiresAt, l.NoticeAt = linPolicy, 3, 1, later, later.Add(-24*time.Hour)
+	})
+	expiredReauthorizable := with(func(l *model.Ledger) {
+		l.Policy, l.Expired, l.Version, l.HoldExpired, l.CloseReason = linPolicy, 1000, 3, true, authcapture.CloseExpired
+	})
 	cases := []struct {
 		name   string
 		from   model.Ledger
@@ -127,6 +142,15 @@ func TestLedgerModel(t *testing.T) {
 			linInput{Kind: linConfirmVoid, VoidID: "void_3", Released: 500, HasReleased: true},
 			view(model.View{Captured: 500, Voided: 500, Captures: 1, Version: 7, ReleasedBy: authcapture.CloseVoided,
 				Status: authcapture.StatusCaptured, CloseReason: authcapture.CloseVoided}), nil},
+		{"ReauthorizationMovesTheExpiryAndTheNotice", reauthorizable, linInput{Kind: linReauthorize, At: later},
+			view(model.View{Open: 1000, Version: 3, Status: authcapture.StatusAuthorized, ExpiresAt: later.UTC(),
+				NoticeAt: later.Add(-24 * time.Hour).UTC(), Reauthorizations: 1}), nil},
+		{"AReauthorizedHoldOutlivesTheFirstExpiry", reauthorized, linInput{Kind: linExpire, At: open.ExpiresAt},
+			reauthorized.View(), nil},
+		{"ReauthorizationOfAnExpiredHoldIsRejected", expiredReauthorizable, linInput{Kind: linReauthorize, At: later},
+			expiredReauthorizable.View(), authcapture.ErrExpired},
+		{"ReauthorizationUnderTheDefaultPolicyIsRejected", open, linInput{Kind: linReauthorize, At: later},
+			open.View(), authcapture.ErrReauthorizationNotAllowed},
 		{"ConfirmOfAWholeVoidBeyondOpenIsRejected", wholeVoiding,
 			linInput{Kind: linConfirmVoid, VoidID: "void_3", Released: 501, HasReleased: true},
 			wholeVoiding.View(), authcapture.ErrExceedsCapturable},

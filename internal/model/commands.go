@@ -102,8 +102,10 @@ func (l Ledger) Authorize(amount int64, explicit, now time.Time) (Ledger, error)
 	l.Phase = authcapture.PhaseApproved
 	l.Authorized = amount
 	l.ExpiresAt = expiresAt
+	l.AuthorizedAt = now
 	if now.Before(expiresAt) {
 		l.schedule(now)
+		l.notice(now)
 	} else {
 		l.expire() // the provider's answer came late: the hold lapsed already
 	}
@@ -117,28 +119,105 @@ func (l Ledger) Authorize(amount int64, explicit, now time.Time) (Ledger, error)
 // instant is after now), else dropped. A delayed cancel that would fall
 // due at or before the delayed capture is dropped.
 func (l *Ledger) schedule(now time.Time) {
-	latest := l.ExpiresAt.Add(-l.margin())
-	fit := func(delay time.Duration) (time.Time, bool) {
-		at := now.Add(delay)
-		switch {
-		case !at.After(latest):
-		case l.Policy.ClampSchedules && latest.After(now):
-			at = latest
-		default:
-			return time.Time{}, false
-		}
-		return at, at.After(now)
-	}
 	if l.CaptureDelay != 0 {
-		if at, ok := fit(l.CaptureDelay); ok {
+		if at, ok := l.fit(now.Add(l.CaptureDelay), now); ok {
 			l.CaptureAt = at
 		}
 	}
 	if l.CancelDelay != 0 {
-		if at, ok := fit(l.CancelDelay); ok && (l.CaptureAt.IsZero() || l.CaptureAt.Before(at)) {
+		if at, ok := l.fit(now.Add(l.CancelDelay), now); ok && (l.CaptureAt.IsZero() || l.CaptureAt.Before(at)) {
 			l.CancelAt = at
 		}
 	}
+}
+
+// fit fits a schedule due at at to the hold: at the latest the margin
+// before its expiry, clamped to that instant if the policy clamps
+// schedules (and it is after now), else dropped (false); and after now.
+func (l Ledger) fit(at, now time.Time) (time.Time, bool) {
+	latest := l.ExpiresAt.Add(-l.margin())
+	switch {
+	case !at.After(latest):
+	case l.Policy.ClampSchedules && latest.After(now):
+		at = latest
+	default:
+		return time.Time{}, false
+	}
+	return at, at.After(now)
+}
+
+// notice sets when the expiring-soon notice of the hold is due: the
+// policy's lead time before expiry, if that is after now; else none.
+func (l *Ledger) notice(now time.Time) {
+	l.NoticeAt = time.Time{}
+	if lead := l.Policy.ExpiringSoon; lead > 0 && l.ExpiresAt.Add(-lead).After(now) {
+		l.NoticeAt = l.ExpiresAt.Add(-lead)
+	}
+}
+
+// Reauthorize records a new hold from the provider at now, lapsing at
+// explicit, or after the policy's validity if explicit is zero. It needs an
+// open hold (not expired, not let go of, no void of the whole hold in
+// flight) and the policy's leave: at most MaxReauthorizations, between
+// ReauthorizeAfter and ReauthorizeBefore after the approval. An explicit
+// expiry must lie after now and at most MaxValidity ahead. The schedules
+// still set are fitted to the new hold (a schedule approval clamped to the
+// old hold wants its delay from approval again), and the expiring-soon
+// notice is due again.
+func (l Ledger) Reauthorize(explicit, now time.Time) (Ledger, error) {
+	switch {
+	case l.Phase == "":
+		return l, authcapture.ErrNotFound
+	case l.HoldExpired:
+		return l, authcapture.ErrExpired
+	case !l.Status().Accepts(authcapture.CmdReauthorize), l.ReleasedBy != authcapture.CloseNone:
+		return l, authcapture.ErrInvalidStatus
+	case slices.ContainsFunc(l.Voids, func(v PendingVoid) bool { return v.Whole }):
+		return l, authcapture.ErrActionInFlight
+	}
+	p := l.Policy
+	if l.Reauthorizations >= p.MaxReauthorizations {
+		return l, authcapture.ErrReauthorizationNotAllowed
+	}
+	if age := now.Sub(l.AuthorizedAt); age < p.ReauthorizeAfter || (p.ReauthorizeBefore > 0 && age > p.ReauthorizeBefore) {
+		return l, authcapture.ErrReauthorizationWindow
+	}
+	expiresAt := explicit.UTC()
+	if explicit.IsZero() {
+		expiresAt = now.Add(p.Validity)
+	} else if !explicit.After(now) || explicit.Sub(now) > MaxValidity {
+		return l, authcapture.ErrInvalidArgument
+	}
+	oldLatest := l.ExpiresAt.Add(-l.margin())
+	l.ExpiresAt = expiresAt
+	l.Reauthorizations++
+	wants := func(at time.Time, delay time.Duration) time.Time {
+		if from := l.AuthorizedAt.Add(delay); at.Equal(oldLatest) && delay != 0 && from.After(oldLatest) {
+			return from // clamped to the old hold
+		}
+		return at
+	}
+	captureRechecked := !l.CaptureAt.IsZero()
+	if captureRechecked {
+		at, ok := l.fit(wants(l.CaptureAt, l.CaptureDelay), now)
+		if !ok {
+			at = time.Time{}
+		}
+		l.CaptureAt = at
+	}
+	if !l.CancelAt.IsZero() && !l.scheduledVoidPending() {
+		at, ok := l.fit(wants(l.CancelAt, l.CancelDelay), now)
+		if ok && captureRechecked && l.CaptureDelay != 0 && !l.CaptureAt.IsZero() && !l.CaptureAt.Before(at) {
+			ok = false
+		}
+		if !ok {
+			at = time.Time{}
+		}
+		l.CancelAt = at
+	}
+	l.notice(now)
+	l.accept()
+	return l, nil
 }
 
 // openFor is the check before a capture or a void.
@@ -499,6 +578,7 @@ const (
 	SweptCancelFailed              // the provider refused the scheduled cancel (FailVoid)
 	SweptUnknown                   // the provider's answer is unknown: the void stays pending
 	SweptDeferred                  // a due action was claimed, then retried later or dropped
+	SweptNotice                    // only the expiring-soon notice was sent
 )
 
 // VoidAnswer is the provider's answer to a scheduled void.
@@ -522,6 +602,15 @@ func (l Ledger) Sweep(now time.Time, lease time.Duration, void Provider) (Ledger
 	if !l.HoldExpired && !now.Before(l.ExpiresAt) {
 		return l.Expire(now), SweptExpiry
 	}
+	notified := false
+	if !l.NoticeAt.IsZero() && !now.Before(l.NoticeAt) {
+		// The expiring-soon notice, in a write of its own, before the
+		// actions due.
+		l.NoticeAt = time.Time{}
+		l.Notices++
+		l.Version++
+		notified = true
+	}
 	captureDue := !l.CaptureAt.IsZero() && !now.Before(l.CaptureAt)
 	cancelDue := !l.CancelAt.IsZero() && !now.Before(l.CancelAt)
 	switch {
@@ -529,6 +618,8 @@ func (l Ledger) Sweep(now time.Time, lease time.Duration, void Provider) (Ledger
 		return l.scheduledCapture(now, lease)
 	case cancelDue:
 		return l.scheduledCancel(now, lease, void)
+	case notified:
+		return l, SweptNotice
 	}
 	return l, SweptNotDue
 }

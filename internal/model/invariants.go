@@ -266,7 +266,7 @@ func Check(a *authcapture.Authorization, log []authcapture.Entry) error {
 			return fmt.Errorf("invariant 5: %s is closed without a close reason or time", a.ID)
 		case !a.Status().Terminal():
 			return fmt.Errorf("invariant 5: %s is closed with status %s", a.ID, a.Status())
-		case !a.NextDue.IsZero() || !a.CaptureAt.IsZero() || !a.CancelAt.IsZero():
+		case !a.NextDue.IsZero() || !a.CaptureAt.IsZero() || !a.CancelAt.IsZero() || !a.ExpiringNoticeAt.IsZero():
 			return fmt.Errorf("invariant 5: closed %s is still due at %s", a.ID, a.NextDue)
 		}
 	}

@@ -47,6 +47,13 @@ type Ledger struct {
 	CaptureDelay, CancelDelay time.Duration // schedules asked for at creation
 	CaptureAt, CancelAt       time.Time     // scheduled actions due
 
+	AuthorizedAt     time.Time // the approval; the reauthorization window counts from it
+	Reauthorizations int       // new holds recorded
+	// NoticeAt is when the expiring-soon notice of the current hold is
+	// due; zero when none is. Notices counts the notices sent.
+	NoticeAt time.Time
+	Notices  int
+
 	// Settled lists the captures no longer pending, by ID: confirmed,
 	// failed or direct. Settling one again is ErrCaptureSettled.
 	Settled []string
@@ -105,6 +112,7 @@ func Of(a *authcapture.Authorization, p authcapture.Policy) Ledger {
 		ExpiresAt: a.ExpiresAt, HoldExpired: a.HoldExpired(), CloseReason: a.CloseReason, ReleasedBy: a.ReleasedBy,
 		CaptureDelay: a.CaptureDelay, CancelDelay: a.CancelDelay, CaptureAt: a.CaptureAt, CancelAt: a.CancelAt,
 		AuthType: a.AuthorizationType, AmountChanges: a.AmountChanges, ChangeAttempts: a.AmountChangeAttempts,
+		AuthorizedAt: a.AuthorizedAt, Reauthorizations: a.Reauthorizations, NoticeAt: a.ExpiringNoticeAt,
 	}
 	if pc := a.PendingAmountChange; pc != nil {
 		l.Change = PendingChange{ID: pc.ID, Delta: pc.Delta}
@@ -211,6 +219,10 @@ type View struct {
 	CloseReason                         authcapture.CloseReason // of a terminal status only
 	CaptureAt                           time.Time               // in UTC
 	CancelAt                            time.Time               // in UTC
+
+	ExpiresAt        time.Time // in UTC
+	NoticeAt         time.Time // the expiring-soon notice due, in UTC
+	Reauthorizations int
 }
 
 // ViewOf returns what a reports.
@@ -223,6 +235,7 @@ func ViewOf(a *authcapture.Authorization) View {
 		ReleasedBy: a.ReleasedBy, Version: a.Version, Status: a.Status(),
 		HoldExpired: a.HoldExpired(), CaptureAt: a.CaptureAt.UTC(), CancelAt: a.CancelAt.UTC(),
 		AmountChanges: a.AmountChanges, AmountChangeAttempts: a.AmountChangeAttempts,
+		ExpiresAt: a.ExpiresAt.UTC(), NoticeAt: a.ExpiringNoticeAt.UTC(), Reauthorizations: a.Reauthorizations,
 	}
 	if pc := a.PendingAmountChange; pc != nil {
 		v.ChangeDelta = pc.Delta
@@ -243,6 +256,7 @@ func (l Ledger) View() View {
 		ReleasedBy: l.ReleasedBy, Version: l.Version, Status: l.Status(),
 		HoldExpired: l.HoldExpired, CaptureAt: l.CaptureAt.UTC(), CancelAt: l.CancelAt.UTC(),
 		AmountChanges: l.AmountChanges, AmountChangeAttempts: l.ChangeAttempts, ChangeDelta: l.Change.Delta,
+		ExpiresAt: l.ExpiresAt.UTC(), NoticeAt: l.NoticeAt.UTC(), Reauthorizations: l.Reauthorizations,
 	}
 	if v.Status.Terminal() {
 		v.CloseReason = l.CloseReason
@@ -270,6 +284,9 @@ func (v View) String() string {
 	if v.CloseReason != "" {
 		s += fmt.Sprintf(" (%s)", v.CloseReason)
 	}
+	if v.Reauthorizations != 0 {
+		s += fmt.Sprintf(" reauthorized %dx until %s", v.Reauthorizations, v.ExpiresAt.Format(time.RFC3339Nano))
+	}
 	return s
 }
 
@@ -283,6 +300,9 @@ func (l *Ledger) accept() {
 func (l *Ledger) tidy() {
 	if l.Closed() {
 		l.CaptureAt, l.CancelAt = time.Time{}, time.Time{}
+	}
+	if l.Closed() || l.HoldExpired || l.ReleasedBy != authcapture.CloseNone {
+		l.NoticeAt = time.Time{} // no hold left to warn about
 	}
 }
 

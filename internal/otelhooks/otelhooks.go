@@ -102,7 +102,7 @@ func (h *Hooks) SweepDone(ctx context.Context, info authcapture.SweepInfo) {
 	}{
 		{"expired", r.Expired}, {"captured", r.Captured}, {"capture_failed", r.CaptureFailed},
 		{"canceled", r.Canceled}, {"cancel_failed", r.CancelFailed}, {"unknown", r.Unknown},
-		{"deferred", r.Deferred}, {"skipped", r.Skipped}, {"error", len(r.Errors)},
+		{"notified", r.Notified}, {"deferred", r.Deferred}, {"skipped", r.Skipped}, {"error", len(r.Errors)},
 	} {
 		if c.n > 0 {
 			h.actions.Add(ctx, int64(c.n), metric.WithAttributes(attribute.String("result", c.result)))

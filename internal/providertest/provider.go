@@ -96,6 +96,18 @@ func (p *provider) expire(ref holdRef) *hold {
 	return h
 }
 
+// reauthorize places a new hold for what ref's hold still holds, lapsing
+// at expiresAt. It is refused (false) once the hold lapsed or holds
+// nothing.
+func (p *provider) reauthorize(ref holdRef, expiresAt time.Time) bool {
+	h := p.expire(ref)
+	if h == nil || h.held == 0 {
+		return false
+	}
+	h.expiresAt = expiresAt
+	return true
+}
+
 // replay returns the first answer to key, and whether there was one. A
 // key reused for another hold or another operation is a broken key
 // scheme: the caller is told so through err.

@@ -47,6 +47,11 @@ var adjusting = authcapture.Policy{Name: "boundary-adjust", MultipleCaptures: tr
 var clamping = authcapture.Policy{Name: "boundary-clamp", MultipleCaptures: true, PartialCapture: true, PartialVoid: true,
 	Validity: 7 * 24 * time.Hour, ClampSchedules: true}
 
+// reauthorizing is the clamping policy with reauthorizations and a
+// ten-minute expiring-soon notice (race 7).
+var reauthorizing = authcapture.Policy{Name: "boundary-reauth", MultipleCaptures: true, PartialCapture: true, PartialVoid: true,
+	Validity: 7 * 24 * time.Hour, ClampSchedules: true, MaxReauthorizations: 1, ExpiringSoon: 10 * time.Minute}
+
 const (
 	amount = 10_000 // minor units of USD: 100.00
 	lease  = time.Minute
@@ -75,6 +80,7 @@ func Races() []Race {
 		{"6-short-hold-approval", raceShortHold},
 		{"7-refunds-vs-webhooks", raceRefunds},
 		{"8-amount-change-vs-captures", raceAmountChange},
+		{"9-reauthorization-vs-expiry", raceReauthorization},
 	}
 }
 
@@ -168,7 +174,7 @@ func newWorld(t *testing.T, store authcapture.Store, seed uint64, n int) *world 
 func (w *world) service(knowsPolicy bool) *authcapture.Service {
 	opts := &authcapture.Options{Clock: w.clock}
 	if knowsPolicy {
-		opts.Policies = []authcapture.Policy{boundary, clamping, refunding, adjusting}
+		opts.Policies = []authcapture.Policy{boundary, clamping, refunding, adjusting, reauthorizing}
 	}
 	svc, err := authcapture.New(w.store, opts)
 	if err != nil {
@@ -247,8 +253,8 @@ func (w *world) sweep() {
 		w.problemf("sweep: %v", err)
 	}
 	if res.Due > 0 {
-		w.tracef("sweep: due %d captured %d capture-failed %d canceled %d cancel-failed %d unknown %d deferred %d skipped %d errors %v",
-			res.Due, res.Captured, res.CaptureFailed, res.Canceled, res.CancelFailed, res.Unknown, res.Deferred, res.Skipped, res.Errors)
+		w.tracef("sweep: due %d captured %d capture-failed %d canceled %d cancel-failed %d unknown %d notified %d deferred %d skipped %d errors %v",
+			res.Due, res.Captured, res.CaptureFailed, res.Canceled, res.CancelFailed, res.Unknown, res.Notified, res.Deferred, res.Skipped, res.Errors)
 	}
 }
 

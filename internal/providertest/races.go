@@ -255,3 +255,131 @@ func raceAmountChange(w *world) {
 	w.steps(30, 2*time.Minute, nil)
 	w.settle()
 }
+
+// raceReauthorization: two holds of 20 minutes, one with an expiry
+// capture, one with a delayed capture of 30 minutes clamped to the short
+// hold. The host asks the provider for a new hold until an hour from the
+// start, and records it (after lost replies, or never if it crashes),
+// while the schedulers sweep, the clock moves, and two-phase captures and
+// voids run. Recorded in time, the new hold carries the schedules (the
+// expiry capture follows the new expiry; the delayed capture gets its 30
+// minutes back); recorded too late, it is refused as expired and the
+// ledger keeps the old, earlier expiry. Either way the books end equal,
+// the expiring-soon notice goes out at most once per hold, and each hold
+// is captured by the scheduler at most once.
+func raceReauthorization(w *world) {
+	m := w.merchant("m")
+	now := w.clock.Now()
+	a1 := w.openHold(m, "a1", authcapture.CreateRequest{ExpiryAction: authcapture.ExpiryCapture, Policy: reauthorizing.Name},
+		now.Add(20*time.Minute))
+	a2 := w.openHold(m, "a2", authcapture.CreateRequest{CaptureMode: authcapture.CaptureDelayed, CaptureDelay: 30 * time.Minute,
+		Policy: reauthorizing.Name}, now.Add(20*time.Minute))
+	if a := w.get(a2); !a.CaptureAt.Equal(now.Add(15 * time.Minute)) {
+		w.problemf("%s: delayed capture due %s, want clamped to %s", a2, a.CaptureAt, now.Add(15*time.Minute))
+	}
+	later := now.Add(time.Hour)
+	for _, ref := range []holdRef{a1, a2} {
+		w.reauthorize(ref, later)
+		if w.rng.IntN(2) == 0 {
+			w.twoPhaseCapture(ref)
+		}
+		if w.rng.IntN(3) == 0 {
+			w.twoPhaseVoid(ref)
+		}
+	}
+	w.steps(24, 3*time.Minute, nil)
+	w.lapse = later // settle until every hold lapsed, the provider's new one too
+	w.settle()
+
+	for _, ref := range []holdRef{a1, a2} {
+		a := w.get(ref)
+		log, err := w.svc.Log(w.ctx, ref.merchant, ref.id)
+		if err != nil {
+			w.t.Fatalf("log %s: %v", ref, err)
+		}
+		notices, scheduled := 0, 0
+		for _, e := range log {
+			switch {
+			case e.Kind == authcapture.EntrySchedule && e.Reason == authcapture.ReasonExpiringSoon:
+				notices++
+			case e.Kind == authcapture.EntryCapture && e.Reason == authcapture.ReasonScheduledCapture &&
+				e.CaptureState == authcapture.CaptureSucceeded:
+				scheduled++
+			}
+		}
+		if notices > 1+a.Reauthorizations {
+			w.problemf("%s: %d expiring-soon notices for %d holds", ref, notices, 1+a.Reauthorizations)
+		}
+		if scheduled > 1 {
+			w.problemf("%s: the scheduler captured %d times", ref, scheduled)
+		}
+		if !a.Closed() {
+			w.problemf("%s: still open after every hold lapsed: %s", ref, a.Status())
+		}
+	}
+}
+
+// reauthorize is the host's reauthorization of ref: the provider places a
+// new hold until expiresAt (refused once the old one lapsed at the
+// provider), and the host records it with Reauthorize, again with the same
+// key after a lost reply, sometimes twice. A host that crashes after the
+// provider's answer never records it: the ledger keeps the old, earlier
+// expiry. A record that comes after the ledger's hold lapsed, or after the
+// hold was let go of, is refused and changes nothing.
+func (w *world) reauthorize(ref holdRef, expiresAt time.Time) {
+	key := w.key("reauthorize")
+	w.add("reauthorize", ref, func(f *flow) {
+		switch f.state {
+		case 0:
+			if !w.prov.reauthorize(ref, expiresAt) {
+				w.tracef("%s: the provider refused: its hold lapsed or holds nothing", f.name)
+				f.done = true
+				return
+			}
+			w.tracef("%s: the provider holds until %s", f.name, expiresAt.Format("15:04:05"))
+			if w.crash() {
+				w.tracef("%s: the host crashed before recording it", f.name)
+				f.done = true
+				return
+			}
+			f.state = 1
+		case 1, stateAgain:
+			if w.lostReply() && f.state == 1 {
+				return // the host calls again later, with the same key
+			}
+			r, err := w.svc.Reauthorize(w.ctx, authcapture.ReauthorizeRequest{MerchantID: ref.merchant, ID: ref.id,
+				ExpiresAt: expiresAt, ProviderRef: "re-" + key, IdempotencyKey: key})
+			switch {
+			case errors.Is(err, authcapture.ErrExpired) || errors.Is(err, authcapture.ErrInvalidStatus) && w.releasedByLedger(ref):
+				w.tracef("%s: not recorded: %v", f.name, err)
+				f.done = true
+				return
+			case err != nil && temporary(err):
+				f.lastErr = err
+				return
+			case err != nil:
+				w.problemf("%s: refused: %v", f.name, err)
+				f.done = true
+				return
+			case f.state == stateAgain && !r.Replayed:
+				w.problemf("%s: recorded twice", f.name)
+			case !r.Authorization.ExpiresAt.Equal(expiresAt):
+				w.problemf("%s: ExpiresAt %s, want %s", f.name, r.Authorization.ExpiresAt, expiresAt)
+			}
+			w.tracef("%s: recorded (replay %v): expires %s, capture due %s", f.name, r.Replayed,
+				r.Authorization.ExpiresAt.Format("15:04:05"), r.Authorization.CaptureAt.Format("15:04:05"))
+			if f.state == 1 && w.again() {
+				f.state = stateAgain
+				return
+			}
+			f.done = true
+		}
+	})
+}
+
+// releasedByLedger reports whether the ledger let go of ref's hold: a
+// final capture or a void of everything, or it is closed.
+func (w *world) releasedByLedger(ref holdRef) bool {
+	a := w.get(ref)
+	return a.ReleasedBy != authcapture.CloseNone || a.Closed()
+}

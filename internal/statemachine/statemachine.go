@@ -99,6 +99,7 @@ var policies = []authcapture.Policy{
 	authcapture.DefaultPolicy, authcapture.PayMongo, authcapture.Afterpay,
 	authcapture.NjiaPay, authcapture.Stripe, authcapture.Adyen, authcapture.Waffo, clamping,
 	authcapture.PayPal, overcapturing, refundsEarly,
+	reauthorizing, reauthorizing,
 }
 
 // overcapturing is a policy with an overcapture allowance (20 percent, at
@@ -143,6 +144,13 @@ var incrementing = authcapture.Policy{Name: "incrementing", MultipleCaptures: tr
 var clamping = authcapture.Policy{Name: "clamping", MultipleCaptures: true, PartialCapture: true, PartialVoid: true,
 	Validity: 2 * 24 * time.Hour, ScheduleMargin: 10 * time.Minute, ClampSchedules: true}
 
+// reauthorizing is a policy that reauthorizes twice, from an hour to four
+// days after approval, clamps schedules to its three-day hold, and warns
+// twelve hours before expiry.
+var reauthorizing = authcapture.Policy{Name: "reauthorizing", MultipleCaptures: true, PartialCapture: true, PartialVoid: true,
+	Validity: 3 * 24 * time.Hour, ScheduleMargin: 10 * time.Minute, ClampSchedules: true,
+	MaxReauthorizations: 2, ReauthorizeAfter: time.Hour, ReauthorizeBefore: 4 * 24 * time.Hour, ExpiringSoon: 12 * time.Hour}
+
 // command is one accepted command, kept so it can be replayed verbatim.
 type command struct {
 	op     string
@@ -169,7 +177,7 @@ type machine struct {
 
 func newMachine(t *rapid.T, store authcapture.Store) *machine {
 	clock := clocktest.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
-	svc, err := authcapture.New(store, &authcapture.Options{Clock: clock, Policies: []authcapture.Policy{clamping, overcapturing, refundsEarly, adjusting, incrementing}})
+	svc, err := authcapture.New(store, &authcapture.Options{Clock: clock, Policies: []authcapture.Policy{clamping, overcapturing, refundsEarly, adjusting, incrementing, reauthorizing}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,6 +229,7 @@ func (sm *machine) actions() map[string]func(*rapid.T) {
 		"change2":       func(t *rapid.T) { sm.changeAmount(t, false) },
 		"confirmChg":    func(t *rapid.T) { sm.settleChange(t, true) },
 		"declineChg":    func(t *rapid.T) { sm.settleChange(t, false) },
+		"reauthorize":   sm.reauthorize,
 		"get":           sm.get,
 		"replay":        sm.replay,
 		"reuseKey":      sm.reuseKey,
@@ -309,7 +318,11 @@ func (sm *machine) create(t *rapid.T) {
 		kind := rapid.IntRange(0, 5).Draw(t, "schedule")
 		if kind == 1 || kind == 3 {
 			req.CaptureMode = authcapture.CaptureDelayed
-			req.CaptureDelay = rapid.SampledFrom([]time.Duration{time.Minute, time.Hour, 24 * time.Hour}).Draw(t, "captureDelay")
+			delays := []time.Duration{time.Minute, time.Hour, 24 * time.Hour}
+			if sm.policy.ClampSchedules { // longer than the hold: clamped
+				delays = append(delays, 96*time.Hour)
+			}
+			req.CaptureDelay = rapid.SampledFrom(delays).Draw(t, "captureDelay")
 		}
 		if kind <= 2 {
 			req.CancelMode = authcapture.CancelDelayed
@@ -359,6 +372,29 @@ func (sm *machine) authorize(t *rapid.T) {
 		func(*authcapture.Result) (model.Ledger, error) {
 			return sm.m.Authorize(amount, explicit, sm.clock.Now())
 		})
+}
+
+func (sm *machine) reauthorize(t *rapid.T) {
+	var explicit time.Time
+	now := sm.clock.Now()
+	switch rapid.IntRange(0, 6).Draw(t, "reauthExpiry") {
+	case 0, 1, 2: // the policy's validity
+	case 3: // hours: shorter or longer than the schedules
+		explicit = now.Add(time.Duration(rapid.IntRange(1, 120).Draw(t, "reauthHours")) * time.Hour)
+	case 4: // minutes: within the schedule margin, or just past it
+		explicit = now.Add(time.Duration(rapid.IntRange(1, 30).Draw(t, "reauthMinutes")) * time.Minute)
+	case 5: // now or already past
+		explicit = now.Add(-rapid.SampledFrom([]time.Duration{0, time.Nanosecond, time.Hour}).Draw(t, "reauthPast"))
+	default: // too far ahead, or just within bounds
+		explicit = now.Add(model.MaxValidity + rapid.SampledFrom([]time.Duration{0, time.Nanosecond}).Draw(t, "reauthFar"))
+	}
+	req := authcapture.ReauthorizeRequest{MerchantID: sm.merchant, ID: sm.id, ExpiresAt: explicit, IdempotencyKey: sm.key()}
+	if rapid.Bool().Draw(t, "reauthRef") {
+		req.ProviderRef = "pr_" + req.IdempotencyKey
+	}
+	sm.issue("reauthorize", fmt.Sprint(explicit), req.IdempotencyKey,
+		func() (*authcapture.Result, error) { return sm.svc.Reauthorize(sm.ctx, req) },
+		func(*authcapture.Result) (model.Ledger, error) { return sm.m.Reauthorize(explicit, sm.clock.Now()) })
 }
 
 func (sm *machine) decline(*rapid.T) {
@@ -792,7 +828,7 @@ func (sm *machine) provider(t *rapid.T) model.Provider {
 // next, if any, and runs the scheduler.
 func (sm *machine) sweepDue(t *rapid.T) {
 	var due time.Time
-	for _, at := range []time.Time{sm.m.CaptureAt, sm.m.CancelAt} {
+	for _, at := range []time.Time{sm.m.CaptureAt, sm.m.CancelAt, sm.m.NoticeAt} {
 		if !at.IsZero() && (due.IsZero() || at.Before(due)) {
 			due = at
 		}
@@ -819,7 +855,11 @@ func (sm *machine) sweep(t *rapid.T) {
 		t.Fatalf("RunDue: %v", err)
 	}
 	var swept model.Swept
+	notices := sm.m.Notices
 	sm.m, swept = sm.m.Sweep(sm.clock.Now(), lease, sm.provider(t))
+	if got, want := res.Notified, sm.m.Notices-notices; got != want {
+		t.Fatalf("sweep: %d expiring-soon notices, the model sends %d (%+v)", got, want, res)
+	}
 	if len(sm.calls) != 0 {
 		t.Fatalf("sweep: the scheduler called the executor with %+v, the model voids nothing", sm.calls[0].task)
 	}
