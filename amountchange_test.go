@@ -24,6 +24,7 @@ var (
 		p.IncrementalAuthorization = true
 		p.AmountChangeBeforeCapture = true
 		p.MaxAmountChangeAttempts = 10
+		p.AmountChangeTypes = nil // the rules below, on any type; the preset's own is tested apart
 		return p
 	}()
 	// Adyen: pre-authorisations may be adjusted up or down, for what is

@@ -210,15 +210,15 @@ func ExampleService_BeginAmountChange() {
 func ExampleService_Reauthorize() {
 	ctx := context.Background()
 	const day = 24 * time.Hour
-	paypal := authcapture.Policy{Name: "paypal", PartialCapture: true, FinalByDefault: true, Validity: 29 * day,
-		MaxReauthorizations: 1, ReauthorizeAfter: 4 * day, ReauthorizeBefore: 29 * day, ExpiringSoon: 48 * time.Hour}
+	paypal := authcapture.PayPal // once, from day 4 to day 29 of a 29-day hold
+	paypal.Name, paypal.ExpiringSoon = "paypal-notices", 48*time.Hour
 	clock := clocktest.New(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC))
 	svc, err := authcapture.New(memstore.New(), &authcapture.Options{Clock: clock, Policies: []authcapture.Policy{paypal}})
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	if _, err := svc.Create(ctx, authcapture.CreateRequest{MerchantID: "acme", ID: "order_7", Currency: "USD", Policy: "paypal",
+	if _, err := svc.Create(ctx, authcapture.CreateRequest{MerchantID: "acme", ID: "order_7", Currency: "USD", Policy: "paypal-notices",
 		Amount: decimal.RequireFromString("80.00"), CaptureMode: authcapture.CaptureManual, IdempotencyKey: "order_7-create"}); err != nil {
 		fmt.Println(err)
 		return

@@ -408,52 +408,49 @@ var (
 	// captured at once, so a create that names no mode is automatic. Its
 	// documentation describes no incremental or decremental
 	// authorization, overcapture, reauthorization or refund window: all
-	// off, refunds without a window; an expiring-soon notice 48 hours
-	// before expiry.
+	// off, refunds without a window.
 	Waffo = Policy{Name: "waffo", PartialCapture: true, FinalByDefault: true, Validity: 7 * day,
-		DefaultCaptureMode: CaptureAutomatic, ExpiringSoon: 2 * day}
+		DefaultCaptureMode: CaptureAutomatic}
 	// PayMongo: a single capture, partial allowed, the remainder released;
 	// the hold is voided automatically after 7 days. A payment intent
 	// whose capture_type is not set is captured at once, so a create that
 	// names no mode is automatic. Paid card payments may be refunded, in
 	// full or in parts, within 60 days of the payment. No amount changes,
-	// overcapture or reauthorization; an expiring-soon notice 48 hours
-	// before expiry.
+	// overcapture or reauthorization.
 	PayMongo = Policy{Name: "paymongo", PartialCapture: true, FinalByDefault: true, Validity: 7 * day,
-		DefaultCaptureMode: CaptureAutomatic, RefundWindow: 60 * day, ExpiringSoon: 2 * day}
+		DefaultCaptureMode: CaptureAutomatic, RefundWindow: 60 * day}
 	// Afterpay (Cash App Afterpay): multiple captures and partial voids,
 	// a minimum capture of 1.00, a 13-day hold whose remainder is voided
 	// at expiry, captures idempotent by request ID. Captured amounts may
 	// be refunded, in full or in parts, within 120 days, also while part
 	// of the hold is still open (deferred payment flow). No amount
-	// changes, overcapture or reauthorization; an expiring-soon notice 48
-	// hours before expiry.
+	// changes, overcapture or reauthorization.
 	Afterpay = Policy{Name: "afterpay", MultipleCaptures: true, PartialCapture: true,
 		PartialVoid: true, Validity: 13 * day,
 		MinCapture:               map[Currency]string{"USD": "1.00", "CAD": "1.00", "AUD": "1.00", "NZD": "1.00", "GBP": "1.00", "EUR": "1.00"},
-		RefundBeforeFinalCapture: true, RefundWindow: 120 * day, ExpiringSoon: 2 * day}
+		RefundBeforeFinalCapture: true, RefundWindow: 120 * day}
 	// Payrails: partial and multiple captures, non-final by default, a
 	// 7-day hold; capture modes instant (automatic), manual and delayed
 	// (captureDelay, default PT5M), cancel modes manual and delayed; an
 	// explicit capture or cancel overrides the schedule. Its documentation
 	// describes no amount changes, overcapture, reauthorization or refund
 	// window: off, refunds without a window, also before the final
-	// capture; an expiring-soon notice 48 hours before expiry.
+	// capture.
 	Payrails = Policy{Name: "payrails", MultipleCaptures: true, PartialCapture: true,
 		Validity: 7 * day, DefaultCaptureDelay: 5 * time.Minute,
 		CaptureModes:             []CaptureMode{CaptureAutomatic, CaptureManual, CaptureDelayed},
 		CancelModes:              []CancelMode{CancelManual, CancelDelayed},
-		RefundBeforeFinalCapture: true, ExpiringSoon: 2 * day}
+		RefundBeforeFinalCapture: true}
 	// NjiaPay: no partial and no multiple capture: one capture of the whole
 	// authorized amount, or a void; a 7-day hold. Capture modes immediate
 	// (automatic) and prefer_delay (manual), where a payment method that
 	// cannot hold falls back to immediate capture and the mode used is
 	// recorded. Its documentation describes no amount changes,
 	// overcapture, reauthorization or refund window: off, refunds without
-	// a window; an expiring-soon notice 48 hours before expiry.
+	// a window.
 	NjiaPay = Policy{Name: "njiapay", Validity: 7 * day, FinalByDefault: true,
 		CaptureModes: []CaptureMode{CaptureAutomatic, CaptureManual}, CancelModes: []CancelMode{CancelManual},
-		ImmediateCaptureFallback: true, ExpiringSoon: 2 * day}
+		ImmediateCaptureFallback: true}
 	// Stripe: partial captures, final by default, up to 50 captures when
 	// the call asks for a non-final one (multicapture), no partial void
 	// (a cancel releases everything), a 7-day hold. A payment intent whose
@@ -466,13 +463,12 @@ var (
 	// IC+ feature limited by card brand, country and merchant category:
 	// off. Refunds of captured money at any time, also before the final
 	// capture of a multicapture payment. Extended authorization (up to 30
-	// days) is chosen at confirmation, not a reauthorization: none. An
-	// expiring-soon notice 48 hours before expiry.
+	// days) is chosen at confirmation, not a reauthorization: none.
 	Stripe = Policy{Name: "stripe", MultipleCaptures: true, MaxCaptures: 50, PartialCapture: true,
 		FinalByDefault: true, Validity: 7 * day, DefaultCaptureMode: CaptureAutomatic,
 		IncrementalAuthorization: true, AmountChangeTypes: []AuthorizationType{AuthorizationEstimated},
 		AmountChangeBeforeCapture: true, MaxAmountChangeAttempts: 10,
-		RefundBeforeFinalCapture: true, ExpiringSoon: 2 * day}
+		RefundBeforeFinalCapture: true}
 	// Adyen: multiple partial captures, the remainder staying authorized
 	// until cancelled or expired, partial cancels through amount
 	// adjustment, a 28-day hold. A merchant account captures immediately
@@ -483,12 +479,11 @@ var (
 	// the preset's 28 days from the adjustment). No overcapture, no
 	// reauthorization (an adjustment extends the hold instead). Refunds of
 	// captured money, in full or in parts, also before the final capture.
-	// An expiring-soon notice 48 hours before expiry.
 	Adyen = Policy{Name: "adyen", MultipleCaptures: true, PartialCapture: true, PartialVoid: true,
 		Validity: 28 * day, DefaultCaptureMode: CaptureAutomatic,
 		IncrementalAuthorization: true, DecrementalAuthorization: true,
 		AmountChangeTypes: []AuthorizationType{AuthorizationEstimated}, AmountChangeValidity: 28 * day,
-		RefundBeforeFinalCapture: true, ExpiringSoon: 2 * day}
+		RefundBeforeFinalCapture: true}
 	// PayPal (Payments v2, intent AUTHORIZE): an authorization holds the
 	// funds for 29 days (Validity); the first 3 days are its honor period,
 	// in which PayPal recommends capturing and after which a capture may
@@ -498,15 +493,15 @@ var (
 	// unless it says so); a void releases the whole authorization. A
 	// single final capture may take up to 115 percent of the authorized
 	// amount, and at most 75 USD more: 100.00 authorized may be captured
-	// up to 115.00, 1000.00 up to 1075.00. Reauthorization once, after the
-	// honor period and before day 29 (days 4 to 29). No incremental or
-	// decremental authorization. Captures may be refunded, in full or in
-	// parts, within 180 days, also while the authorization is still open.
-	// An expiring-soon notice 48 hours before expiry.
+	// up to 115.00, 1000.00 up to 1075.00. Reauthorization once, from 4
+	// days after the authorization (past the honor period) to day 29. No
+	// incremental or decremental authorization. Captures may be refunded,
+	// in full or in parts, within 180 days, also while the authorization
+	// is still open.
 	PayPal = Policy{Name: "paypal", MultipleCaptures: true, PartialCapture: true, Validity: 29 * day,
 		OvercapturePercent: 15, OvercaptureMax: map[Currency]string{"USD": "75.00"},
-		MaxReauthorizations: 1, ReauthorizeAfter: 3 * day, ReauthorizeBefore: 29 * day,
-		RefundBeforeFinalCapture: true, RefundWindow: 180 * day, ExpiringSoon: 2 * day}
+		MaxReauthorizations: 1, ReauthorizeAfter: 4 * day, ReauthorizeBefore: 29 * day,
+		RefundBeforeFinalCapture: true, RefundWindow: 180 * day}
 )
 
 // Presets returns the built-in policies, DefaultPolicy first.

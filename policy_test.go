@@ -278,17 +278,17 @@ func TestPresetAmountKnobs(t *testing.T) {
 	estimated := []authcapture.AuthorizationType{authcapture.AuthorizationEstimated}
 	want := map[string]knobs{
 		"default":  {validity: 7 * d},
-		"waffo":    {expiringSoon: 2 * d, validity: 7 * d},
-		"paymongo": {refundWindow: 60 * d, expiringSoon: 2 * d, validity: 7 * d},
-		"afterpay": {refundBefore: true, refundWindow: 120 * d, expiringSoon: 2 * d, validity: 13 * d},
-		"payrails": {refundBefore: true, expiringSoon: 2 * d, validity: 7 * d},
-		"njiapay":  {expiringSoon: 2 * d, validity: 7 * d},
+		"waffo":    {validity: 7 * d},
+		"paymongo": {refundWindow: 60 * d, validity: 7 * d},
+		"afterpay": {refundBefore: true, refundWindow: 120 * d, validity: 13 * d},
+		"payrails": {refundBefore: true, validity: 7 * d},
+		"njiapay":  {validity: 7 * d},
 		"stripe": {incremental: true, types: estimated, beforeCapture: true, attempts: 10, refundBefore: true,
-			expiringSoon: 2 * d, validity: 7 * d},
+			validity: 7 * d},
 		"adyen": {incremental: true, decremental: true, types: estimated, changeValidity: 28 * d, refundBefore: true,
-			expiringSoon: 2 * d, validity: 28 * d},
+			validity: 28 * d},
 		"paypal": {overPercent: 15, overMax: map[authcapture.Currency]string{"USD": "75.00"}, refundBefore: true,
-			refundWindow: 180 * d, reauths: 1, reauthAfter: 3 * d, reauthBy: 29 * d, expiringSoon: 2 * d, validity: 29 * d},
+			refundWindow: 180 * d, reauths: 1, reauthAfter: 4 * d, reauthBy: 29 * d, validity: 29 * d},
 	}
 	require.Len(t, want, len(authcapture.Presets()), "every preset has its row")
 	for _, p := range authcapture.Presets() {

@@ -174,7 +174,7 @@ func TestLedgerModel(t *testing.T) {
 			authcapture.ErrAmountChangeNotAllowed},
 		{"ApprovedIncreaseRaisesRequested", changing, linInput{Kind: linChange, Delta: 500},
 			model.View{Requested: 1500, Authorized: 1500, Open: 1500, AmountChanges: 1, AmountChangeAttempts: 1, Version: 3,
-				Status: authcapture.StatusAuthorized}, nil},
+				Status: authcapture.StatusAuthorized, ExpiresAt: open.ExpiresAt.UTC()}, nil},
 		{"BegunDecreaseReserves", changing, linInput{Kind: linBeginChange, Delta: -300},
 			view(model.View{Open: 700, PendingDecrement: 300, ChangeDelta: -300, AmountChangeAttempts: 1, Version: 3,
 				Status: authcapture.StatusAuthorized}), nil},
