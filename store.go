@@ -224,10 +224,11 @@ func CheckWrite(w *Write) error {
 }
 
 // Pruner is a capability a Store may declare: it can delete idempotency
-// records and events that are past their retention, a small batch at a
-// time, so that a long-running store does not grow without bound.
-// Service.Prune calls it; storetest checks a Pruner with the rest of the
-// Store contract. Authorizations and their logs are never pruned.
+// records, events and closed authorizations that are past their
+// retention, a small batch at a time, so that a long-running store does
+// not grow without bound. Service.Prune calls it; storetest checks a
+// Pruner with the rest of the Store contract. An authorization that is
+// not closed, or has a provider action in flight, is never pruned.
 //
 // A Store that wraps another hides this capability unless it declares the
 // methods itself.
@@ -252,4 +253,23 @@ type Pruner interface {
 	// once that one does. Times compare as for PruneIdempotency. The
 	// Service has already checked that limit > 0 and keepFrom >= 0.
 	PruneEvents(ctx context.Context, before time.Time, keepFrom int64, limit int) (int, error)
+
+	// PruneAuthorizations deletes up to limit authorizations (of any
+	// merchant) that are closed (Authorization.Closed) with no provider
+	// action in flight (PendingSince zero) and whose ClosedAt is not zero
+	// and before before, oldest ClosedAt first, and returns how many it
+	// deleted. Each goes with its log, the provider references its log
+	// recorded (FindByProviderRef no longer finds them) and the
+	// idempotency records that name it under a key its entries carry
+	// (Entry.IdempotencyKey, which the Service sets on the entries of
+	// every command sent with a key); any other record naming it waits
+	// for PruneIdempotency. Its events stay: PruneEvents deletes them in
+	// their turn. Once deleted, Get and Entries return ErrNotFound for it
+	// and its provider references are free again; its ID is not to be
+	// used again (a store may refuse a new authorization under it while
+	// the old one's events are kept). Like Due it must
+	// cost O(limit log n) or better, not a scan of every authorization.
+	// Times compare as for PruneIdempotency. The Service has already
+	// checked that limit > 0.
+	PruneAuthorizations(ctx context.Context, before time.Time, limit int) (int, error)
 }

@@ -236,6 +236,7 @@ type queries struct {
 	bootstrap, lockMigrations, migrationsDone             string
 	recordMigration, recordChecksum                       string
 	pruneIdempotency, pruneEvents                         string
+	pruneAuthorizations, pruneAuthorizationRows           string
 
 	writes sync.Map // writeShape -> string
 }

@@ -111,6 +111,44 @@ DELETE FROM {{schema}}.events
 WHERE position IS NOT NULL
 	AND position = ANY (ARRAY(SELECT position FROM head WHERE position < (SELECT position FROM stop)))`},
 
+		// Deletes up to $2 authorizations closed before $1 with nothing in
+		// flight, oldest first, found through the index of migration 011;
+		// rows another transaction holds are skipped, not waited for. A
+		// row changed since the statement began is checked again as it
+		// is now.
+		// pick runs once (a subquery could run again for each row and
+		// pick more).
+		{&q.pruneAuthorizations, `WITH pick AS MATERIALIZED (
+	SELECT merchant_id, id FROM {{schema}}.authorizations
+	WHERE closed_at IS NOT NULL AND closed_at < $1
+	ORDER BY closed_at
+	LIMIT $2
+	FOR UPDATE SKIP LOCKED
+)
+DELETE FROM {{schema}}.authorizations AS a
+USING pick
+WHERE a.merchant_id = pick.merchant_id AND a.id = pick.id AND a.closed_at < $1 AND a.pending_since IS NULL
+RETURNING a.merchant_id, a.id`},
+
+		// Deletes the logs of the authorizations $1 (merchants) and $2
+		// (IDs), with the provider references and the idempotency records
+		// of theirs that their entries name.
+		{&q.pruneAuthorizationRows, `WITH gone AS (
+	SELECT * FROM unnest($1::text[], $2::text[]) AS g(merchant_id, id)
+), e AS (
+	DELETE FROM {{schema}}.entries AS e
+	USING gone
+	WHERE e.merchant_id = gone.merchant_id AND e.authorization_id = gone.id
+	RETURNING e.merchant_id, e.authorization_id, e.entry->>'ProviderRef' AS ref, e.entry->>'IdempotencyKey' AS key
+), r AS (
+	DELETE FROM {{schema}}.provider_refs AS p
+	USING e
+	WHERE p.merchant_id = e.merchant_id AND p.provider_ref = e.ref AND p.authorization_id = e.authorization_id
+)
+DELETE FROM {{schema}}.idempotency_keys AS k
+USING e
+WHERE k.merchant_id = e.merchant_id AND k.key = e.key AND k.authorization_id = e.authorization_id`},
+
 		// checksum is the SHA-256 of the migration's file, in hex; releases
 		// before it was recorded created the table without it, and their
 		// rows have none until Migrate records it.
@@ -149,8 +187,8 @@ type writeShape struct {
 // eventParams per event, idempotencyParams, then one per provider
 // reference.
 const (
-	insertParams      = 23
-	updateParams      = 22
+	insertParams      = 24
+	updateParams      = 23
 	entryParams       = 2
 	eventParams       = 2
 	idempotencyParams = 4
@@ -176,14 +214,14 @@ func (q *queries) write(sh writeShape) string {
 		// $1 merchant, $2 id, $3 version, $4 status, $5 currency,
 		// $6-$11 ledgers, $12 log length, $13 next_due, $14 next_due_ns,
 		// $15 created_at, $16 state, $17 pending_since, $18 pending_since_ns,
-		// $19-$23 the ledgers of migration 006.
+		// $19-$23 the ledgers of migration 006, $24 closed_at.
 		b.WriteString(`WITH a AS (
 	INSERT INTO {{schema}}.authorizations (merchant_id, id, version, status, currency,
 		requested, authorized, captured, pending, voided, expired,
 		entries, next_due, next_due_ns, created_at, state, pending_since, pending_since_ns,
-		pending_void, pending_decrement, overcaptured, refunded, pending_refund)
+		pending_void, pending_decrement, overcaptured, refunded, pending_refund, closed_at)
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-		$19, $20, $21, $22, $23)
+		$19, $20, $21, $22, $23, $24)
 	ON CONFLICT (merchant_id, id) DO NOTHING
 	RETURNING 1
 )`)
@@ -193,13 +231,14 @@ func (q *queries) write(sh writeShape) string {
 		// $11 entries appended, $12 next_due, $13 next_due_ns, $14 state,
 		// $15 the log length the entries continue (NULL if none),
 		// $16 pending_since, $17 pending_since_ns, $18-$22 the ledgers of
-		// migration 006.
+		// migration 006, $23 closed_at.
 		b.WriteString(`WITH a AS (
 	UPDATE {{schema}}.authorizations SET version = $3, status = $4,
 		requested = $5, authorized = $6, captured = $7, pending = $8, voided = $9, expired = $10,
 		entries = entries + $11, next_due = $12, next_due_ns = $13, state = $14,
 		pending_since = $16, pending_since_ns = $17,
-		pending_void = $18, pending_decrement = $19, overcaptured = $20, refunded = $21, pending_refund = $22
+		pending_void = $18, pending_decrement = $19, overcaptured = $20, refunded = $21, pending_refund = $22,
+		closed_at = $23
 	WHERE merchant_id = $1 AND id = $2 AND version = $3 - 1
 		AND ($15::bigint IS NULL OR entries = $15)
 	RETURNING 1
