@@ -38,6 +38,10 @@ func TestPruneRefusesBadRequests(t *testing.T) {
 		{KeepEventsFrom: -1},
 		{Batch: -1},
 		{Batch: authcapture.MaxPruneBatch + 1},
+		{AuthorizationRetention: -time.Second},
+		// Shorter than the default IdempotencyRetention.
+		{AuthorizationRetention: authcapture.DefaultIdempotencyRetention - time.Second},
+		{AuthorizationRetention: 2 * time.Hour, IdempotencyRetention: 3 * time.Hour},
 	} {
 		if res, err := svc.Prune(ctx, req); !errors.Is(err, authcapture.ErrInvalidArgument) || res != (authcapture.PruneResult{}) {
 			t.Errorf("Prune(%+v) = %+v, %v; want ErrInvalidArgument", req, res, err)
@@ -220,4 +224,120 @@ func steadyLoad(b *testing.B, prune bool) {
 	b.ReportMetric(float64(start), "heap-start-B")
 	b.ReportMetric(float64(end), "heap-end-B")
 	b.ReportMetric((float64(end)-float64(start))/float64(b.N), "heap-B/cmd")
+}
+
+// An authorization retention shorter than the longest RefundWindow of the
+// Service's policies is refused, and deletes nothing: the authorization
+// could still be refunded.
+func TestPruneRefusesAnAuthorizationRetentionShorterThanARefundWindow(t *testing.T) {
+	ctx := context.Background()
+	clock := clocktest.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	refunds := authcapture.DefaultPolicy
+	refunds.Name, refunds.RefundWindow = "refunds_180d", 180*24*time.Hour
+	shorter := authcapture.DefaultPolicy
+	shorter.Name, shorter.RefundWindow = "refunds_30d", 30*24*time.Hour
+	svc, err := authcapture.New(memstore.New(), &authcapture.Options{Clock: clock,
+		Policies: []authcapture.Policy{shorter, refunds}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	createAuthorized(t, svc, "m1", "a", "10.00")
+	if _, err := svc.Void(ctx, authcapture.VoidRequest{MerchantID: "m1", ID: "a", All: true, IdempotencyKey: "void-a"}); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(365 * 24 * time.Hour)
+	for _, tc := range []struct {
+		retention time.Duration
+		ok        bool
+	}{
+		{30 * 24 * time.Hour, false},
+		{180*24*time.Hour - time.Second, false},
+		{180 * 24 * time.Hour, true},
+	} {
+		res, err := svc.Prune(ctx, authcapture.PruneRequest{AuthorizationRetention: tc.retention})
+		if tc.ok {
+			if err != nil || res.Authorizations != 1 {
+				t.Errorf("Prune with AuthorizationRetention %v = %+v, %v; want the closed authorization deleted", tc.retention, res, err)
+			}
+			continue
+		}
+		if !errors.Is(err, authcapture.ErrInvalidArgument) || res != (authcapture.PruneResult{}) {
+			t.Errorf("Prune with AuthorizationRetention %v = %+v, %v; want ErrInvalidArgument and nothing deleted", tc.retention, res, err)
+		}
+		if _, err := svc.Get(ctx, "m1", "a"); err != nil {
+			t.Errorf("Get after a refused Prune: %v", err)
+		}
+	}
+}
+
+// With an AuthorizationRetention, an authorization closed for longer is
+// deleted with its log, its provider references and its keys; one open,
+// one with a capture in flight and one closed more recently stay, and
+// events follow their own retention. Without one, nothing is deleted.
+func TestPruneClosedAuthorizations(t *testing.T) {
+	ctx := context.Background()
+	svc, clock := pruneFixture(t, 0)
+	const retention = 30 * 24 * time.Hour
+	// Closed now: captured in full, and voided.
+	createAuthorized(t, svc, "m1", "captured", "10.00")
+	if _, err := svc.Capture(ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: "captured", All: true,
+		ProviderRef: "ch_1", IdempotencyKey: "cap-1"}); err != nil {
+		t.Fatal(err)
+	}
+	createAuthorized(t, svc, "m1", "voided", "10.00")
+	if _, err := svc.Void(ctx, authcapture.VoidRequest{MerchantID: "m1", ID: "voided", All: true, IdempotencyKey: "void-1"}); err != nil {
+		t.Fatal(err)
+	}
+	// Open, and with a capture in flight, from now on.
+	createAuthorized(t, svc, "m1", "open", "10.00")
+	createAuthorized(t, svc, "m1", "inflight", "10.00")
+	if _, err := svc.BeginCapture(ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: "inflight", All: true, IdempotencyKey: "begin-1"}); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(retention / 2)
+	// Closed later.
+	createAuthorized(t, svc, "m1", "recent", "10.00")
+	if _, err := svc.Void(ctx, authcapture.VoidRequest{MerchantID: "m1", ID: "recent", All: true, IdempotencyKey: "void-2"}); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(retention/2 + time.Second)
+	events, err := svc.AllEvents(ctx, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if res, err := svc.Prune(ctx, authcapture.PruneRequest{}); err != nil || res.Authorizations != 0 {
+		t.Fatalf("Prune without AuthorizationRetention = %+v, %v; want no authorization deleted", res, err)
+	}
+	res, err := svc.Prune(ctx, authcapture.PruneRequest{AuthorizationRetention: retention, Batch: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Authorizations != 2 {
+		t.Errorf("Prune = %+v, want the 2 authorizations closed for longer than the retention", res)
+	}
+	for id, gone := range map[string]bool{"captured": true, "voided": true, "open": false, "inflight": false, "recent": false} {
+		_, err := svc.Get(ctx, "m1", id)
+		_, logErr := svc.Log(ctx, "m1", id)
+		if gone && (!errors.Is(err, authcapture.ErrNotFound) || !errors.Is(logErr, authcapture.ErrNotFound)) {
+			t.Errorf("%s after Prune: Get %v, Log %v; want ErrNotFound", id, err, logErr)
+		}
+		if !gone && (err != nil || logErr != nil) {
+			t.Errorf("%s after Prune: Get %v, Log %v; want it kept", id, err, logErr)
+		}
+	}
+	if _, err := svc.FindByProviderRef(ctx, "m1", "ch_1"); !errors.Is(err, authcapture.ErrNotFound) {
+		t.Errorf("FindByProviderRef of a pruned authorization's capture: %v, want ErrNotFound", err)
+	}
+	// A command naming a pruned authorization finds nothing, also under
+	// the key of a command it accepted.
+	if _, err := svc.Capture(ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: "captured", Amount: decimal.NewFromInt(1),
+		IdempotencyKey: "cap-1"}); !errors.Is(err, authcapture.ErrNotFound) {
+		t.Errorf("a retry of a pruned authorization's capture: %v, want ErrNotFound", err)
+	}
+	// Reads expire the open holds meanwhile, and add events.
+	left, err := svc.AllEvents(ctx, 0, 1000)
+	if err != nil || len(left) < len(events) || left[len(events)-1] != events[len(events)-1] {
+		t.Errorf("AllEvents after Prune: %d, %v; want all %d from before, pruned by their own rule", len(left), err, len(events))
+	}
 }

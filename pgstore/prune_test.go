@@ -2,12 +2,14 @@ package pgstore_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/authcapture/authcapture"
 	"github.com/authcapture/authcapture/clocktest"
+	"github.com/authcapture/authcapture/pgstore"
 )
 
 // 10,000 expired idempotency records are pruned in batches of 1,000 while
@@ -113,5 +115,154 @@ func TestServicePrune(t *testing.T) {
 	left, err := svc.AllEvents(ctx, 0, 100)
 	if err != nil || len(left) != 1 || left[0].Position != evs[2].Position {
 		t.Errorf("AllEvents after Prune: %v, %v; want the event the relay has not read", left, err)
+	}
+}
+
+// PruneAuthorizations finds its batch through the partial index on
+// closed_at (migration 011), not by reading the table.
+func TestPruneAuthorizationsReadsTheClosedAtIndex(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t, 0)
+	cutoff := time.Date(2030, 1, 2, 0, 0, 0, 0, time.UTC)
+	// 20,000 rows, one in ten closed: the closed ones an hour apart
+	// around the cutoff.
+	if _, err := b.pool.Exec(ctx, `INSERT INTO `+b.schema+`.authorizations (merchant_id, id, version, status, currency,
+	requested, authorized, captured, pending, voided, expired, entries, created_at, state, closed_at)
+SELECT 'm' || (i % 7), 'a' || i, 2, 'voided', 'USD', 100, 100, 0, 0, 100, 0, 0, $1::timestamptz, '{}'::json,
+	CASE WHEN i % 10 = 0 THEN $1::timestamptz + (i - 10000) * interval '1 hour' END
+FROM generate_series(0, 19999) AS i`, cutoff); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.pool.Exec(ctx, `ANALYZE `+b.schema+`.authorizations`); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := b.pool.Query(ctx, `EXPLAIN SELECT merchant_id, id FROM `+b.schema+`.authorizations
+WHERE closed_at IS NOT NULL AND closed_at < $1 ORDER BY closed_at LIMIT 1000 FOR UPDATE SKIP LOCKED`, cutoff)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var plan []string
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, line)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(strings.Join(plan, "\n"), "authorizations_closed_at") {
+		t.Errorf("the batch is not read through the index on closed_at:\n%s", strings.Join(plan, "\n"))
+	}
+	var total, calls int
+	for {
+		n, err := b.store.PruneAuthorizations(ctx, cutoff, 300)
+		if err != nil {
+			t.Fatal(err)
+		}
+		calls++
+		total += n
+		if n < 300 {
+			break
+		}
+	}
+	if total != 1000 || calls != 4 {
+		t.Errorf("pruned %d authorizations in %d calls of up to 300, want 1000 in 4", total, calls)
+	}
+	if n := b.count(t, "authorizations", ""); n != 19000 {
+		t.Errorf("%d rows left, want 19,000", n)
+	}
+}
+
+// Migration 011 sets closed_at on the authorizations already closed with
+// nothing in flight, so that they are pruned like those closed after it.
+func TestMigration011IndexesTheAuthorizationsAlreadyClosed(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t, 0)
+	closed := mustWrite(t, b.store, newWrite("m1", "closed", "k1"))
+	c := closed.Clone()
+	c.Voided = c.Authorized
+	c.ClosedAt, c.CloseReason, c.NextDue = epoch.Add(time.Hour), authcapture.CloseVoided, time.Time{}
+	mustWrite(t, b.store, next(closed, c, "k2", authcapture.Entry{Kind: authcapture.EntryVoid, Amount: c.Voided}, authcapture.EventVoided))
+	mustWrite(t, b.store, newWrite("m1", "open", "k3"))
+	// As before migration 011.
+	if _, err := b.pool.Exec(ctx, `UPDATE `+b.schema+`.authorizations SET closed_at = NULL`); err != nil {
+		t.Fatal(err)
+	}
+	ms, err := pgstore.Migrations(strings.Trim(b.schema, `"`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sql string
+	for _, m := range ms {
+		if m.Version == 11 {
+			sql = m.SQL
+		}
+	}
+	if _, err := b.pool.Exec(ctx, sql); err != nil {
+		t.Fatalf("migration 011 again: %v", err)
+	}
+	if n := b.count(t, "authorizations", "closed_at IS NOT NULL"); n != 1 {
+		t.Errorf("%d rows with closed_at after migration 011, want the closed one", n)
+	}
+	n, err := b.store.PruneAuthorizations(ctx, epoch.Add(2*time.Hour), 10)
+	if err != nil || n != 1 {
+		t.Fatalf("PruneAuthorizations = %d, %v; want the closed one", n, err)
+	}
+	if _, err := b.store.Get(ctx, "m1", "closed"); !errors.Is(err, authcapture.ErrNotFound) {
+		t.Errorf("Get of the pruned one: %v, want ErrNotFound", err)
+	}
+	if n := b.count(t, "entries", "authorization_id = 'closed'") + b.count(t, "idempotency_keys", "authorization_id = 'closed'"); n != 0 {
+		t.Errorf("%d entries and records of the pruned one left", n)
+	}
+}
+
+// Service.Prune over pgstore deletes an authorization closed for longer
+// than the AuthorizationRetention with its rows in every table but the
+// outbox.
+func TestServicePruneAuthorizations(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t, 0)
+	clock := clocktest.New(time.Date(2030, 1, 2, 0, 0, 0, 0, time.UTC))
+	svc, err := authcapture.New(b.store, &authcapture.Options{Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"a1", "a2"} {
+		if _, err := svc.Create(ctx, authcapture.CreateRequest{MerchantID: "m1", ID: id, Amount: usd("10.00"), Currency: "USD", IdempotencyKey: "c-" + id}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.Authorize(ctx, authcapture.AuthorizeRequest{MerchantID: "m1", ID: id, Amount: usd("10.00"), IdempotencyKey: "a-" + id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := svc.Capture(ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: "a1", All: true, ProviderRef: "ch_1", IdempotencyKey: "cap-a1"}); err != nil {
+		t.Fatal(err)
+	}
+	events := b.count(t, "events", "")
+	clock.Advance(31 * 24 * time.Hour)
+	res, err := svc.Prune(ctx, authcapture.PruneRequest{AuthorizationRetention: 30 * 24 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// a2 is open (and expired by now once read): it stays.
+	if res.Authorizations != 1 {
+		t.Errorf("Prune = %+v, want the closed authorization", res)
+	}
+	for table, where := range map[string]string{"authorizations": "id = 'a1'", "entries": "authorization_id = 'a1'",
+		"idempotency_keys": "authorization_id = 'a1'", "provider_refs": "authorization_id = 'a1'"} {
+		if n := b.count(t, table, where); n != 0 {
+			t.Errorf("%d rows of a1 left in %s", n, table)
+		}
+	}
+	if n := b.count(t, "authorizations", "id = 'a2'"); n != 1 {
+		t.Errorf("the open authorization: %d rows, want 1", n)
+	}
+	if n := b.count(t, "events", ""); n != events {
+		t.Errorf("%d events left, want all %d: they follow their own retention", n, events)
 	}
 }
