@@ -12,7 +12,8 @@ var _ authcapture.Pruner = (*Store)(nil)
 
 // PruneIdempotency implements authcapture.Pruner. It is one statement that
 // finds the oldest records through the index on created_at (migration
-// 005) and deletes them by primary key; it locks only the rows it deletes.
+// 005) and deletes them by row address, so a batch costs O(limit log n);
+// it locks only the rows it deletes.
 // created_at keeps microseconds, so a record less than a microsecond
 // older than before may stay.
 func (s *Store) PruneIdempotency(ctx context.Context, before time.Time, limit int) (int, error) {

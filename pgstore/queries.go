@@ -84,16 +84,19 @@ WHERE position IS NOT NULL AND position > $1
 ORDER BY position
 LIMIT $2`},
 
-		// Deletes by primary key up to $2 records created before $1, oldest
-		// first, found through the index of migration 005.
-		{&q.pruneIdempotency, `DELETE FROM {{schema}}.idempotency_keys AS k
-USING (
-	SELECT merchant_id, key FROM {{schema}}.idempotency_keys
+		// Deletes up to $2 records created before $1, oldest first, found
+		// through the index of migration 005 and deleted by their row
+		// addresses (a join on the key let the planner read every record
+		// before $1 for each batch). Records are never updated, and a row
+		// the statement sees cannot be reused under it, so the addresses
+		// name the rows read.
+		{&q.pruneIdempotency, `DELETE FROM {{schema}}.idempotency_keys
+WHERE ctid = ANY (ARRAY(
+	SELECT ctid FROM {{schema}}.idempotency_keys
 	WHERE created_at < $1
 	ORDER BY created_at
 	LIMIT $2
-) AS old
-WHERE k.merchant_id = old.merchant_id AND k.key = old.key AND k.created_at < $1`},
+)) AND created_at < $1`},
 
 		// Reads the first $3 stamped events below position $2 through the
 		// position index and deletes those before the first one not dated
