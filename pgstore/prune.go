@@ -41,10 +41,10 @@ func (s *Store) PruneEvents(ctx context.Context, before time.Time, keepFrom int6
 
 // PruneAuthorizations implements authcapture.Pruner. It runs a short
 // transaction (a savepoint of the caller's, under WithTx) of two
-// statements. The first deletes up to limit authorization rows through the
+// statements. The first finds up to limit authorization rows through the
 // index on closed_at (migration 011), oldest first, skipping rows another
-// transaction has locked (they go in a later call), and returns their
-// keys. The second, whose snapshot sees every write those rows had when
+// transaction has locked (they go in a later call), deletes them by row
+// address and returns their keys. The second, whose snapshot sees every write those rows had when
 // they were locked, deletes their logs through the log's primary key, and
 // the provider references and idempotency records their entries name
 // through theirs. A writer that waited on one of the rows then finds it

@@ -115,23 +115,23 @@ WHERE position IS NOT NULL
 	AND position = ANY (ARRAY(SELECT position FROM head WHERE position < (SELECT position FROM stop)))`},
 
 		// Deletes up to $2 authorizations closed before $1 with nothing in
-		// flight, oldest first, found through the index of migration 011;
-		// rows another transaction holds are skipped, not waited for. A
-		// row changed since the statement began is checked again as it
-		// is now.
-		// pick runs once (a subquery could run again for each row and
-		// pick more).
+		// flight, oldest first, found through the index of migration 011
+		// and deleted by row address (a join on the key let the planner
+		// read every row closed before $1). pick runs once, locking what
+		// it returns; rows another transaction holds are skipped, not
+		// waited for. A row changed since the statement began is checked
+		// again as it is now, or, if pick locked a version the statement
+		// cannot see, skipped.
 		{&q.pruneAuthorizations, `WITH pick AS MATERIALIZED (
-	SELECT merchant_id, id FROM {{schema}}.authorizations
+	SELECT ctid FROM {{schema}}.authorizations
 	WHERE closed_at IS NOT NULL AND closed_at < $1
 	ORDER BY closed_at
 	LIMIT $2
 	FOR UPDATE SKIP LOCKED
 )
-DELETE FROM {{schema}}.authorizations AS a
-USING pick
-WHERE a.merchant_id = pick.merchant_id AND a.id = pick.id AND a.closed_at < $1 AND a.pending_since IS NULL
-RETURNING a.merchant_id, a.id`},
+DELETE FROM {{schema}}.authorizations
+WHERE ctid = ANY (ARRAY(SELECT ctid FROM pick)) AND closed_at < $1 AND pending_since IS NULL
+RETURNING merchant_id, id`},
 
 		// Deletes the logs of the authorizations $1 (merchants) and $2
 		// (IDs), with the provider references and the idempotency records
