@@ -86,21 +86,21 @@ func benchPruneAuthorizations(b *testing.B, closed, batch int) {
 		// Even i: closed an hour past the retention, 0.1s apart; odd
 		// i: open.
 		for _, sql := range []string{
-			`INSERT INTO `+bb.schema+`.authorizations (merchant_id, id, version, status, currency,
+			`INSERT INTO ` + bb.schema + `.authorizations (merchant_id, id, version, status, currency,
 	requested, authorized, captured, pending, voided, expired, entries, created_at, state, closed_at)
 SELECT 'm' || (i % 7), 'a' || i, 4, CASE WHEN i % 2 = 0 THEN 'captured' ELSE 'partially_captured' END, 'USD',
 	1000, 1000, 100, 0, CASE WHEN i % 2 = 0 THEN 900 ELSE 0 END, 0, 4, $1::timestamptz,
 	json_build_object('ID', 'a' || i, 'MerchantID', 'm' || (i % 7), 'Currency', 'USD', 'Policy', 'default'),
 	CASE WHEN i % 2 = 0 THEN $1::timestamptz + i * interval '50 milliseconds' END
 FROM generate_series(0, 2 * $2::int - 1) AS i`,
-			`INSERT INTO `+bb.schema+`.entries (merchant_id, authorization_id, seq, entry)
+			`INSERT INTO ` + bb.schema + `.entries (merchant_id, authorization_id, seq, entry)
 SELECT 'm' || (i % 7), 'a' || i, s, json_build_object('Seq', s, 'Version', s, 'Kind', 'capture', 'Amount', 100,
 	'At', $1::timestamptz, 'IdempotencyKey', 'k-' || i || '-' || s, 'ProviderRef', CASE WHEN s = 3 THEN 'ref-' || i END)
 FROM generate_series(0, 2 * $2::int - 1) AS i, generate_series(1, 4) AS s`,
-			`INSERT INTO `+bb.schema+`.idempotency_keys (merchant_id, key, authorization_id, created_at, record)
+			`INSERT INTO ` + bb.schema + `.idempotency_keys (merchant_id, key, authorization_id, created_at, record)
 SELECT 'm' || (i % 7), 'k-' || i || '-' || s, 'a' || i, $1::timestamptz + interval '30 days', '{}'::json
 FROM generate_series(0, 2 * $2::int - 1) AS i, generate_series(1, 4) AS s`,
-			`INSERT INTO `+bb.schema+`.provider_refs (merchant_id, provider_ref, authorization_id)
+			`INSERT INTO ` + bb.schema + `.provider_refs (merchant_id, provider_ref, authorization_id)
 SELECT 'm' || (i % 7), 'ref-' || i, 'a' || i FROM generate_series(0, 2 * $2::int - 1) AS i
 WHERE $1::timestamptz IS NOT NULL`,
 		} {
