@@ -228,6 +228,13 @@ func TestServicePruneAuthorizations(t *testing.T) {
 			t.Errorf("%d rows of a1 left in %s", n, table)
 		}
 	}
+	// The Service's cache still held a1: a command finds it gone.
+	if _, err := svc.Void(ctx, authcapture.VoidRequest{MerchantID: "m1", ID: "a1", All: true, IdempotencyKey: "v-a1"}); !errors.Is(err, authcapture.ErrNotFound) {
+		t.Errorf("a void of the pruned authorization: %v, want ErrNotFound", err)
+	}
+	if _, err := svc.Get(ctx, "m1", "a1"); !errors.Is(err, authcapture.ErrNotFound) {
+		t.Errorf("Get of the pruned authorization: %v, want ErrNotFound", err)
+	}
 	if n := b.count(t, "authorizations", "id = 'a2'"); n != 1 {
 		t.Errorf("the open authorization: %d rows, want 1", n)
 	}
