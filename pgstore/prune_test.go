@@ -3,7 +3,9 @@ package pgstore_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -262,4 +264,80 @@ func explain(t *testing.T, b *bundle, sql string, args ...any) string {
 		t.Fatal(err)
 	}
 	return strings.Join(plan, "\n")
+}
+
+// Two pruners at once share the closed authorizations between them
+// without waiting on each other's rows or deleting one twice, while a
+// writer captures from open ones.
+func TestPruneAuthorizationsConcurrently(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t, 8)
+	const closed = 2000
+	at := epoch.Add(-time.Hour)
+	for _, sql := range []string{
+		`INSERT INTO ` + b.schema + `.authorizations (merchant_id, id, version, status, currency,
+	requested, authorized, captured, pending, voided, expired, entries, created_at, state, closed_at)
+SELECT 'm1', 'c' || i, 2, 'voided', 'USD', 100, 100, 0, 0, 100, 0, 2, $1::timestamptz, '{}'::json,
+	$1::timestamptz + i * interval '1 millisecond'
+FROM generate_series(1, $2::int) AS i`,
+		`INSERT INTO ` + b.schema + `.entries (merchant_id, authorization_id, seq, entry)
+SELECT 'm1', 'c' || i, s, json_build_object('Seq', s, 'IdempotencyKey', 'k-' || i || '-' || s)
+FROM generate_series(1, $2::int) AS i, generate_series(1, 2) AS s WHERE $1::timestamptz IS NOT NULL`,
+		`INSERT INTO ` + b.schema + `.idempotency_keys (merchant_id, key, authorization_id, created_at, record)
+SELECT 'm1', 'k-' || i || '-' || s, 'c' || i, $1::timestamptz, '{}'::json
+FROM generate_series(1, $2::int) AS i, generate_series(1, 2) AS s`,
+	} {
+		if _, err := b.pool.Exec(ctx, sql, at, closed); err != nil {
+			t.Fatal(err)
+		}
+	}
+	open := mustWrite(t, b.store, newWrite("m1", "open", ""))
+
+	var wg sync.WaitGroup
+	counts := make([]int, 2)
+	errs := make([]error, 3)
+	for p := range counts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				n, err := b.store.PruneAuthorizations(ctx, epoch, 50)
+				counts[p] += n
+				if err != nil || n == 0 {
+					errs[p] = err
+					return
+				}
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := range 50 {
+			w := captureWrite(open, fmt.Sprintf("cap-%d", i), 1)
+			if err := b.store.Write(ctx, w); err != nil {
+				errs[2] = err
+				return
+			}
+			open = w.Authorization
+		}
+	}()
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if counts[0]+counts[1] != closed {
+		t.Errorf("the pruners deleted %d and %d, want %d in all", counts[0], counts[1], closed)
+	}
+	t.Logf("the pruners deleted %d and %d", counts[0], counts[1])
+	if n := b.count(t, "authorizations", "") + b.count(t, "entries", "authorization_id <> 'open'") +
+		b.count(t, "idempotency_keys", "authorization_id <> 'open'"); n != 1 {
+		t.Errorf("%d rows left, want the open authorization's", n)
+	}
+	if got, err := b.store.Get(ctx, "m1", "open"); err != nil || got.Captured != 50 {
+		t.Errorf("the open authorization: %+v, %v; want 50 captured", got, err)
+	}
 }
