@@ -93,8 +93,8 @@ type Store interface {
 	AllEvents(ctx context.Context, after int64, limit int) ([]Event, error)
 
 	// Due returns up to limit references to open authorizations whose
-	// next due time (Authorization.NextDue) is at or before t, earliest
-	// first. It must cost O(limit log n) or better, not a scan of every
+	// next due time (Authorization.NextDue, or the end of a claim on it:
+	// DueClaimer) is at or before t, earliest first. It must cost O(limit log n) or better, not a scan of every
 	// authorization. The Service has already checked that limit > 0.
 	Due(ctx context.Context, t time.Time, limit int) ([]DueRef, error)
 
@@ -130,6 +130,29 @@ type Locker interface {
 	// is none, ErrVersionConflict if the backend refused to wait (a
 	// serialization failure, a deadlock), and then nothing is locked.
 	Lock(ctx context.Context, merchantID, id string) (*Authorization, Lock, error)
+}
+
+// DueClaimer is a capability a Store may declare: it can claim due
+// authorizations for a while, many in one call, so that several schedulers
+// sharing the store each take different ones instead of racing for the
+// same. A claim is only a hint for Due: it changes no authorization (not
+// its version, nor its state), and the Service's versioned writes still
+// decide who applies an action. The Scheduler claims instead of calling
+// Due when the store declares it. storetest checks a DueClaimer with the
+// rest of the Store contract.
+//
+// A Store that wraps another hides this capability unless it declares
+// ClaimDue itself.
+type DueClaimer interface {
+	// ClaimDue returns up to limit references to authorizations due at or
+	// before t, earliest first, as Due does, and claims them until until:
+	// Due and ClaimDue see a claimed authorization as due at until (the
+	// DueAt they report then), until its next Write, whose NextDue counts
+	// again. An authorization another call
+	// is claiming at the same moment is left for a later call. Like Due it
+	// must cost O(limit log n) or better. The Service has already checked
+	// that limit > 0 and that until is after t.
+	ClaimDue(ctx context.Context, t, until time.Time, limit int) ([]DueRef, error)
 }
 
 // Lock is an authorization locked by Locker.Lock. Write or Release ends

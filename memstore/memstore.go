@@ -62,14 +62,14 @@ type record struct {
 	due       int                  // index in Store.due, or -1
 	unsettled int                  // index in Store.unsettled, or -1
 	closed    int                  // index in Store.closed, or -1
+	claimed   time.Time            // ClaimDue's claim ends then; zero if none
 }
 
 // New returns an empty store.
 func New() *Store {
 	return &Store{
 		merchants: map[string]*merchant{},
-		due: dueHeap{slot: func(r *record) *int { return &r.due },
-			time: func(r *record) time.Time { return r.auth.NextDue }},
+		due:       dueHeap{slot: func(r *record) *int { return &r.due }, time: dueAt},
 		unsettled: dueHeap{slot: func(r *record) *int { return &r.unsettled },
 			time: func(r *record) time.Time { return r.auth.PendingSince }},
 		closed: dueHeap{slot: func(r *record) *int { return &r.closed },
@@ -211,6 +211,7 @@ func (s *Store) Write(ctx context.Context, w *authcapture.Write) error {
 		m.auths[in.ID] = r
 	}
 	r.auth = *in.Clone()
+	r.claimed = time.Time{}
 	utcAuth(&r.auth)
 	for _, e := range w.Entries {
 		e.At = e.At.UTC()

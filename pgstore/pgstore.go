@@ -237,6 +237,7 @@ type queries struct {
 	recordMigration, recordChecksum                       string
 	pruneIdempotency, pruneEvents                         string
 	pruneAuthorizations, pruneAuthorizationRows           string
+	claimDue                                              string
 
 	writes sync.Map // writeShape -> string
 }

@@ -49,6 +49,28 @@ WHERE pending_since IS NOT NULL AND (pending_since, pending_since_ns) <= ($1, $2
 ORDER BY pending_since, pending_since_ns
 LIMIT $3`},
 
+		// Claims up to $5 authorizations due at or before ($1, $2),
+		// earliest first, found through the due index, by moving their due
+		// time to ($3, $4); rows another transaction holds are skipped.
+		// pick runs once; the update finds the rows by address and checks
+		// them again as they are now. It returns the due times found.
+		{&q.claimDue, `WITH pick AS MATERIALIZED (
+	SELECT ctid, merchant_id, id, next_due, next_due_ns
+	FROM {{schema}}.authorizations
+	WHERE next_due IS NOT NULL AND (next_due, next_due_ns) <= ($1, $2)
+	ORDER BY next_due, next_due_ns
+	LIMIT $5
+	FOR UPDATE SKIP LOCKED
+), claimed AS (
+	UPDATE {{schema}}.authorizations SET next_due = $3, next_due_ns = $4
+	WHERE ctid = ANY (ARRAY(SELECT ctid FROM pick))
+		AND next_due IS NOT NULL AND (next_due, next_due_ns) <= ($1, $2)
+	RETURNING merchant_id, id
+)
+SELECT pick.merchant_id, pick.id, pick.next_due, pick.next_due_ns
+FROM pick JOIN claimed USING (merchant_id, id)
+ORDER BY pick.next_due, pick.next_due_ns`},
+
 		{&q.providerRef, `SELECT authorization_id FROM {{schema}}.provider_refs WHERE merchant_id = $1 AND provider_ref = $2`},
 
 		{&q.pending, `SELECT EXISTS (SELECT 1 FROM {{schema}}.events WHERE position IS NULL)`},
