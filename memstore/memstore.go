@@ -9,7 +9,8 @@
 // position order, for AllEvents. It copies on the way in and on the way
 // out, so a caller can never change stored state through a pointer it
 // kept, and it returns times in UTC. Authorizations with something due are kept in a heap
-// ordered by their next due time, so Due costs O(limit log n), and those
+// ordered by their next due time (or the end of a ClaimDue claim), so Due and ClaimDue
+// cost O(limit log n), and those
 // with provider actions in flight in another, ordered by PendingSince, for
 // Unsettled. Each merchant's provider references are a map to the
 // authorizations that recorded them. A third heap orders the idempotency
