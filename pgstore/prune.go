@@ -12,7 +12,7 @@ var _ authcapture.Pruner = (*Store)(nil)
 
 // PruneIdempotency implements authcapture.Pruner. It is one statement that
 // finds the oldest records through the index on created_at (migration
-// 005) and deletes them by row address, so a batch costs O(limit log n);
+// 005) and deletes them by primary key, so a batch costs O(limit log n);
 // it locks only the rows it deletes.
 // created_at keeps microseconds, so a record less than a microsecond
 // older than before may stay.
@@ -43,8 +43,8 @@ func (s *Store) PruneEvents(ctx context.Context, before time.Time, keepFrom int6
 // transaction (a savepoint of the caller's, under WithTx) of two
 // statements. The first finds up to limit authorization rows through the
 // index on closed_at (migration 011), oldest first, skipping rows another
-// transaction has locked (they go in a later call), deletes them by row
-// address and returns their keys. The second, whose snapshot sees every write those rows had when
+// transaction has locked (they go in a later call), deletes them by
+// primary key and returns their keys. The second, whose snapshot sees every write those rows had when
 // they were locked, deletes their logs through the log's primary key, and
 // the provider references and idempotency records their entries name
 // through theirs. A writer that waited on one of the rows then finds it

@@ -32,10 +32,8 @@ FROM generate_series(0, 10999) AS i`, cutoff); err != nil {
 		t.Fatal(err)
 	}
 
-	plan := explain(t, b, b.store.PruneStatement("idempotency"), cutoff, 1000)
-	if !strings.Contains(plan, "idempotency_keys_created_at") || !strings.Contains(plan, "Tid Scan") || strings.Contains(plan, "Hash") {
-		t.Errorf("the batch is not read through the index on created_at and deleted by row address:\n%s", plan)
-	}
+	checkPlans(t, b, b.store.PruneStatement("idempotency"), "idempotency_keys_created_at", "idempotency_keys_pkey",
+		"timestamptz, bigint", "'2030-01-02', 1000")
 	var total, calls int
 	var longest time.Duration
 	for {
@@ -120,12 +118,33 @@ SELECT 'm' || (i % 7), 'a' || i, 2, 'voided', 'USD', 100, 100, 0, 0, 100, 0, 0, 
 FROM generate_series(0, 19999) AS i`, cutoff); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.pool.Exec(ctx, `ANALYZE `+b.schema+`.authorizations`); err != nil {
-		t.Fatal(err)
+	// Two entries each, each with a key and the second with a provider
+	// reference.
+	for _, sql := range []string{
+		`INSERT INTO ` + b.schema + `.entries (merchant_id, authorization_id, seq, entry)
+SELECT 'm' || (i % 7), 'a' || i, s, json_build_object('IdempotencyKey', 'k-' || i || '-' || s,
+	'ProviderRef', CASE WHEN s = 2 THEN 'ref-' || i END)
+FROM generate_series(0, 19999) AS i, generate_series(1, 2) AS s`,
+		`INSERT INTO ` + b.schema + `.idempotency_keys (merchant_id, key, authorization_id, created_at, record)
+SELECT 'm' || (i % 7), 'k-' || i || '-' || s, 'a' || i, now(), '{}'::json
+FROM generate_series(0, 19999) AS i, generate_series(1, 2) AS s`,
+		`INSERT INTO ` + b.schema + `.provider_refs (merchant_id, provider_ref, authorization_id)
+SELECT 'm' || (i % 7), 'ref-' || i, 'a' || i FROM generate_series(0, 19999) AS i`,
+		`ANALYZE ` + b.schema + `.authorizations`,
+		`ANALYZE ` + b.schema + `.entries`,
+		`ANALYZE ` + b.schema + `.idempotency_keys`,
+		`ANALYZE ` + b.schema + `.provider_refs`,
+	} {
+		if _, err := b.pool.Exec(ctx, sql); err != nil {
+			t.Fatal(err)
+		}
 	}
-	plan := explain(t, b, b.store.PruneStatement("authorizations"), cutoff, 1000)
-	if !strings.Contains(plan, "authorizations_closed_at") || !strings.Contains(plan, "Tid Scan") || strings.Contains(plan, "Hash") {
-		t.Errorf("the batch is not read through the index on closed_at and deleted by row address:\n%s", plan)
+	checkPlans(t, b, b.store.PruneStatement("authorizations"), "authorizations_closed_at", "authorizations_pkey",
+		"timestamptz, bigint", "'2030-01-02', 1000")
+	// The logs, references and records, each through its primary key.
+	for _, pkey := range []string{"provider_refs_pkey", "idempotency_keys_pkey"} {
+		checkPlans(t, b, b.store.PruneStatement("authorization rows"), "entries_pkey", pkey,
+			"text[], text[]", "ARRAY['m0', 'm3'], ARRAY['a0', 'a10']")
 	}
 	var total, calls int
 	for {
@@ -144,6 +163,9 @@ FROM generate_series(0, 19999) AS i`, cutoff); err != nil {
 	}
 	if n := b.count(t, "authorizations", ""); n != 19000 {
 		t.Errorf("%d rows left, want 19,000", n)
+	}
+	if n := b.count(t, "entries", "") + b.count(t, "idempotency_keys", "") + b.count(t, "provider_refs", ""); n != 5*19000 {
+		t.Errorf("%d entries, records and references left, want the 95,000 of the 19,000 left", n)
 	}
 }
 
@@ -245,25 +267,51 @@ func TestServicePruneAuthorizations(t *testing.T) {
 	}
 }
 
-// explain returns the plan of sql with args, one line per node.
-func explain(t *testing.T, b *bundle, sql string, args ...any) string {
+// checkPlans checks the plans PostgreSQL makes for sql, a batch statement
+// whose parameters have the SQL types types, run with the SQL literals
+// args: planned for those values, as a one-off statement is, and planned
+// for any values, as a prepared statement may be after a few runs. Each
+// must find its batch through the index index, read once, and its rows
+// through the primary key pkey, and read no table whole.
+func checkPlans(t *testing.T, b *bundle, sql, index, pkey, types, args string) {
 	t.Helper()
-	rows, err := b.pool.Query(context.Background(), "EXPLAIN "+sql, args...)
+	ctx := context.Background()
+	conn, err := b.pool.Acquire(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var plan []string
-	for rows.Next() {
-		var line string
-		if err := rows.Scan(&line); err != nil {
-			t.Fatal(err)
-		}
-		plan = append(plan, line)
-	}
-	if err := rows.Err(); err != nil {
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, "PREPARE batch ("+types+") AS "+sql); err != nil {
 		t.Fatal(err)
 	}
-	return strings.Join(plan, "\n")
+	defer conn.Exec(ctx, "DEALLOCATE batch; RESET plan_cache_mode") //nolint:errcheck // the connection is released either way
+	for _, mode := range []string{"force_custom_plan", "force_generic_plan"} {
+		if _, err := conn.Exec(ctx, "SET plan_cache_mode = "+mode); err != nil {
+			t.Fatal(err)
+		}
+		rows, err := conn.Query(ctx, "EXPLAIN EXECUTE batch("+args+")")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var lines []string
+		for rows.Next() {
+			var line string
+			if err := rows.Scan(&line); err != nil {
+				t.Fatal(err)
+			}
+			lines = append(lines, line)
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		plan := strings.Join(lines, "\n")
+		// The index is read once, for the batch: a second read of it (a
+		// hash join on what it finds) costs every row it finds.
+		if strings.Count(plan, "using "+index) != 1 || !strings.Contains(plan, "using "+pkey) || strings.Contains(plan, "Seq Scan") ||
+			strings.Contains(plan, "Bitmap") {
+			t.Errorf("%s: the batch is not read through %s and its rows through %s:\n%s", mode, index, pkey, plan)
+		}
+	}
 }
 
 // Two pruners at once share the closed authorizations between them
@@ -339,5 +387,34 @@ FROM generate_series(1, $2::int) AS i, generate_series(1, 2) AS s`,
 	}
 	if got, err := b.store.Get(ctx, "m1", "open"); err != nil || got.Captured != 50 {
 		t.Errorf("the open authorization: %+v, %v; want 50 captured", got, err)
+	}
+}
+
+// ClaimDue finds its batch through the due index and claims each row by
+// its primary key, however the statement is planned.
+func TestClaimDueReadsTheDueIndex(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t, 0)
+	at := time.Date(2030, 1, 2, 0, 0, 0, 0, time.UTC)
+	// 20,000 rows, one in ten due, an hour apart around at.
+	if _, err := b.pool.Exec(ctx, `INSERT INTO `+b.schema+`.authorizations (merchant_id, id, version, status, currency,
+	requested, authorized, captured, pending, voided, expired, entries, created_at, state, next_due)
+SELECT 'm' || (i % 7), 'a' || i, 2, 'authorized', 'USD', 100, 100, 0, 0, 0, 0, 0, $1::timestamptz, '{}'::json,
+	CASE WHEN i % 10 = 0 THEN $1::timestamptz + (i - 10000) * interval '1 hour' END
+FROM generate_series(0, 19999) AS i`, at); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.pool.Exec(ctx, `ANALYZE `+b.schema+`.authorizations`); err != nil {
+		t.Fatal(err)
+	}
+	checkPlans(t, b, b.store.PruneStatement("claim due"), "authorizations_next_due", "authorizations_pkey",
+		"timestamptz, integer, timestamptz, integer, bigint", "'2030-01-02', 0, '2030-02-02', 0, 500")
+	refs, err := b.store.ClaimDue(ctx, at, at.Add(24*time.Hour), 300)
+	if err != nil || len(refs) != 300 {
+		t.Fatalf("ClaimDue = %d refs, %v; want 300", len(refs), err)
+	}
+	if n := b.count(t, "authorizations", "next_due = $1", at.Add(24*time.Hour)); n != 300 {
+		t.Errorf("%d rows claimed, want 300", n)
 	}
 }

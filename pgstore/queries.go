@@ -51,21 +51,23 @@ LIMIT $3`},
 
 		// Claims up to $5 authorizations due at or before ($1, $2),
 		// earliest first, found through the due index, by moving their due
-		// time to ($3, $4); rows another transaction holds are skipped.
-		// pick runs once; the update finds the rows by address and checks
-		// them again as they are now. It returns the due times found.
+		// time to ($3, $4), by primary key through arrays as for
+		// pruneIdempotency; rows another transaction holds are skipped.
+		// pick runs once, locking what it returns: locking checks a row
+		// changed since the statement began again as it is now, and keeps
+		// it so until the update. It returns the due times found.
 		{&q.claimDue, `WITH pick AS MATERIALIZED (
-	SELECT ctid, merchant_id, id, next_due, next_due_ns
+	SELECT merchant_id, id, next_due, next_due_ns
 	FROM {{schema}}.authorizations
 	WHERE next_due IS NOT NULL AND (next_due, next_due_ns) <= ($1, $2)
 	ORDER BY next_due, next_due_ns
 	LIMIT $5
 	FOR UPDATE SKIP LOCKED
 ), claimed AS (
-	UPDATE {{schema}}.authorizations SET next_due = $3, next_due_ns = $4
-	WHERE ctid = ANY (ARRAY(SELECT ctid FROM pick))
-		AND next_due IS NOT NULL AND (next_due, next_due_ns) <= ($1, $2)
-	RETURNING merchant_id, id
+	UPDATE {{schema}}.authorizations AS a SET next_due = $3, next_due_ns = $4
+	FROM unnest(ARRAY(SELECT merchant_id FROM pick), ARRAY(SELECT id FROM pick)) AS p(merchant_id, id)
+	WHERE a.merchant_id = p.merchant_id AND a.id = p.id
+	RETURNING a.merchant_id, a.id
 )
 SELECT pick.merchant_id, pick.id, pick.next_due, pick.next_due_ns
 FROM pick JOIN claimed USING (merchant_id, id)
@@ -107,18 +109,21 @@ ORDER BY position
 LIMIT $2`},
 
 		// Deletes up to $2 records created before $1, oldest first, found
-		// through the index of migration 005 and deleted by their row
-		// addresses (a join on the key let the planner read every record
-		// before $1 for each batch). Records are never updated, and a row
-		// the statement sees cannot be reused under it, so the addresses
-		// name the rows read.
-		{&q.pruneIdempotency, `DELETE FROM {{schema}}.idempotency_keys
-WHERE ctid = ANY (ARRAY(
-	SELECT ctid FROM {{schema}}.idempotency_keys
+		// through the index of migration 005 and deleted by primary key.
+		// The keys go through arrays so that the planner, which cannot
+		// tell how many rows LIMIT $2 leaves, probes the primary key for
+		// each instead of reading every record before $1 (what a join on
+		// old did under a generic plan). A record is never updated, so the
+		// rows the delete finds are the rows old read.
+		{&q.pruneIdempotency, `WITH old AS MATERIALIZED (
+	SELECT merchant_id, key FROM {{schema}}.idempotency_keys
 	WHERE created_at < $1
 	ORDER BY created_at
 	LIMIT $2
-)) AND created_at < $1`},
+)
+DELETE FROM {{schema}}.idempotency_keys AS k
+USING unnest(ARRAY(SELECT merchant_id FROM old), ARRAY(SELECT key FROM old)) AS o(merchant_id, key)
+WHERE k.merchant_id = o.merchant_id AND k.key = o.key`},
 
 		// Reads the first $3 stamped events below position $2 through the
 		// position index and deletes those before the first one not dated
@@ -138,22 +143,24 @@ WHERE position IS NOT NULL
 
 		// Deletes up to $2 authorizations closed before $1 with nothing in
 		// flight, oldest first, found through the index of migration 011
-		// and deleted by row address (a join on the key let the planner
-		// read every row closed before $1). pick runs once, locking what
-		// it returns; rows another transaction holds are skipped, not
-		// waited for. A row changed since the statement began is checked
-		// again as it is now, or, if pick locked a version the statement
-		// cannot see, skipped.
+		// and deleted by primary key, through arrays as for
+		// pruneIdempotency. pick runs once, locking what it returns; rows
+		// another transaction holds are skipped, not waited for. Locking
+		// checks a row changed since the statement began again as it is
+		// now, and keeps it so until the delete (which repeats no
+		// condition on closed_at: the planner would read that index whole
+		// for it).
 		{&q.pruneAuthorizations, `WITH pick AS MATERIALIZED (
-	SELECT ctid FROM {{schema}}.authorizations
+	SELECT merchant_id, id FROM {{schema}}.authorizations
 	WHERE closed_at IS NOT NULL AND closed_at < $1
 	ORDER BY closed_at
 	LIMIT $2
 	FOR UPDATE SKIP LOCKED
 )
-DELETE FROM {{schema}}.authorizations
-WHERE ctid = ANY (ARRAY(SELECT ctid FROM pick)) AND closed_at < $1 AND pending_since IS NULL
-RETURNING merchant_id, id`},
+DELETE FROM {{schema}}.authorizations AS a
+USING unnest(ARRAY(SELECT merchant_id FROM pick), ARRAY(SELECT id FROM pick)) AS p(merchant_id, id)
+WHERE a.merchant_id = p.merchant_id AND a.id = p.id
+RETURNING a.merchant_id, a.id`},
 
 		// Deletes the logs of the authorizations $1 (merchants) and $2
 		// (IDs), with the provider references and the idempotency records
