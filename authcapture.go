@@ -1,7 +1,8 @@
 // Package authcapture holds the money logic of two-step card payments: an
 // authorization puts a hold on a customer's funds, and the merchant later
 // captures it in full, in part or in several parts, voids what it will not
-// take, or lets the hold expire.
+// take, or lets the hold expire; captured money may be refunded, in full,
+// in part or several times, against one capture or the total.
 //
 // The library has no network code. The host service talks to its payment
 // provider and records each answer through a Service, which validates every
@@ -195,7 +196,8 @@ func New(store Store, opts *Options) (*Service, error) {
 		}
 		p = p.withDefaults()
 		p.minCapture = mins
-		p = p.clone() // the caller's maps and slices are not kept
+		p.overcaptureMax, _ = p.overcaptureMaxima() // checked by compile
+		p = p.clone()                               // the caller's maps and slices are not kept
 		s.policies[p.Name] = &p
 	}
 	return s, nil
@@ -208,7 +210,9 @@ func (s *Service) Policy(name string) (Policy, bool) {
 	if !ok {
 		return Policy{}, false
 	}
-	return p.clone(), true
+	c := p.clone()
+	c.overcaptureMax = nil // OvercaptureAllowance reads the copy's OvercaptureMax
+	return c, true
 }
 
 func randomID(prefix string) string {

@@ -8,6 +8,7 @@ import (
 	"math/big"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/shopspring/decimal"
 	"github.com/stretchr/testify/assert"
@@ -23,208 +24,309 @@ func TestBadInput(t *testing.T) {
 	huge := decimal.RequireFromString("1e40")
 	mega := strings.Repeat("x", 1<<20)
 	hugeAmount := decimal.NewFromBigInt(new(big.Int).Exp(big.NewInt(10), big.NewInt(100_000), nil), 0)
+	// Refund rows start from a 10.00 hold (default policy) that prep
+	// moves on: captured whole (closed), captured in part, or with a
+	// failed capture before the final one.
+	capturedAll := func(f *fixture, id string) {
+		_, err := f.capture(id, "10.00", nil)
+		require.NoError(f.t, err)
+	}
+	capturedPart := func(f *fixture, id string) {
+		_, err := f.capture(id, "6.00", authcapture.Bool(false))
+		require.NoError(f.t, err)
+	}
+	failedThenFinal := func(f *fixture, id string) { // cap_3 fails, cap_5 takes 6.00 and closes it
+		_, err := f.svc.BeginCapture(f.ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: id, Amount: amt("2"), IdempotencyKey: f.key()})
+		require.NoError(f.t, err)
+		_, err = f.svc.FailCapture(f.ctx, authcapture.SettleCaptureRequest{MerchantID: "m1", ID: id, CaptureID: "cap_3", IdempotencyKey: f.key()})
+		require.NoError(f.t, err)
+		_, err = f.capture(id, "6.00", authcapture.Bool(true))
+		require.NoError(f.t, err)
+	}
+	refund := func(f *fixture, id string, req authcapture.RefundRequest) error {
+		req.MerchantID, req.ID, req.IdempotencyKey = "m1", id, "k"
+		_, err := f.svc.Refund(f.ctx, req)
+		return err
+	}
 	tests := []struct {
 		name string
 		want error
 		run  func(f *fixture, id string) error
+		prep func(f *fixture, id string) // moves the hold on before the bad command
 	}{
+		{"zero refund amount", authcapture.ErrInvalidAmount, func(f *fixture, id string) error {
+			return refund(f, id, authcapture.RefundRequest{})
+		}, capturedAll},
+		{"negative refund amount", authcapture.ErrInvalidAmount, func(f *fixture, id string) error {
+			return refund(f, id, authcapture.RefundRequest{Amount: amt("-1")})
+		}, capturedAll},
+		{"too precise refund amount", authcapture.ErrAmountPrecision, func(f *fixture, id string) error {
+			return refund(f, id, authcapture.RefundRequest{Amount: amt("1.001")})
+		}, capturedAll},
+		{"absurdly large refund amount", authcapture.ErrAmountTooLarge, func(f *fixture, id string) error {
+			return refund(f, id, authcapture.RefundRequest{Amount: huge})
+		}, capturedAll},
+		{"mismatched refund currency", authcapture.ErrCurrencyMismatch, func(f *fixture, id string) error {
+			return refund(f, id, authcapture.RefundRequest{Amount: amt("1"), Currency: "EUR"})
+		}, capturedAll},
+		{"unknown refund currency", authcapture.ErrUnknownCurrency, func(f *fixture, id string) error {
+			return refund(f, id, authcapture.RefundRequest{Amount: amt("1"), Currency: "usd"})
+		}, capturedAll},
+		{"refund with a system reason", authcapture.ErrInvalidArgument, func(f *fixture, id string) error {
+			return refund(f, id, authcapture.RefundRequest{Amount: amt("1"), Reason: authcapture.ReasonFinalCapture})
+		}, capturedAll},
+		{"refund naming a capture ID with a space", authcapture.ErrInvalidArgument, func(f *fixture, id string) error {
+			return refund(f, id, authcapture.RefundRequest{Amount: amt("1"), CaptureID: "cap 3"})
+		}, capturedAll},
+		{"begin refund above refundable", authcapture.ErrExceedsRefundable, func(f *fixture, id string) error {
+			_, err := f.svc.BeginRefund(f.ctx, authcapture.RefundRequest{MerchantID: "m1", ID: id, Amount: amt("10.01"), IdempotencyKey: "k"})
+			return err
+		}, capturedAll},
+		{"a refund that never began", authcapture.ErrNotFound, func(f *fixture, id string) error {
+			_, err := f.svc.ConfirmRefund(f.ctx, authcapture.SettleRefundRequest{MerchantID: "m1", ID: id, RefundID: "refund_9", IdempotencyKey: "k"})
+			return err
+		}, capturedAll},
+		{"outcome of a refund never recorded, without its amount", authcapture.ErrInvalidAmount, func(f *fixture, id string) error {
+			_, err := f.svc.RecordOutcome(f.ctx, authcapture.OutcomeRequest{MerchantID: "m1", AuthorizationID: id, ProviderRef: "pr1",
+				Kind: authcapture.OutcomeRefund, Outcome: authcapture.OutcomeSucceeded, IdempotencyKey: "k"})
+			return err
+		}, capturedAll},
+		{"outcome of a refund above refundable", authcapture.ErrExceedsRefundable, func(f *fixture, id string) error {
+			_, err := f.svc.RecordOutcome(f.ctx, authcapture.OutcomeRequest{MerchantID: "m1", AuthorizationID: id, ProviderRef: "pr1",
+				Kind: authcapture.OutcomeRefund, Outcome: authcapture.OutcomeSucceeded, Amount: amt("10.01"), IdempotencyKey: "k"})
+			return err
+		}, capturedAll},
+		{"capture ID on a void outcome", authcapture.ErrInvalidArgument, func(f *fixture, id string) error {
+			_, err := f.svc.RecordOutcome(f.ctx, authcapture.OutcomeRequest{MerchantID: "m1", AuthorizationID: id, ProviderRef: "pv1",
+				Kind: authcapture.OutcomeVoid, Outcome: authcapture.OutcomeSucceeded, CaptureID: "cap_3", IdempotencyKey: "k"})
+			return err
+		}, nil},
 		{"zero capture amount", authcapture.ErrInvalidAmount, func(f *fixture, id string) error {
 			_, err := f.svc.Capture(f.ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: id, Amount: decimal.Zero, IdempotencyKey: "k"})
 			return err
-		}},
-		{"negative capture amount", authcapture.ErrInvalidAmount, func(f *fixture, id string) error { _, err := f.capture(id, "-1.00", nil); return err }},
-		{"too precise capture amount", authcapture.ErrAmountPrecision, func(f *fixture, id string) error { _, err := f.capture(id, "10.001", nil); return err }},
+		}, nil},
+		{"negative capture amount", authcapture.ErrInvalidAmount, func(f *fixture, id string) error { _, err := f.capture(id, "-1.00", nil); return err }, nil},
+		{"too precise capture amount", authcapture.ErrAmountPrecision, func(f *fixture, id string) error { _, err := f.capture(id, "10.001", nil); return err }, nil},
 		{"absurdly large capture amount", authcapture.ErrAmountTooLarge, func(f *fixture, id string) error {
 			_, err := f.svc.Capture(f.ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: id, Amount: huge, IdempotencyKey: "k"})
 			return err
-		}},
+		}, nil},
 		{"amount together with All", authcapture.ErrInvalidArgument, func(f *fixture, id string) error {
 			_, err := f.svc.Capture(f.ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: id, Amount: amt("1"), All: true, IdempotencyKey: "k"})
 			return err
-		}},
+		}, nil},
 		{"zero void amount", authcapture.ErrInvalidAmount, func(f *fixture, id string) error {
 			_, err := f.svc.Void(f.ctx, authcapture.VoidRequest{MerchantID: "m1", ID: id, IdempotencyKey: "k"})
 			return err
-		}},
-		{"too precise void amount", authcapture.ErrAmountPrecision, func(f *fixture, id string) error { _, err := f.void(id, "0.005"); return err }},
-		{"negative void amount", authcapture.ErrInvalidAmount, func(f *fixture, id string) error { _, err := f.void(id, "-5"); return err }},
+		}, nil},
+		{"too precise void amount", authcapture.ErrAmountPrecision, func(f *fixture, id string) error { _, err := f.void(id, "0.005"); return err }, nil},
+		{"negative void amount", authcapture.ErrInvalidAmount, func(f *fixture, id string) error { _, err := f.void(id, "-5"); return err }, nil},
 		{"mismatched capture currency", authcapture.ErrCurrencyMismatch, func(f *fixture, id string) error {
 			_, err := f.svc.Capture(f.ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: id, Amount: amt("1"), Currency: "JPY", IdempotencyKey: "k"})
 			return err
-		}},
+		}, nil},
 		{"unknown capture currency", authcapture.ErrUnknownCurrency, func(f *fixture, id string) error {
 			_, err := f.svc.Capture(f.ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: id, Amount: amt("1"), Currency: "usd", IdempotencyKey: "k"})
 			return err
-		}},
+		}, nil},
 		{"mismatched void currency", authcapture.ErrCurrencyMismatch, func(f *fixture, id string) error {
 			_, err := f.svc.Void(f.ctx, authcapture.VoidRequest{MerchantID: "m1", ID: id, All: true, Currency: "EUR", IdempotencyKey: "k"})
 			return err
-		}},
+		}, nil},
 		{"empty merchant", authcapture.ErrInvalidArgument, func(f *fixture, id string) error {
 			_, err := f.svc.Capture(f.ctx, authcapture.CaptureRequest{ID: id, Amount: amt("1"), IdempotencyKey: "k"})
 			return err
-		}},
-		{"empty ID", authcapture.ErrInvalidArgument, func(f *fixture, id string) error { _, err := f.capture("", "1", nil); return err }},
-		{"oversized ID", authcapture.ErrInvalidArgument, func(f *fixture, id string) error { _, err := f.capture(long, "1", nil); return err }},
-		{"ID with spaces", authcapture.ErrInvalidArgument, func(f *fixture, id string) error { _, err := f.capture("a b", "1", nil); return err }},
+		}, nil},
+		{"empty ID", authcapture.ErrInvalidArgument, func(f *fixture, id string) error { _, err := f.capture("", "1", nil); return err }, nil},
+		{"oversized ID", authcapture.ErrInvalidArgument, func(f *fixture, id string) error { _, err := f.capture(long, "1", nil); return err }, nil},
+		{"ID with spaces", authcapture.ErrInvalidArgument, func(f *fixture, id string) error { _, err := f.capture("a b", "1", nil); return err }, nil},
 		{"empty idempotency key", authcapture.ErrInvalidArgument, func(f *fixture, id string) error {
 			_, err := f.svc.Capture(f.ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: id, Amount: amt("1")})
 			return err
-		}},
+		}, nil},
 		{"oversized idempotency key", authcapture.ErrInvalidArgument, func(f *fixture, id string) error {
 			_, err := f.svc.Capture(f.ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: id, Amount: amt("1"), IdempotencyKey: long})
 			return err
-		}},
+		}, nil},
 		{"oversized reference", authcapture.ErrInvalidArgument, func(f *fixture, id string) error {
 			_, err := f.svc.Capture(f.ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: id, Amount: amt("1"), Reference: long, IdempotencyKey: "k"})
 			return err
-		}},
+		}, nil},
 		{"reference with a control character", authcapture.ErrInvalidArgument, func(f *fixture, id string) error {
 			_, err := f.svc.Capture(f.ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: id, Amount: amt("1"), Reference: "a\x00b", IdempotencyKey: "k"})
 			return err
-		}},
-		{"unknown ID", authcapture.ErrNotFound, func(f *fixture, id string) error { _, err := f.capture("auth_missing", "1", nil); return err }},
+		}, nil},
+		{"unknown ID", authcapture.ErrNotFound, func(f *fixture, id string) error { _, err := f.capture("auth_missing", "1", nil); return err }, nil},
 		{"another merchant's ID", authcapture.ErrNotFound, func(f *fixture, id string) error {
 			_, err := f.svc.Capture(f.ctx, authcapture.CaptureRequest{MerchantID: "m2", ID: id, Amount: amt("1"), IdempotencyKey: "k"})
 			return err
-		}},
+		}, nil},
 		{"another merchant's key", authcapture.ErrNotFound, func(f *fixture, id string) error {
 			// m2 replaying m1's key must not reach m1's authorization.
 			_, err := f.svc.Capture(f.ctx, authcapture.CaptureRequest{MerchantID: "m2", ID: id, Amount: amt("1"), IdempotencyKey: "m1-create"})
 			return err
-		}},
+		}, nil},
 		{"unknown capture to confirm", authcapture.ErrNotFound, func(f *fixture, id string) error {
 			_, err := f.svc.ConfirmCapture(f.ctx, authcapture.SettleCaptureRequest{MerchantID: "m1", ID: id, CaptureID: "cap_x", IdempotencyKey: "k"})
 			return err
-		}},
+		}, nil},
 		{"approval of an approved hold", authcapture.ErrInvalidStatus, func(f *fixture, id string) error {
 			_, err := f.svc.Authorize(f.ctx, authcapture.AuthorizeRequest{MerchantID: "m1", ID: id, Amount: amt("1"), IdempotencyKey: "k"})
 			return err
-		}},
+		}, nil},
 		{"zero approval", authcapture.ErrInvalidAmount, func(f *fixture, id string) error {
 			_, err := f.svc.Authorize(f.ctx, authcapture.AuthorizeRequest{MerchantID: "m1", ID: id, IdempotencyKey: "k"})
 			return err
-		}},
+		}, nil},
 		{"decline reason too long", authcapture.ErrInvalidArgument, func(f *fixture, id string) error {
 			_, err := f.svc.Decline(f.ctx, authcapture.DeclineRequest{MerchantID: "m1", ID: id, Reason: long, IdempotencyKey: "k"})
 			return err
-		}},
+		}, nil},
 		{"decline reason one byte too long", authcapture.ErrInvalidArgument, func(f *fixture, id string) error {
 			_, err := f.svc.Decline(f.ctx, authcapture.DeclineRequest{MerchantID: "m1", ID: id, Reason: strings.Repeat("r", authcapture.MaxReasonLen+1), IdempotencyKey: "k"})
 			return err
-		}},
+		}, nil},
 		{"amount with an int32-edge exponent", authcapture.ErrAmountTooLarge, func(f *fixture, id string) error {
 			_, err := f.svc.Capture(f.ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: id, Amount: decimal.New(1234567890123456789, math.MaxInt32), IdempotencyKey: "k"})
 			return err
-		}},
+		}, nil},
 		{"amount of 100,001 digits", authcapture.ErrAmountTooLarge, func(f *fixture, id string) error {
 			_, err := f.svc.Capture(f.ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: id, Amount: hugeAmount, IdempotencyKey: "k"})
 			return err
-		}},
+		}, nil},
 		{"void of 100,001 digits", authcapture.ErrAmountTooLarge, func(f *fixture, id string) error {
 			_, err := f.svc.Void(f.ctx, authcapture.VoidRequest{MerchantID: "m1", ID: id, Amount: hugeAmount, IdempotencyKey: "k"})
 			return err
-		}},
+		}, nil},
 		{"amount of more than MaxAmountDigits digits", authcapture.ErrInvalidAmount, func(f *fixture, id string) error {
 			_, err := f.capture(id, "1."+strings.Repeat("0", authcapture.MaxAmountDigits), nil)
 			return err
-		}},
-		{"megabyte ID", authcapture.ErrInvalidArgument, func(f *fixture, id string) error { _, err := f.capture(mega, "1", nil); return err }},
+		}, nil},
+		{"megabyte ID", authcapture.ErrInvalidArgument, func(f *fixture, id string) error { _, err := f.capture(mega, "1", nil); return err }, nil},
 		{"megabyte merchant ID", authcapture.ErrInvalidArgument, func(f *fixture, id string) error {
 			_, err := f.svc.Capture(f.ctx, authcapture.CaptureRequest{MerchantID: mega, ID: id, Amount: amt("1"), IdempotencyKey: "k"})
 			return err
-		}},
-		{"ID with a bidi override", authcapture.ErrInvalidArgument, func(f *fixture, id string) error { _, err := f.capture(id+"\u202e", "1", nil); return err }},
-		{"ID with a NUL", authcapture.ErrInvalidArgument, func(f *fixture, id string) error { _, err := f.capture(id+"\x00", "1", nil); return err }},
+		}, nil},
+		{"ID with a bidi override", authcapture.ErrInvalidArgument, func(f *fixture, id string) error { _, err := f.capture(id+"\u202e", "1", nil); return err }, nil},
+		{"ID with a NUL", authcapture.ErrInvalidArgument, func(f *fixture, id string) error { _, err := f.capture(id+"\x00", "1", nil); return err }, nil},
 		{"megabyte idempotency key", authcapture.ErrInvalidArgument, func(f *fixture, id string) error {
 			_, err := f.svc.Capture(f.ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: id, Amount: amt("1"), IdempotencyKey: mega})
 			return err
-		}},
+		}, nil},
 		{"idempotency key with a NUL", authcapture.ErrInvalidArgument, func(f *fixture, id string) error {
 			_, err := f.svc.Capture(f.ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: id, Amount: amt("1"), IdempotencyKey: "k\x00"})
 			return err
-		}},
+		}, nil},
 		{"the scheduler's key prefix", authcapture.ErrInvalidArgument, func(f *fixture, id string) error {
 			_, err := f.svc.Capture(f.ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: id, Amount: amt("1"), IdempotencyKey: "scheduler:k"})
 			return err
-		}},
+		}, nil},
 		{"megabyte reference", authcapture.ErrInvalidArgument, func(f *fixture, id string) error {
 			_, err := f.svc.Capture(f.ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: id, Amount: amt("1"), Reference: mega, IdempotencyKey: "k"})
 			return err
-		}},
+		}, nil},
 		{"reference with a C1 control (U+0085)", authcapture.ErrInvalidArgument, func(f *fixture, id string) error {
 			_, err := f.svc.Capture(f.ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: id, Amount: amt("1"), Reference: "a\u0085b", IdempotencyKey: "k"})
 			return err
-		}},
+		}, nil},
 		{"reference with a C1 control (U+009B)", authcapture.ErrInvalidArgument, func(f *fixture, id string) error {
 			_, err := f.svc.Void(f.ctx, authcapture.VoidRequest{MerchantID: "m1", ID: id, All: true, Reference: "a\u009b31mb", IdempotencyKey: "k"})
 			return err
-		}},
+		}, nil},
 		{"reference with a bidi override (U+202E)", authcapture.ErrInvalidArgument, func(f *fixture, id string) error {
 			_, err := f.svc.Capture(f.ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: id, Amount: amt("1"), Reference: "inv\u202egpj.exe", IdempotencyKey: "k"})
 			return err
-		}},
+		}, nil},
 		{"reference with a bidi isolate (U+2066)", authcapture.ErrInvalidArgument, func(f *fixture, id string) error {
 			_, err := f.svc.Decline(f.ctx, authcapture.DeclineRequest{MerchantID: "m1", ID: id, Reference: "a\u2066b\u2069", IdempotencyKey: "k"})
 			return err
-		}},
+		}, nil},
 		{"decline reason with a C1 control", authcapture.ErrInvalidArgument, func(f *fixture, id string) error {
 			_, err := f.svc.Decline(f.ctx, authcapture.DeclineRequest{MerchantID: "m1", ID: id, Reason: "declined\u0085", IdempotencyKey: "k"})
 			return err
-		}},
+		}, nil},
 		{"megabyte capture ID", authcapture.ErrInvalidArgument, func(f *fixture, id string) error {
 			_, err := f.svc.ConfirmCapture(f.ctx, authcapture.SettleCaptureRequest{MerchantID: "m1", ID: id, CaptureID: mega, IdempotencyKey: "k"})
 			return err
-		}},
+		}, nil},
 		{"failure reason with a bidi override", authcapture.ErrInvalidArgument, func(f *fixture, id string) error {
 			_, err := f.svc.FailCapture(f.ctx, authcapture.SettleCaptureRequest{MerchantID: "m1", ID: id, CaptureID: "cap_1", Reason: "x\u202dy", IdempotencyKey: "k"})
 			return err
-		}},
+		}, nil},
 		{"negative released amount on a void's confirm", authcapture.ErrInvalidAmount, func(f *fixture, id string) error {
 			neg := amt("-1")
 			_, err := f.svc.ConfirmVoid(f.ctx, authcapture.SettleVoidRequest{MerchantID: "m1", ID: id, VoidID: "void_1", Released: &neg, IdempotencyKey: "k"})
 			return err
-		}},
+		}, nil},
 		{"released amount on a void's failure", authcapture.ErrInvalidAmount, func(f *fixture, id string) error {
 			one := amt("1")
 			_, err := f.svc.FailVoid(f.ctx, authcapture.SettleVoidRequest{MerchantID: "m1", ID: id, VoidID: "void_1", Released: &one, IdempotencyKey: "k"})
 			return err
-		}},
+		}, nil},
 		{"void ID with a space", authcapture.ErrInvalidArgument, func(f *fixture, id string) error {
 			_, err := f.svc.ConfirmVoid(f.ctx, authcapture.SettleVoidRequest{MerchantID: "m1", ID: id, VoidID: "void 1", IdempotencyKey: "k"})
 			return err
-		}},
+		}, nil},
 		{"a void that never began", authcapture.ErrNotFound, func(f *fixture, id string) error {
 			_, err := f.svc.ConfirmVoid(f.ctx, authcapture.SettleVoidRequest{MerchantID: "m1", ID: id, VoidID: "void_9", IdempotencyKey: "k"})
 			return err
-		}},
+		}, nil},
 		{"begin void of more than the hold", authcapture.ErrExceedsCapturable, func(f *fixture, id string) error {
 			_, err := f.svc.BeginVoid(f.ctx, authcapture.VoidRequest{MerchantID: "m1", ID: id, Amount: amt("10.01"), IdempotencyKey: "k"})
 			return err
-		}},
+		}, nil},
 		{"megabyte provider reference", authcapture.ErrInvalidArgument, func(f *fixture, id string) error {
 			_, err := f.svc.BeginVoid(f.ctx, authcapture.VoidRequest{MerchantID: "m1", ID: id, All: true, ProviderRef: mega, IdempotencyKey: "k"})
 			return err
-		}},
+		}, nil},
 		{"outcome without a provider reference", authcapture.ErrInvalidArgument, func(f *fixture, id string) error {
 			_, err := f.svc.RecordOutcome(f.ctx, authcapture.OutcomeRequest{MerchantID: "m1", AuthorizationID: id,
 				Kind: authcapture.OutcomeCapture, Outcome: authcapture.OutcomeSucceeded, IdempotencyKey: "k"})
 			return err
-		}},
+		}, nil},
 		{"outcome of an unknown kind", authcapture.ErrInvalidArgument, func(f *fixture, id string) error {
 			_, err := f.svc.RecordOutcome(f.ctx, authcapture.OutcomeRequest{MerchantID: "m1", AuthorizationID: id, ProviderRef: "p1",
-				Kind: "refund", Outcome: authcapture.OutcomeSucceeded, IdempotencyKey: "k"})
+				Kind: "chargeback", Outcome: authcapture.OutcomeSucceeded, IdempotencyKey: "k"})
 			return err
-		}},
+		}, nil},
 		{"outcome of a capture above the hold", authcapture.ErrExceedsCapturable, func(f *fixture, id string) error {
 			_, err := f.svc.RecordOutcome(f.ctx, authcapture.OutcomeRequest{MerchantID: "m1", AuthorizationID: id, ProviderRef: "p1",
 				Kind: authcapture.OutcomeCapture, Outcome: authcapture.OutcomeSucceeded, Amount: amt("10.01"), IdempotencyKey: "k"})
 			return err
-		}},
+		}, nil},
 		{"nil context", authcapture.ErrInvalidArgument, func(f *fixture, id string) error {
 			_, err := f.svc.Capture(nil, authcapture.CaptureRequest{MerchantID: "m1", ID: id, Amount: amt("1"), IdempotencyKey: "k"}) // a nil context is the bad input
 			return err
+		}, nil},
+		{"refund above refundable", authcapture.ErrExceedsRefundable, func(f *fixture, id string) error {
+			return refund(f, id, authcapture.RefundRequest{Amount: amt("10.01")})
+		}, capturedAll},
+		{"refund above what the capture took", authcapture.ErrExceedsRefundable, func(f *fixture, id string) error {
+			return refund(f, id, authcapture.RefundRequest{Amount: amt("6.01"), CaptureID: "cap_5"})
+		}, failedThenFinal},
+		{"refund of a capture that failed", authcapture.ErrCaptureNotRefundable, func(f *fixture, id string) error {
+			return refund(f, id, authcapture.RefundRequest{Amount: amt("1"), CaptureID: "cap_3"})
+		}, failedThenFinal},
+		{"refund of another authorization's capture", authcapture.ErrNotFound, func(f *fixture, id string) error {
+			return refund(f, id, authcapture.RefundRequest{Amount: amt("1"), CaptureID: "cap_9"})
+		}, capturedAll},
+		{"refund before the final capture", authcapture.ErrRefundNotAllowed, func(f *fixture, id string) error {
+			return refund(f, id, authcapture.RefundRequest{Amount: amt("1")})
+		}, capturedPart},
+		{"refund after the window", authcapture.ErrRefundWindowClosed, func(f *fixture, id string) error {
+			return refund(f, id, authcapture.RefundRequest{Amount: amt("1")})
+		}, func(f *fixture, id string) {
+			capturedAll(f, id)
+			p := authcapture.DefaultPolicy // the same rules, with a 30-day refund window
+			p.RefundWindow = 30 * 24 * time.Hour
+			svc, err := authcapture.New(f.store, &authcapture.Options{Clock: f.clock, Policies: []authcapture.Policy{p}})
+			require.NoError(f.t, err)
+			f.svc = svc
+			f.clock.Advance(30 * 24 * time.Hour)
 		}},
+		{"refund of nothing captured", authcapture.ErrInvalidStatus, func(f *fixture, id string) error {
+			return refund(f, id, authcapture.RefundRequest{Amount: amt("1")})
+		}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -234,6 +336,9 @@ func TestBadInput(t *testing.T) {
 			require.NoError(t, err)
 			_, err = f.svc.Authorize(f.ctx, authcapture.AuthorizeRequest{MerchantID: "m1", ID: r.Authorization.ID, Amount: amt("10"), IdempotencyKey: "m1-auth"})
 			require.NoError(t, err)
+			if tt.prep != nil {
+				tt.prep(f, r.Authorization.ID)
+			}
 			before := f.get(r.Authorization.ID)
 			evs, _ := f.svc.Events(f.ctx, "m1", 0, 100)
 
@@ -373,5 +478,87 @@ func TestAmountParsing(t *testing.T) {
 		require.NoError(t, err, "%q %s", tt.in, tt.currency)
 		assert.Equal(t, tt.minor, got, "%q %s", tt.in, tt.currency)
 		assert.True(t, tt.currency.FromMinor(got).Equal(amt(tt.in)))
+	}
+}
+
+// Every overcapture the rules refuse returns a typed error and changes
+// nothing, under PayPal's preset (115 percent, at most 75 USD more).
+func TestBadOvercapture(t *testing.T) {
+	t.Parallel()
+	capture := func(f *fixture, id, amount string, final *bool) error {
+		_, err := f.svc.Capture(f.ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: id, Amount: amt(amount), Final: final, IdempotencyKey: "k"})
+		return err
+	}
+	begin := func(f *fixture, id, amount string, final *bool) error {
+		_, err := f.svc.BeginCapture(f.ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: id, Amount: amt(amount), Final: final, IdempotencyKey: "k"})
+		return err
+	}
+	yes, no := authcapture.Bool(true), authcapture.Bool(false)
+	tests := []struct {
+		name       string
+		policy     string
+		authorized string
+		first      func(f *fixture, id string) // what happened before, if anything
+		want       error
+		run        func(f *fixture, id string) error
+	}{
+		{"above 115 percent", "paypal", "100.00", nil, authcapture.ErrExceedsCapturable,
+			func(f *fixture, id string) error { return capture(f, id, "115.01", yes) }},
+		{"above the 75 USD cap", "paypal", "1000.00", nil, authcapture.ErrExceedsCapturable,
+			func(f *fixture, id string) error { return capture(f, id, "1075.01", yes) }},
+		{"two-phase above the cap", "paypal", "1000.00", nil, authcapture.ErrExceedsCapturable,
+			func(f *fixture, id string) error { return begin(f, id, "1075.01", yes) }},
+		{"a non-final capture", "paypal", "100.00", nil, authcapture.ErrOvercaptureNotAllowed,
+			func(f *fixture, id string) error { return capture(f, id, "110.00", no) }},
+		{"a capture non-final by the policy's default", "paypal", "100.00", nil, authcapture.ErrOvercaptureNotAllowed,
+			func(f *fixture, id string) error { return capture(f, id, "110.00", nil) }},
+		{"a non-final two-phase capture", "paypal", "100.00", nil, authcapture.ErrOvercaptureNotAllowed,
+			func(f *fixture, id string) error { return begin(f, id, "110.00", no) }},
+		{"a second capture", "paypal", "100.00", func(f *fixture, id string) {
+			_, err := f.capture(id, "10.00", no)
+			require.NoError(f.t, err)
+		}, authcapture.ErrOvercaptureNotAllowed, func(f *fixture, id string) error { return capture(f, id, "105.00", yes) }},
+		{"beside a pending capture", "paypal", "100.00", func(f *fixture, id string) {
+			_, err := f.svc.BeginCapture(f.ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: id, Amount: amt("10.00"), IdempotencyKey: f.key()})
+			require.NoError(f.t, err)
+		}, authcapture.ErrOvercaptureNotAllowed, func(f *fixture, id string) error { return capture(f, id, "105.00", yes) }},
+		{"while an overcapture is pending", "paypal", "100.00", func(f *fixture, id string) {
+			_, err := f.svc.BeginCapture(f.ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: id, Amount: amt("110.00"), Final: yes, IdempotencyKey: f.key()})
+			require.NoError(f.t, err)
+		}, authcapture.ErrCapturePending, func(f *fixture, id string) error { return capture(f, id, "110.00", yes) }},
+		{"in another currency", "paypal", "100.00", nil, authcapture.ErrCurrencyMismatch, func(f *fixture, id string) error {
+			_, err := f.svc.Capture(f.ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: id, Amount: amt("110.00"), Currency: "EUR", Final: yes, IdempotencyKey: "k"})
+			return err
+		}},
+		{"too precise", "paypal", "100.00", nil, authcapture.ErrAmountPrecision,
+			func(f *fixture, id string) error { return capture(f, id, "110.001", yes) }},
+		{"after the hold expired", "paypal", "100.00", func(f *fixture, id string) { f.clock.Advance(29 * 24 * time.Hour) },
+			authcapture.ErrExpired, func(f *fixture, id string) error { return capture(f, id, "110.00", yes) }},
+		{"under a policy without an allowance", "default", "100.00", nil, authcapture.ErrExceedsCapturable,
+			func(f *fixture, id string) error { return capture(f, id, "100.01", yes) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := setup(t)
+			a := f.hold(tt.policy, tt.authorized)
+			if tt.first != nil {
+				tt.first(f, a.ID)
+			}
+			before := f.get(a.ID)
+			evs, _ := f.svc.Events(f.ctx, "m1", 0, 100)
+
+			err := tt.run(f, a.ID)
+			require.ErrorIs(t, err, tt.want)
+			var e *authcapture.Error
+			require.ErrorAs(t, err, &e, "a typed error")
+			assert.Contains(t, []int{409, 422}, authcapture.HTTPStatus(err))
+
+			assert.Equal(t, before, f.get(a.ID), "nothing changed")
+			evs2, _ := f.svc.Events(f.ctx, "m1", 0, 100)
+			assert.Equal(t, evs, evs2, "no event")
+			_, err = f.store.Idempotency(f.ctx, "m1", "k")
+			assert.True(t, errors.Is(err, authcapture.ErrNotFound), "no idempotency record")
+		})
 	}
 }

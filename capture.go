@@ -118,7 +118,7 @@ func (s *Service) applyCapture(ch *change, op Command, o captureOrder) error {
 	if direct {
 		available += a.PendingVoid
 	}
-	amount, err := ch.amount(o.amount, o.all, available)
+	amount, over, err := ch.captureAmount(p, o, available)
 	if err != nil {
 		return err
 	}
@@ -131,6 +131,7 @@ func (s *Service) applyCapture(ch *change, op Command, o captureOrder) error {
 		id = ch.captureID()
 	}
 	a.Captures++
+	a.Overcaptured += over // zero unless this is the overcapture; Open stays >= 0
 	if o.scheduled {
 		// The scheduler holds it until then; if it dies, the capture is
 		// due again and another scheduler settles it.
@@ -259,11 +260,19 @@ func (s *Service) settle(ctx context.Context, op Command, req SettleCaptureReque
 				return nil
 			}
 			a.Captures--
+			back := pc.Amount
+			if a.Overcaptured > 0 {
+				// The overcapture failed (it is the only capture): what it
+				// took beyond the hold was never held, and is given back to
+				// no ledger; the hold is as it was before it began.
+				back -= a.Overcaptured
+				a.Overcaptured = 0
+			}
 			seq := ch.entry(Entry{Kind: EntryCapture, CaptureState: CaptureFailed, CaptureID: pc.ID, Final: pc.Final, Amount: pc.Amount,
 				Reference: req.Reference, Reason: Reason(req.Reason), ProviderRef: ref})
 			ch.markMain()
 			ch.event(EventCaptureFailed, seq, pc.Amount)
-			ch.giveBack(pc.Amount, ReasonCaptureFailed)
+			ch.giveBack(back, ReasonCaptureFailed)
 			return nil
 		})
 	if notPending && errors.Is(err, ErrNotFound) {
@@ -316,7 +325,8 @@ func (ch *change) captureID() string {
 // with the caller's final choice.
 func (ch *change) checkCapture(p *Policy, amount int64, final *bool) error {
 	a := ch.a
-	if !p.PartialCapture && (amount != a.Authorized || a.Captures > 0) {
+	// (Only an overcapture takes more than Authorized.)
+	if !p.PartialCapture && (amount < a.Authorized || a.Captures > 0) {
 		return ch.reject(ErrPartialCaptureNotAllowed, "the only capture allowed takes the whole %s", a.Currency.Format(a.Authorized))
 	}
 	if !p.MultipleCaptures && (a.Captures > 0 || (final != nil && !*final)) {
@@ -329,6 +339,56 @@ func (ch *change) checkCapture(p *Policy, amount int64, final *bool) error {
 		return ch.reject(ErrBelowMinimum, "%s < %s", a.Currency.Format(amount), a.Currency.Format(min))
 	}
 	return nil
+}
+
+// captureAmount resolves a capture's amount in minor units (ch.amount)
+// and how much of it is an overcapture: an explicit amount above the
+// authorized amount and above what is open and what actions in flight
+// hold, under a policy with an
+// overcapture allowance, may take up to the allowance beyond the hold if
+// the capture may overcapture (overcaptureBarred); over is then amount
+// less what is open. More than the hold and the allowance is
+// ErrExceedsCapturable; within them, a capture that may not overcapture
+// is ErrOvercaptureNotAllowed.
+func (ch *change) captureAmount(p *Policy, o captureOrder, available int64) (amount, over int64, err error) {
+	a := ch.a
+	allowance := p.OvercaptureAllowance(a.Currency, a.Authorized)
+	if !o.all && allowance > 0 {
+		amount, err = a.Currency.ToMinor(o.amount)
+		if err == nil && amount > a.Authorized && amount > a.Open()+a.inFlight() {
+			if most := a.Authorized + allowance; amount > most {
+				return 0, 0, ch.reject(ErrExceedsCapturable, "%s > %s, the %s authorized and an overcapture allowance of %s",
+					a.Currency.Format(amount), a.Currency.Format(most), a.Currency.Format(a.Authorized), a.Currency.Format(allowance))
+			}
+			if why := ch.overcaptureBarred(p, o.final); why != "" {
+				return 0, 0, ch.reject(ErrOvercaptureNotAllowed, "%s > %s open: %s", a.Currency.Format(amount),
+					a.Currency.Format(max(a.Open(), 0)), why)
+			}
+			return amount, amount - a.Open(), nil
+		}
+	}
+	amount, err = ch.amount(o.amount, o.all, available)
+	return amount, 0, err
+}
+
+// overcaptureBarred says why a capture (final as asked) may not take
+// more than the hold under p, or returns "" if it may: an overcapture is
+// a final capture, the authorization's only one, taken from a whole hold
+// (nothing captured, pending, voided, expired or reserved) whose amount
+// never changed.
+func (ch *change) overcaptureBarred(p *Policy, final *bool) string {
+	a := ch.a
+	switch {
+	case !p.finalFor(final):
+		return "only a final capture may overcapture"
+	case a.Captures > 0:
+		return "only the authorization's only capture may overcapture, and it has another"
+	case a.amountChanged():
+		return "the hold's amount was changed; an overcapture may not follow an amount change"
+	case a.Open() != a.Authorized || a.ReleasedBy != CloseNone:
+		return "an overcapture takes the whole hold, and part of it was voided, expired or reserved"
+	}
+	return ""
 }
 
 // releaseRemainder voids what is open after a final capture: the provider

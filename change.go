@@ -61,6 +61,7 @@ func (ch *change) event(t EventType, entrySeq, amount int64) {
 	for i := range ch.entries {
 		if e := &ch.entries[i]; e.Seq == entrySeq {
 			ev.CaptureID, ev.Reference, ev.Reason = e.CaptureID, e.Reference, e.Reason
+			ev.RefundID, ev.ProviderRef = e.RefundID, e.ProviderRef
 		}
 	}
 	ch.events = append(ch.events, ev)
@@ -92,7 +93,7 @@ func (ch *change) finish() (*Write, error) {
 	if a.Phase == PhaseApproved && a.Closed() && a.ClosedAt.IsZero() {
 		a.ClosedAt = ch.now
 		switch {
-		case a.Captured == a.Authorized:
+		case a.Captured == a.Authorized+a.Overcaptured:
 			a.CloseReason = CloseFullyCaptured
 		case ch.release != CloseNone:
 			a.CloseReason = ch.release
@@ -124,6 +125,7 @@ func (ch *change) finish() (*Write, error) {
 	for i := range ch.events {
 		ch.events[i].Open = open
 		ch.events[i].Status = after
+		ch.events[i].Refunded, ch.events[i].PendingRefund = a.Refunded, a.PendingRefund
 		if closed {
 			ch.events[i].CloseReason = a.CloseReason
 		}

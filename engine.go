@@ -19,7 +19,7 @@ type command struct {
 	create   bool // builds a new authorization instead of changing one
 	// found, if not zero, pins the command to the version its caller
 	// found (the scheduler's commands): any other version, or a closed
-	// authorization, rejects it with ErrVersionConflict. After a conflict
+	// authorization (unless it is a refund), rejects it with ErrVersionConflict. After a conflict
 	// a pinned command will be rejected, so it never takes a lock, which
 	// would only make the rejection dearer.
 	found int64
@@ -32,7 +32,7 @@ func (cmd *command) pinned() bool { return cmd.found != 0 }
 // apply applies the command's rules (fn) to ch, after checking the pin of
 // a pinned command.
 func (cmd *command) apply(ch *change, fn func(ch *change) error) error {
-	if cmd.pinned() && (ch.a.Version != cmd.found+1 || ch.a.Closed()) {
+	if cmd.pinned() && (ch.a.Version != cmd.found+1 || ch.a.Closed() && !refundCommand(cmd.op)) {
 		return ch.reject(ErrVersionConflict, "changed since it was found due")
 	}
 	return fn(ch)

@@ -33,7 +33,9 @@ var (
 	// ErrBelowMinimum: a capture is below the policy's minimum for the
 	// currency.
 	ErrBelowMinimum = errors.New("amount is below the policy's minimum capture")
-	// ErrExceedsCapturable: a capture or void asks for more than is open.
+	// ErrExceedsCapturable: a capture or void asks for more than is open;
+	// under a policy that allows overcapture, a capture asks for more than
+	// the authorized amount and the overcapture allowance together.
 	ErrExceedsCapturable = errors.New("amount exceeds the amount open to capture")
 	// ErrInvalidStatus: the command is not allowed in the authorization's
 	// current status. The *Error carries the status.
@@ -51,6 +53,12 @@ var (
 	ErrPartialVoidNotAllowed = errors.New("policy does not allow partial void")
 	// ErrTooManyCaptures: the policy's maximum number of captures is reached.
 	ErrTooManyCaptures = errors.New("policy's maximum number of captures reached")
+	// ErrOvercaptureNotAllowed: a capture asks for more than is open,
+	// within the policy's overcapture allowance, but is no overcapture the
+	// policy allows: it is not final, not the authorization's only
+	// capture, or the hold is no longer whole (part of it was captured,
+	// voided, reserved or changed).
+	ErrOvercaptureNotAllowed = errors.New("overcapture not allowed")
 	// ErrCapturePending: a final capture is in flight; no other capture may
 	// begin until it is confirmed or failed.
 	ErrCapturePending = errors.New("a final capture is pending")
@@ -68,6 +76,18 @@ var (
 	// amounts differ, or the reference is another authorization's. The
 	// *Error's Detail names both sides. Reconcile with the provider.
 	ErrOutcomeConflict = errors.New("provider outcome conflicts with the recorded one")
+	// ErrExceedsRefundable: a refund asks for more than is captured and not
+	// yet refunded, in total or of the capture it names.
+	ErrExceedsRefundable = errors.New("amount exceeds the amount refundable")
+	// ErrRefundNotAllowed: the policy refunds only once the authorization
+	// is closed (Policy.RefundBeforeFinalCapture is not set), and it is
+	// still open to capture.
+	ErrRefundNotAllowed = errors.New("policy does not allow refunds before the final capture")
+	// ErrRefundWindowClosed: the policy's RefundWindow has passed since
+	// the capture refunded (or, against the total, the latest capture).
+	ErrRefundWindowClosed = errors.New("refund window has closed")
+	// ErrCaptureNotRefundable: a refund names a capture that failed.
+	ErrCaptureNotRefundable = errors.New("capture did not succeed; nothing to refund")
 	// ErrIdempotencyMismatch: an idempotency key was reused with different
 	// parameters or for a different command.
 	ErrIdempotencyMismatch = errors.New("idempotency key reused with different parameters")
@@ -159,7 +179,7 @@ func (e *Error) Unwrap() error { return e.Err }
 // HTTPStatus maps an error from the service to the HTTP status code a
 // payments API would answer with: 404 for ErrNotFound, 409 for conflicts of
 // state or of concurrency (ErrInvalidStatus, ErrExpired, ErrCapturePending,
-// ErrActionInFlight, ErrCaptureSettled, ErrOutcomeConflict, ErrVersionConflict,
+// ErrActionInFlight, ErrCaptureSettled, ErrRefundNotAllowed, ErrOutcomeConflict, ErrVersionConflict,
 // ErrIdempotencyMismatch, ErrAlreadyExists), 422 for a
 // request that can never succeed as written (amounts, currencies, policy
 // limits, schedules, invalid arguments), and 500 for anything else.
@@ -192,6 +212,7 @@ var sentinels = []struct {
 	{ErrCapturePending, "ErrCapturePending", http.StatusConflict},
 	{ErrActionInFlight, "ErrActionInFlight", http.StatusConflict},
 	{ErrCaptureSettled, "ErrCaptureSettled", http.StatusConflict},
+	{ErrRefundNotAllowed, "ErrRefundNotAllowed", http.StatusConflict},
 	{ErrOutcomeConflict, "ErrOutcomeConflict", http.StatusConflict},
 	{ErrVersionConflict, "ErrVersionConflict", http.StatusConflict},
 	{ErrIdempotencyMismatch, "ErrIdempotencyMismatch", http.StatusConflict},
@@ -209,6 +230,10 @@ var sentinels = []struct {
 	{ErrPartialCaptureNotAllowed, "ErrPartialCaptureNotAllowed", http.StatusUnprocessableEntity},
 	{ErrPartialVoidNotAllowed, "ErrPartialVoidNotAllowed", http.StatusUnprocessableEntity},
 	{ErrTooManyCaptures, "ErrTooManyCaptures", http.StatusUnprocessableEntity},
+	{ErrOvercaptureNotAllowed, "ErrOvercaptureNotAllowed", http.StatusUnprocessableEntity},
+	{ErrExceedsRefundable, "ErrExceedsRefundable", http.StatusUnprocessableEntity},
+	{ErrRefundWindowClosed, "ErrRefundWindowClosed", http.StatusUnprocessableEntity},
+	{ErrCaptureNotRefundable, "ErrCaptureNotRefundable", http.StatusUnprocessableEntity},
 	{ErrUnknownPolicy, "ErrUnknownPolicy", http.StatusUnprocessableEntity},
 	{ErrInvalidPolicy, "ErrInvalidPolicy", http.StatusUnprocessableEntity},
 	{ErrInvalidSchedule, "ErrInvalidSchedule", http.StatusUnprocessableEntity},

@@ -21,8 +21,11 @@ const (
 	EventCapturePending          EventType = "capture.pending"
 	EventCaptureSucceeded        EventType = "capture.succeeded"
 	EventCaptureFailed           EventType = "capture.failed"
-	EventVoidPending             EventType = "void.pending" // a two-phase void was begun: its amount is reserved
-	EventVoidFailed              EventType = "void.failed"  // the provider refused a two-phase void
+	EventVoidPending             EventType = "void.pending"     // a two-phase void was begun: its amount is reserved
+	EventVoidFailed              EventType = "void.failed"      // the provider refused a two-phase void
+	EventRefundPending           EventType = "refund.pending"   // a two-phase refund was begun: its amount is reserved
+	EventRefundSucceeded         EventType = "refund.succeeded" // the provider gave the amount back
+	EventRefundFailed            EventType = "refund.failed"    // the provider refused a refund: its amount is refundable again
 )
 
 // Event records an accepted change for relay to webhooks. Events are written
@@ -42,10 +45,22 @@ type Event struct {
 	Amount          int64     `json:",omitzero"` // the entry's amount, in minor units
 	Open            int64     `json:",omitzero"` // open to capture after the change, in minor units
 	Status          Status    `json:",omitzero"` // status after the change
+	// Refunded and PendingRefund are the refund ledger after the change,
+	// in minor units: what refunds gave back, and what refunds in flight
+	// reserve.
+	Refunded      int64 `json:",omitzero"`
+	PendingRefund int64 `json:",omitzero"`
 
 	// CaptureID names the capture a capture event reports (the entry's
-	// CaptureID); empty for other entries.
+	// CaptureID), or the capture a refund event's refund names; empty for
+	// other entries and for a refund against the total captured.
 	CaptureID string `json:",omitzero"`
+	// RefundID names the refund a refund event reports (the entry's
+	// RefundID); empty for other entries.
+	RefundID string `json:",omitzero"`
+	// ProviderRef is the entry's ProviderRef: the provider's own ID for
+	// the action, if the host gave it.
+	ProviderRef string `json:",omitzero"`
 	// Reference is the entry's Reference: the one the caller gave with the
 	// command (an order or shipment ID, the provider's reference), or for
 	// a schedule event the new due time.

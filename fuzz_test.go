@@ -12,6 +12,7 @@ import (
 
 	"github.com/authcapture/authcapture"
 	"github.com/authcapture/authcapture/clocktest"
+	"github.com/authcapture/authcapture/internal/model"
 	"github.com/authcapture/authcapture/memstore"
 	"github.com/authcapture/authcapture/storetest"
 )
@@ -92,16 +93,30 @@ func FuzzCommands(f *testing.F) {
 	f.Add([]byte{0, 1, 2, 30, 3, 40, 5, 7, 1, 4, 8})
 	f.Add([]byte{0, 1, 6, 50, 6, 20, 9, 2, 8, 10, 3, 255})
 	f.Add([]byte{0, 1, 1, 2, 4, 30, 11, 2, 5, 0, 12, 7, 13, 1, 14, 3, 15, 4, 15, 5})
+	f.Add([]byte{0, 6, 1, 6, 4, 7, 6, 0, 4, 11, 5, 1, 10, 0}) // an overcapture begun, failed, begun again, confirmed
+	f.Add([]byte{0, 5, 1, 5, 2, 7, 10, 0})                    // a direct overcapture under PayPal
+	f.Add([]byte{0, 5, 1, 2, 2, 30, 16, 3, 17, 4, 18, 0, 17, 9, 19, 1, 7, 0, 16, 8, 15, 2, 8, 200, 16, 1})
 	f.Fuzz(func(t *testing.T, program []byte) {
 		ctx := context.Background()
 		clock := clocktest.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-		svc, err := authcapture.New(memstore.New(), &authcapture.Options{Clock: clock})
+		refunds := authcapture.Adyen // refunds before the final capture, within two days
+		refunds.Name, refunds.RefundBeforeFinalCapture, refunds.RefundWindow = "refunds", true, 48*time.Hour
+		svc, err := authcapture.New(memstore.New(), &authcapture.Options{Clock: clock, Policies: []authcapture.Policy{fuzzOvercapture, refunds}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		const m, id = "m1", "a1"
-		policies := []string{"default", "paymongo", "afterpay", "njiapay", "stripe"}
-		var captures, voids []string
+		policies := []string{"default", "paymongo", "afterpay", "njiapay", "stripe", "paypal", fuzzOvercapture.Name, "refunds"}
+		// over is an amount beyond the hold, for captures that try to
+		// overcapture: up to a quarter more than the authorized amount.
+		over := func(arg byte) decimal.Decimal {
+			a, err := svc.Get(ctx, m, id)
+			if err != nil || a.Authorized == 0 {
+				return decimal.New(int64(arg)*37+1, -2)
+			}
+			return a.Currency.FromMinor(a.Authorized + 1 + int64(arg)%(a.Authorized/4+2))
+		}
+		var captures, voids, refundIDs []string
 		next := func(i *int) byte {
 			if *i >= len(program) {
 				return 0
@@ -111,7 +126,7 @@ func FuzzCommands(f *testing.F) {
 			return b
 		}
 		for i, n := 0, 0; i < len(program) && n < 64; n++ {
-			op := next(&i) % 16
+			op := next(&i) % 20
 			arg := next(&i)
 			key := fmt.Sprintf("k%d", arg%16) // few keys, so they collide
 			amount := decimal.New(int64(arg)*37+1, -2)
@@ -127,15 +142,49 @@ func FuzzCommands(f *testing.F) {
 				if arg%3 > 0 {
 					final = authcapture.Bool(arg%3 == 1)
 				}
+				if op == 2 && arg%4 == 3 {
+					amount = over(arg)
+				}
 				_, err = svc.Capture(ctx, authcapture.CaptureRequest{MerchantID: m, ID: id, Amount: amount, All: arg%7 == 0 && op == 3, Final: final, IdempotencyKey: key})
 				if arg%7 == 0 && op == 3 && errors.Is(err, authcapture.ErrInvalidArgument) {
 					err = nil // amount given with All
 				}
 			case 4:
 				var r *authcapture.Result
-				r, err = svc.BeginCapture(ctx, authcapture.CaptureRequest{MerchantID: m, ID: id, Amount: amount, IdempotencyKey: key})
+				req := authcapture.CaptureRequest{MerchantID: m, ID: id, Amount: amount, IdempotencyKey: key}
+				if arg%4 == 3 { // an overcapture, where the policy allows one
+					req.Amount, req.Final = over(arg), authcapture.Bool(true)
+				}
+				r, err = svc.BeginCapture(ctx, req)
 				if err == nil {
 					captures = append(captures, r.Entry.CaptureID)
+				}
+			case 16, 17:
+				capID := ""
+				if len(captures) > 0 && arg%3 > 0 {
+					capID = captures[int(arg)%len(captures)]
+				}
+				req := authcapture.RefundRequest{MerchantID: m, ID: id, Amount: amount, CaptureID: capID,
+					ProviderRef: fmt.Sprintf("pr%d", arg%4), IdempotencyKey: key}
+				var r *authcapture.Result
+				if op == 16 {
+					r, err = svc.Refund(ctx, req)
+				} else {
+					r, err = svc.BeginRefund(ctx, req)
+				}
+				if r != nil {
+					refundIDs = append(refundIDs, r.Entry.RefundID)
+				}
+			case 18, 19:
+				refundID := "refund_none"
+				if len(refundIDs) > 0 {
+					refundID = refundIDs[int(arg)%len(refundIDs)]
+				}
+				req := authcapture.SettleRefundRequest{MerchantID: m, ID: id, RefundID: refundID, IdempotencyKey: key}
+				if op == 18 {
+					_, err = svc.ConfirmRefund(ctx, req)
+				} else {
+					_, err = svc.FailRefund(ctx, req)
 				}
 			case 5, 6:
 				capID := "cap_none"
@@ -185,14 +234,18 @@ func FuzzCommands(f *testing.F) {
 				_, err = svc.Cancel(ctx, authcapture.CancelRequest{MerchantID: m, ID: id, IdempotencyKey: key})
 			case 15:
 				kind, state := authcapture.OutcomeCapture, authcapture.OutcomeSucceeded
-				if arg%2 == 1 {
+				ref := fmt.Sprintf("pv%d", arg%4)
+				switch arg % 3 {
+				case 1:
 					kind = authcapture.OutcomeVoid
+				case 2:
+					kind, ref = authcapture.OutcomeRefund, fmt.Sprintf("pr%d", arg%4)
 				}
 				if arg%5 == 0 {
 					state = authcapture.OutcomeFailed
 				}
 				_, err = svc.RecordOutcome(ctx, authcapture.OutcomeRequest{MerchantID: m, AuthorizationID: id,
-					ProviderRef: fmt.Sprintf("pv%d", arg%4), Kind: kind, Outcome: state, Amount: amount})
+					ProviderRef: ref, Kind: kind, Outcome: state, Amount: amount})
 			}
 			if err != nil && !isSentinel(err) {
 				t.Fatalf("op %d: untyped error %v", op, err)
@@ -205,10 +258,21 @@ func FuzzCommands(f *testing.F) {
 				if err := storetest.CheckInvariants(a, log); err != nil {
 					t.Fatal(err)
 				}
+				if p, ok := svc.Policy(a.Policy); ok {
+					if err := model.CheckPolicy(a, p); err != nil {
+						t.Fatal(err)
+					}
+				}
 			}
 		}
 	})
 }
+
+// fuzzOvercapture lets FuzzCommands overcapture: 20 percent of the hold,
+// at most 5.00 USD.
+var fuzzOvercapture = authcapture.Policy{Name: "fuzz-overcapture", MultipleCaptures: true, PartialCapture: true,
+	PartialVoid: true, Validity: 7 * 24 * time.Hour, OvercapturePercent: 20,
+	OvercaptureMax: map[authcapture.Currency]string{"USD": "5.00"}}
 
 // isSentinel reports whether err is one of the library's typed rejections.
 // A version conflict is not expected from one goroutine, so it does not

@@ -29,7 +29,9 @@ const (
 	StatusExpired               Status = "expired"                // closed, nothing captured, released by expiry
 )
 
-// Terminal reports whether no command can change an authorization in s.
+// Terminal reports whether an authorization in s is closed: no command
+// changes its hold again. A captured one still accepts refunds, which
+// change only its refund ledger.
 func (s Status) Terminal() bool {
 	switch s {
 	case StatusDeclined, StatusCanceled, StatusCaptured, StatusVoided, StatusExpired:
@@ -86,7 +88,11 @@ const (
 //
 //	Authorized + Overcaptured == Open() + Pending + PendingVoid + PendingDecrement + Captured + Voided + Expired
 //
-// and Refunded + PendingRefund <= Captured.
+// and Refunded + PendingRefund <= Captured. Overcaptured is zero unless
+// the policy allows overcapture and the authorization's only capture, a
+// final one of the whole hold, takes more than Authorized: at most the
+// policy's allowance (Policy.OvercaptureAllowance), and never combined
+// with another capture, a void or an amount change.
 //
 // An Authorization returned by the service is a copy: changing it changes
 // nothing stored.
@@ -115,13 +121,19 @@ type Authorization struct {
 	// Overcaptured is what the authorization's single final capture takes
 	// beyond the hold, within the policy's overcapture allowance; it is
 	// part of that capture's Pending or Captured amount. Zero unless an
-	// overcapture was begun or made.
+	// overcapture was begun or made; a failed one sets it back to zero.
 	Overcaptured int64 `json:",omitzero"`
 
 	// Refunds are a ledger of their own: Refunded + PendingRefund <=
 	// Captured, in total and per capture, and a refund never changes Open.
 	Refunded      int64 `json:",omitzero"` // given back by succeeded refunds
 	PendingRefund int64 `json:",omitzero"` // reserved by refunds not yet settled
+	// Refunds counts the refunds that succeeded or are pending.
+	Refunds int `json:",omitzero"`
+	// PendingRefunds lists the two-phase refunds begun and not yet
+	// confirmed or failed, oldest first. Refunds may be pending on a
+	// closed authorization: closed means the hold is closed.
+	PendingRefunds []PendingRefund `json:",omitzero"`
 
 	// Captures counts the captures that succeeded or are pending; the
 	// policy's MaxCaptures applies to it.
@@ -210,6 +222,21 @@ type PendingVoid struct {
 	BegunAt time.Time `json:",omitzero"`
 }
 
+// PendingRefund is a two-phase refund that has been begun and not
+// settled: the provider has been (or is about to be) asked to give Amount
+// back.
+type PendingRefund struct {
+	ID     string `json:",omitzero"`
+	Amount int64  `json:",omitzero"`
+	// CaptureID is the capture refunded; empty for a refund against the
+	// total captured.
+	CaptureID string `json:",omitzero"`
+	// ProviderRef is the provider's ID for the refund, once known.
+	ProviderRef string `json:",omitzero"`
+	// BegunAt is when the refund was begun.
+	BegunAt time.Time `json:",omitzero"`
+}
+
 // Open returns the amount still open to capture, in minor units.
 func (a *Authorization) Open() int64 {
 	if a.Phase != PhaseApproved {
@@ -218,13 +245,21 @@ func (a *Authorization) Open() int64 {
 	return a.Authorized + a.Overcaptured - a.Pending - a.PendingVoid - a.PendingDecrement - a.Captured - a.Voided - a.Expired
 }
 
+// amountChanged reports whether an approved change of the hold's amount
+// (incremental or decremental authorization) was recorded: an overcapture
+// may not follow one. No amount change is recorded yet; this becomes the
+// count of approved changes once the authorization keeps one.
+func (a *Authorization) amountChanged() bool { return false }
+
 // Refundable returns the captured amount that refunds may still give
 // back, in minor units: Captured - Refunded - PendingRefund.
 func (a *Authorization) Refundable() int64 { return a.Captured - a.Refunded - a.PendingRefund }
 
-// Closed reports whether the authorization can never change again: it was
+// Closed reports whether the authorization's hold is closed: it was
 // declined or canceled, or nothing is open and no capture or void is
-// pending.
+// pending. A closed hold never changes again; only the refund ledger of
+// a captured authorization may (Refund, BeginRefund and their
+// settlements), within the policy's RefundWindow.
 func (a *Authorization) Closed() bool {
 	switch a.Phase {
 	case PhaseDeclined, PhaseCanceled:
@@ -263,6 +298,38 @@ func (a *Authorization) Status() Status {
 		return StatusPartiallyCaptured
 	}
 	return StatusAuthorized
+}
+
+// RefundStatus is where an authorization's refunds stand, derived from its
+// refund ledger (Authorization.RefundStatus). It is apart from Status: a
+// refund never changes the hold, and refunds may be recorded on a closed
+// authorization.
+type RefundStatus string
+
+// The refund statuses.
+const (
+	RefundNone              RefundStatus = "none"               // nothing refunded, nothing pending
+	RefundPending           RefundStatus = "refund_pending"     // refunds in flight, none succeeded yet
+	RefundPartiallyRefunded RefundStatus = "partially_refunded" // some of what was captured given back
+	RefundFullyRefunded     RefundStatus = "refunded"           // everything captured given back
+)
+
+// RefundStatus derives the refund status from the succeeded refunds
+// (Refunded) and those in flight (PendingRefund): refunded once Refunded
+// equals Captured, partially_refunded while less has been given back,
+// refund_pending while refunds are in flight and none has succeeded yet,
+// else none. Pending refunds beside succeeded ones show in PendingRefund
+// and PendingRefunds.
+func (a *Authorization) RefundStatus() RefundStatus {
+	switch {
+	case a.Refunded > 0 && a.Refunded >= a.Captured:
+		return RefundFullyRefunded
+	case a.Refunded > 0:
+		return RefundPartiallyRefunded
+	case a.PendingRefund > 0 || len(a.PendingRefunds) > 0:
+		return RefundPending
+	}
+	return RefundNone
 }
 
 // HoldExpired reports whether the hold's expiry has been applied.
@@ -307,12 +374,24 @@ func (a *Authorization) Clone() *Authorization {
 	if a.PendingVoids != nil {
 		c.PendingVoids = slices.Clone(a.PendingVoids)
 	}
+	if a.PendingRefunds != nil {
+		c.PendingRefunds = slices.Clone(a.PendingRefunds)
+	}
 	return &c
 }
 
 func (a *Authorization) pendingCapture(id string) (int, bool) {
 	for i := range a.PendingCaptures {
 		if a.PendingCaptures[i].ID == id {
+			return i, true
+		}
+	}
+	return -1, false
+}
+
+func (a *Authorization) pendingRefund(id string) (int, bool) {
+	for i := range a.PendingRefunds {
+		if a.PendingRefunds[i].ID == id {
 			return i, true
 		}
 	}
@@ -373,6 +452,7 @@ const (
 	EntryVoid       EntryKind = "void"
 	EntryExpiry     EntryKind = "expiry"
 	EntrySchedule   EntryKind = "schedule" // a schedule set, claimed or cleared; see the Reason
+	EntryRefund     EntryKind = "refund"   // see RefundState
 )
 
 // ActionState is the state of a provider action in the log. A direct
@@ -470,10 +550,12 @@ type Entry struct {
 	Version        int64        `json:",omitzero"` // the authorization version the entry belongs to
 	Kind           EntryKind    `json:",omitzero"`
 	CaptureState   CaptureState `json:",omitzero"` // for capture entries
-	CaptureID      string       `json:",omitzero"` // for capture entries
+	CaptureID      string       `json:",omitzero"` // for capture entries; for a refund entry, the capture refunded (empty: the total)
 	Final          bool         `json:",omitzero"` // for capture entries: the capture releases the remainder
 	VoidState      ActionState  `json:",omitzero"` // for the entries of two-phase voids
 	VoidID         string       `json:",omitzero"` // for the entries of two-phase voids
+	RefundState    ActionState  `json:",omitzero"` // for refund entries
+	RefundID       string       `json:",omitzero"` // for refund entries
 	ProviderRef    string       `json:",omitzero"` // the provider's own ID for the action, if the host gave it
 	Amount         int64        `json:",omitzero"`
 	At             time.Time    `json:",omitzero"`

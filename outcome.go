@@ -19,6 +19,7 @@ type OutcomeKind string
 const (
 	OutcomeCapture OutcomeKind = "capture"
 	OutcomeVoid    OutcomeKind = "void"
+	OutcomeRefund  OutcomeKind = "refund"
 )
 
 // OutcomeState is what the provider reports of an action.
@@ -36,12 +37,14 @@ type OutcomeEffect string
 
 // The effects of an outcome.
 const (
-	// EffectSettled: the outcome settled a pending two-phase capture or
-	// void (as ConfirmCapture, FailCapture, ConfirmVoid or FailVoid do).
+	// EffectSettled: the outcome settled a pending two-phase capture, void
+	// or refund (as ConfirmCapture, FailCapture, ConfirmVoid, FailVoid,
+	// ConfirmRefund or FailRefund do).
 	EffectSettled OutcomeEffect = "settled"
 	// EffectRecorded: no action was recorded under the reference (the
 	// host called the provider and never recorded it); the succeeded
-	// outcome was recorded as the direct capture or void it reports.
+	// outcome was recorded as the direct capture, void or refund it
+	// reports.
 	EffectRecorded OutcomeEffect = "recorded"
 	// EffectReplayed: the action was already recorded with this outcome
 	// (a repeated delivery). Nothing changed; Result.Replayed is set and
@@ -54,18 +57,20 @@ const (
 	EffectIgnored OutcomeEffect = "ignored"
 )
 
-// OutcomeRequest reports what the provider did with a capture or void, as
+// OutcomeRequest reports what the provider did with a capture, void or refund, as
 // its webhook or status API tells it, in whatever order those arrive.
 type OutcomeRequest struct {
 	MerchantID string
-	// ProviderRef is the provider's own ID for the action (its capture
-	// or void ID), as the host gave it to BeginCapture, BeginVoid,
-	// Capture or Void, or as it is to be recorded. Required.
+	// ProviderRef is the provider's own ID for the action (its capture,
+	// void or refund ID), as the host gave it to BeginCapture, BeginVoid,
+	// BeginRefund, Capture, Void or Refund, or as it is to be recorded.
+	// Required.
 	ProviderRef string
 	Kind        OutcomeKind
 	Outcome     OutcomeState
 	// Amount is what the provider reports: for a capture the amount it
-	// captured, for a void the amount it released. Zero means as
+	// captured, for a void the amount it released, for a refund the
+	// amount it gave back (a refund settles only for what it reserved). Zero means as
 	// recorded: what the pending action reserves. An outcome that settles
 	// a pending capture must report its reserved amount, or zero; a void
 	// may report less than it reserved (ConfirmVoid's Released). A
@@ -80,11 +85,14 @@ type OutcomeRequest struct {
 	// must name the same authorization.
 	AuthorizationID string
 	// ActionID names the action by the ID the library gave it
-	// (Entry.CaptureID or Entry.VoidID), for an action begun before the
+	// (Entry.CaptureID, Entry.VoidID or Entry.RefundID), for an action begun before the
 	// provider gave its ID: the settlement then records ProviderRef.
 	ActionID string
 	// Final applies to a capture not yet recorded, as CaptureRequest.Final.
 	Final *bool
+	// CaptureID applies to a refund not yet recorded, as
+	// RefundRequest.CaptureID: the capture it refunds (empty: the total).
+	CaptureID string
 	// Reason, for a failure, is the provider's code.
 	Reason string
 	// IdempotencyKey, if set, is the key of the command the outcome
@@ -123,7 +131,7 @@ func OutcomeKey(providerRef string, kind OutcomeKind, outcome OutcomeState) stri
 	return outcomeKeyPrefix + string(kind) + ":" + string(outcome) + ":" + hex.EncodeToString(sum[:20])
 }
 
-// RecordOutcome records a provider's outcome for a capture or void, found
+// RecordOutcome records a provider's outcome for a capture, void or refund, found
 // by its provider reference (or ActionID), whatever the order outcomes
 // arrive in:
 //
@@ -183,8 +191,16 @@ func checkOutcome(req OutcomeRequest) error {
 	if err := checkText("provider reference", req.ProviderRef, MaxReferenceLen); err != nil {
 		return err
 	}
-	if req.Kind != OutcomeCapture && req.Kind != OutcomeVoid {
-		return fmt.Errorf("kind %q is neither capture nor void: %w", truncate(string(req.Kind), 16), ErrInvalidArgument)
+	if req.Kind != OutcomeCapture && req.Kind != OutcomeVoid && req.Kind != OutcomeRefund {
+		return fmt.Errorf("kind %q is not capture, void or refund: %w", truncate(string(req.Kind), 16), ErrInvalidArgument)
+	}
+	if req.CaptureID != "" {
+		if req.Kind != OutcomeRefund {
+			return fmt.Errorf("CaptureID is for refunds, not for a %s: %w", req.Kind, ErrInvalidArgument)
+		}
+		if err := checkToken("capture ID", req.CaptureID, MaxIDLen); err != nil {
+			return err
+		}
 	}
 	switch req.Outcome {
 	case OutcomeSucceeded, OutcomeFailed, OutcomePending:
@@ -311,7 +327,7 @@ func (s *Service) recordOutcome(ctx context.Context, req OutcomeRequest, key str
 		// would count it twice.
 		return nil, false, reject(ErrOutcomeConflict, a.ID, "%s %s is pending without a provider reference; if the provider's %s "+
 			"is that action name it with ActionID, else record it with %s", req.Kind, id, quoteRef(req.ProviderRef),
-			map[OutcomeKind]string{OutcomeCapture: "Capture", OutcomeVoid: "Void"}[req.Kind])
+			map[OutcomeKind]string{OutcomeCapture: "Capture", OutcomeVoid: "Void", OutcomeRefund: "Refund"}[req.Kind])
 	}
 	r, err := s.recordDirect(ctx, req, a, key)
 	if errors.Is(err, ErrVersionConflict) {
@@ -353,16 +369,29 @@ func findPending(a *Authorization, req OutcomeRequest) (kind OutcomeKind, id str
 			return OutcomeVoid, pv.ID, pv.Amount, true
 		}
 	}
+	for _, pr := range a.PendingRefunds {
+		if match(pr.ID, pr.ProviderRef) {
+			return OutcomeRefund, pr.ID, pr.Amount, true
+		}
+	}
 	return "", "", 0, false
 }
 
 // unnamedPending returns the ID of a pending action of kind that has no
 // provider reference, if there is one.
 func unnamedPending(a *Authorization, kind OutcomeKind) (string, bool) {
-	if kind == OutcomeCapture {
+	switch kind {
+	case OutcomeCapture:
 		for _, pc := range a.PendingCaptures {
 			if pc.ProviderRef == "" {
 				return pc.ID, true
+			}
+		}
+		return "", false
+	case OutcomeRefund:
+		for _, pr := range a.PendingRefunds {
+			if pr.ProviderRef == "" {
+				return pr.ID, true
 			}
 		}
 		return "", false
@@ -397,17 +426,23 @@ func findSettled(log []Entry, req OutcomeRequest) (settled, bool) {
 	var st settled
 	found := false
 	for _, e := range log {
-		if e.Kind != EntryCapture && e.Kind != EntryVoid {
+		if e.Kind != EntryCapture && e.Kind != EntryVoid && e.Kind != EntryRefund {
 			continue
 		}
 		id := e.CaptureID
-		if e.Kind == EntryVoid {
+		switch e.Kind {
+		case EntryVoid:
 			id = e.VoidID
+		case EntryRefund:
+			id = e.RefundID
 		}
 		if req.ActionID != "" && id == req.ActionID || req.ActionID == "" && e.ProviderRef == req.ProviderRef {
 			st = settled{kind: OutcomeCapture, id: id}
-			if e.Kind == EntryVoid {
+			switch e.Kind {
+			case EntryVoid:
 				st.kind = OutcomeVoid
+			case EntryRefund:
+				st.kind = OutcomeRefund
 			}
 			if id == "" {
 				// A direct void: one succeeded entry.
@@ -427,13 +462,21 @@ func findSettled(log []Entry, req OutcomeRequest) (settled, bool) {
 	for i := range log {
 		e := &log[i]
 		state := e.CaptureState
-		if st.kind == OutcomeVoid {
+		switch st.kind {
+		case OutcomeVoid:
 			if e.Kind != EntryVoid || e.VoidID != st.id {
 				continue
 			}
 			state = e.VoidState
-		} else if e.Kind != EntryCapture || e.CaptureID != st.id {
-			continue
+		case OutcomeRefund:
+			if e.Kind != EntryRefund || e.RefundID != st.id {
+				continue
+			}
+			state = e.RefundState
+		default:
+			if e.Kind != EntryCapture || e.CaptureID != st.id {
+				continue
+			}
 		}
 		switch state {
 		case ActionSucceeded:
@@ -500,6 +543,21 @@ func (s *Service) settleOutcome(ctx context.Context, req OutcomeRequest, a *Auth
 		return s.settle(ctx, op, SettleCaptureRequest{MerchantID: req.MerchantID, ID: a.ID, CaptureID: actionID,
 			Reason: req.Reason, ProviderRef: req.ProviderRef, IdempotencyKey: key})
 	}
+	if req.Kind == OutcomeRefund {
+		op := CmdFailRefund
+		sr := SettleRefundRequest{MerchantID: req.MerchantID, ID: a.ID, RefundID: actionID, ProviderRef: req.ProviderRef,
+			IdempotencyKey: key}
+		if req.Outcome == OutcomeSucceeded {
+			op = CmdConfirmRefund
+			if err := checkReported(a, req, reserved, "reserved"); err != nil {
+				return nil, &Error{Op: opRecordOutcome, MerchantID: req.MerchantID, AuthorizationID: a.ID, Status: a.Status(),
+					Err: ErrOutcomeConflict, Detail: fmt.Sprintf("refund %s %s: %v", actionID, quoteRef(req.ProviderRef), err)}
+			}
+		} else {
+			sr.Reason = req.Reason
+		}
+		return s.settleRefund(ctx, op, sr)
+	}
 	op := CmdFailVoid
 	sv := SettleVoidRequest{MerchantID: req.MerchantID, ID: a.ID, VoidID: actionID, ProviderRef: req.ProviderRef,
 		IdempotencyKey: key}
@@ -516,14 +574,27 @@ func (s *Service) settleOutcome(ctx context.Context, req OutcomeRequest, a *Auth
 }
 
 // recordDirect records a succeeded outcome no entry records as the direct
-// capture or void it reports, pinned to the version whose log showed no
-// such action: if another writer changed the authorization meanwhile, it
-// is rejected with ErrVersionConflict and RecordOutcome looks again. (A
-// closed authorization never changes, and its rules reject the command.)
+// capture, void or refund it reports, pinned to the version whose log
+// showed no such action: if another writer changed the authorization
+// meanwhile, it is rejected with ErrVersionConflict and RecordOutcome
+// looks again. (A closed hold never changes, and the rules of a capture
+// or void reject the command; a refund is pinned on a closed
+// authorization too, since refunds may still change it.)
 func (s *Service) recordDirect(ctx context.Context, req OutcomeRequest, a *Authorization, key string) (*Result, error) {
 	found := a.Version
 	if a.Closed() {
 		found = 0
+	}
+	if req.Kind == OutcomeRefund {
+		if req.Amount.IsZero() {
+			return nil, &Error{Op: string(CmdRefund), MerchantID: req.MerchantID, AuthorizationID: a.ID, Status: a.Status(),
+				Err: ErrInvalidAmount, Detail: fmt.Sprintf("a refund not yet recorded needs the amount the provider gave back (%s)",
+					quoteRef(req.ProviderRef))}
+		}
+		f := newFingerprint(CmdRefund).str(a.ID).amount(req.Amount).str(req.Currency).str(req.CaptureID).
+			str("").str("").opt(req.ProviderRef)
+		o := refundOrder{amount: req.Amount, currency: req.Currency, captureID: req.CaptureID, providerRef: req.ProviderRef}
+		return s.runRefund(ctx, &command{op: CmdRefund, merchant: req.MerchantID, id: a.ID, key: key, print: uint64(f)}, o, a.Version)
 	}
 	if req.Kind == OutcomeCapture {
 		if req.Amount.IsZero() {
@@ -583,13 +654,13 @@ type UnsettledRequest struct {
 	Limit int
 }
 
-// UnsettledAction is a two-phase capture or void the provider has not
+// UnsettledAction is a two-phase capture, void or refund the provider has not
 // been reported to have settled: the host asks its provider and records
 // the answer with RecordOutcome (or ConfirmCapture, FailVoid, ...).
 type UnsettledAction struct {
 	MerchantID      string
 	AuthorizationID string
-	ActionID        string // the capture or void ID (Entry.CaptureID, Entry.VoidID)
+	ActionID        string // the capture, void or refund ID (Entry.CaptureID, Entry.VoidID, Entry.RefundID)
 	Kind            OutcomeKind
 	Amount          int64 // minor units of Currency the action still reserves
 	Currency        Currency
@@ -599,7 +670,8 @@ type UnsettledAction struct {
 	BegunAt         time.Time // when it was begun
 }
 
-// Unsettled lists the pending captures and voids of all merchants begun at
+// Unsettled lists the pending captures, voids and refunds of all merchants
+// (refunds of closed authorizations too) begun at
 // least OlderThan ago, oldest first, at most Limit of them. It reads the
 // stores' index of authorizations with actions in flight
 // (Store.Unsettled), not every authorization.
@@ -640,6 +712,9 @@ func (s *Service) Unsettled(ctx context.Context, req UnsettledRequest) ([]Unsett
 		for _, pv := range a.PendingVoids {
 			add(OutcomeVoid, pv.ID, pv.Amount, pv.ProviderRef, pv.Key, pv.Scheduled, pv.BegunAt)
 		}
+		for _, pr := range a.PendingRefunds {
+			add(OutcomeRefund, pr.ID, pr.Amount, pr.ProviderRef, "", false, pr.BegunAt)
+		}
 	}
 	slices.SortStableFunc(out, func(x, y UnsettledAction) int { return x.BegunAt.Compare(y.BegunAt) })
 	if len(out) > req.Limit {
@@ -668,6 +743,11 @@ func pendingSince(a *Authorization) time.Time {
 	}
 	for _, pv := range a.PendingVoids {
 		if b := begunAt(a, pv.BegunAt); t.IsZero() || b.Before(t) {
+			t = b
+		}
+	}
+	for _, pr := range a.PendingRefunds {
+		if b := begunAt(a, pr.BegunAt); t.IsZero() || b.Before(t) {
 			t = b
 		}
 	}

@@ -315,7 +315,7 @@ func TestRecordOutcome(t *testing.T) {
 			for name, mutate := range map[string]func(r *authcapture.OutcomeRequest){
 				"no reference":      func(r *authcapture.OutcomeRequest) { r.ProviderRef = "" },
 				"control character": func(r *authcapture.OutcomeRequest) { r.ProviderRef = "cap\nA" },
-				"unknown kind":      func(r *authcapture.OutcomeRequest) { r.Kind = "refund" },
+				"unknown kind":      func(r *authcapture.OutcomeRequest) { r.Kind = "chargeback" },
 				"unknown outcome":   func(r *authcapture.OutcomeRequest) { r.Outcome = "maybe" },
 				"bad merchant":      func(r *authcapture.OutcomeRequest) { r.MerchantID = "m 1" },
 				"reserved key":      func(r *authcapture.OutcomeRequest) { r.IdempotencyKey = "outcome:mine" },

@@ -3,6 +3,7 @@ package authcapture
 import (
 	"fmt"
 	"maps"
+	"math/big"
 	"slices"
 	"time"
 
@@ -98,18 +99,27 @@ type Policy struct {
 	AmountChangeValidity time.Duration
 
 	// Overcapture: a single final capture may take more than the hold, by
-	// at most OvercapturePercent percent of the authorized amount and, for
-	// the currencies listed in OvercaptureMax (decimal strings, such as
-	// "75.00"), at most that much more (PayPal: 15 percent and 75 USD).
-	// Zero OvercapturePercent allows no overcapture.
+	// at most OvercapturePercent percent of the authorized amount (rounded
+	// down to the minor unit) and, for the currencies listed in
+	// OvercaptureMax (decimal strings, such as "75.00"), at most that much
+	// more (PayPal: 15 percent and 75 USD, so 100.00 authorized may be
+	// captured up to 115.00 and 1000.00 up to 1075.00). Zero
+	// OvercapturePercent allows no overcapture; it may be at most 100.
+	// Only a final capture that is the authorization's only one, made
+	// while the hold is whole (nothing captured, pending, voided, expired
+	// or changed), may overcapture (docs/design.md, section 4.3).
 	OvercapturePercent int
 	OvercaptureMax     map[Currency]string
 
 	// Refunds of captured money. RefundBeforeFinalCapture allows refunding
 	// while the authorization is still open to capture (Stripe
-	// multicapture, Adyen); without it refunds wait until the
-	// authorization is closed. RefundWindow, if positive, is how long after
-	// a capture succeeded it may be refunded; zero means no limit.
+	// multicapture, Adyen); without it refunds are refused with
+	// ErrRefundNotAllowed until the authorization is closed (its hold:
+	// nothing open, nothing pending). RefundWindow, if positive, is how
+	// long refunds may come: after the capture a refund names succeeded,
+	// or, for a refund against the total captured, after the latest
+	// capture succeeded; later is ErrRefundWindowClosed. Zero means no
+	// limit; at most ten years.
 	RefundBeforeFinalCapture bool
 	RefundWindow             time.Duration
 
@@ -125,7 +135,8 @@ type Policy struct {
 	// scheduler emits authorization.expiring_soon, once per hold.
 	ExpiringSoon time.Duration
 
-	minCapture map[Currency]int64
+	minCapture     map[Currency]int64
+	overcaptureMax map[Currency]int64 // OvercaptureMax in minor units, once registered
 }
 
 // withDefaults returns p with the documented defaults filled in.
@@ -225,6 +236,15 @@ func (p *Policy) compile() (map[Currency]int64, error) {
 	if p.ScheduleMargin >= p.Validity {
 		return nil, bad("ScheduleMargin %s must be shorter than Validity %s", p.ScheduleMargin, p.Validity)
 	}
+	if _, err := p.overcaptureMaxima(); err != nil {
+		return nil, bad("%v", err)
+	}
+	if p.RefundWindow < 0 {
+		return nil, bad("RefundWindow %s is negative", p.RefundWindow)
+	}
+	if p.RefundWindow > maxRefundWindow {
+		return nil, bad("RefundWindow %s exceeds %s", p.RefundWindow, maxRefundWindow)
+	}
 	mins := make(map[Currency]int64, len(p.MinCapture))
 	for c, s := range p.MinCapture {
 		d, err := decimal.NewFromString(s)
@@ -239,6 +259,70 @@ func (p *Policy) compile() (map[Currency]int64, error) {
 	}
 	return mins, nil
 }
+
+// maxOvercapturePercent bounds Policy.OvercapturePercent: no provider
+// lets a capture take more than twice the hold.
+const maxOvercapturePercent = 100
+
+// overcaptureMaxima checks the overcapture knobs and returns
+// OvercaptureMax in minor units.
+func (p *Policy) overcaptureMaxima() (map[Currency]int64, error) {
+	if p.OvercapturePercent < 0 || p.OvercapturePercent > maxOvercapturePercent {
+		return nil, fmt.Errorf("OvercapturePercent %d is outside 0 to %d", p.OvercapturePercent, maxOvercapturePercent)
+	}
+	if p.OvercapturePercent == 0 && len(p.OvercaptureMax) > 0 {
+		return nil, fmt.Errorf("OvercaptureMax without OvercapturePercent")
+	}
+	maxima := make(map[Currency]int64, len(p.OvercaptureMax))
+	for c, s := range p.OvercaptureMax {
+		d, err := decimal.NewFromString(s)
+		if err != nil {
+			return nil, fmt.Errorf("OvercaptureMax[%s] %q is not a decimal", c, truncate(s, 32))
+		}
+		if d.Sign() <= 0 {
+			return nil, fmt.Errorf("OvercaptureMax[%s] %s is not positive", c, amountString(d))
+		}
+		m, err := c.ToMinor(d)
+		if err != nil {
+			return nil, fmt.Errorf("OvercaptureMax[%s]: %v", c, err)
+		}
+		maxima[c] = m
+	}
+	return maxima, nil
+}
+
+// OvercaptureAllowance returns how much more than authorized minor units
+// of currency c a single final capture may take under p: OvercapturePercent
+// percent of authorized, rounded down to the minor unit, and at most
+// OvercaptureMax[c] when c is listed. It is exact for every amount (no
+// overflow, no floating point); 0 when the policy allows no overcapture or
+// its knobs are invalid.
+func (p *Policy) OvercaptureAllowance(c Currency, authorized int64) int64 {
+	if p.OvercapturePercent <= 0 || p.OvercapturePercent > maxOvercapturePercent || authorized <= 0 {
+		return 0
+	}
+	// floor(authorized * percent / 100), in big integers: authorized may
+	// be up to MaxMinorUnits, and no product may wrap.
+	n := new(big.Int).Mul(big.NewInt(authorized), big.NewInt(int64(p.OvercapturePercent)))
+	n.Quo(n, big.NewInt(100))
+	allowance := n.Int64() // <= authorized: percent is at most 100
+	maxima := p.overcaptureMax
+	if maxima == nil && len(p.OvercaptureMax) > 0 { // a policy not registered with a Service
+		var err error
+		if maxima, err = p.overcaptureMaxima(); err != nil {
+			return 0
+		}
+	}
+	if most, ok := maxima[c]; ok {
+		allowance = min(allowance, most)
+	}
+	return allowance
+}
+
+// maxRefundWindow bounds a policy's RefundWindow: card networks take
+// disputes for at most about 540 days, and no provider documents refunds
+// later than that; ten years leaves room and keeps times far from overflow.
+const maxRefundWindow = 10 * 365 * day
 
 // maxValidity bounds a hold's validity; card networks allow at most about a
 // month, and some providers' extended holds 31 days.
@@ -259,60 +343,126 @@ const day = 24 * time.Hour
 
 // The presets. Each is tested against its provider's documented behaviour
 // (policy_test.go). DefaultPolicy is used when a create names none.
+//
+// The knobs for amounts that move after approval (amount changes,
+// overcapture, refunds, reauthorization, expiring soon) are set from each
+// provider's documentation; a provider whose documentation offers a
+// feature to no merchant by default (Stripe's overcapture, an IC+ pricing
+// feature limited by card brand and merchant category) has it off: a
+// merchant who has it registers a policy of its own.
 var (
 	// DefaultPolicy: multiple partial captures and partial voids, non-final
-	// by default, a 7-day hold.
+	// by default, a 7-day hold. It names no provider, and leaves the knobs
+	// for amounts that move after approval at their zero values.
 	DefaultPolicy = Policy{Name: "default", MultipleCaptures: true, PartialCapture: true,
 		PartialVoid: true, Validity: 7 * day}
 	// Waffo: manual capture of all or part of the hold, once, or a void;
 	// holds last 7 days. A payment whose capture_method is not set is
-	// captured at once, so a create that names no mode is automatic.
+	// captured at once, so a create that names no mode is automatic. Its
+	// documentation describes no incremental or decremental
+	// authorization, overcapture, reauthorization or refund window: all
+	// off, refunds without a window; an expiring-soon notice 48 hours
+	// before expiry.
 	Waffo = Policy{Name: "waffo", PartialCapture: true, FinalByDefault: true, Validity: 7 * day,
-		DefaultCaptureMode: CaptureAutomatic}
+		DefaultCaptureMode: CaptureAutomatic, ExpiringSoon: 2 * day}
 	// PayMongo: a single capture, partial allowed, the remainder released;
 	// the hold is voided automatically after 7 days. A payment intent
 	// whose capture_type is not set is captured at once, so a create that
-	// names no mode is automatic.
+	// names no mode is automatic. Paid card payments may be refunded, in
+	// full or in parts, within 60 days of the payment. No amount changes,
+	// overcapture or reauthorization; an expiring-soon notice 48 hours
+	// before expiry.
 	PayMongo = Policy{Name: "paymongo", PartialCapture: true, FinalByDefault: true, Validity: 7 * day,
-		DefaultCaptureMode: CaptureAutomatic}
+		DefaultCaptureMode: CaptureAutomatic, RefundWindow: 60 * day, ExpiringSoon: 2 * day}
 	// Afterpay (Cash App Afterpay): multiple captures and partial voids,
 	// a minimum capture of 1.00, a 13-day hold whose remainder is voided
-	// at expiry, captures idempotent by request ID.
+	// at expiry, captures idempotent by request ID. Captured amounts may
+	// be refunded, in full or in parts, within 120 days, also while part
+	// of the hold is still open (deferred payment flow). No amount
+	// changes, overcapture or reauthorization; an expiring-soon notice 48
+	// hours before expiry.
 	Afterpay = Policy{Name: "afterpay", MultipleCaptures: true, PartialCapture: true,
 		PartialVoid: true, Validity: 13 * day,
-		MinCapture: map[Currency]string{"USD": "1.00", "CAD": "1.00", "AUD": "1.00", "NZD": "1.00", "GBP": "1.00", "EUR": "1.00"}}
+		MinCapture:               map[Currency]string{"USD": "1.00", "CAD": "1.00", "AUD": "1.00", "NZD": "1.00", "GBP": "1.00", "EUR": "1.00"},
+		RefundBeforeFinalCapture: true, RefundWindow: 120 * day, ExpiringSoon: 2 * day}
 	// Payrails: partial and multiple captures, non-final by default, a
 	// 7-day hold; capture modes instant (automatic), manual and delayed
 	// (captureDelay, default PT5M), cancel modes manual and delayed; an
-	// explicit capture or cancel overrides the schedule.
+	// explicit capture or cancel overrides the schedule. Its documentation
+	// describes no amount changes, overcapture, reauthorization or refund
+	// window: off, refunds without a window, also before the final
+	// capture; an expiring-soon notice 48 hours before expiry.
 	Payrails = Policy{Name: "payrails", MultipleCaptures: true, PartialCapture: true,
 		Validity: 7 * day, DefaultCaptureDelay: 5 * time.Minute,
-		CaptureModes: []CaptureMode{CaptureAutomatic, CaptureManual, CaptureDelayed},
-		CancelModes:  []CancelMode{CancelManual, CancelDelayed}}
+		CaptureModes:             []CaptureMode{CaptureAutomatic, CaptureManual, CaptureDelayed},
+		CancelModes:              []CancelMode{CancelManual, CancelDelayed},
+		RefundBeforeFinalCapture: true, ExpiringSoon: 2 * day}
 	// NjiaPay: no partial and no multiple capture: one capture of the whole
 	// authorized amount, or a void; a 7-day hold. Capture modes immediate
 	// (automatic) and prefer_delay (manual), where a payment method that
 	// cannot hold falls back to immediate capture and the mode used is
-	// recorded.
+	// recorded. Its documentation describes no amount changes,
+	// overcapture, reauthorization or refund window: off, refunds without
+	// a window; an expiring-soon notice 48 hours before expiry.
 	NjiaPay = Policy{Name: "njiapay", Validity: 7 * day, FinalByDefault: true,
 		CaptureModes: []CaptureMode{CaptureAutomatic, CaptureManual}, CancelModes: []CancelMode{CancelManual},
-		ImmediateCaptureFallback: true}
+		ImmediateCaptureFallback: true, ExpiringSoon: 2 * day}
 	// Stripe: partial captures, final by default, up to 50 captures when
 	// the call asks for a non-final one (multicapture), no partial void
 	// (a cancel releases everything), a 7-day hold. A payment intent whose
 	// capture_method is not set is captured automatically, so a create
-	// that names no mode is automatic.
+	// that names no mode is automatic. Incremental authorization: only on
+	// a payment that asked for it at confirmation (an estimated
+	// authorization), only before any capture, at most 10 attempts per
+	// payment, declines included; it does not extend the hold. No
+	// decremental authorization (capture less instead). Overcapture is an
+	// IC+ feature limited by card brand, country and merchant category:
+	// off. Refunds of captured money at any time, also before the final
+	// capture of a multicapture payment. Extended authorization (up to 30
+	// days) is chosen at confirmation, not a reauthorization: none. An
+	// expiring-soon notice 48 hours before expiry.
 	Stripe = Policy{Name: "stripe", MultipleCaptures: true, MaxCaptures: 50, PartialCapture: true,
-		FinalByDefault: true, Validity: 7 * day, DefaultCaptureMode: CaptureAutomatic}
+		FinalByDefault: true, Validity: 7 * day, DefaultCaptureMode: CaptureAutomatic,
+		IncrementalAuthorization: true, AmountChangeTypes: []AuthorizationType{AuthorizationEstimated},
+		AmountChangeBeforeCapture: true, MaxAmountChangeAttempts: 10,
+		RefundBeforeFinalCapture: true, ExpiringSoon: 2 * day}
 	// Adyen: multiple partial captures, the remainder staying authorized
 	// until cancelled or expired, partial cancels through amount
 	// adjustment, a 28-day hold. A merchant account captures immediately
 	// unless set otherwise, so a create that names no mode is automatic.
+	// Authorization adjustment, up or down, on pre-authorisations
+	// (estimated), at any time for what is not yet captured, without an
+	// attempt cap; an approved adjustment renews the hold (taken here as
+	// the preset's 28 days from the adjustment). No overcapture, no
+	// reauthorization (an adjustment extends the hold instead). Refunds of
+	// captured money, in full or in parts, also before the final capture.
+	// An expiring-soon notice 48 hours before expiry.
 	Adyen = Policy{Name: "adyen", MultipleCaptures: true, PartialCapture: true, PartialVoid: true,
-		Validity: 28 * day, DefaultCaptureMode: CaptureAutomatic}
+		Validity: 28 * day, DefaultCaptureMode: CaptureAutomatic,
+		IncrementalAuthorization: true, DecrementalAuthorization: true,
+		AmountChangeTypes: []AuthorizationType{AuthorizationEstimated}, AmountChangeValidity: 28 * day,
+		RefundBeforeFinalCapture: true, ExpiringSoon: 2 * day}
+	// PayPal (Payments v2, intent AUTHORIZE): an authorization holds the
+	// funds for 29 days (Validity); the first 3 days are its honor period,
+	// in which PayPal recommends capturing and after which a capture may
+	// fail for risk or funds (the ledger does not change at the end of the
+	// honor period: Validity is the 29 days the hold lasts). Partial
+	// captures, several of them, each naming final_capture (non-final
+	// unless it says so); a void releases the whole authorization. A
+	// single final capture may take up to 115 percent of the authorized
+	// amount, and at most 75 USD more: 100.00 authorized may be captured
+	// up to 115.00, 1000.00 up to 1075.00. Reauthorization once, after the
+	// honor period and before day 29 (days 4 to 29). No incremental or
+	// decremental authorization. Captures may be refunded, in full or in
+	// parts, within 180 days, also while the authorization is still open.
+	// An expiring-soon notice 48 hours before expiry.
+	PayPal = Policy{Name: "paypal", MultipleCaptures: true, PartialCapture: true, Validity: 29 * day,
+		OvercapturePercent: 15, OvercaptureMax: map[Currency]string{"USD": "75.00"},
+		MaxReauthorizations: 1, ReauthorizeAfter: 3 * day, ReauthorizeBefore: 29 * day,
+		RefundBeforeFinalCapture: true, RefundWindow: 180 * day, ExpiringSoon: 2 * day}
 )
 
 // Presets returns the built-in policies, DefaultPolicy first.
 func Presets() []Policy {
-	return []Policy{DefaultPolicy, Waffo, PayMongo, Afterpay, Payrails, NjiaPay, Stripe, Adyen}
+	return []Policy{DefaultPolicy, Waffo, PayMongo, Afterpay, Payrails, NjiaPay, Stripe, Adyen, PayPal}
 }

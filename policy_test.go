@@ -107,6 +107,40 @@ func TestPresets(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, authcapture.StatusVoided, f.get(b.ID).Status())
 		}},
+		{"paypal", "a 29-day hold; partial captures are non-final unless they say so; a void releases everything", func(t *testing.T, f *fixture) {
+			a := f.hold("paypal", "100.00")
+			assert.Equal(t, 29*d, a.ExpiresAt.Sub(a.AuthorizedAt))
+			_, err := f.capture(a.ID, "30.00", nil)
+			require.NoError(t, err)
+			_, err = f.capture(a.ID, "20.00", nil)
+			require.NoError(t, err)
+			assert.Equal(t, "50.00/0.00/50.00/0.00/0.00 partially_captured", amounts(f.get(a.ID)))
+			_, err = f.void(a.ID, "10.00")
+			require.ErrorIs(t, err, authcapture.ErrPartialVoidNotAllowed)
+			_, err = f.capture(a.ID, "10.00", authcapture.Bool(true))
+			require.NoError(t, err)
+			assert.Equal(t, "0.00/0.00/60.00/40.00/0.00 captured", amounts(f.get(a.ID)))
+		}},
+		{"paypal", "authorized 100.00 may be captured at 115.00, once and final", func(t *testing.T, f *fixture) {
+			a := f.hold("paypal", "100.00")
+			_, err := f.capture(a.ID, "115.00", authcapture.Bool(true))
+			require.NoError(t, err)
+			got := f.get(a.ID)
+			assert.Equal(t, "0.00/0.00/115.00/0.00/0.00 captured", amounts(got))
+			assert.Equal(t, int64(1500), got.Overcaptured)
+		}},
+		{"paypal", "the hold lapses after 29 days", func(t *testing.T, f *fixture) {
+			a := f.hold("paypal", "100.00")
+			f.clock.Advance(29*d - time.Nanosecond)
+			assert.Equal(t, authcapture.StatusAuthorized, f.get(a.ID).Status())
+			f.clock.Advance(time.Nanosecond)
+			assert.Equal(t, "0.00/0.00/0.00/0.00/100.00 expired", amounts(f.get(a.ID)))
+		}},
+		{"stripe", "no overcapture: more than the hold is refused", func(t *testing.T, f *fixture) {
+			a := f.hold("stripe", "100.00")
+			_, err := f.capture(a.ID, "100.01", nil)
+			require.ErrorIs(t, err, authcapture.ErrExceedsCapturable)
+		}},
 		{"payrails", "multiple non-final partial captures", func(t *testing.T, f *fixture) {
 			a := f.hold("payrails", "100.00")
 			_, err := f.capture(a.ID, "10.00", nil)
@@ -132,7 +166,7 @@ func TestPresetsAreValid(t *testing.T) {
 		assert.False(t, names[p.Name], "duplicate preset %s", p.Name)
 		names[p.Name] = true
 	}
-	for _, n := range []string{"default", "waffo", "paymongo", "afterpay", "payrails", "njiapay", "stripe", "adyen"} {
+	for _, n := range []string{"default", "waffo", "paymongo", "afterpay", "payrails", "njiapay", "stripe", "adyen", "paypal"} {
 		assert.True(t, names[n], n)
 	}
 }
@@ -147,6 +181,7 @@ func TestPolicyDefaultCaptureModeAppliesWhenACreateNamesNone(t *testing.T) {
 		"paymongo": authcapture.CaptureAutomatic, "afterpay": authcapture.CaptureManual,
 		"payrails": authcapture.CaptureManual, "njiapay": authcapture.CaptureManual,
 		"stripe": authcapture.CaptureAutomatic, "adyen": authcapture.CaptureAutomatic,
+		"paypal": authcapture.CaptureManual,
 	}
 	require.Len(t, want, len(authcapture.Presets()), "every preset has its row")
 	for policy, mode := range want {
@@ -215,4 +250,92 @@ func TestPolicyGetterReturnsWhatWasRegistered(t *testing.T) {
 	require.NoError(t, err)
 	_, err = svc.Capture(f.ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: r.Authorization.ID, Amount: amt("1.99"), IdempotencyKey: "k"})
 	require.ErrorIs(t, err, authcapture.ErrBelowMinimum, "the registered minimum applies")
+}
+
+// Each preset's knobs for amounts that move after approval, with the
+// providers' own numbers: Stripe's 10 incremental attempts before capture,
+// Adyen's adjustments at any time on pre-authorisations, PayPal's 115
+// percent / 75 USD overcapture, one reauthorization on days 4 to 29 and
+// 180-day refunds, Afterpay's 120 days, PayMongo's 60 days for cards.
+func TestPresetAmountKnobs(t *testing.T) {
+	t.Parallel()
+	const d = 24 * time.Hour
+	type knobs struct {
+		incremental, decremental bool
+		types                    []authcapture.AuthorizationType
+		beforeCapture            bool
+		attempts                 int
+		changeValidity           time.Duration
+		overPercent              int
+		overMax                  map[authcapture.Currency]string
+		refundBefore             bool
+		refundWindow             time.Duration
+		reauths                  int
+		reauthAfter, reauthBy    time.Duration
+		expiringSoon             time.Duration
+		validity                 time.Duration
+	}
+	estimated := []authcapture.AuthorizationType{authcapture.AuthorizationEstimated}
+	want := map[string]knobs{
+		"default":  {validity: 7 * d},
+		"waffo":    {expiringSoon: 2 * d, validity: 7 * d},
+		"paymongo": {refundWindow: 60 * d, expiringSoon: 2 * d, validity: 7 * d},
+		"afterpay": {refundBefore: true, refundWindow: 120 * d, expiringSoon: 2 * d, validity: 13 * d},
+		"payrails": {refundBefore: true, expiringSoon: 2 * d, validity: 7 * d},
+		"njiapay":  {expiringSoon: 2 * d, validity: 7 * d},
+		"stripe": {incremental: true, types: estimated, beforeCapture: true, attempts: 10, refundBefore: true,
+			expiringSoon: 2 * d, validity: 7 * d},
+		"adyen": {incremental: true, decremental: true, types: estimated, changeValidity: 28 * d, refundBefore: true,
+			expiringSoon: 2 * d, validity: 28 * d},
+		"paypal": {overPercent: 15, overMax: map[authcapture.Currency]string{"USD": "75.00"}, refundBefore: true,
+			refundWindow: 180 * d, reauths: 1, reauthAfter: 3 * d, reauthBy: 29 * d, expiringSoon: 2 * d, validity: 29 * d},
+	}
+	require.Len(t, want, len(authcapture.Presets()), "every preset has its row")
+	for _, p := range authcapture.Presets() {
+		t.Run(p.Name, func(t *testing.T) {
+			w, ok := want[p.Name]
+			require.True(t, ok)
+			got := knobs{p.IncrementalAuthorization, p.DecrementalAuthorization, p.AmountChangeTypes, p.AmountChangeBeforeCapture,
+				p.MaxAmountChangeAttempts, p.AmountChangeValidity, p.OvercapturePercent, p.OvercaptureMax, p.RefundBeforeFinalCapture,
+				p.RefundWindow, p.MaxReauthorizations, p.ReauthorizeAfter, p.ReauthorizeBefore, p.ExpiringSoon, p.Validity}
+			assert.Equal(t, w, got)
+			require.NoError(t, p.Validate())
+			if p.ExpiringSoon > 0 {
+				assert.Less(t, p.ExpiringSoon, p.Validity, "the notice comes before expiry")
+			}
+			if p.MaxReauthorizations > 0 {
+				assert.LessOrEqual(t, p.ReauthorizeBefore, p.Validity, "a reauthorization falls within the hold")
+				assert.Less(t, p.ReauthorizeAfter, p.ReauthorizeBefore)
+			}
+		})
+	}
+}
+
+// PayPal's overcapture, as its documentation gives it: up to 115 percent
+// of the authorized amount, at most 75 USD more.
+func TestPayPalOvercaptureAllowance(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		authorized, most, refused string
+	}{
+		{"100.00", "115.00", "115.01"},
+		{"1000.00", "1075.00", "1075.01"},
+		{"500.00", "575.00", "575.01"}, // 15 percent is exactly the cap
+		{"500.01", "575.01", "575.02"}, // the cap binds
+		{"10.00", "11.50", "11.51"},
+		{"0.07", "0.08", "0.09"}, // 1.05 cents rounds down to 1
+	} {
+		t.Run(tt.authorized, func(t *testing.T) {
+			t.Parallel()
+			f := setup(t)
+			a := f.hold("paypal", tt.authorized)
+			_, err := f.capture(a.ID, tt.refused, authcapture.Bool(true))
+			require.ErrorIs(t, err, authcapture.ErrExceedsCapturable)
+			_, err = f.capture(a.ID, tt.most, authcapture.Bool(true))
+			require.NoError(t, err)
+			got := f.get(a.ID)
+			assert.Equal(t, amt(tt.most), got.Amounts().Captured)
+			assert.Equal(t, amt(tt.most).Sub(amt(tt.authorized)), got.Amounts().Overcaptured)
+		})
+	}
 }

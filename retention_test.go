@@ -142,11 +142,13 @@ func TestPruneEventsUpToTheRelay(t *testing.T) {
 
 // BenchmarkPruneSteadyLoad runs a steady load on memstore, one command per
 // iteration in cycles of create, authorize, capture and void (which
-// closes the authorization), each with an idempotency key, one simulated
-// second apart. A relay reads every event and, every 1,000 commands,
-// Prune deletes what is past a retention of 5 minutes. It reports the
-// live heap after warming up (heap-start-B) and at the end (heap-end-B),
-// their ratio (end/start) and the growth per command.
+// closes the authorization), each with an idempotency key, 16 simulated
+// hours apart. A relay reads every event and, every 1,000 commands, Prune
+// deletes what is past a retention of 200 days (an authorization
+// retention must exceed every preset's RefundWindow), so about 300
+// commands' worth is kept. It reports the live heap after warming up
+// (heap-start-B) and at the end (heap-end-B), their ratio (end/start) and
+// the growth per command.
 //
 //   - retention: idempotency records, read events and closed
 //     authorizations are pruned; the heap stays flat (end/start near 1).
@@ -158,14 +160,21 @@ func BenchmarkPruneSteadyLoad(b *testing.B) {
 		name string
 		req  *authcapture.PruneRequest
 	}{
-		{"retention", &authcapture.PruneRequest{IdempotencyRetention: 5 * time.Minute, EventRetention: 5 * time.Minute,
-			AuthorizationRetention: 5 * time.Minute}},
-		{"keys+events", &authcapture.PruneRequest{IdempotencyRetention: 5 * time.Minute, EventRetention: 5 * time.Minute}},
+		{"retention", &authcapture.PruneRequest{IdempotencyRetention: steadyRetention, EventRetention: steadyRetention,
+			AuthorizationRetention: steadyRetention}},
+		{"keys+events", &authcapture.PruneRequest{IdempotencyRetention: steadyRetention, EventRetention: steadyRetention}},
 		{"unpruned", nil},
 	} {
 		b.Run(tc.name, func(b *testing.B) { steadyLoad(b, tc.req) })
 	}
 }
+
+// steadyRetention and steadyStep are BenchmarkPruneSteadyLoad's
+// retention and time between commands.
+const (
+	steadyRetention = 200 * 24 * time.Hour
+	steadyStep      = 16 * time.Hour
+)
 
 func steadyLoad(b *testing.B, prune *authcapture.PruneRequest) {
 	const (
@@ -197,7 +206,7 @@ func steadyLoad(b *testing.B, prune *authcapture.PruneRequest) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		clock.Advance(time.Second)
+		clock.Advance(steadyStep)
 		if (i+1)%every != 0 {
 			return
 		}
@@ -243,7 +252,7 @@ func TestPruneRefusesAnAuthorizationRetentionShorterThanARefundWindow(t *testing
 	ctx := context.Background()
 	clock := clocktest.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
 	refunds := authcapture.DefaultPolicy
-	refunds.Name, refunds.RefundWindow = "refunds_180d", 180*24*time.Hour
+	refunds.Name, refunds.RefundWindow = "refunds_400d", 400*24*time.Hour
 	shorter := authcapture.DefaultPolicy
 	shorter.Name, shorter.RefundWindow = "refunds_30d", 30*24*time.Hour
 	svc, err := authcapture.New(memstore.New(), &authcapture.Options{Clock: clock,
@@ -255,14 +264,14 @@ func TestPruneRefusesAnAuthorizationRetentionShorterThanARefundWindow(t *testing
 	if _, err := svc.Void(ctx, authcapture.VoidRequest{MerchantID: "m1", ID: "a", All: true, IdempotencyKey: "void-a"}); err != nil {
 		t.Fatal(err)
 	}
-	clock.Advance(365 * 24 * time.Hour)
+	clock.Advance(500 * 24 * time.Hour)
 	for _, tc := range []struct {
 		retention time.Duration
 		ok        bool
 	}{
 		{30 * 24 * time.Hour, false},
-		{180*24*time.Hour - time.Second, false},
-		{180 * 24 * time.Hour, true},
+		{400*24*time.Hour - time.Second, false},
+		{400 * 24 * time.Hour, true},
 	} {
 		res, err := svc.Prune(ctx, authcapture.PruneRequest{AuthorizationRetention: tc.retention})
 		if tc.ok {
@@ -287,7 +296,8 @@ func TestPruneRefusesAnAuthorizationRetentionShorterThanARefundWindow(t *testing
 func TestPruneClosedAuthorizations(t *testing.T) {
 	ctx := context.Background()
 	svc, clock := pruneFixture(t, 0)
-	const retention = 30 * 24 * time.Hour
+	// Longer than every preset's RefundWindow.
+	const retention = 200 * 24 * time.Hour
 	// Closed now: captured in full, and voided.
 	createAuthorized(t, svc, "m1", "captured", "10.00")
 	if _, err := svc.Capture(ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: "captured", All: true,

@@ -18,6 +18,10 @@ const (
 	CmdBeginVoid      Command = "begin_void"
 	CmdConfirmVoid    Command = "confirm_void"
 	CmdFailVoid       Command = "fail_void"
+	CmdRefund         Command = "refund"
+	CmdBeginRefund    Command = "begin_refund"
+	CmdConfirmRefund  Command = "confirm_refund"
+	CmdFailRefund     Command = "fail_refund"
 	CmdExpire         Command = "expire"
 	CmdSchedule       Command = "schedule" // the scheduler claims or reschedules an action
 )
@@ -89,6 +93,28 @@ var transitions = []transition{
 	{StatusPartiallyCaptured, CmdExpire, StatusPartiallyCaptured},
 	{StatusPartiallyCaptured, CmdExpire, StatusCaptured},
 	{StatusPartiallyCaptured, CmdSchedule, StatusPartiallyCaptured},
+
+	// Refunds change the refund ledger only, never the hold: each leaves
+	// the status as it was. They are accepted once something may have
+	// been captured, and on a captured (closed) authorization too.
+	{StatusPartiallyCaptured, CmdRefund, StatusPartiallyCaptured},
+	{StatusPartiallyCaptured, CmdBeginRefund, StatusPartiallyCaptured},
+	{StatusPartiallyCaptured, CmdConfirmRefund, StatusPartiallyCaptured},
+	{StatusPartiallyCaptured, CmdFailRefund, StatusPartiallyCaptured},
+	{StatusCaptured, CmdRefund, StatusCaptured},
+	{StatusCaptured, CmdBeginRefund, StatusCaptured},
+	{StatusCaptured, CmdConfirmRefund, StatusCaptured},
+	{StatusCaptured, CmdFailRefund, StatusCaptured},
+}
+
+// refundCommand reports whether op changes only the refund ledger: the
+// only commands a closed authorization accepts.
+func refundCommand(op Command) bool {
+	switch op {
+	case CmdRefund, CmdBeginRefund, CmdConfirmRefund, CmdFailRefund:
+		return true
+	}
+	return false
 }
 
 type edge struct {

@@ -99,7 +99,7 @@ func (s *Service) directByRef(ctx context.Context, cmd *command, ref string, kin
 }
 
 // doneByRef finds in the log of cmd's authorization an entry recording a
-// capture or void (kind) with the provider reference ref as done.
+// capture, void or refund (kind) with the provider reference ref as done.
 func (s *Service) doneByRef(ctx context.Context, cmd *command, ref string, kind EntryKind) (Entry, bool, error) {
 	log, err := s.store.Entries(ctx, cmd.merchant, cmd.id, 0, 0)
 	if err != nil {
@@ -107,8 +107,11 @@ func (s *Service) doneByRef(ctx context.Context, cmd *command, ref string, kind 
 	}
 	for _, e := range log {
 		done := e.CaptureState == ActionSucceeded
-		if kind == EntryVoid {
+		switch kind {
+		case EntryVoid:
 			done = e.VoidState == "" || e.VoidState == ActionSucceeded
+		case EntryRefund:
+			done = e.RefundState == ActionSucceeded
 		}
 		if e.Kind == kind && e.ProviderRef == ref && done {
 			return e, true, nil

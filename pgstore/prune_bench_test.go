@@ -68,7 +68,7 @@ func benchPruneAuthorizations(b *testing.B, closed, batch int) {
 	ctx := context.Background()
 	bb := setup(b, 0)
 	now := time.Date(2030, 3, 1, 0, 0, 0, 0, time.UTC)
-	const retention = 30 * 24 * time.Hour
+	const retention = 200 * 24 * time.Hour // longer than every preset's RefundWindow
 	closedAt := now.Add(-retention - time.Hour)
 	store := &timedStore{Store: bb.store}
 	svc, err := authcapture.New(store, &authcapture.Options{Clock: clocktest.New(now)})
@@ -98,7 +98,7 @@ SELECT 'm' || (i % 7), 'a' || i, s, json_build_object('Seq', s, 'Version', s, 'K
 	'At', $1::timestamptz, 'IdempotencyKey', 'k-' || i || '-' || s, 'ProviderRef', CASE WHEN s = 3 THEN 'ref-' || i END)
 FROM generate_series(0, 2 * $2::int - 1) AS i, generate_series(1, 4) AS s`,
 			`INSERT INTO ` + bb.schema + `.idempotency_keys (merchant_id, key, authorization_id, created_at, record)
-SELECT 'm' || (i % 7), 'k-' || i || '-' || s, 'a' || i, $1::timestamptz + interval '30 days', '{}'::json
+SELECT 'm' || (i % 7), 'k-' || i || '-' || s, 'a' || i, $1::timestamptz + interval '100 days', '{}'::json
 FROM generate_series(0, 2 * $2::int - 1) AS i, generate_series(1, 4) AS s`,
 			`INSERT INTO ` + bb.schema + `.provider_refs (merchant_id, provider_ref, authorization_id)
 SELECT 'm' || (i % 7), 'ref-' || i, 'a' || i FROM generate_series(0, 2 * $2::int - 1) AS i

@@ -237,8 +237,9 @@ func TestServicePruneAuthorizations(t *testing.T) {
 		t.Fatal(err)
 	}
 	events := b.count(t, "events", "")
-	clock.Advance(31 * 24 * time.Hour)
-	res, err := svc.Prune(ctx, authcapture.PruneRequest{AuthorizationRetention: 30 * 24 * time.Hour})
+	// Longer than every preset's RefundWindow.
+	clock.Advance(201 * 24 * time.Hour)
+	res, err := svc.Prune(ctx, authcapture.PruneRequest{AuthorizationRetention: 200 * 24 * time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}

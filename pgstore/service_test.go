@@ -248,3 +248,93 @@ func TestConcurrentCapturesNeverOvercapture(t *testing.T) {
 		t.Errorf("%d capture entries, want 20", n)
 	}
 }
+
+// An overcapture round-trips: PayPal's preset lets 100.00 authorized be
+// captured at 115.00 by one final capture. The row's overcaptured column
+// (in major units, like the other ledger columns),
+// the JSON and the CHECK constraint on what is taken out of the hold
+// (captured + pending + ... <= authorized + overcaptured) all take it, two
+// phase and direct, and a failed overcapture writes it back to zero.
+func TestOvercaptureRoundTrips(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 0)
+	ctx := context.Background()
+	svc, err := authcapture.New(b.store, &authcapture.Options{Clock: clocktest.New(epoch)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	column := func(id string) (overcaptured, captured, pending decimal.Decimal) {
+		t.Helper()
+		if err := b.pool.QueryRow(ctx, `SELECT overcaptured, captured, pending FROM `+b.schema+
+			`.authorizations WHERE merchant_id = 'm1' AND id = $1`, id).Scan(&overcaptured, &captured, &pending); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	hold := func(id string) {
+		t.Helper()
+		if _, err := svc.Create(ctx, authcapture.CreateRequest{MerchantID: "m1", ID: id, Currency: "USD", Amount: usd("100.00"),
+			Policy: "paypal", IdempotencyKey: id + "-c"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.Authorize(ctx, authcapture.AuthorizeRequest{MerchantID: "m1", ID: id, Amount: usd("100.00"),
+			IdempotencyKey: id + "-a"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	final := authcapture.Bool(true)
+
+	hold("tip-1")
+	begun, err := svc.BeginCapture(ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: "tip-1", Amount: usd("115.00"),
+		Final: final, IdempotencyKey: "b1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, c, p := column("tip-1"); !o.Equal(usd("15.00")) || !c.IsZero() || !p.Equal(usd("115.00")) {
+		t.Fatalf("begun overcapture: columns overcaptured %s captured %s pending %s, want 15.00 0 115.00", o, c, p)
+	}
+	if _, err := svc.ConfirmCapture(ctx, authcapture.SettleCaptureRequest{MerchantID: "m1", ID: "tip-1",
+		CaptureID: begun.Entry.CaptureID, IdempotencyKey: "s1"}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := b.store.Get(ctx, "m1", "tip-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Overcaptured != 1500 || got.Captured != 11500 || got.Open() != 0 || got.Status() != authcapture.StatusCaptured {
+		t.Fatalf("confirmed overcapture reads back as %+v", got)
+	}
+	if o, c, _ := column("tip-1"); !o.Equal(usd("15.00")) || !c.Equal(usd("115.00")) {
+		t.Fatalf("confirmed overcapture: columns overcaptured %s captured %s, want 15.00 115.00", o, c)
+	}
+
+	hold("tip-2")
+	begun, err = svc.BeginCapture(ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: "tip-2", Amount: usd("115.00"),
+		Final: final, IdempotencyKey: "b2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.FailCapture(ctx, authcapture.SettleCaptureRequest{MerchantID: "m1", ID: "tip-2",
+		CaptureID: begun.Entry.CaptureID, IdempotencyKey: "f2"}); err != nil {
+		t.Fatal(err)
+	}
+	if o, c, p := column("tip-2"); !o.IsZero() || !c.IsZero() || !p.IsZero() {
+		t.Fatalf("failed overcapture: columns overcaptured %s captured %s pending %s, want zeros", o, c, p)
+	}
+	r, err := svc.Capture(ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: "tip-2", Amount: usd("1075.00"),
+		Final: final, IdempotencyKey: "c2"})
+	if !errors.Is(err, authcapture.ErrExceedsCapturable) {
+		t.Fatalf("capture beyond the allowance: %+v, %v", r, err)
+	}
+	if _, err := svc.Capture(ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: "tip-2", Amount: usd("112.50"),
+		Final: final, IdempotencyKey: "c3"}); err != nil {
+		t.Fatal(err)
+	}
+	if o, c, _ := column("tip-2"); !o.Equal(usd("12.50")) || !c.Equal(usd("112.50")) {
+		t.Fatalf("direct overcapture: columns overcaptured %s captured %s, want 12.50 112.50", o, c)
+	}
+	got, err = svc.Get(ctx, "m1", "tip-2")
+	if err != nil || got.Overcaptured != 1250 || got.CloseReason != authcapture.CloseFullyCaptured {
+		t.Fatalf("direct overcapture reads back as %+v, %v", got, err)
+	}
+}

@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -27,6 +29,9 @@ var boundaryContractTests = []contractTest{
 	{"RecordOutcomeSettlesFindsAndReplays", testRecordOutcomeThroughService},
 	{"ConcurrentDeliveriesOfAnUnrecordedOutcomeRecordItOnce", testConcurrentDeliveries},
 	{"ServiceListsUnsettledActionsOldestFirst", testServiceUnsettled},
+	{"RefundsOfAClosedAuthorizationAreIndexedListedAndSettled", testRefundsOfClosed},
+	{"ConcurrentRefundsNeverExceedTheirCaptureNorTheTotal", testConcurrentRefunds},
+	{"ARefundWrittenAfterTheLogWasReadIsSeen", testRefundAfterLogRead},
 }
 
 // withRef returns w with ref as the provider reference of its entry.
@@ -319,4 +324,151 @@ func testServiceUnsettled(t *testing.T, s authcapture.Store) {
 	require.Len(t, list, 2)
 	assert.Equal(t, "void_3", list[0].ActionID)
 	assert.Equal(t, "cap_4", list[1].ActionID)
+}
+
+// testRefundsOfClosed: refunds change a closed (captured) authorization's
+// refund ledger only; a pending one is in the index of actions in flight
+// and its provider reference is found, and its outcome settles it.
+func testRefundsOfClosed(t *testing.T, s authcapture.Store) {
+	ctx := testContext(t)
+	clock := clocktest.New(epoch)
+	svc := newService(t, s, clock)
+	approve(t, svc, "m1", "auth-1", 10000)
+	r, err := svc.Capture(ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: "auth-1", Amount: usd(10000), IdempotencyKey: "cap"})
+	require.NoError(t, err)
+	closed := r.Authorization
+	require.True(t, closed.Closed())
+	_, err = svc.Refund(ctx, authcapture.RefundRequest{MerchantID: "m1", ID: "auth-1", Amount: usd(2500), CaptureID: r.Entry.CaptureID,
+		ProviderRef: "re_1", IdempotencyKey: "refund"})
+	require.NoError(t, err)
+	clock.Advance(time.Minute)
+	b, err := svc.BeginRefund(ctx, authcapture.RefundRequest{MerchantID: "m1", ID: "auth-1", Amount: usd(5000),
+		ProviderRef: "re_2", IdempotencyKey: "begin-refund"})
+	require.NoError(t, err)
+	a := checkStored(t, s, "m1", "auth-1")
+	assert.Equal(t, [4]int64{2500, 5000, 2500, 2}, [4]int64{a.Refunded, a.PendingRefund, a.Refundable(), int64(a.Refunds)})
+	assert.Equal(t, closed.Status(), a.Status())
+	assert.Equal(t, closed.ClosedAt.UTC(), a.ClosedAt.UTC(), "the hold stays closed")
+	assert.Equal(t, []authcapture.PendingRefund{{ID: b.Entry.RefundID, Amount: 5000, ProviderRef: "re_2", BegunAt: epoch.Add(time.Minute)}},
+		normRefunds(a.PendingRefunds))
+	id, err := s.FindByProviderRef(ctx, "m1", "re_1")
+	require.NoError(t, err)
+	assert.Equal(t, "auth-1", id)
+	list, err := svc.Unsettled(ctx, authcapture.UnsettledRequest{Limit: 10})
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+	assert.Equal(t, authcapture.OutcomeRefund, list[0].Kind)
+	assert.Equal(t, b.Entry.RefundID, list[0].ActionID)
+
+	o, err := svc.RecordOutcome(ctx, authcapture.OutcomeRequest{MerchantID: "m1", ProviderRef: "re_2", Kind: authcapture.OutcomeRefund,
+		Outcome: authcapture.OutcomeFailed})
+	require.NoError(t, err)
+	assert.Equal(t, authcapture.EffectSettled, o.Effect)
+	a = checkStored(t, s, "m1", "auth-1")
+	assert.Equal(t, [3]int64{2500, 0, 7500}, [3]int64{a.Refunded, a.PendingRefund, a.Refundable()})
+	list, err = svc.Unsettled(ctx, authcapture.UnsettledRequest{Limit: 10})
+	require.NoError(t, err)
+	assert.Empty(t, list)
+}
+
+// normRefunds returns refunds with their times in UTC.
+func normRefunds(refunds []authcapture.PendingRefund) []authcapture.PendingRefund {
+	out := make([]authcapture.PendingRefund, len(refunds))
+	for i, r := range refunds {
+		r.BegunAt = r.BegunAt.UTC()
+		out[i] = r
+	}
+	return out
+}
+
+// testConcurrentRefunds: services on one store race refunds of one
+// capture, of another, and of the total: the refunds naming a capture
+// never exceed it, nor all of them what was captured.
+func testConcurrentRefunds(t *testing.T, s authcapture.Store) {
+	ctx := testContext(t)
+	clock := clocktest.New(epoch)
+	setup := newService(t, s, clock)
+	approve(t, setup, "m1", "auth-1", 10000)
+	var caps []string
+	for i, amount := range []int64{3000, 7000} {
+		r, err := setup.Capture(ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: "auth-1", Amount: usd(amount),
+			Final: authcapture.Bool(i == 1), IdempotencyKey: fmt.Sprintf("cap-%d", i)})
+		require.NoError(t, err)
+		caps = append(caps, r.Entry.CaptureID)
+	}
+	svcs := []*authcapture.Service{setup, newService(t, s, clock), newService(t, s, clock)}
+	const refunds = 24
+	var wg sync.WaitGroup
+	errs := make([]error, refunds)
+	for i := range refunds {
+		wg.Go(func() {
+			req := authcapture.RefundRequest{MerchantID: "m1", ID: "auth-1", Amount: usd(700), IdempotencyKey: fmt.Sprintf("refund-%d", i)}
+			if i%3 < 2 {
+				req.CaptureID = caps[i%3]
+			}
+			svc := svcs[i%len(svcs)]
+			if i%4 == 0 {
+				_, errs[i] = svc.BeginRefund(ctx, req)
+			} else {
+				_, errs[i] = svc.Refund(ctx, req)
+			}
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			assert.True(t, errors.Is(err, authcapture.ErrExceedsRefundable) || errors.Is(err, authcapture.ErrActionInFlight),
+				"refund %d: %v", i, err)
+		}
+	}
+	a := checkStored(t, s, "m1", "auth-1") // the invariants bound each capture's refunds and the total
+	assert.LessOrEqual(t, a.Refunded+a.PendingRefund, a.Captured)
+	assert.Equal(t, 10000-(a.Refunded+a.PendingRefund), a.Refundable())
+	assert.GreaterOrEqual(t, a.Refunded+a.PendingRefund, int64(9100), "refunds stop only when less than 7.00 is left")
+}
+
+// entriesHook is a store that runs hook once, right after the first read
+// of the log: another writer acts between a command's read of the log and
+// its write.
+type entriesHook struct {
+	authcapture.Store
+	once sync.Once
+	hook func()
+}
+
+func (h *entriesHook) Entries(ctx context.Context, merchantID, id string, after int64, limit int) ([]authcapture.Entry, error) {
+	log, err := h.Store.Entries(ctx, merchantID, id, after, limit)
+	h.once.Do(h.hook)
+	return log, err
+}
+
+// testRefundAfterLogRead: a refund of a capture reads the capture's
+// refunds from the log; one written by another service right after that
+// read is seen (the write is pinned to the version read, and the refund
+// looks again), so the two never take more than the capture did.
+func testRefundAfterLogRead(t *testing.T, s authcapture.Store) {
+	ctx := testContext(t)
+	clock := clocktest.New(epoch)
+	setup := newService(t, s, clock)
+	approve(t, setup, "m1", "auth-1", 10000)
+	r, err := setup.Capture(ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: "auth-1", Amount: usd(3000),
+		Final: authcapture.Bool(false), IdempotencyKey: "cap-1"})
+	require.NoError(t, err)
+	capID := r.Entry.CaptureID
+	_, err = setup.Capture(ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: "auth-1", Amount: usd(7000), IdempotencyKey: "cap-2"})
+	require.NoError(t, err)
+	refund := func(svc *authcapture.Service, key string) error {
+		_, err := svc.Refund(ctx, authcapture.RefundRequest{MerchantID: "m1", ID: "auth-1", Amount: usd(2000), CaptureID: capID,
+			IdempotencyKey: key})
+		return err
+	}
+	var other error
+	hooked := &entriesHook{Store: s, hook: func() { other = refund(setup, "other") }}
+	svc, err := authcapture.New(hooked, &authcapture.Options{Clock: clock})
+	require.NoError(t, err)
+	err = refund(svc, "mine")
+	require.NoError(t, other)
+	assert.ErrorIs(t, err, authcapture.ErrExceedsRefundable, "1000 of the capture's 3000 is left")
+	a := checkStored(t, s, "m1", "auth-1")
+	assert.Equal(t, int64(2000), a.Refunded)
 }

@@ -335,15 +335,12 @@ func testPruneAuthorizationsInFlight(t *testing.T, s authcapture.Store) {
 	// A capture in flight since long before the cutoff: not closed.
 	a := openAuthorization(t, s, "m0", "pending", hoursAt(100))
 	mustWrite(t, s, beganCapture(a, "", authorizedMinor))
-	// Closed long ago, then a provider action in flight on it again (a
-	// refund, say): kept while it is in flight.
+	// Closed long ago, then a refund in flight on it: kept while it is
+	// in flight.
 	c := closedAged(t, s, "m0", "refunding", hoursAt(1))
-	inFlight := build(c, "refunding-k5", authcapture.Entry{Kind: authcapture.EntryCapture, Amount: 1}, authcapture.EventCaptureSucceeded,
-		func(a *authcapture.Authorization, at time.Time) {
-			a.PendingRefund = 100
-		})
-	inFlight.Authorization.PendingSince = hoursAt(2)
-	c = mustWrite(t, s, inFlight)
+	w := beganRefund(c, "refunding-k5", "cap-3", 100)
+	require.False(t, w.Authorization.PendingSince.IsZero())
+	c = mustWrite(t, s, w)
 
 	n, err := p.PruneAuthorizations(ctx, hoursAt(50), 100)
 	require.NoError(t, err)
@@ -351,11 +348,14 @@ func testPruneAuthorizationsInFlight(t *testing.T, s authcapture.Store) {
 	assertPruned(t, s, "m0", "pending", 0, "", false)
 	assertPruned(t, s, "m0", "refunding", 5, "ref-refunding", false)
 
-	// Once settled, it goes.
-	settled := build(c, "refunding-k6", authcapture.Entry{Kind: authcapture.EntryCapture, Amount: 1}, authcapture.EventCaptureSucceeded,
-		func(a *authcapture.Authorization, at time.Time) {
-			a.PendingRefund = 0
-			a.Refunded = 100
+	// Once settled, it goes, with the refund's provider reference.
+	pr := c.PendingRefunds[0]
+	settled := build(c, "refunding-k6", authcapture.Entry{Kind: authcapture.EntryRefund, RefundState: authcapture.ActionSucceeded,
+		RefundID: pr.ID, CaptureID: pr.CaptureID, Amount: pr.Amount, ProviderRef: pr.ProviderRef}, authcapture.EventRefundSucceeded,
+		func(a *authcapture.Authorization, _ time.Time) {
+			a.PendingRefunds = nil
+			a.PendingRefund -= pr.Amount
+			a.Refunded += pr.Amount
 		})
 	require.True(t, settled.Authorization.PendingSince.IsZero())
 	mustWrite(t, s, settled)
@@ -363,6 +363,8 @@ func testPruneAuthorizationsInFlight(t *testing.T, s authcapture.Store) {
 	require.NoError(t, err)
 	assert.Equal(t, 1, n, "the settled one")
 	assertPruned(t, s, "m0", "refunding", 6, "ref-refunding", true)
+	_, err = s.FindByProviderRef(ctx, "m0", pr.ProviderRef)
+	assert.ErrorIs(t, err, authcapture.ErrNotFound, "the refund's provider reference")
 	assertPruned(t, s, "m0", "pending", 0, "", false)
 }
 

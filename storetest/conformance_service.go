@@ -35,10 +35,20 @@ var serviceContractTests = []contractTest{
 // goroutines want each command accepted or rejected on its merits.
 func newService(t *testing.T, s authcapture.Store, clock authcapture.Clock) *authcapture.Service {
 	t.Helper()
-	svc, err := authcapture.New(s, &authcapture.Options{Clock: clock, MaxRetries: 10_000})
+	svc, err := authcapture.New(s, &authcapture.Options{Clock: clock, MaxRetries: 10_000,
+		Policies: []authcapture.Policy{overcapturing}})
 	require.NoError(t, err)
 	return svc
 }
+
+// overcapturing is the default policy with an overcapture allowance: a
+// single final capture of the whole hold may take 15 percent more, at
+// most 3.00 USD.
+var overcapturing = func() authcapture.Policy {
+	p := authcapture.DefaultPolicy
+	p.Name, p.OvercapturePercent, p.OvercaptureMax = "storetest-overcapturing", 15, map[authcapture.Currency]string{"USD": "3.00"}
+	return p
+}()
 
 // usd returns minor cents as a USD amount.
 func usd(minor int64) decimal.Decimal { return decimal.New(minor, -2) }
@@ -46,9 +56,15 @@ func usd(minor int64) decimal.Decimal { return decimal.New(minor, -2) }
 // approve creates and authorizes id of merchant for minor cents through svc.
 func approve(t *testing.T, svc *authcapture.Service, merchant, id string, minor int64) *authcapture.Authorization {
 	t.Helper()
+	return approveUnder(t, svc, "", merchant, id, minor)
+}
+
+// approveUnder is approve under the policy named (the default if empty).
+func approveUnder(t *testing.T, svc *authcapture.Service, policy, merchant, id string, minor int64) *authcapture.Authorization {
+	t.Helper()
 	ctx := testContext(t)
 	_, err := svc.Create(ctx, authcapture.CreateRequest{MerchantID: merchant, ID: id, Currency: "USD", Amount: usd(minor),
-		Metadata: map[string]string{"order": id}, IdempotencyKey: id + "-create"})
+		Policy: policy, Metadata: map[string]string{"order": id}, IdempotencyKey: id + "-create"})
 	require.NoError(t, err)
 	r, err := svc.Authorize(ctx, authcapture.AuthorizeRequest{MerchantID: merchant, ID: id, Amount: usd(minor),
 		IdempotencyKey: id + "-authorize"})

@@ -72,6 +72,32 @@ func beganCapture(prev *authcapture.Authorization, key string, amount int64) *au
 		})
 }
 
+// refunded returns the write of a direct refund of amount against the
+// total captured, with the provider's reference for it.
+func refunded(prev *authcapture.Authorization, key string, amount int64) *authcapture.Write {
+	id := fmt.Sprintf("refund-%d", prev.Version+1)
+	return build(prev, key, authcapture.Entry{Kind: authcapture.EntryRefund, RefundState: authcapture.ActionSucceeded,
+		RefundID: id, Amount: amount, ProviderRef: "re_" + id, Reason: authcapture.ReasonRequestedByCustomer},
+		authcapture.EventRefundSucceeded, func(a *authcapture.Authorization, _ time.Time) {
+			a.Refunded += amount
+			a.Refunds++
+		})
+}
+
+// beganRefund returns the write that reserves amount of capture for a
+// two-phase refund.
+func beganRefund(prev *authcapture.Authorization, key, capture string, amount int64) *authcapture.Write {
+	id := fmt.Sprintf("refund-%d", prev.Version+1)
+	return build(prev, key, authcapture.Entry{Kind: authcapture.EntryRefund, RefundState: authcapture.ActionPending,
+		RefundID: id, CaptureID: capture, Amount: amount}, authcapture.EventRefundPending,
+		func(a *authcapture.Authorization, at time.Time) {
+			a.PendingRefund += amount
+			a.Refunds++
+			a.PendingRefunds = append(a.PendingRefunds, authcapture.PendingRefund{ID: id, Amount: amount, CaptureID: capture,
+				ProviderRef: "re_" + id, BegunAt: at})
+		})
+}
+
 // beganVoid returns the write that reserves amount of what is open for a
 // two-phase void of everything, with the provider's reference for it.
 func beganVoid(prev *authcapture.Authorization, key string, amount int64) *authcapture.Write {
@@ -144,6 +170,7 @@ func build(prev *authcapture.Authorization, key string, e authcapture.Entry, typ
 		MerchantID: a.MerchantID, AuthorizationID: a.ID, Seq: a.Events, Version: a.Version, Type: typ,
 		At: at, EntrySeq: e.Seq, Amount: e.Amount, Open: a.Open(), Status: a.Status(),
 		CaptureID: e.CaptureID, Reference: e.Reference, Reason: e.Reason,
+		RefundID: e.RefundID, ProviderRef: e.ProviderRef, Refunded: a.Refunded, PendingRefund: a.PendingRefund,
 	}
 	if mutate != nil && a.Closed() && !prev.Closed() {
 		ev.CloseReason = a.CloseReason
@@ -170,6 +197,11 @@ func pendingSince(a *authcapture.Authorization) time.Time {
 	for _, pv := range a.PendingVoids {
 		if t.IsZero() || pv.BegunAt.Before(t) {
 			t = pv.BegunAt
+		}
+	}
+	for _, pr := range a.PendingRefunds {
+		if t.IsZero() || pr.BegunAt.Before(t) {
+			t = pr.BegunAt
 		}
 	}
 	return t
@@ -442,7 +474,7 @@ func confirmed(prev *authcapture.Authorization, key string) *authcapture.Write {
 // writeEveryField writes a history of one authorization that, between its
 // writes, sets every field of the authorization, its entries, events and
 // idempotency records: create, authorize with schedules, capture (after a
-// failed scheduled attempt), void part, begin a final capture, begin and
+// failed scheduled attempt), refund part of it and begin a refund of more, void part, begin a final capture, begin and
 // confirm a two-phase void of part of the rest (which lets go of the hold),
 // expire with the capture pending, confirm it. It calls after (if not nil) after each
 // write, and returns the writes.
@@ -471,8 +503,9 @@ func writeEveryField(t *testing.T, s authcapture.Store, merchant, id string, aft
 	w.Authorization.CaptureAt, w.Authorization.CancelAt = time.Time{}, time.Time{}
 	w.Authorization.NextDue = w.Authorization.ExpiresAt
 	w.Authorization.PendingDecrement = 200 // a decrease of the hold in flight
-	w.Authorization.Refunded, w.Authorization.PendingRefund = 300, 100
 	next(w)
+	next(refunded(a, id+"-refund", 300))
+	next(beganRefund(a, id+"-begin-refund", w.Entries[0].CaptureID, 100))
 	w = voided(a, id+"-void", 500)
 	w.Authorization.PendingDecrement = 0 // the provider declined it
 	next(w)

@@ -38,12 +38,33 @@ type linConfig struct {
 	opsEach    int   // operations per goroutine
 	authorized int64 // cents
 	maxAmount  int64 // largest capture or void, cents
+	// policy, if set, is the authorization's policy instead of the
+	// default: with an overcapture allowance, two clients open with a
+	// final capture of more than the hold, racing the others' first
+	// commands (an overcapture wins only on the whole hold), and late
+	// final captures may ask for more than the hold too.
+	policy authcapture.Policy
 }
 
 // linDefault races 8 goroutines of 14 operations each: about 110
 // operations, enough captures and voids to use up the authorization in
 // about two thirds of the run if the expiry does not come first.
+// lossyOpsEach is the operations per goroutine of a history whose store
+// loses replies.
+const lossyOpsEach = 10
+
 var linDefault = linConfig{clients: 8, opsEach: 14, authorized: 5000, maxAmount: 300}
+
+// linOvercapture is linDefault under a policy that allows an overcapture
+// of up to 3.00 USD on the 50.00 hold.
+var linOvercapture = linConfig{clients: 8, opsEach: 14, authorized: 5000, maxAmount: 300, policy: overcapturing}
+
+func (cfg linConfig) policyOf() authcapture.Policy {
+	if cfg.policy.Name == "" {
+		return authcapture.DefaultPolicy
+	}
+	return cfg.policy
+}
 
 // recorder collects a history with call and return times on one monotonic
 // clock.
@@ -117,6 +138,8 @@ func perform(ctx context.Context, svc *authcapture.Service, merchant, id string,
 		r, err = svc.Void(ctx, authcapture.VoidRequest{MerchantID: merchant, ID: id, All: true, IdempotencyKey: in.Key})
 	case linBeginVoid, linBeginVoidAll, linConfirmVoid, linFailVoid:
 		r, err = performVoid(ctx, svc, merchant, id, in)
+	case linRefund, linBeginRefund, linConfirmRefund, linFailRefund:
+		r, err = performRefund(ctx, svc, merchant, id, in)
 	default:
 		panic("storetest: perform " + in.Kind.String())
 	}
@@ -127,7 +150,31 @@ func perform(ctx context.Context, svc *authcapture.Service, merchant, id string,
 	if (in.Kind == linBeginVoid || in.Kind == linBeginVoidAll) && out.Outcome == linOK {
 		out.VoidID, out.Amount = r.Entry.VoidID, r.Entry.Amount
 	}
+	if in.Kind == linBeginRefund && out.Outcome == linOK {
+		out.RefundID, out.Amount = r.Entry.RefundID, r.Entry.Amount
+	}
+	if (in.Kind == linCapture || in.Kind == linFinalCapture) && out.Outcome == linOK {
+		out.CaptureID = r.Entry.CaptureID
+	}
 	return out
+}
+
+// performRefund issues a direct refund, or a two-phase refund's begin,
+// confirm or fail.
+func performRefund(ctx context.Context, svc *authcapture.Service, merchant, id string, in linInput) (*authcapture.Result, error) {
+	switch in.Kind {
+	case linRefund:
+		return svc.Refund(ctx, authcapture.RefundRequest{MerchantID: merchant, ID: id, Amount: usd(in.Amount), CaptureID: in.CaptureID,
+			IdempotencyKey: in.Key})
+	case linBeginRefund:
+		return svc.BeginRefund(ctx, authcapture.RefundRequest{MerchantID: merchant, ID: id, Amount: usd(in.Amount), CaptureID: in.CaptureID,
+			IdempotencyKey: in.Key})
+	case linConfirmRefund:
+		return svc.ConfirmRefund(ctx, authcapture.SettleRefundRequest{MerchantID: merchant, ID: id, RefundID: in.RefundID,
+			IdempotencyKey: in.Key})
+	}
+	return svc.FailRefund(ctx, authcapture.SettleRefundRequest{MerchantID: merchant, ID: id, RefundID: in.RefundID,
+		Reason: "declined", IdempotencyKey: in.Key})
 }
 
 // performVoid issues a two-phase void's begin, confirm or fail.
@@ -153,12 +200,18 @@ func performVoid(ctx context.Context, svc *authcapture.Service, merchant, id str
 // client began and has not settled yet, with what each reserved. Commands
 // that close the authorization at once come only in the second half of a
 // client's run, so that the first half races on an open ledger.
-func randomInput(rng *rand.Rand, cfg linConfig, id string, client, k int, pending []begunVoid) linInput {
+func randomInput(rng *rand.Rand, cfg linConfig, id string, client, k int, pending []begunVoid, captures []string) linInput {
 	key := fmt.Sprintf("%s-c%d-op%d", id, client, k)
 	amount := 1 + rng.Int64N(cfg.maxAmount)
 	late := k >= cfg.opsEach/2
 	if len(pending) > 0 && rng.IntN(100) < 40 {
 		v := pending[rng.IntN(len(pending))]
+		if v.refund {
+			if rng.IntN(100) < 60 {
+				return linInput{Kind: linConfirmRefund, RefundID: v.id, Key: key}
+			}
+			return linInput{Kind: linFailRefund, RefundID: v.id, Key: key}
+		}
 		switch r := rng.IntN(100); {
 		case r < 30:
 			return linInput{Kind: linConfirmVoid, VoidID: v.id, Key: key}
@@ -170,6 +223,18 @@ func randomInput(rng *rand.Rand, cfg linConfig, id string, client, k int, pendin
 			return linInput{Kind: linFailVoid, VoidID: v.id, Key: key}
 		}
 	}
+	if allowance := model.Allowance(cfg.policyOf(), "USD", cfg.authorized); allowance > 0 {
+		switch {
+		case k == 0 && client == 0: // within the allowance
+			return linInput{Kind: linFinalCapture, Amount: cfg.authorized + 1 + rng.Int64N(allowance), Key: key}
+		case (k == 0 && client == 1) || (late && rng.IntN(100) < 5):
+			// Within the allowance, at its edge, or past it.
+			over := []int64{1 + rng.Int64N(allowance), allowance, allowance + 1}[rng.IntN(3)]
+			return linInput{Kind: linFinalCapture, Amount: cfg.authorized + over, Key: key}
+		case k == 0 && rng.IntN(100) < 75: // most others read, so that an overcapture may find the hold whole
+			return linInput{Kind: linGet}
+		}
+	}
 	switch r := rng.IntN(100); {
 	case r < 30:
 		return linInput{Kind: linGet}
@@ -177,6 +242,15 @@ func randomInput(rng *rand.Rand, cfg linConfig, id string, client, k int, pendin
 		return linInput{Kind: linFinalCapture, Amount: amount, Key: key}
 	case late && r < 46:
 		return linInput{Kind: linVoidAll, Key: key}
+	case late && r < 58:
+		in := linInput{Kind: linRefund, Amount: amount, Key: key}
+		if r >= 55 {
+			in.Kind = linBeginRefund
+		}
+		if len(captures) > 0 && rng.IntN(2) == 0 { // one of the client's own captures
+			in.CaptureID = captures[rng.IntN(len(captures))]
+		}
+		return in
 	case r < 62:
 		return linInput{Kind: linCapture, Amount: amount, Key: key}
 	case r < 78:
@@ -186,12 +260,13 @@ func randomInput(rng *rand.Rand, cfg linConfig, id string, client, k int, pendin
 	}
 }
 
-// begunVoid is a void a client began: its ID, what it reserved, and
-// whether it is a void of everything.
+// begunVoid is a void (or refund) a client began: its ID, what it
+// reserved, and whether it is a void of everything.
 type begunVoid struct {
 	id     string
 	amount int64
 	all    bool
+	refund bool
 }
 
 // history is one recorded run on one authorization.
@@ -213,8 +288,8 @@ func recordHistory(t *testing.T, setup *authcapture.Service, svcs []*authcapture
 	t.Helper()
 	ctx := testContext(t)
 	const merchant = "m-lin"
-	a := approve(t, setup, merchant, id, cfg.authorized)
-	h := history{merchant: merchant, id: id, initial: model.Of(a, authcapture.DefaultPolicy)}
+	a := approveUnder(t, setup, cfg.policy.Name, merchant, id, cfg.authorized)
+	h := history{merchant: merchant, id: id, initial: model.Of(a, cfg.policyOf())}
 	rec := newRecorder()
 	tickAt := cfg.opsEach/2 + rand.New(rand.NewPCG(seed, 0)).IntN(cfg.opsEach-cfg.opsEach/2)
 	var wg sync.WaitGroup
@@ -226,6 +301,7 @@ func recordHistory(t *testing.T, setup *authcapture.Service, svcs []*authcapture
 			rng := rand.New(rand.NewPCG(seed, uint64(c)+1))
 			svc := svcs[c%len(svcs)]
 			var pending []begunVoid
+			var captures []string // the captures this client made
 			for k := range cfg.opsEach {
 				step.wait()
 				if c == 0 && k == tickAt {
@@ -234,13 +310,19 @@ func recordHistory(t *testing.T, setup *authcapture.Service, svcs []*authcapture
 						return linOutput{Outcome: linOK}
 					})
 				}
-				in := randomInput(rng, cfg, id, c, k, pending)
+				in := randomInput(rng, cfg, id, c, k, pending, captures)
 				out := rec.do(c, in, func() linOutput { return perform(ctx, svc, merchant, id, in) })
 				switch {
 				case (in.Kind == linBeginVoid || in.Kind == linBeginVoidAll) && out.Outcome == linOK:
 					pending = append(pending, begunVoid{id: out.VoidID, amount: out.Amount, all: in.Kind == linBeginVoidAll})
 				case (in.Kind == linConfirmVoid || in.Kind == linFailVoid) && out.Outcome != linRejected:
 					pending = slices.DeleteFunc(pending, func(v begunVoid) bool { return v.id == in.VoidID })
+				case (in.Kind == linCapture || in.Kind == linFinalCapture) && out.Outcome == linOK:
+					captures = append(captures, out.CaptureID)
+				case in.Kind == linBeginRefund && out.Outcome == linOK:
+					pending = append(pending, begunVoid{id: out.RefundID, amount: out.Amount, refund: true})
+				case (in.Kind == linConfirmRefund || in.Kind == linFailRefund) && out.Outcome != linRejected:
+					pending = slices.DeleteFunc(pending, func(v begunVoid) bool { return v.id == in.RefundID })
 				}
 			}
 		}()
@@ -330,11 +412,22 @@ func describeHistory(h history) string {
 // most once.
 func testLinearizable(t *testing.T, handles []authcapture.Store, lossy bool) {
 	require.NotEmpty(t, handles)
-	rounds := 3
+	rounds := 4
 	if lossy {
-		rounds = 2
+		rounds = 3
 	}
 	for round := range rounds {
+		cfg := linDefault
+		if round == rounds-1 {
+			cfg = linOvercapture // the last round races overcaptures
+		}
+		if lossy {
+			// Every lost reply leaves an operation open to the end of the
+			// history, which porcupine must place anywhere after its
+			// call: shorter histories keep the check well within
+			// linCheckTimeout on a loaded machine.
+			cfg.opsEach = lossyOpsEach
+		}
 		seed := uint64(round) + 1
 		if lossy {
 			seed += 1000
@@ -355,7 +448,7 @@ func testLinearizable(t *testing.T, handles []authcapture.Store, lossy bool) {
 		// Set up and read last through a handle that loses nothing.
 		setup := newService(t, handles[0], clock)
 		id := fmt.Sprintf("lin-%d", seed)
-		h := recordHistory(t, setup, svcs, clock, id, linDefault, seed)
+		h := recordHistory(t, setup, svcs, clock, id, cfg, seed)
 		if !lossy {
 			// Without faults every operation returns.
 			for _, op := range h.ops {
@@ -363,6 +456,20 @@ func testLinearizable(t *testing.T, handles []authcapture.Store, lossy bool) {
 					t.Errorf("%s returned an error that is no sentinel: %s", op.Input.(linInput).Kind, out.Detail)
 				}
 			}
+		}
+		if cfg.policy.Name != "" {
+			over, refused := 0, 0
+			for _, op := range h.ops {
+				in, out := op.Input.(linInput), op.Output.(linOutput)
+				switch {
+				case in.Kind != linFinalCapture || in.Amount <= cfg.authorized:
+				case out.Outcome == linOK:
+					over++
+				case out.Outcome == linRejected:
+					refused++
+				}
+			}
+			t.Logf("%s: %d overcaptures accepted, %d refused", id, over, refused)
 		}
 		res := checkHistory(t, ledgerModel(h.initial), h)
 		if !assert.Equal(t, porcupine.Ok, res, "history %s (seed %d) is not linearizable", id, seed) {
@@ -407,6 +514,8 @@ func retryUnknown(t *testing.T, svc *authcapture.Service, h history) {
 				r, err = svc.Void(ctx, authcapture.VoidRequest{MerchantID: h.merchant, ID: h.id, All: true, IdempotencyKey: in.Key})
 			case linBeginVoid, linBeginVoidAll, linConfirmVoid, linFailVoid:
 				r, err = performVoid(ctx, svc, h.merchant, h.id, in)
+			case linRefund, linBeginRefund, linConfirmRefund, linFailRefund:
+				r, err = performRefund(ctx, svc, h.merchant, h.id, in)
 			}
 			if err == nil {
 				applied[in.Key] = true
@@ -673,8 +782,70 @@ func forgedHistories() (model.Ledger, []forgedHistory) {
 	}
 }
 
+// forgedOvercaptures start from forgedInitial under the overcapturing
+// policy: 15 percent, at most 3.00 USD, so 10.00 may be captured up to
+// 11.50 by a single final capture.
+func forgedOvercaptures() (model.Ledger, []forgedHistory) {
+	initial := forgedInitial
+	initial.Policy = overcapturing
+	op := func(client int, in linInput, call, ret int64, out linOutput) porcupine.Operation {
+		return porcupine.Operation{ClientId: client, Input: in, Call: call, Return: ret, Output: out}
+	}
+	after := func(l model.Ledger, in linInput) model.Ledger {
+		next, err := apply(l, in, "")
+		if err != nil {
+			panic(err)
+		}
+		return next
+	}
+	ok := func(v model.View) linOutput { return linOutput{Outcome: linOK, View: v} }
+	rejected := func(err error) linOutput { return linOutput{Outcome: linRejected, Reason: err} }
+	final := func(n int64) linInput { return linInput{Kind: linFinalCapture, Amount: n} }
+	capture := func(n int64) linInput { return linInput{Kind: linCapture, Amount: n} }
+	over := after(initial, final(1150)).View()
+	took100 := after(initial, capture(100))
+	// What a Service that lets a second capture overcapture would report.
+	second := after(took100, final(900)).View()
+	second.Captured, second.Overcaptured = 1150, 150
+	return initial, []forgedHistory{
+		{"OvercaptureOfTheWholeHold", true, []porcupine.Operation{
+			op(0, final(1150), 0, 10, ok(over)),
+		}},
+		{"OvercaptureBeyondTheAllowance", false, []porcupine.Operation{
+			op(0, final(1151), 0, 10, ok(over)),
+		}},
+		{"OvercaptureBeyondTheAllowanceRejected", true, []porcupine.Operation{
+			op(0, final(1151), 0, 10, rejected(authcapture.ErrExceedsCapturable)),
+		}},
+		{"OvercaptureAfterACapture", false, []porcupine.Operation{
+			op(0, capture(100), 0, 10, ok(took100.View())),
+			op(1, final(1050), 20, 30, ok(second)),
+		}},
+		{"OvercaptureAfterACaptureRefused", true, []porcupine.Operation{
+			op(0, capture(100), 0, 10, ok(took100.View())),
+			op(1, final(1050), 20, 30, rejected(authcapture.ErrOvercaptureNotAllowed)),
+		}},
+		{"OvercaptureRacingACaptureOneWins", true, []porcupine.Operation{
+			op(0, capture(100), 0, 20, rejected(authcapture.ErrInvalidStatus)),
+			op(1, final(1150), 10, 30, ok(over)),
+		}},
+	}
+}
+
 func testCheckerRejectsForgedHistories(t *testing.T) {
 	initial, cases := forgedHistories()
+	overInitial, overCases := forgedOvercaptures()
+	for _, tc := range overCases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			res, _ := porcupine.CheckOperationsVerbose(ledgerModel(overInitial), tc.ops, linCheckTimeout)
+			want := porcupine.Illegal
+			if tc.ok {
+				want = porcupine.Ok
+			}
+			assert.Equal(t, want, res)
+		})
+	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

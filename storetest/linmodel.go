@@ -15,7 +15,12 @@ import (
 // flight), two-phase voids of part or all of what is open (begun, then
 // confirmed with all, part or, for a void of everything, more than it
 // reserved released, or failed) and the hold's expiry, and observed by
-// reads. Every operation is checked against it with what it returned: an
+// reads; under a policy with an overcapture allowance, a final capture may
+// ask for more than the hold, which only the single capture of a whole
+// hold may take (model.Ledger.Capture); and refunds (direct, or begun then
+// confirmed or failed) of one capture or the total captured, which the
+// default policy accepts only once the authorization is closed. Every
+// operation is checked against it with what it returned: an
 // accepted command or a read by what the Service reported (model.View), a
 // rejection by its sentinel.
 
@@ -23,21 +28,26 @@ import (
 type linKind uint8
 
 const (
-	linGet          linKind = iota // Service.Get
-	linCapture                     // a non-final direct capture of Amount
-	linFinalCapture                // a final direct capture of Amount: the rest is released
-	linVoid                        // a void of Amount
-	linVoidAll                     // a void of everything open
-	linExpire                      // the shared clock is set to ExpiresAt
-	linBeginVoid                   // a two-phase void of Amount is begun
-	linConfirmVoid                 // the void VoidID is confirmed: Released if HasReleased, else all it reserves
-	linFailVoid                    // the void VoidID failed
-	linBeginVoidAll                // a two-phase void of everything open is begun
+	linGet           linKind = iota // Service.Get
+	linCapture                      // a non-final direct capture of Amount
+	linFinalCapture                 // a final direct capture of Amount: the rest is released; more than the hold is an overcapture
+	linVoid                         // a void of Amount
+	linVoidAll                      // a void of everything open
+	linExpire                       // the shared clock is set to ExpiresAt
+	linBeginVoid                    // a two-phase void of Amount is begun
+	linConfirmVoid                  // the void VoidID is confirmed: Released if HasReleased, else all it reserves
+	linFailVoid                     // the void VoidID failed
+	linBeginVoidAll                 // a two-phase void of everything open is begun
+	linRefund                       // a direct refund of Amount, of CaptureID or (empty) the total captured
+	linBeginRefund                  // a two-phase refund of Amount is begun
+	linConfirmRefund                // the refund RefundID is confirmed
+	linFailRefund                   // the refund RefundID failed
 )
 
 func (k linKind) String() string {
 	return [...]string{"get", "capture", "final capture", "void", "void all", "clock to expiry",
-		"begin void", "confirm void", "fail void", "begin void all"}[k]
+		"begin void", "confirm void", "fail void", "begin void all", "refund", "begin refund", "confirm refund",
+		"fail refund"}[k]
 }
 
 // linInput is an operation's input. Key is the command's idempotency key,
@@ -48,6 +58,8 @@ type linInput struct {
 	VoidID      string // the void a confirm or fail settles
 	Released    int64  // what a confirm reports released, if HasReleased
 	HasReleased bool
+	RefundID    string // the refund a confirm or fail settles
+	CaptureID   string // the capture a refund names; empty for the total
 	Key         string
 }
 
@@ -69,19 +81,22 @@ const (
 
 // linOutput is what an operation returned.
 type linOutput struct {
-	Outcome linOutcome
-	Reason  error      // the sentinel of a rejection
-	View    model.View // after an accepted command, or what a read saw
-	VoidID  string     // the void an accepted begin void began
-	Amount  int64      // what an accepted begin void reserved, for the clients' next draws only
-	Detail  string     // the error text, for the visualization only
+	Outcome   linOutcome
+	Reason    error      // the sentinel of a rejection
+	View      model.View // after an accepted command, or what a read saw
+	VoidID    string     // the void an accepted begin void began
+	RefundID  string     // the refund an accepted begin refund began
+	CaptureID string     // the capture an accepted capture made
+	Amount    int64      // what an accepted begin void reserved, for the clients' next draws only
+	Detail    string     // the error text, for the visualization only
 }
 
 // apply returns the ledger after in, or the sentinel the Service must
 // reject in with (and l unchanged). The history's authorization is under
-// the default policy, and the clock moves only to ExpiresAt. voidID names
-// the void a begin void begins (empty if its outcome is unknown: no client
-// settles it then).
+// the default policy or one that allows overcapture (l.Policy), and the
+// clock moves only to ExpiresAt. voidID names the void a begin void begins,
+// the refund a begin refund begins or the capture a capture makes (empty if
+// its outcome is unknown: no client settles or refunds it then).
 func apply(l model.Ledger, in linInput, voidID string) (model.Ledger, error) {
 	switch in.Kind {
 	case linExpire:
@@ -89,7 +104,7 @@ func apply(l model.Ledger, in linInput, voidID string) (model.Ledger, error) {
 		// in one write of its own, if anything is still open.
 		return l.Expire(l.ExpiresAt), nil
 	case linCapture, linFinalCapture:
-		return l.Capture(model.Capture{Amount: in.Amount, Final: authcapture.Bool(in.Kind == linFinalCapture)})
+		return l.Capture(model.Capture{Amount: in.Amount, Final: authcapture.Bool(in.Kind == linFinalCapture), ID: voidID})
 	case linVoid:
 		return l.Void(in.Amount, false)
 	case linVoidAll:
@@ -105,6 +120,12 @@ func apply(l model.Ledger, in linInput, voidID string) (model.Ledger, error) {
 		return l.ConfirmVoid(in.VoidID, nil)
 	case linFailVoid:
 		return l.FailVoid(in.VoidID)
+	case linRefund:
+		return l.Refund(model.Refund{Amount: in.Amount, CaptureID: in.CaptureID})
+	case linBeginRefund:
+		return l.Refund(model.Refund{Amount: in.Amount, CaptureID: in.CaptureID, TwoPhase: true, ID: voidID})
+	case linConfirmRefund, linFailRefund:
+		return l.SettleRefund(in.RefundID, in.Kind == linConfirmRefund)
 	}
 	return l, nil
 }
@@ -112,7 +133,14 @@ func apply(l model.Ledger, in linInput, voidID string) (model.Ledger, error) {
 // step is the model's step function for porcupine.
 func step(state, input, output any) (bool, any) {
 	l, in, out := state.(model.Ledger), input.(linInput), output.(linOutput)
-	next, rejection := apply(l, in, out.VoidID)
+	begun := out.VoidID
+	switch in.Kind {
+	case linBeginRefund:
+		begun = out.RefundID
+	case linCapture, linFinalCapture:
+		begun = out.CaptureID
+	}
+	next, rejection := apply(l, in, begun)
 	switch out.Outcome {
 	case linUnknown:
 		return true, next // a rejection leaves next == l
@@ -147,8 +175,13 @@ func describeOperation(input, output any) string {
 	in, out := input.(linInput), output.(linOutput)
 	op := in.Kind.String()
 	switch in.Kind {
-	case linCapture, linFinalCapture, linVoid, linBeginVoid:
+	case linCapture, linFinalCapture, linVoid, linBeginVoid, linRefund, linBeginRefund:
 		op += fmt.Sprintf(" %d", in.Amount)
+		if in.CaptureID != "" {
+			op += " of " + in.CaptureID
+		}
+	case linConfirmRefund, linFailRefund:
+		op += " " + in.RefundID
 	case linConfirmVoid, linFailVoid:
 		op += " " + in.VoidID
 		if in.HasReleased {
@@ -157,6 +190,12 @@ func describeOperation(input, output any) string {
 	}
 	if out.VoidID != "" {
 		op += " as " + out.VoidID
+	}
+	if out.RefundID != "" {
+		op += " as " + out.RefundID
+	}
+	if out.CaptureID != "" {
+		op += " as " + out.CaptureID
 	}
 	switch out.Outcome {
 	case linRejected:

@@ -45,6 +45,22 @@ func TestLedgerModel(t *testing.T) {
 		l.Captured, l.Captures, l.PendingVoid, l.Version = 500, 1, 300, 6
 		l.Voids = []model.PendingVoid{{ID: "void_3", Amount: 300, Whole: true}}
 	})
+	// 300 captured, the rest voided: closed, 300 refundable.
+	closed300 := with(func(l *model.Ledger) {
+		l.Captured, l.Captures, l.Voided, l.Version = 300, 1, 700, 4
+		l.CloseReason, l.ReleasedBy = authcapture.CloseVoided, authcapture.CloseVoided
+	})
+	// The same, with refund_5 of 100 in flight.
+	refunding100 := with(func(l *model.Ledger) {
+		*l = closed300
+		l.PendingRefund, l.Version = 100, 5
+		l.Refunds = []model.Refunded{{ID: "refund_5", Amount: 100, Pending: true}}
+	})
+	closedView := func(v model.View) model.View {
+		v.Captured, v.Voided, v.Captures, v.Status = 300, 700, 1, authcapture.StatusCaptured
+		v.CloseReason, v.ReleasedBy = authcapture.CloseVoided, authcapture.CloseVoided
+		return v
+	}
 	view := func(v model.View) model.View {
 		v.Requested, v.Authorized = 1000, 1000
 		return v
@@ -113,6 +129,22 @@ func TestLedgerModel(t *testing.T) {
 		{"ConfirmOfAWholeVoidBeyondOpenIsRejected", wholeVoiding,
 			linInput{Kind: linConfirmVoid, VoidID: "void_3", Released: 501, HasReleased: true},
 			wholeVoiding.View(), authcapture.ErrExceedsCapturable},
+		{"RefundOfAClosedAuthorizationLeavesTheHold", closed300, linInput{Kind: linRefund, Amount: 100},
+			view(closedView(model.View{Refunded: 100, Refunds: 1, Version: 5, RefundStatus: authcapture.RefundPartiallyRefunded})), nil},
+		{"RefundBeforeTheFinalCaptureIsRefusedByTheDefaultPolicy", captured300, linInput{Kind: linRefund, Amount: 100},
+			captured300.View(), authcapture.ErrRefundNotAllowed},
+		{"RefundBeyondCapturedIsRejected", closed300, linInput{Kind: linRefund, Amount: 301}, closed300.View(),
+			authcapture.ErrExceedsRefundable},
+		{"RefundBeyondWhatRefundsInFlightLeaveWaits", refunding100, linInput{Kind: linRefund, Amount: 201}, refunding100.View(),
+			authcapture.ErrActionInFlight},
+		{"BeginRefundReserves", closed300, linInput{Kind: linBeginRefund, Amount: 300},
+			view(closedView(model.View{PendingRefund: 300, Refunds: 1, Version: 5, RefundStatus: authcapture.RefundPending})), nil},
+		{"ConfirmedRefundIsRefunded", refunding100, linInput{Kind: linConfirmRefund, RefundID: "refund_5"},
+			view(closedView(model.View{Refunded: 100, Refunds: 1, Version: 6, RefundStatus: authcapture.RefundPartiallyRefunded})), nil},
+		{"FailedRefundIsRefundableAgain", refunding100, linInput{Kind: linFailRefund, RefundID: "refund_5"},
+			view(closedView(model.View{Version: 6})), nil},
+		{"SettlingARefundNotPendingIsNotFound", closed300, linInput{Kind: linConfirmRefund, RefundID: "refund_5"},
+			closed300.View(), authcapture.ErrNotFound},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -51,6 +51,7 @@ func run(out io.Writer) error {
 	d.expiringHold()
 	d.delayedCapture()
 	d.selfCancellingDeposit()
+	d.restaurantTip()
 	return d.err
 }
 
@@ -108,21 +109,36 @@ func (d *demo) aiJob() {
 }
 
 func (d *demo) shipments() {
-	fmt.Fprintln(d.out, "Order: capture per shipment, void what cannot ship")
+	fmt.Fprintln(d.out, "Order: capture per shipment, void what cannot ship, refund a return")
 	if d.hold("order_7", "120.00", "afterpay") == nil {
 		return
 	}
+	var shipped []string // capture IDs
 	for i, amount := range []string{"45.00", "30.00"} {
 		d.clock.Advance(24 * time.Hour)
 		r, err := d.svc.Capture(d.ctx, authcapture.CaptureRequest{MerchantID: "shop", ID: "order_7",
 			Amount: money(amount), Reference: fmt.Sprintf("shipment-%d", i+1),
 			IdempotencyKey: fmt.Sprintf("order_7-ship-%d", i+1)})
-		d.step(fmt.Sprintf("capture %s shipment %d", amount, i+1), r, err)
+		if d.step(fmt.Sprintf("capture %s shipment %d", amount, i+1), r, err) != nil {
+			shipped = append(shipped, r.Entry.CaptureID)
+		}
 	}
 	d.clock.Advance(2 * time.Hour)
 	r, err := d.svc.Void(d.ctx, authcapture.VoidRequest{MerchantID: "shop", ID: "order_7",
 		All: true, Reason: authcapture.ReasonRequestedByCustomer, IdempotencyKey: "order_7-oos"})
 	d.step("void the rest (out of stock)", r, err)
+	if len(shipped) == 0 {
+		return
+	}
+	// An item of the first shipment comes back: refund it against that
+	// capture. The hold stays closed; only the refund ledger moves.
+	r, err = d.svc.Refund(d.ctx, authcapture.RefundRequest{MerchantID: "shop", ID: "order_7", Amount: money("15.00"),
+		CaptureID: shipped[0], Reason: authcapture.ReasonRequestedByCustomer, Reference: "return-1",
+		IdempotencyKey: "order_7-return-1"})
+	if a := d.step("refund 15.00 of shipment 1", r, err); a != nil {
+		fmt.Fprintf(d.out, "                (refunded %s of %s captured: %s)\n", a.Currency.Format(a.Refunded),
+			a.Currency.Format(a.Captured), a.RefundStatus())
+	}
 	fmt.Fprintln(d.out)
 }
 
@@ -249,4 +265,22 @@ func (d *demo) selfCancellingDeposit() {
 	fmt.Fprintf(d.out, "                cancel scheduled at %s\n", a.CancelAt.Format("Jan 02 15:04"))
 	d.clock.Advance(72 * time.Hour)
 	d.sweep("dep_2")
+}
+
+func (d *demo) restaurantTip() {
+	fmt.Fprintln(d.out)
+	fmt.Fprintln(d.out, "Restaurant tip: hold the bill, then capture it with the tip (PayPal: up to 115%, at most 75 USD more)")
+	a := d.hold("tab_4", "80.00", "paypal")
+	if a == nil {
+		return
+	}
+	d.clock.Advance(2 * time.Hour)
+	_, err := d.svc.Capture(d.ctx, authcapture.CaptureRequest{MerchantID: "shop", ID: "tab_4",
+		Amount: money("92.01"), Final: authcapture.Bool(true), IdempotencyKey: "tab_4-too-much"})
+	fmt.Fprintf(d.out, "                a tip above the allowance is refused: %v (HTTP %d)\n", err, authcapture.HTTPStatus(err))
+	r, err := d.svc.Capture(d.ctx, authcapture.CaptureRequest{MerchantID: "shop", ID: "tab_4",
+		Amount: money("92.00"), Final: authcapture.Bool(true), Reference: "bill 80.00 + tip 12.00", IdempotencyKey: "tab_4-with-tip"})
+	if got := d.step("capture 92.00 with the tip (final)", r, err); got != nil {
+		fmt.Fprintf(d.out, "                overcaptured %s beyond the 80.00 hold\n", got.Amounts().Overcaptured.StringFixed(2))
+	}
 }

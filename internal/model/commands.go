@@ -3,6 +3,7 @@ package model
 import (
 	"errors"
 	"fmt"
+	"math/big"
 	"slices"
 	"time"
 
@@ -162,6 +163,7 @@ type Capture struct {
 	Final      *bool // nil for the policy's default
 	TwoPhase   bool  // begin a capture rather than capture directly
 	ID         string
+	Now        time.Time // when it is recorded, for the refund window; zero if not known
 }
 
 // amount resolves a capture's or void's amount: All takes what is open;
@@ -215,12 +217,19 @@ func (l Ledger) Capture(c Capture) (Ledger, error) {
 	if !c.TwoPhase {
 		available += l.PendingVoid
 	}
-	amount, err := l.amount(c.Amount, c.All, c.TooPrecise, available)
+	p := l.Policy
+	final := p.FinalByDefault
+	if c.Final != nil {
+		final = *c.Final
+	}
+	if !p.MultipleCaptures {
+		final = true
+	}
+	amount, over, err := l.captureAmount(c, final, available)
 	if err != nil {
 		return l, err
 	}
-	p := l.Policy
-	if !p.PartialCapture && (amount != l.Authorized || l.Captures > 0) {
+	if !p.PartialCapture && (amount < l.Authorized || l.Captures > 0) {
 		return l, authcapture.ErrPartialCaptureNotAllowed
 	}
 	if !p.MultipleCaptures && (l.Captures > 0 || (c.Final != nil && !*c.Final)) {
@@ -232,15 +241,9 @@ func (l Ledger) Capture(c Capture) (Ledger, error) {
 	if l.belowMinimum(amount) {
 		return l, authcapture.ErrBelowMinimum
 	}
-	final := p.FinalByDefault
-	if c.Final != nil {
-		final = *c.Final
-	}
-	if !p.MultipleCaptures {
-		final = true
-	}
 	was := l.Closed()
 	l.Captures++
+	l.Overcaptured += over
 	l.CaptureAt = time.Time{} // an explicit capture overrides the delayed one
 	if c.TwoPhase {
 		l.Pending += amount
@@ -253,6 +256,7 @@ func (l Ledger) Capture(c Capture) (Ledger, error) {
 	}
 	l.Captured += amount
 	l.settled(c.ID)
+	l.succeeded(c.ID, amount, c.Now)
 	release := authcapture.CloseNone
 	if final {
 		release = l.releaseRemainder()
@@ -260,6 +264,47 @@ func (l Ledger) Capture(c Capture) (Ledger, error) {
 	l.close(was, release)
 	l.accept()
 	return l, nil
+}
+
+// captureAmount resolves a capture's amount, and what of it the capture
+// takes beyond the hold: an explicit amount above Authorized and above
+// what is open and in flight, under a policy with an overcapture
+// allowance, is an overcapture. It may take at most the allowance beyond
+// Authorized (else ErrExceedsCapturable), and only as a final capture,
+// the only one, of a whole hold (else ErrOvercaptureNotAllowed).
+func (l Ledger) captureAmount(c Capture, final bool, available int64) (amount, over int64, err error) {
+	allowance := Allowance(l.Policy, l.Currency, l.Authorized)
+	if !c.All && !c.TooPrecise && allowance > 0 && c.Amount > l.Authorized && c.Amount > l.Open()+l.inFlight() {
+		switch {
+		case c.Amount > l.Authorized+allowance:
+			return 0, 0, authcapture.ErrExceedsCapturable
+		case !final, l.Captures > 0, l.Open() != l.Authorized, l.ReleasedBy != authcapture.CloseNone:
+			return 0, 0, authcapture.ErrOvercaptureNotAllowed
+		}
+		return c.Amount, c.Amount - l.Open(), nil
+	}
+	amount, err = l.amount(c.Amount, c.All, c.TooPrecise, available)
+	return amount, 0, err
+}
+
+// Allowance is how much more than authorized minor units of currency c a
+// single final capture may take under p: OvercapturePercent percent of
+// authorized, rounded down, and at most OvercaptureMax[c] when c is
+// listed. The model computes it on its own, in big integers.
+func Allowance(p authcapture.Policy, c authcapture.Currency, authorized int64) int64 {
+	if p.OvercapturePercent <= 0 || authorized <= 0 {
+		return 0
+	}
+	n := new(big.Int).Mul(big.NewInt(authorized), big.NewInt(int64(p.OvercapturePercent)))
+	allowance := n.Div(n, big.NewInt(100)).Int64()
+	if s, ok := p.OvercaptureMax[c]; ok {
+		most, err := authcapture.ParseAmount(s, c)
+		if err != nil {
+			panic(fmt.Sprintf("model: OvercaptureMax[%s] %q: %v", c, s, err))
+		}
+		allowance = min(allowance, most)
+	}
+	return allowance
 }
 
 // belowMinimum reports whether amount is below the policy's minimum
@@ -273,11 +318,16 @@ func (l Ledger) belowMinimum(amount int64) bool {
 	return amount < min
 }
 
-// Settle confirms (or, if !confirm, fails) the pending capture id. A
+// Settle is SettleAt at an unknown time (no refund window counts from it).
+func (l Ledger) Settle(id string, confirm bool) (Ledger, error) {
+	return l.SettleAt(id, confirm, time.Time{})
+}
+
+// SettleAt confirms (or, if !confirm, fails) the pending capture id at now. A
 // confirmed final capture lets go of the hold and releases the rest; a
 // failed capture gives its amount back (giveBack). A capture no longer
 // pending is ErrCaptureSettled; one never begun, ErrNotFound.
-func (l Ledger) Settle(id string, confirm bool) (Ledger, error) {
+func (l Ledger) SettleAt(id string, confirm bool, now time.Time) (Ledger, error) {
 	if l.Phase == "" {
 		return l, authcapture.ErrNotFound
 	}
@@ -295,12 +345,18 @@ func (l Ledger) Settle(id string, confirm bool) (Ledger, error) {
 	release := authcapture.CloseNone
 	if confirm {
 		l.Captured += p.Amount
+		l.succeeded(p.ID, p.Amount, now)
 		if p.Final {
 			release = l.releaseRemainder()
 		}
 	} else {
 		l.Captures--
-		release = l.giveBack(p.Amount)
+		back := p.Amount
+		if l.Overcaptured > 0 { // the overcapture failed: the hold is as it was
+			back -= l.Overcaptured
+			l.Overcaptured = 0
+		}
+		release = l.giveBack(back)
 	}
 	l.close(false, release)
 	l.accept()
@@ -561,9 +617,122 @@ func (l Ledger) scheduledCapture(now time.Time, lease time.Duration) (Ledger, Sw
 	l.Captures++
 	l.Captured += open
 	l.settled(id)
+	l.succeeded(id, open, now)
 	l.ReleasedBy = authcapture.CloseFinalCapture
 	l.CaptureAt = time.Time{}
 	l.close(was, authcapture.CloseNone)
 	l.accept()
 	return l, SweptCapture
+}
+
+// Refund is a refund command.
+type Refund struct {
+	Amount     int64  // in minor units
+	TooPrecise bool   // the amount has more digits than the currency
+	CaptureID  string // the capture refunded; empty for the total
+	TwoPhase   bool   // begin a refund rather than record one
+	ID         string // the refund's ID, as the Service names it
+	Now        time.Time
+}
+
+// Refund records a refund, or begins one (r.TwoPhase). Refunds change the
+// refund ledger only, never the hold, and are accepted on a closed
+// (captured) authorization; on one still open to capture only under a
+// policy with RefundBeforeFinalCapture. A refund naming a capture gives
+// back at most what it captured, less the refunds naming it; in total at
+// most what was captured less what was refunded or is being refunded. A
+// policy's RefundWindow counts from the capture named, or from the latest
+// capture for a refund against the total (captures recorded without a
+// time count as never: the window is not checked against them).
+func (l Ledger) Refund(r Refund) (Ledger, error) {
+	cmd := authcapture.CmdRefund
+	if r.TwoPhase {
+		cmd = authcapture.CmdBeginRefund
+	}
+	if l.Phase == "" {
+		return l, authcapture.ErrNotFound
+	}
+	if !l.Status().Accepts(cmd) {
+		return l, authcapture.ErrInvalidStatus
+	}
+	if !l.Closed() && !l.Policy.RefundBeforeFinalCapture {
+		return l, authcapture.ErrRefundNotAllowed
+	}
+	if r.TooPrecise {
+		return l, authcapture.ErrAmountPrecision
+	}
+	window := func(at time.Time) bool {
+		return l.Policy.RefundWindow > 0 && !at.IsZero() && !r.Now.Before(at.Add(l.Policy.RefundWindow))
+	}
+	if r.CaptureID != "" {
+		i := slices.IndexFunc(l.Succeeded, func(c Captured) bool { return c.ID == r.CaptureID })
+		switch {
+		case slices.ContainsFunc(l.Pendings, func(p Pending) bool { return p.ID == r.CaptureID }):
+			return l, authcapture.ErrActionInFlight
+		case i < 0 && slices.Contains(l.Settled, r.CaptureID):
+			return l, authcapture.ErrCaptureNotRefundable
+		case i < 0:
+			return l, authcapture.ErrNotFound
+		case window(l.Succeeded[i].At):
+			return l, authcapture.ErrRefundWindowClosed
+		}
+		left := l.Succeeded[i].Amount
+		for _, x := range l.Refunds {
+			if x.CaptureID == r.CaptureID {
+				left -= x.Amount
+			}
+		}
+		if r.Amount > left {
+			return l, authcapture.ErrExceedsRefundable
+		}
+	} else {
+		var latest time.Time
+		for _, c := range l.Succeeded {
+			if c.At.After(latest) {
+				latest = c.At
+			}
+		}
+		if window(latest) {
+			return l, authcapture.ErrRefundWindowClosed
+		}
+	}
+	switch left := l.Refundable(); {
+	case r.Amount <= left:
+	case r.Amount <= left+l.PendingRefund:
+		return l, authcapture.ErrActionInFlight
+	default:
+		return l, authcapture.ErrExceedsRefundable
+	}
+	l.Refunds = append(slices.Clip(l.Refunds), Refunded{ID: r.ID, CaptureID: r.CaptureID, Amount: r.Amount, Pending: r.TwoPhase})
+	if r.TwoPhase {
+		l.PendingRefund += r.Amount
+	} else {
+		l.Refunded += r.Amount
+	}
+	l.accept()
+	return l, nil
+}
+
+// SettleRefund confirms (or, if !confirm, fails) the pending refund id:
+// confirmed, its amount is refunded; failed, it is refundable again. A
+// refund not pending is ErrNotFound.
+func (l Ledger) SettleRefund(id string, confirm bool) (Ledger, error) {
+	if l.Phase == "" {
+		return l, authcapture.ErrNotFound
+	}
+	i := slices.IndexFunc(l.Refunds, func(r Refunded) bool { return r.Pending && r.ID == id })
+	if id == "" || i < 0 {
+		return l, authcapture.ErrNotFound
+	}
+	r := l.Refunds[i]
+	l.Refunds = slices.Clone(l.Refunds)
+	l.PendingRefund -= r.Amount
+	if confirm {
+		l.Refunds[i].Pending = false
+		l.Refunded += r.Amount
+	} else {
+		l.Refunds = slices.Delete(l.Refunds, i, i+1)
+	}
+	l.accept()
+	return l, nil
 }

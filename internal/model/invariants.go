@@ -13,7 +13,10 @@ import (
 //  1. Authorized + Overcaptured == Open + Pending + PendingVoid +
 //     PendingDecrement + Captured + Voided + Expired, Refunded +
 //     PendingRefund <= Captured, and an authorization not yet approved has
-//     empty ledgers;
+//     empty ledgers; Overcaptured is what captures take beyond Authorized
+//     (max(0, Captured + Pending - Authorized)), and when positive it is
+//     the only capture's, a final one, of a whole hold (CheckPolicy checks
+//     it against the policy's allowance);
 //  2. every amount >= 0, Authorized <= Requested;
 //  3. each ledger equals the sum of its log entries (capture entries by
 //     CaptureState, void and expiry entries by kind; other kinds move no
@@ -23,6 +26,12 @@ import (
 //     pending entry less its failed and succeeded ones) never goes below
 //     zero and PendingVoids lists each unsettled one with what it still
 //     reserves, and Seq runs 1..Entries without gaps;
+//     Refunded is the sum of succeeded refund entries and PendingRefund of
+//     the pending ones not yet settled, each refund settles once for the
+//     amount it reserved, PendingRefunds lists the unsettled ones oldest
+//     first, Refunds counts the succeeded and pending ones, and the
+//     refunds naming a capture that succeeded or are pending sum to at
+//     most what it took;
 //  5. a closed authorization has a close reason, a close time, a terminal
 //     status and nothing due.
 //
@@ -67,6 +76,8 @@ func Check(a *authcapture.Authorization, log []authcapture.Entry) error {
 	var order []string
 	voidReserved := map[string]int64{} // what each two-phase void still reserves
 	var voidOrder []string
+	refunds := refundLog{reserved: map[string]int64{}, byCapture: map[string]int64{}, pendingOf: map[string]string{}}
+	capturedBy := map[string]int64{} // what each capture that succeeded took
 	for i, e := range log {
 		if e.Seq != int64(i)+1 {
 			return fmt.Errorf("invariant 3: entry %d has seq %d", i+1, e.Seq)
@@ -83,7 +94,14 @@ func Check(a *authcapture.Authorization, log []authcapture.Entry) error {
 		if e.Kind != authcapture.EntryVoid && e.VoidState != "" {
 			return fmt.Errorf("invariant 3: %s entry %d has void state %q", e.Kind, e.Seq, e.VoidState)
 		}
+		if e.Kind != authcapture.EntryRefund && (e.RefundState != "" || e.RefundID != "") {
+			return fmt.Errorf("invariant 3: %s entry %d has refund state %q", e.Kind, e.Seq, e.RefundState)
+		}
 		switch e.Kind {
+		case authcapture.EntryRefund:
+			if err := refunds.add(e, capturedBy); err != nil {
+				return err
+			}
 		case authcapture.EntryAuthorized:
 			authorized += e.Amount
 		case authcapture.EntryVoid:
@@ -125,6 +143,7 @@ func Check(a *authcapture.Authorization, log []authcapture.Entry) error {
 				captures++
 			case authcapture.CaptureSucceeded:
 				captured += e.Amount
+				capturedBy[e.CaptureID] += e.Amount
 				if !wasPending {
 					captures++ // a direct capture
 					break
@@ -170,11 +189,17 @@ func Check(a *authcapture.Authorization, log []authcapture.Entry) error {
 			return fmt.Errorf("invariant 3: settled void %s still reserves %d", id, left)
 		}
 	}
+	if err := refunds.check(a, capturedBy); err != nil {
+		return err
+	}
 	if a.Phase == authcapture.PhaseApproved && a.Authorized != authorized {
 		return fmt.Errorf("invariant 3: authorized %d, log says %d", a.Authorized, authorized)
 	}
 	if a.Captures != captures {
 		return fmt.Errorf("invariant 3: Captures is %d, the log has %d succeeded or pending", a.Captures, captures)
+	}
+	if err := checkOvercaptured(a, log); err != nil {
+		return err
 	}
 	order = slices.DeleteFunc(order, func(id string) bool { _, ok := reserved[id]; return !ok })
 	var listed []string
@@ -199,21 +224,189 @@ func Check(a *authcapture.Authorization, log []authcapture.Entry) error {
 	return nil
 }
 
+// checkOvercaptured checks the overcapture part of invariants 1 and 3:
+// Overcaptured is what the captures, succeeded and pending, take beyond
+// Authorized, and a positive Overcaptured belongs to the authorization's
+// only capture, a final one, taken from the whole hold (nothing voided or
+// expired beside it).
+func checkOvercaptured(a *authcapture.Authorization, log []authcapture.Entry) error {
+	if a.Phase != authcapture.PhaseApproved {
+		return nil
+	}
+	if beyond := max(0, a.Captured+a.Pending-a.Authorized); a.Overcaptured != beyond {
+		return fmt.Errorf("invariant 1: overcaptured %d, yet captures take %d beyond the authorized %d", a.Overcaptured, beyond, a.Authorized)
+	}
+	if a.Overcaptured == 0 {
+		return nil
+	}
+	if a.Captures != 1 || a.Voided != 0 || a.Expired != 0 || a.PendingVoid != 0 || a.PendingDecrement != 0 {
+		return fmt.Errorf("invariant 1: overcaptured %d with %d captures, voided %d, expired %d, pending void %d, pending decrement %d: an overcapture is the only capture of a whole hold",
+			a.Overcaptured, a.Captures, a.Voided, a.Expired, a.PendingVoid, a.PendingDecrement)
+	}
+	final := false
+	for _, pc := range a.PendingCaptures {
+		final = pc.Final
+	}
+	if len(a.PendingCaptures) == 0 {
+		for _, e := range log {
+			if e.Kind == authcapture.EntryCapture && e.CaptureState == authcapture.CaptureSucceeded {
+				final = e.Final
+			}
+		}
+	}
+	if !final {
+		return fmt.Errorf("invariant 1: overcaptured %d by a capture that is not final", a.Overcaptured)
+	}
+	return nil
+}
+
+// CheckPolicy returns an error if a breaks a rule of its policy p that
+// the stored authorization alone cannot tell: Overcaptured is at most the
+// policy's overcapture allowance (Allowance) for the authorized amount.
+func CheckPolicy(a *authcapture.Authorization, p authcapture.Policy) error {
+	if most := Allowance(p, a.Currency, a.Authorized); a.Overcaptured > most {
+		return fmt.Errorf("overcapture: overcaptured %d > the allowance %d of policy %s for %d authorized", a.Overcaptured, most, p.Name, a.Authorized)
+	}
+	return nil
+}
+
 // CheckStep returns an error if next, a later read of the authorization
 // prev was read from, breaks what holds between reads: captured, voided,
-// expired and the version never decrease (invariant 2), how the provider
-// let go of the hold (ReleasedBy) is never cleared and never changes once
-// set (the first release wins), and a closed authorization never changes
-// again (invariant 5).
+// expired, refunded and the version never decrease (invariant 2), how the
+// provider let go of the hold (ReleasedBy) is never cleared and never
+// changes once set (the first release wins), and a closed hold never
+// changes again (invariant 5): only the refund ledger of a closed
+// authorization may.
 func CheckStep(prev, next *authcapture.Authorization) error {
-	if next.Captured < prev.Captured || next.Voided < prev.Voided || next.Expired < prev.Expired || next.Version < prev.Version {
+	if next.Captured < prev.Captured || next.Voided < prev.Voided || next.Expired < prev.Expired || next.Version < prev.Version ||
+		next.Refunded < prev.Refunded {
 		return fmt.Errorf("invariant 2: a ledger decreased: before %+v, after %+v", prev, next)
 	}
 	if prev.ReleasedBy != authcapture.CloseNone && next.ReleasedBy != prev.ReleasedBy {
 		return fmt.Errorf("released hold: ReleasedBy %q -> %q", prev.ReleasedBy, next.ReleasedBy)
 	}
-	if prev.Closed() && next.Version != prev.Version {
-		return fmt.Errorf("invariant 5: a closed authorization changed: version %d -> %d", prev.Version, next.Version)
+	if prev.Closed() && next.Version != prev.Version && hold(prev) != hold(next) {
+		return fmt.Errorf("invariant 5: a closed hold changed: version %d -> %d, %+v -> %+v", prev.Version, next.Version,
+			hold(prev), hold(next))
+	}
+	return nil
+}
+
+// holdState is what a closed hold keeps: everything but the refund
+// ledger, the counters and the unsettled index.
+type holdState struct {
+	Phase                                                                      authcapture.Phase
+	Requested, Authorized, Pending, PendingVoid, Captured, Voided, Expired     int64
+	PendingDecrement, Overcaptured                                             int64
+	Captures, PendingCaptures, PendingVoids                                    int
+	ReleasedBy, CloseReason                                                    authcapture.CloseReason
+	Status                                                                     authcapture.Status
+	ClosedAt, ExpiresAt, ExpiredAt, NextDue, CaptureAt, CancelAt, AuthorizedAt string
+}
+
+func hold(a *authcapture.Authorization) holdState {
+	t := func(x interface{ String() string }) string { return x.String() }
+	return holdState{
+		Phase: a.Phase, Requested: a.Requested, Authorized: a.Authorized, Pending: a.Pending, PendingVoid: a.PendingVoid,
+		Captured: a.Captured, Voided: a.Voided, Expired: a.Expired, PendingDecrement: a.PendingDecrement,
+		Overcaptured: a.Overcaptured, Captures: a.Captures, PendingCaptures: len(a.PendingCaptures),
+		PendingVoids: len(a.PendingVoids), ReleasedBy: a.ReleasedBy, CloseReason: a.CloseReason, Status: a.Status(),
+		ClosedAt: t(a.ClosedAt.UTC()), ExpiresAt: t(a.ExpiresAt.UTC()), ExpiredAt: t(a.ExpiredAt.UTC()), NextDue: t(a.NextDue.UTC()),
+		CaptureAt: t(a.CaptureAt.UTC()), CancelAt: t(a.CancelAt.UTC()), AuthorizedAt: t(a.AuthorizedAt.UTC()),
+	}
+}
+
+// refundLog sums the refund entries of a log.
+type refundLog struct {
+	refunded, pending int64
+	count             int
+	reserved          map[string]int64  // pending refund ID -> its amount
+	order             []string          // pending refunds in log order
+	byCapture         map[string]int64  // capture ID -> what its refunds take
+	pendingOf         map[string]string // pending refund ID -> the capture it names
+	settled           []string
+}
+
+func (r *refundLog) add(e authcapture.Entry, capturedBy map[string]int64) error {
+	if e.CaptureState != "" || e.VoidState != "" {
+		return fmt.Errorf("invariant 3: refund entry %d has a capture or void state", e.Seq)
+	}
+	if e.RefundID == "" {
+		return fmt.Errorf("invariant 3: refund entry %d has no refund ID", e.Seq)
+	}
+	amount, pending := r.reserved[e.RefundID]
+	switch e.RefundState {
+	case authcapture.ActionPending, authcapture.ActionSucceeded:
+		if e.RefundState == authcapture.ActionSucceeded && pending {
+			if amount != e.Amount {
+				return fmt.Errorf("invariant 3: refund %s reserved %d and settled %d", e.RefundID, amount, e.Amount)
+			}
+			r.pending -= amount
+			r.refunded += amount
+			delete(r.reserved, e.RefundID)
+			r.settled = append(r.settled, e.RefundID)
+			return nil
+		}
+		if pending || slices.Contains(r.settled, e.RefundID) {
+			return fmt.Errorf("invariant 3: refund %s recorded twice (entry %d)", e.RefundID, e.Seq)
+		}
+		if e.CaptureID != "" {
+			r.byCapture[e.CaptureID] += e.Amount
+			if r.byCapture[e.CaptureID] > capturedBy[e.CaptureID] {
+				return fmt.Errorf("invariant 1: refunds of capture %s take %d, it took %d (entry %d)", e.CaptureID,
+					r.byCapture[e.CaptureID], capturedBy[e.CaptureID], e.Seq)
+			}
+		}
+		r.count++
+		if e.RefundState == authcapture.ActionSucceeded { // a direct refund
+			r.refunded += e.Amount
+			r.settled = append(r.settled, e.RefundID)
+			return nil
+		}
+		r.pending += e.Amount
+		r.reserved[e.RefundID] = e.Amount
+		r.pendingOf[e.RefundID] = e.CaptureID
+		r.order = append(r.order, e.RefundID)
+	case authcapture.ActionFailed:
+		if !pending || amount != e.Amount {
+			return fmt.Errorf("invariant 3: refund %s fails %d without reserving it (entry %d)", e.RefundID, e.Amount, e.Seq)
+		}
+		r.pending -= amount
+		r.count--
+		if c := r.pendingOf[e.RefundID]; c != "" {
+			r.byCapture[c] -= amount
+		}
+		delete(r.reserved, e.RefundID)
+		r.settled = append(r.settled, e.RefundID)
+	default:
+		return fmt.Errorf("invariant 3: refund entry %d has state %q", e.Seq, e.RefundState)
+	}
+	return nil
+}
+
+func (r *refundLog) check(a *authcapture.Authorization, capturedBy map[string]int64) error {
+	if a.Refunded != r.refunded || a.PendingRefund != r.pending || a.Refunds != r.count {
+		return fmt.Errorf("invariant 3: refund ledgers [refunded pending count] [%d %d %d], the log sums [%d %d %d]",
+			a.Refunded, a.PendingRefund, a.Refunds, r.refunded, r.pending, r.count)
+	}
+	order := slices.DeleteFunc(slices.Clone(r.order), func(id string) bool { _, ok := r.reserved[id]; return !ok })
+	var listed []string
+	var sum int64
+	for _, pr := range a.PendingRefunds {
+		listed = append(listed, pr.ID)
+		sum += pr.Amount
+		if r.reserved[pr.ID] != pr.Amount || r.pendingOf[pr.ID] != pr.CaptureID {
+			return fmt.Errorf("invariant 3: pending refund %s lists %d of %q, the log %d of %q", pr.ID, pr.Amount, pr.CaptureID,
+				r.reserved[pr.ID], r.pendingOf[pr.ID])
+		}
+	}
+	if !slices.Equal(order, listed) || sum != a.PendingRefund {
+		return fmt.Errorf("invariant 3: PendingRefunds %v (sum %d), the log has %v unsettled (sum %d)", listed, sum, order, a.PendingRefund)
+	}
+	for c, n := range r.byCapture {
+		if n > capturedBy[c] {
+			return fmt.Errorf("invariant 1: refunds of capture %s take %d, it took %d", c, n, capturedBy[c])
+		}
 	}
 	return nil
 }

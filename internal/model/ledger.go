@@ -43,6 +43,27 @@ type Ledger struct {
 	// Settled lists the captures no longer pending, by ID: confirmed,
 	// failed or direct. Settling one again is ErrCaptureSettled.
 	Settled []string
+	// Succeeded lists the captures that succeeded, with what each took:
+	// what the refunds naming one may give back.
+	Succeeded []Captured
+	// Refunds lists the refunds that succeeded or are pending, oldest
+	// first (a failed one leaves the list).
+	Refunds []Refunded
+}
+
+// Captured is a capture that succeeded.
+type Captured struct {
+	ID     string
+	Amount int64
+	At     time.Time // when it succeeded; zero if the caller did not say
+}
+
+// Refunded is a refund that succeeded or is pending.
+type Refunded struct {
+	ID        string
+	CaptureID string // empty: against the total captured
+	Amount    int64
+	Pending   bool
 }
 
 // Pending is an unsettled two-phase capture.
@@ -76,8 +97,25 @@ func Of(a *authcapture.Authorization, p authcapture.Policy) Ledger {
 	for _, pv := range a.PendingVoids {
 		l.Voids = append(l.Voids, PendingVoid{ID: pv.ID, Amount: pv.Amount, Whole: pv.All, Scheduled: pv.Scheduled})
 	}
+	for _, pr := range a.PendingRefunds {
+		l.Refunds = append(l.Refunds, Refunded{ID: pr.ID, CaptureID: pr.CaptureID, Amount: pr.Amount, Pending: true})
+	}
 	return l
 }
+
+// PendingRefunds returns the refunds in flight, oldest first.
+func (l Ledger) PendingRefunds() []Refunded {
+	var out []Refunded
+	for _, r := range l.Refunds {
+		if r.Pending {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// Refundable is what refunds may still give back in total.
+func (l Ledger) Refundable() int64 { return l.Captured - l.Refunded - l.PendingRefund }
 
 // Open is what can still be captured or voided: what no capture or void
 // took, reserved or released.
@@ -91,7 +129,8 @@ func (l Ledger) Open() int64 {
 // inFlight is what unsettled two-phase captures and voids hold.
 func (l Ledger) inFlight() int64 { return l.Pending + l.PendingVoid }
 
-// Closed reports whether the authorization can never change again.
+// Closed reports whether the hold is closed: it never changes again, and
+// only refunds may still change the refund ledger.
 func (l Ledger) Closed() bool {
 	switch l.Phase {
 	case authcapture.PhaseDeclined, authcapture.PhaseCanceled:
@@ -137,15 +176,17 @@ type View struct {
 	Requested, Authorized, Open, Pending, PendingVoid, Captured, Voided, Expired int64
 	PendingDecrement, Overcaptured, Refunded, PendingRefund                      int64
 
-	Captures    int
-	Voids       int // unsettled two-phase voids
-	ReleasedBy  authcapture.CloseReason
-	Version     int64
-	Status      authcapture.Status
-	HoldExpired bool
-	CloseReason authcapture.CloseReason // of a terminal status only
-	CaptureAt   time.Time               // in UTC
-	CancelAt    time.Time               // in UTC
+	Captures     int
+	Refunds      int                      // succeeded and pending refunds
+	RefundStatus authcapture.RefundStatus // empty for none
+	Voids        int                      // unsettled two-phase voids
+	ReleasedBy   authcapture.CloseReason
+	Version      int64
+	Status       authcapture.Status
+	HoldExpired  bool
+	CloseReason  authcapture.CloseReason // of a terminal status only
+	CaptureAt    time.Time               // in UTC
+	CancelAt     time.Time               // in UTC
 }
 
 // ViewOf returns what a reports.
@@ -154,6 +195,7 @@ func ViewOf(a *authcapture.Authorization) View {
 		Requested: a.Requested, Authorized: a.Authorized, Open: a.Open(), Pending: a.Pending, PendingVoid: a.PendingVoid,
 		Captured: a.Captured, Voided: a.Voided, Expired: a.Expired, Captures: a.Captures, Voids: len(a.PendingVoids),
 		PendingDecrement: a.PendingDecrement, Overcaptured: a.Overcaptured, Refunded: a.Refunded, PendingRefund: a.PendingRefund,
+		Refunds: a.Refunds, RefundStatus: someRefund(a.RefundStatus()),
 		ReleasedBy: a.ReleasedBy, Version: a.Version, Status: a.Status(),
 		HoldExpired: a.HoldExpired(), CaptureAt: a.CaptureAt.UTC(), CancelAt: a.CancelAt.UTC(),
 	}
@@ -169,6 +211,7 @@ func (l Ledger) View() View {
 		Requested: l.Requested, Authorized: l.Authorized, Open: l.Open(), Pending: l.Pending, PendingVoid: l.PendingVoid,
 		Captured: l.Captured, Voided: l.Voided, Expired: l.Expired, Captures: l.Captures, Voids: len(l.Voids),
 		PendingDecrement: l.PendingDecrement, Overcaptured: l.Overcaptured, Refunded: l.Refunded, PendingRefund: l.PendingRefund,
+		Refunds: len(l.Refunds), RefundStatus: someRefund(l.RefundStatus()),
 		ReleasedBy: l.ReleasedBy, Version: l.Version, Status: l.Status(),
 		HoldExpired: l.HoldExpired, CaptureAt: l.CaptureAt.UTC(), CancelAt: l.CancelAt.UTC(),
 	}
@@ -188,6 +231,9 @@ func (v View) String() string {
 	}
 	if v.ReleasedBy != "" {
 		s += fmt.Sprintf(" releasedBy=%s", v.ReleasedBy)
+	}
+	if v.Refunds != 0 {
+		s += fmt.Sprintf(" refunded=%d pendingRefund=%d (%d refunds, %s)", v.Refunded, v.PendingRefund, v.Refunds, v.RefundStatus)
 	}
 	if v.CloseReason != "" {
 		s += fmt.Sprintf(" (%s)", v.CloseReason)
@@ -216,7 +262,7 @@ func (l *Ledger) close(wasClosed bool, release authcapture.CloseReason) {
 		return
 	}
 	switch {
-	case l.Captured == l.Authorized:
+	case l.Captured == l.Authorized+l.Overcaptured:
 		l.CloseReason = authcapture.CloseFullyCaptured
 	case release != "":
 		l.CloseReason = release
@@ -280,6 +326,13 @@ func (l Ledger) margin() time.Duration {
 func (l *Ledger) settled(id string) {
 	if id != "" {
 		l.Settled = append(slices.Clip(l.Settled), id)
+	}
+}
+
+// succeeded records that capture id took amount at at.
+func (l *Ledger) succeeded(id string, amount int64, at time.Time) {
+	if id != "" {
+		l.Succeeded = append(slices.Clip(l.Succeeded), Captured{ID: id, Amount: amount, At: at})
 	}
 }
 
@@ -348,4 +401,25 @@ func (l Ledger) voidIndex(id string) int {
 		return -1
 	}
 	return slices.IndexFunc(l.Voids, func(v PendingVoid) bool { return v.ID == id })
+}
+
+// RefundStatus is the refund status derived from the refund ledger.
+func (l Ledger) RefundStatus() authcapture.RefundStatus {
+	switch {
+	case l.Refunded > 0 && l.Refunded >= l.Captured:
+		return authcapture.RefundFullyRefunded
+	case l.Refunded > 0:
+		return authcapture.RefundPartiallyRefunded
+	case l.PendingRefund > 0:
+		return authcapture.RefundPending
+	}
+	return authcapture.RefundNone
+}
+
+// someRefund is s, or empty for RefundNone.
+func someRefund(s authcapture.RefundStatus) authcapture.RefundStatus {
+	if s == authcapture.RefundNone {
+		return ""
+	}
+	return s
 }

@@ -120,12 +120,17 @@ func (w *world) outcome(ans answer) (*authcapture.Result, error) {
 func outcomeRequest(ans answer) authcapture.OutcomeRequest {
 	req := authcapture.OutcomeRequest{MerchantID: ans.ref.merchant, AuthorizationID: ans.ref.id, ProviderRef: ans.id,
 		ActionID: ans.actionID, Kind: authcapture.OutcomeCapture, Outcome: authcapture.OutcomeSucceeded}
-	if ans.op == "void" {
+	switch ans.op {
+	case "void":
 		req.Kind = authcapture.OutcomeVoid
+	case "refund":
+		req.Kind = authcapture.OutcomeRefund
 	}
 	switch {
 	case !ans.ok:
 		req.Outcome, req.Reason = authcapture.OutcomeFailed, "declined"
+	case ans.op == "refund":
+		req.Amount, req.CaptureID = minor(ans.amount), ans.captureID
 	case ans.op == "capture":
 		req.Amount, req.Final = minor(ans.amount), authcapture.Bool(ans.final)
 	case !ans.all || ans.actionID != "":

@@ -25,12 +25,17 @@ type hold struct {
 	expired    int64 // released by the hold's expiry
 	captures   int   // accepted captures
 	voids      int   // voids that released something
-	expiresAt  time.Time
+	refunded   int64 // given back by refunds of what was captured
+	refunds    int   // accepted refunds
+	// capturedBy and refundedOf are the captures the host named (their
+	// action IDs) and the refunds of each.
+	capturedBy, refundedOf map[string]int64
+	expiresAt              time.Time
 }
 
 // answer is the provider's first answer to an idempotency key.
 type answer struct {
-	op       string // "capture" or "void"
+	op       string // "capture", "void" or "refund"
 	ref      holdRef
 	id       string // the provider's ID for the action
 	actionID string // the host's ID for it (the merchant reference), if it gave one
@@ -38,6 +43,9 @@ type answer struct {
 	ok       bool   // accepted; false: declined
 	all      bool   // a void of the whole hold
 	final    bool   // a final capture
+	// captureID is the capture a refund names (the host's ID for it);
+	// empty for a refund of the total.
+	captureID string
 }
 
 // webhook is the provider's report of an action's outcome, delivered to
@@ -105,10 +113,7 @@ func (p *provider) replay(key, op string, ref holdRef) (answer, bool, error) {
 // record keeps a new action's answer under key and queues its webhook.
 func (p *provider) record(key string, a answer, ready bool) answer {
 	p.seq++
-	prefix := "pc_"
-	if a.op == "void" {
-		prefix = "pv_"
-	}
+	prefix := map[string]string{"capture": "pc_", "void": "pv_", "refund": "pr_"}[a.op]
 	a.id = prefix + strconv.Itoa(p.seq)
 	p.answers[key] = a
 	p.webhooks = append(p.webhooks, &webhook{answer: a, ready: ready})
@@ -131,6 +136,12 @@ func (p *provider) capture(ref holdRef, key, actionID string, amount int64, fina
 		h.held -= amount
 		h.captured += amount
 		h.captures++
+		if actionID != "" {
+			if h.capturedBy == nil {
+				h.capturedBy, h.refundedOf = map[string]int64{}, map[string]int64{}
+			}
+			h.capturedBy[actionID] += amount
+		}
 		if final {
 			h.released += h.held
 			h.held = 0
@@ -158,6 +169,31 @@ func (p *provider) void(ref holdRef, key, actionID string, amount int64, all, re
 		h.held -= r
 		h.released += r
 		h.voids++
+	}
+	return p.record(key, a, ready), nil
+}
+
+// refund gives back amount of what ref's hold captured under key: of the
+// capture the host named captureID, or (empty) of the total. It declines
+// when less than amount is captured and not refunded.
+func (p *provider) refund(ref holdRef, key, actionID, captureID string, amount int64, ready bool) (answer, error) {
+	p.calls++
+	if a, ok, err := p.replay(key, "refund", ref); ok {
+		return a, err
+	}
+	h := p.holds[ref]
+	a := answer{op: "refund", ref: ref, actionID: actionID, captureID: captureID}
+	ok := h != nil && amount <= h.captured-h.refunded
+	if ok && captureID != "" {
+		ok = amount <= h.capturedBy[captureID]-h.refundedOf[captureID]
+	}
+	if ok && (p.rng == nil || p.rng.Float64() >= p.decline) {
+		a.ok, a.amount = true, amount
+		h.refunded += amount
+		h.refunds++
+		if captureID != "" {
+			h.refundedOf[captureID] += amount
+		}
 	}
 	return p.record(key, a, ready), nil
 }

@@ -1,7 +1,7 @@
 // Package providertest checks that the ledger ends equal to a payment
 // provider's books however the provider's answers and the host's records
-// of them interleave: host commands (direct and two-phase captures and
-// voids), scheduler sweeps whose executor is backed by a provider model,
+// of them interleave: host commands (direct and two-phase captures, voids
+// and refunds), scheduler sweeps whose executor is backed by a provider model,
 // accepted, declined and unknown outcomes, and deliveries that are
 // duplicated, reordered and late. Each interleaving is a random order of
 // steps on one goroutine drawn from a seed, so a failure names the seed
@@ -31,6 +31,11 @@ const policyName = "boundary"
 
 var boundary = authcapture.Policy{Name: policyName, MultipleCaptures: true, PartialCapture: true, PartialVoid: true,
 	Validity: 7 * 24 * time.Hour}
+
+// refunding is the boundary policy with refunds while the authorization
+// is still open to capture (race 7).
+var refunding = authcapture.Policy{Name: "boundary-refunds", MultipleCaptures: true, PartialCapture: true, PartialVoid: true,
+	Validity: 7 * 24 * time.Hour, RefundBeforeFinalCapture: true}
 
 // clamping is the boundary policy that clamps a schedule that does not fit
 // the hold to the hold's margin (race 6).
@@ -63,6 +68,7 @@ func Races() []Race {
 		{"4-direct-capture-vs-cancel", raceDirectCaptureVsCancel},
 		{"5-scheduled-capture-vs-host", raceScheduledCaptureVsHost},
 		{"6-short-hold-approval", raceShortHold},
+		{"7-refunds-vs-webhooks", raceRefunds},
 	}
 }
 
@@ -156,7 +162,7 @@ func newWorld(t *testing.T, store authcapture.Store, seed uint64, n int) *world 
 func (w *world) service(knowsPolicy bool) *authcapture.Service {
 	opts := &authcapture.Options{Clock: w.clock}
 	if knowsPolicy {
-		opts.Policies = []authcapture.Policy{boundary, clamping}
+		opts.Policies = []authcapture.Policy{boundary, clamping, refunding}
 	}
 	svc, err := authcapture.New(w.store, opts)
 	if err != nil {
@@ -385,7 +391,7 @@ func (w *world) settle() {
 		}
 		for _, ref := range w.auths {
 			a := w.get(ref)
-			if a.Pending != 0 || a.PendingVoid != 0 || len(a.PendingCaptures) > 0 || len(a.PendingVoids) > 0 ||
+			if a.Pending != 0 || a.PendingVoid != 0 || len(a.PendingCaptures) > 0 || len(a.PendingVoids) > 0 || len(a.PendingRefunds) > 0 ||
 				!a.CaptureAt.IsZero() || !a.CancelAt.IsZero() {
 				busy = true
 			}
@@ -422,8 +428,11 @@ func (w *world) check() {
 		if a.Voided+a.Expired != h.released {
 			w.problemf("%s: ledger voided %d + expired %d, provider released %d", ref, a.Voided, a.Expired, h.released)
 		}
-		if a.Pending != 0 || a.PendingVoid != 0 {
-			w.problemf("%s: still pending: captures %d, voids %d", ref, a.Pending, a.PendingVoid)
+		if a.Pending != 0 || a.PendingVoid != 0 || a.PendingRefund != 0 {
+			w.problemf("%s: still pending: captures %d, voids %d, refunds %d", ref, a.Pending, a.PendingVoid, a.PendingRefund)
+		}
+		if a.Refunded != h.refunded {
+			w.problemf("%s: ledger refunded %d, provider refunded %d", ref, a.Refunded, h.refunded)
 		}
 		if a.Open() != h.held {
 			w.problemf("%s: ledger open %d, provider holds %d", ref, a.Open(), h.held)
@@ -465,6 +474,11 @@ func (w *world) unnamedPending(req authcapture.OutcomeRequest, err error) bool {
 	}
 	for _, pv := range a.PendingVoids {
 		if req.Kind == authcapture.OutcomeVoid && pv.ProviderRef == "" {
+			return true
+		}
+	}
+	for _, pr := range a.PendingRefunds {
+		if req.Kind == authcapture.OutcomeRefund && pr.ProviderRef == "" {
 			return true
 		}
 	}

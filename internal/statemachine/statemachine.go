@@ -24,11 +24,14 @@ import (
 // from newStore and checks each outcome against the model: accepted or
 // rejected (with which sentinel), the ledgers, the status, idempotent
 // replays, key reuse with other parameters, two-phase captures and voids,
+// refunds (direct and two-phase, of one capture or the total, before and
+// after the authorization closes, within and after a refund window),
 // direct captures and voids drawing from voids in flight, the scheduler
 // (with a provider that releases all, part or nothing of a scheduled void,
 // refuses it, does not answer, or captures first), approvals whose hold is
-// shorter than the schedules or already lapsed, and clock jumps past
-// expiry. After every step it checks the invariants of the aggregate
+// shorter than the schedules or already lapsed, clock jumps past expiry,
+// and overcaptures (direct and two-phase, confirmed, failed, refused)
+// under policies that allow them. After every step it checks the invariants of the aggregate
 // (model.Check and model.CheckStep).
 func Run(t *testing.T, newStore func(t *testing.T) authcapture.Store) {
 	t.Helper()
@@ -64,6 +67,13 @@ func Run(t *testing.T, newStore func(t *testing.T) authcapture.Store) {
 // together.
 func (sm *machine) startCapturing(t *rapid.T) {
 	open := sm.m.Open()
+	if allowance := sm.allowance(); allowance > 0 && open == sm.m.Authorized && rapid.Float64Range(0, 1).Draw(t, "startOvercapture") < 0.4 {
+		// An overcapture of the whole hold, often two-phase: it may be
+		// confirmed, fail (the hold comes back whole) or outlive the hold.
+		sm.captureOf(model.Capture{TwoPhase: rapid.Float64Range(0, 1).Draw(t, "overcaptureTwoPhase") < 0.7,
+			Amount: sm.m.Authorized + rapid.Int64Range(1, allowance).Draw(t, "overcapture"), Final: authcapture.Bool(true)})
+		return
+	}
 	if open < 2 || rapid.Float64Range(0, 1).Draw(t, "startReleasing") >= 0.7 {
 		sm.capture(t, true)
 		return
@@ -81,7 +91,27 @@ func (sm *machine) startCapturing(t *rapid.T) {
 var policies = []authcapture.Policy{
 	authcapture.DefaultPolicy, authcapture.PayMongo, authcapture.Afterpay,
 	authcapture.NjiaPay, authcapture.Stripe, authcapture.Adyen, authcapture.Waffo, clamping,
+	authcapture.PayPal, overcapturing, refundsEarly,
 }
+
+// overcapturing is a policy with an overcapture allowance (20 percent, at
+// most 1.00 USD, JPY 100 or BHD 0.500) and partial voids: a void or a
+// capture before the overcapture leaves the hold no longer whole.
+var overcapturing = authcapture.Policy{Name: "overcapturing", MultipleCaptures: true, PartialCapture: true, PartialVoid: true,
+	Validity: 7 * 24 * time.Hour, OvercapturePercent: 20,
+	OvercaptureMax: map[authcapture.Currency]string{"USD": "1.00", "JPY": "100", "BHD": "0.500"}}
+
+// allowance is the overcapture allowance of the authorization's policy.
+func (sm *machine) allowance() int64 { return model.Allowance(sm.policy, sm.currency, sm.m.Authorized) }
+
+// refundsEarly is Adyen's preset with refunds allowed while the
+// authorization is still open to capture, within a day and a half of the
+// capture refunded (or the latest).
+var refundsEarly = func() authcapture.Policy {
+	p := authcapture.Adyen
+	p.Name, p.RefundBeforeFinalCapture, p.RefundWindow = "refunds_early", true, 36*time.Hour
+	return p
+}()
 
 // clamping is a policy whose schedules are clamped to a short hold rather
 // than dropped: its validity is shorter than the longest delays drawn.
@@ -114,7 +144,7 @@ type machine struct {
 
 func newMachine(t *rapid.T, store authcapture.Store) *machine {
 	clock := clocktest.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
-	svc, err := authcapture.New(store, &authcapture.Options{Clock: clock, Policies: []authcapture.Policy{clamping}})
+	svc, err := authcapture.New(store, &authcapture.Options{Clock: clock, Policies: []authcapture.Policy{clamping, overcapturing, refundsEarly}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,32 +162,36 @@ func (sm *machine) created() bool { return sm.m.Phase != "" }
 
 func (sm *machine) actions() map[string]func(*rapid.T) {
 	return map[string]func(*rapid.T){
-		"create":      sm.rarely(0.2, sm.create),
-		"markPending": sm.rarely(0.5, sm.markPending),
-		"authorize":   sm.authorize,
-		"decline":     sm.rarely(0.1, sm.decline),
-		"cancel":      sm.rarely(0.1, sm.cancel),
-		"capture":     func(t *rapid.T) { sm.capture(t, false) },
-		"captureMore": func(t *rapid.T) { sm.capture(t, false) },
-		"begin":       func(t *rapid.T) { sm.capture(t, true) },
-		"beginMore":   func(t *rapid.T) { sm.capture(t, true) },
-		"confirm":     func(t *rapid.T) { sm.settle(t, true) },
-		"release":     sm.releaseThenSettle,
-		"fail":        func(t *rapid.T) { sm.settle(t, false) },
-		"void":        sm.void,
-		"voidMore":    sm.void,
-		"beginVoid":   sm.beginVoid,
-		"beginVoid2":  sm.beginVoid,
-		"confirmVoid": func(t *rapid.T) { sm.settleVoid(t, true) },
-		"failVoid":    func(t *rapid.T) { sm.settleVoid(t, false) },
-		"advance":     sm.rarely(0.5, sm.advance),
-		"sweep":       sm.sweep,
-		"sweepDue":    sm.sweepDue,
-		"sweepDue2":   sm.sweepDue,
-		"get":         sm.get,
-		"replay":      sm.replay,
-		"reuseKey":    sm.reuseKey,
-		"":            sm.check,
+		"create":        sm.rarely(0.2, sm.create),
+		"markPending":   sm.rarely(0.5, sm.markPending),
+		"authorize":     sm.authorize,
+		"decline":       sm.rarely(0.1, sm.decline),
+		"cancel":        sm.rarely(0.1, sm.cancel),
+		"capture":       func(t *rapid.T) { sm.capture(t, false) },
+		"captureMore":   func(t *rapid.T) { sm.capture(t, false) },
+		"begin":         func(t *rapid.T) { sm.capture(t, true) },
+		"beginMore":     func(t *rapid.T) { sm.capture(t, true) },
+		"confirm":       func(t *rapid.T) { sm.settle(t, true) },
+		"release":       sm.releaseThenSettle,
+		"fail":          func(t *rapid.T) { sm.settle(t, false) },
+		"void":          sm.void,
+		"voidMore":      sm.void,
+		"beginVoid":     sm.beginVoid,
+		"beginVoid2":    sm.beginVoid,
+		"confirmVoid":   func(t *rapid.T) { sm.settleVoid(t, true) },
+		"failVoid":      func(t *rapid.T) { sm.settleVoid(t, false) },
+		"advance":       sm.rarely(0.5, sm.advance),
+		"sweep":         sm.sweep,
+		"sweepDue":      sm.sweepDue,
+		"sweepDue2":     sm.sweepDue,
+		"refund":        func(t *rapid.T) { sm.refund(t, false) },
+		"beginRefund":   func(t *rapid.T) { sm.refund(t, true) },
+		"confirmRefund": func(t *rapid.T) { sm.settleRefund(t, true) },
+		"failRefund":    func(t *rapid.T) { sm.settleRefund(t, false) },
+		"get":           sm.get,
+		"replay":        sm.replay,
+		"reuseKey":      sm.reuseKey,
+		"":              sm.check,
 	}
 }
 
@@ -178,6 +212,10 @@ func (sm *machine) minor(t *rapid.T, label string) int64 {
 	choices := []int64{1, 99, 100, 101, 5000, open, open + 1, open - 1, sm.m.Authorized,
 		held, open + held, open + held + 1, open + held + sm.m.Pending, open + held + sm.m.Pending + 1}
 	gens := []*rapid.Generator[int64]{rapid.SampledFrom(choices), rapid.Int64Range(1, max(2, open/2))}
+	if allowance := sm.allowance(); allowance > 0 { // beyond the hold: within the allowance, at its edge, past it
+		gens = append(gens, rapid.SampledFrom([]int64{sm.m.Authorized + 1, sm.m.Authorized + allowance,
+			sm.m.Authorized + allowance + 1}), rapid.Int64Range(sm.m.Authorized+1, sm.m.Authorized+allowance))
+	}
 	if held > 0 { // beyond what is open, into what voids in flight reserve
 		gens = append(gens, rapid.Int64Range(open+1, open+held), rapid.Int64Range(open+1, open+held))
 	}
@@ -338,6 +376,7 @@ func (sm *machine) captureOf(c model.Capture) {
 		if res != nil {
 			c.ID = res.Entry.CaptureID // the Service names the capture
 		}
+		c.Now = sm.clock.Now()
 		return sm.m.Capture(c)
 	})
 }
@@ -366,7 +405,7 @@ func (sm *machine) settleCapture(id string, confirm bool) {
 		run = func() (*authcapture.Result, error) { return sm.svc.ConfirmCapture(sm.ctx, req) }
 	}
 	sm.issue(op, id, req.IdempotencyKey, run,
-		func(*authcapture.Result) (model.Ledger, error) { return sm.m.Settle(id, confirm) })
+		func(*authcapture.Result) (model.Ledger, error) { return sm.m.SettleAt(id, confirm, sm.clock.Now()) })
 }
 
 func (sm *machine) void(t *rapid.T) {
@@ -620,7 +659,7 @@ func (sm *machine) provider(t *rapid.T) model.Provider {
 		if c.result != nil {
 			capID = c.result.Entry.CaptureID
 		}
-		next, want := l.Capture(model.Capture{Amount: c.captured, ID: capID})
+		next, want := l.Capture(model.Capture{Amount: c.captured, ID: capID, Now: sm.clock.Now()})
 		switch {
 		case want != nil && !errors.Is(c.err, want):
 			t.Fatalf("capture of %d during the scheduled void: want %v, got %v", c.captured, want, c.err)
@@ -731,6 +770,9 @@ func (sm *machine) compare(a *authcapture.Authorization) {
 	if got := model.Of(a, sm.policy).Voids; !slices.Equal(got, sm.m.Voids) {
 		sm.t.Fatalf("the Service lists pending voids %+v, the model %+v", got, sm.m.Voids)
 	}
+	if got, want := model.Of(a, sm.policy).PendingRefunds(), sm.m.PendingRefunds(); !slices.Equal(got, want) {
+		sm.t.Fatalf("the Service lists pending refunds %+v, the model %+v", got, want)
+	}
 }
 
 // check runs after every action: the authorization is what the model
@@ -752,10 +794,87 @@ func (sm *machine) check(t *rapid.T) {
 	if err := model.Check(a, log); err != nil {
 		t.Fatal(err)
 	}
+	if err := model.CheckPolicy(a, sm.policy); err != nil {
+		t.Fatal(err)
+	}
 	if sm.prev != nil {
 		if err := model.CheckStep(sm.prev, a); err != nil {
 			t.Fatal(err)
 		}
 	}
 	sm.prev = a
+}
+
+// refund records (or begins) a refund of a drawn amount, against the total
+// or naming a capture: one that succeeded, is pending, failed, or none.
+func (sm *machine) refund(t *rapid.T, twoPhase bool) {
+	if sm.m.Captured == 0 && sm.created() && rapid.Float64Range(0, 1).Draw(t, "rarely") > 0.1 {
+		t.Skip("nothing captured")
+	}
+	left := sm.m.Refundable()
+	r := model.Refund{TwoPhase: twoPhase}
+	r.Amount = rapid.SampledFrom([]int64{1, 99, left, left + 1, left + sm.m.PendingRefund, left + sm.m.PendingRefund + 1,
+		max(1, left/2), sm.m.Captured, 1 + left/3}).Draw(t, "refund")
+	if r.Amount <= 0 {
+		r.Amount = 1
+	}
+	r.TooPrecise = rapid.Float64Range(0, 1).Draw(t, "precise") < 0.03
+	switch k := rapid.IntRange(0, 9).Draw(t, "refundOf"); {
+	case k < 4: // the total
+	case k < 8 && len(sm.m.Succeeded) > 0:
+		c := sm.m.Succeeded[rapid.IntRange(0, len(sm.m.Succeeded)-1).Draw(t, "capture")]
+		r.CaptureID = c.ID
+		if rapid.Bool().Draw(t, "wholeCapture") {
+			r.Amount = c.Amount
+		}
+	case k == 8 && len(sm.m.Pendings) > 0:
+		r.CaptureID = sm.m.Pendings[0].ID
+	case len(sm.m.Settled) > 0 && rapid.Bool().Draw(t, "settledCapture"):
+		r.CaptureID = rapid.SampledFrom(sm.m.Settled).Draw(t, "settled")
+	default:
+		r.CaptureID = rapid.SampledFrom([]string{"cap_none", "cap_999", "sched_1"}).Draw(t, "unknownCapture")
+	}
+	d := sm.dec(r.Amount)
+	if r.TooPrecise {
+		d = d.Add(decimal.New(1, int32(-sm.currency.Exponent()-1)))
+	}
+	req := authcapture.RefundRequest{MerchantID: sm.merchant, ID: sm.id, Amount: d, CaptureID: r.CaptureID,
+		Reason: authcapture.ReasonRequestedByCustomer, IdempotencyKey: sm.key()}
+	op := "refund"
+	run := func() (*authcapture.Result, error) { return sm.svc.Refund(sm.ctx, req) }
+	if twoPhase {
+		op = "beginRefund"
+		run = func() (*authcapture.Result, error) { return sm.svc.BeginRefund(sm.ctx, req) }
+	}
+	sm.issue(op, fmt.Sprint(d, " of ", r.CaptureID), req.IdempotencyKey, run, func(res *authcapture.Result) (model.Ledger, error) {
+		if res != nil {
+			r.ID = res.Entry.RefundID // the Service names the refund
+		}
+		r.Now = sm.clock.Now()
+		return sm.m.Refund(r)
+	})
+}
+
+// settleRefund confirms or fails a pending refund (or one that is not).
+func (sm *machine) settleRefund(t *rapid.T, confirm bool) {
+	pending := sm.m.PendingRefunds()
+	if len(pending) == 0 && sm.created() && rapid.Float64Range(0, 1).Draw(t, "rarely") > 0.1 {
+		t.Skip("no pending refund")
+	}
+	id := "refund_none"
+	switch k := rapid.Float64Range(0, 1).Draw(t, "known"); {
+	case len(pending) > 0 && k < 0.9:
+		id = pending[rapid.IntRange(0, len(pending)-1).Draw(t, "which")].ID
+	case len(sm.m.Refunds) > 0 && k < 0.95: // settled already, or recorded directly
+		id = sm.m.Refunds[rapid.IntRange(0, len(sm.m.Refunds)-1).Draw(t, "settledRefund")].ID
+	}
+	req := authcapture.SettleRefundRequest{MerchantID: sm.merchant, ID: sm.id, RefundID: id, IdempotencyKey: sm.key()}
+	op := "failRefund"
+	run := func() (*authcapture.Result, error) { return sm.svc.FailRefund(sm.ctx, req) }
+	if confirm {
+		op = "confirmRefund"
+		run = func() (*authcapture.Result, error) { return sm.svc.ConfirmRefund(sm.ctx, req) }
+	}
+	sm.issue(op, id, req.IdempotencyKey, run,
+		func(*authcapture.Result) (model.Ledger, error) { return sm.m.SettleRefund(id, confirm) })
 }
