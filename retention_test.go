@@ -361,3 +361,35 @@ func TestPruneClosedAuthorizations(t *testing.T) {
 		t.Errorf("AllEvents after Prune: %d, %v; want all %d from before, pruned by their own rule", len(left), err, len(events))
 	}
 }
+
+// A refund in flight on a closed authorization keeps it past the
+// retention; once the provider confirms it, the authorization goes with
+// the refund's provider reference.
+func TestPruneKeepsAClosedAuthorizationWhileARefundIsInFlight(t *testing.T) {
+	ctx := context.Background()
+	svc, clock := pruneFixture(t, 0)
+	const retention = 200 * 24 * time.Hour
+	createAuthorized(t, svc, "m1", "a", "10.00")
+	if _, err := svc.Capture(ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: "a", All: true, IdempotencyKey: "cap"}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := svc.BeginRefund(ctx, authcapture.RefundRequest{MerchantID: "m1", ID: "a", Amount: decimal.NewFromInt(4),
+		ProviderRef: "re_1", IdempotencyKey: "refund"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(retention + time.Hour)
+	if res, err := svc.Prune(ctx, authcapture.PruneRequest{AuthorizationRetention: retention}); err != nil || res.Authorizations != 0 {
+		t.Fatalf("Prune with a refund in flight = %+v, %v; want the authorization kept", res, err)
+	}
+	if _, err := svc.ConfirmRefund(ctx, authcapture.SettleRefundRequest{MerchantID: "m1", ID: "a", RefundID: r.Entry.RefundID,
+		IdempotencyKey: "confirm"}); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := svc.Prune(ctx, authcapture.PruneRequest{AuthorizationRetention: retention}); err != nil || res.Authorizations != 1 {
+		t.Fatalf("Prune after the refund settled = %+v, %v; want the authorization deleted", res, err)
+	}
+	if _, err := svc.FindByProviderRef(ctx, "m1", "re_1"); !errors.Is(err, authcapture.ErrNotFound) {
+		t.Errorf("FindByProviderRef of the pruned authorization's refund: %v, want ErrNotFound", err)
+	}
+}
