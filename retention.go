@@ -46,7 +46,8 @@ type PruneRequest struct {
 	// default, keeps authorizations for good: deleting payment history is
 	// the host's choice. Refunds may still be recorded on a closed
 	// authorization for its policy's RefundWindow, so the retention must
-	// be at least the longest RefundWindow of the Service's policies; and
+	// be at least the longest RefundWindow of the Service's policies (the
+	// presets included: PayPal's is 180 days); and
 	// at least IdempotencyRetention, so that a retry is recognized for as
 	// long as its key is kept. Prune refuses a shorter one. A policy
 	// without a RefundWindow puts no bound on refunds: choose a retention
