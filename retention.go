@@ -38,27 +38,48 @@ type PruneRequest struct {
 	// (its saved position + 1). Zero prunes no events, so a host that runs
 	// no relay and wants events pruned by age alone passes math.MaxInt64.
 	KeepEventsFrom int64
-	// Batch is how many records or events one store call deletes
-	// (DefaultPruneBatch if zero, at most MaxPruneBatch).
+	// AuthorizationRetention, if positive, is how long an authorization
+	// is kept after it closed (Authorization.ClosedAt): then it is
+	// deleted with its log, its provider references and its idempotency
+	// records, once nothing is in flight on it. Its events follow
+	// EventRetention and KeepEventsFrom like any other. Zero, the
+	// default, keeps authorizations for good: deleting payment history is
+	// the host's choice. Refunds may still be recorded on a closed
+	// authorization for its policy's RefundWindow, so the retention must
+	// be at least the longest RefundWindow of the Service's policies (the
+	// presets included: PayPal's is 180 days); and
+	// at least IdempotencyRetention, so that a retry is recognized for as
+	// long as its key is kept. Prune refuses a shorter one. A policy
+	// without a RefundWindow puts no bound on refunds: choose a retention
+	// longer than any refund the host will record. A command naming an
+	// authorization already pruned fails with ErrNotFound.
+	AuthorizationRetention time.Duration
+	// Batch is how many records, events or authorizations one store call
+	// deletes (DefaultPruneBatch if zero, at most MaxPruneBatch).
 	Batch int
 }
 
 // PruneResult counts what Service.Prune deleted.
 type PruneResult struct {
-	Idempotency int // idempotency records
-	Events      int // events
+	Idempotency    int // idempotency records, besides those of the authorizations deleted
+	Events         int // events
+	Authorizations int // closed authorizations, each with its log, references and records
 }
 
 // Prune deletes, in batches, the idempotency records older than the
-// request's IdempotencyRetention and the events older than its
-// EventRetention below KeepEventsFrom, until none is left or ctx ends;
+// request's IdempotencyRetention, the events older than its
+// EventRetention below KeepEventsFrom and, if AuthorizationRetention is
+// set, the authorizations closed for longer, until none is left or ctx
+// ends;
 // it returns what it deleted, also when it returns an error. Commands
 // and reads go on meanwhile: each batch is a short call of its own. The
 // host calls it periodically (every few minutes, say).
 //
 // It returns an error wrapping errors.ErrUnsupported if the store is not a
 // Pruner, and ErrInvalidArgument for a nil ctx, a negative retention, KeepEventsFrom
-// or Batch, or a Batch above MaxPruneBatch.
+// or Batch, a Batch above MaxPruneBatch, or an AuthorizationRetention
+// shorter than the IdempotencyRetention or a policy's RefundWindow; a
+// refused request deletes nothing.
 func (s *Service) Prune(ctx context.Context, req PruneRequest) (PruneResult, error) {
 	var res PruneResult
 	if err := checkContext(ctx, "Prune"); err != nil {
@@ -75,9 +96,23 @@ func (s *Service) Prune(ctx context.Context, req PruneRequest) (PruneResult, err
 		return res, &Error{Op: "Prune", Err: ErrInvalidArgument, Detail: fmt.Sprintf("KeepEventsFrom %d is negative", req.KeepEventsFrom)}
 	case req.Batch < 0 || req.Batch > MaxPruneBatch:
 		return res, &Error{Op: "Prune", Err: ErrInvalidArgument, Detail: fmt.Sprintf("Batch %d is not between 0 and %d", req.Batch, MaxPruneBatch)}
+	case req.AuthorizationRetention < 0:
+		return res, &Error{Op: "Prune", Err: ErrInvalidArgument, Detail: "a retention is negative"}
 	}
 	if req.IdempotencyRetention == 0 {
 		req.IdempotencyRetention = DefaultIdempotencyRetention
+	}
+	if req.AuthorizationRetention > 0 {
+		if req.AuthorizationRetention < req.IdempotencyRetention {
+			return res, &Error{Op: "Prune", Err: ErrInvalidArgument, Detail: fmt.Sprintf(
+				"AuthorizationRetention %v is shorter than the IdempotencyRetention %v: the records of a retry's key would go with its authorization",
+				req.AuthorizationRetention, req.IdempotencyRetention)}
+		}
+		if p := s.longestRefundWindow(); p != nil && req.AuthorizationRetention < p.RefundWindow {
+			return res, &Error{Op: "Prune", Err: ErrInvalidArgument, Detail: fmt.Sprintf(
+				"AuthorizationRetention %v is shorter than the RefundWindow %v of policy %q: an authorization could be deleted while it may still be refunded",
+				req.AuthorizationRetention, p.RefundWindow, p.Name)}
+		}
 	}
 	if req.EventRetention == 0 {
 		req.EventRetention = DefaultEventRetention
@@ -88,6 +123,20 @@ func (s *Service) Prune(ctx context.Context, req PruneRequest) (PruneResult, err
 	now := s.clock.Now()
 	keysBefore := now.Add(-req.IdempotencyRetention)
 	eventsBefore := now.Add(-req.EventRetention)
+	closedBefore := now.Add(-req.AuthorizationRetention)
+	for req.AuthorizationRetention > 0 {
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+		n, err := p.PruneAuthorizations(ctx, closedBefore, req.Batch)
+		res.Authorizations += n
+		if err != nil {
+			return res, err
+		}
+		if n < req.Batch {
+			break
+		}
+	}
 	for {
 		if err := ctx.Err(); err != nil {
 			return res, err
@@ -115,4 +164,17 @@ func (s *Service) Prune(ctx context.Context, req PruneRequest) (PruneResult, err
 		}
 	}
 	return res, nil
+}
+
+// longestRefundWindow returns the policy of the Service with the longest
+// RefundWindow, or nil if none has one.
+func (s *Service) longestRefundWindow() *Policy {
+	var longest *Policy
+	for _, p := range s.policies {
+		if p.RefundWindow > 0 && (longest == nil || p.RefundWindow > longest.RefundWindow ||
+			p.RefundWindow == longest.RefundWindow && p.Name < longest.Name) {
+			longest = p
+		}
+	}
+	return longest
 }

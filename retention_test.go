@@ -38,6 +38,10 @@ func TestPruneRefusesBadRequests(t *testing.T) {
 		{KeepEventsFrom: -1},
 		{Batch: -1},
 		{Batch: authcapture.MaxPruneBatch + 1},
+		{AuthorizationRetention: -time.Second},
+		// Shorter than the default IdempotencyRetention.
+		{AuthorizationRetention: authcapture.DefaultIdempotencyRetention - time.Second},
+		{AuthorizationRetention: 2 * time.Hour, IdempotencyRetention: 3 * time.Hour},
 	} {
 		if res, err := svc.Prune(ctx, req); !errors.Is(err, authcapture.ErrInvalidArgument) || res != (authcapture.PruneResult{}) {
 			t.Errorf("Prune(%+v) = %+v, %v; want ErrInvalidArgument", req, res, err)
@@ -137,28 +141,45 @@ func TestPruneEventsUpToTheRelay(t *testing.T) {
 }
 
 // BenchmarkPruneSteadyLoad runs a steady load on memstore, one command per
-// iteration in cycles of create, authorize, capture and void, each with an
-// idempotency key, one simulated second apart. A relay reads every event
-// and, every 1,000 commands, Prune deletes the records and read events
-// older than 5 minutes. It reports the live heap after warming up
-// (heap-start-B) and at the end (heap-end-B), and the growth per command.
-// The unpruned run keeps everything, for comparison. Authorizations and
-// their logs are never pruned, so some growth remains.
+// iteration in cycles of create, authorize, capture and void (which
+// closes the authorization), each with an idempotency key, 16 simulated
+// hours apart. A relay reads every event and, every 1,000 commands, Prune
+// deletes what is past a retention of 200 days (an authorization
+// retention must exceed every preset's RefundWindow), so about 300
+// commands' worth is kept. It reports the live heap after warming up
+// (heap-start-B) and at the end (heap-end-B), their ratio (end/start) and
+// the growth per command.
+//
+//   - retention: idempotency records, read events and closed
+//     authorizations are pruned; the heap stays flat (end/start near 1).
+//   - keys+events: authorizations are kept for good (the default), so
+//     they and their logs grow.
+//   - unpruned: everything is kept, for comparison.
 func BenchmarkPruneSteadyLoad(b *testing.B) {
-	for _, prune := range []bool{true, false} {
-		name := "pruned"
-		if !prune {
-			name = "unpruned"
-		}
-		b.Run(name, func(b *testing.B) { steadyLoad(b, prune) })
+	for _, tc := range []struct {
+		name string
+		req  *authcapture.PruneRequest
+	}{
+		{"retention", &authcapture.PruneRequest{IdempotencyRetention: steadyRetention, EventRetention: steadyRetention,
+			AuthorizationRetention: steadyRetention}},
+		{"keys+events", &authcapture.PruneRequest{IdempotencyRetention: steadyRetention, EventRetention: steadyRetention}},
+		{"unpruned", nil},
+	} {
+		b.Run(tc.name, func(b *testing.B) { steadyLoad(b, tc.req) })
 	}
 }
 
-func steadyLoad(b *testing.B, prune bool) {
+// steadyRetention and steadyStep are BenchmarkPruneSteadyLoad's
+// retention and time between commands.
+const (
+	steadyRetention = 200 * 24 * time.Hour
+	steadyStep      = 16 * time.Hour
+)
+
+func steadyLoad(b *testing.B, prune *authcapture.PruneRequest) {
 	const (
-		every     = 1_000
-		warmup    = 20_000
-		retention = 5 * time.Minute
+		every  = 1_000
+		warmup = 20_000
 	)
 	ctx := context.Background()
 	clock := clocktest.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
@@ -185,7 +206,7 @@ func steadyLoad(b *testing.B, prune bool) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		clock.Advance(time.Second)
+		clock.Advance(steadyStep)
 		if (i+1)%every != 0 {
 			return
 		}
@@ -199,9 +220,10 @@ func steadyLoad(b *testing.B, prune bool) {
 			}
 			cursor = evs[len(evs)-1].Position
 		}
-		if prune {
-			if _, err := svc.Prune(ctx, authcapture.PruneRequest{IdempotencyRetention: retention,
-				EventRetention: retention, KeepEventsFrom: cursor + 1}); err != nil {
+		if prune != nil {
+			req := *prune
+			req.KeepEventsFrom = cursor + 1
+			if _, err := svc.Prune(ctx, req); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -219,5 +241,155 @@ func steadyLoad(b *testing.B, prune bool) {
 	runtime.KeepAlive(svc)
 	b.ReportMetric(float64(start), "heap-start-B")
 	b.ReportMetric(float64(end), "heap-end-B")
+	b.ReportMetric(float64(end)/float64(start), "end/start")
 	b.ReportMetric((float64(end)-float64(start))/float64(b.N), "heap-B/cmd")
+}
+
+// An authorization retention shorter than the longest RefundWindow of the
+// Service's policies is refused, and deletes nothing: the authorization
+// could still be refunded.
+func TestPruneRefusesAnAuthorizationRetentionShorterThanARefundWindow(t *testing.T) {
+	ctx := context.Background()
+	clock := clocktest.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	refunds := authcapture.DefaultPolicy
+	refunds.Name, refunds.RefundWindow = "refunds_400d", 400*24*time.Hour
+	shorter := authcapture.DefaultPolicy
+	shorter.Name, shorter.RefundWindow = "refunds_30d", 30*24*time.Hour
+	svc, err := authcapture.New(memstore.New(), &authcapture.Options{Clock: clock,
+		Policies: []authcapture.Policy{shorter, refunds}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	createAuthorized(t, svc, "m1", "a", "10.00")
+	if _, err := svc.Void(ctx, authcapture.VoidRequest{MerchantID: "m1", ID: "a", All: true, IdempotencyKey: "void-a"}); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(500 * 24 * time.Hour)
+	for _, tc := range []struct {
+		retention time.Duration
+		ok        bool
+	}{
+		{30 * 24 * time.Hour, false},
+		{400*24*time.Hour - time.Second, false},
+		{400 * 24 * time.Hour, true},
+	} {
+		res, err := svc.Prune(ctx, authcapture.PruneRequest{AuthorizationRetention: tc.retention})
+		if tc.ok {
+			if err != nil || res.Authorizations != 1 {
+				t.Errorf("Prune with AuthorizationRetention %v = %+v, %v; want the closed authorization deleted", tc.retention, res, err)
+			}
+			continue
+		}
+		if !errors.Is(err, authcapture.ErrInvalidArgument) || res != (authcapture.PruneResult{}) {
+			t.Errorf("Prune with AuthorizationRetention %v = %+v, %v; want ErrInvalidArgument and nothing deleted", tc.retention, res, err)
+		}
+		if _, err := svc.Get(ctx, "m1", "a"); err != nil {
+			t.Errorf("Get after a refused Prune: %v", err)
+		}
+	}
+}
+
+// With an AuthorizationRetention, an authorization closed for longer is
+// deleted with its log, its provider references and its keys; one open,
+// one with a capture in flight and one closed more recently stay, and
+// events follow their own retention. Without one, nothing is deleted.
+func TestPruneClosedAuthorizations(t *testing.T) {
+	ctx := context.Background()
+	svc, clock := pruneFixture(t, 0)
+	// Longer than every preset's RefundWindow.
+	const retention = 200 * 24 * time.Hour
+	// Closed now: captured in full, and voided.
+	createAuthorized(t, svc, "m1", "captured", "10.00")
+	if _, err := svc.Capture(ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: "captured", All: true,
+		ProviderRef: "ch_1", IdempotencyKey: "cap-1"}); err != nil {
+		t.Fatal(err)
+	}
+	createAuthorized(t, svc, "m1", "voided", "10.00")
+	if _, err := svc.Void(ctx, authcapture.VoidRequest{MerchantID: "m1", ID: "voided", All: true, IdempotencyKey: "void-1"}); err != nil {
+		t.Fatal(err)
+	}
+	// Open, and with a capture in flight, from now on.
+	createAuthorized(t, svc, "m1", "open", "10.00")
+	createAuthorized(t, svc, "m1", "inflight", "10.00")
+	if _, err := svc.BeginCapture(ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: "inflight", All: true, IdempotencyKey: "begin-1"}); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(retention / 2)
+	// Closed later.
+	createAuthorized(t, svc, "m1", "recent", "10.00")
+	if _, err := svc.Void(ctx, authcapture.VoidRequest{MerchantID: "m1", ID: "recent", All: true, IdempotencyKey: "void-2"}); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(retention/2 + time.Second)
+	events, err := svc.AllEvents(ctx, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if res, err := svc.Prune(ctx, authcapture.PruneRequest{}); err != nil || res.Authorizations != 0 {
+		t.Fatalf("Prune without AuthorizationRetention = %+v, %v; want no authorization deleted", res, err)
+	}
+	res, err := svc.Prune(ctx, authcapture.PruneRequest{AuthorizationRetention: retention, Batch: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Authorizations != 2 {
+		t.Errorf("Prune = %+v, want the 2 authorizations closed for longer than the retention", res)
+	}
+	for id, gone := range map[string]bool{"captured": true, "voided": true, "open": false, "inflight": false, "recent": false} {
+		_, err := svc.Get(ctx, "m1", id)
+		_, logErr := svc.Log(ctx, "m1", id)
+		if gone && (!errors.Is(err, authcapture.ErrNotFound) || !errors.Is(logErr, authcapture.ErrNotFound)) {
+			t.Errorf("%s after Prune: Get %v, Log %v; want ErrNotFound", id, err, logErr)
+		}
+		if !gone && (err != nil || logErr != nil) {
+			t.Errorf("%s after Prune: Get %v, Log %v; want it kept", id, err, logErr)
+		}
+	}
+	if _, err := svc.FindByProviderRef(ctx, "m1", "ch_1"); !errors.Is(err, authcapture.ErrNotFound) {
+		t.Errorf("FindByProviderRef of a pruned authorization's capture: %v, want ErrNotFound", err)
+	}
+	// A command naming a pruned authorization finds nothing, also under
+	// the key of a command it accepted.
+	if _, err := svc.Capture(ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: "captured", Amount: decimal.NewFromInt(1),
+		IdempotencyKey: "cap-1"}); !errors.Is(err, authcapture.ErrNotFound) {
+		t.Errorf("a retry of a pruned authorization's capture: %v, want ErrNotFound", err)
+	}
+	// Reads expire the open holds meanwhile, and add events.
+	left, err := svc.AllEvents(ctx, 0, 1000)
+	if err != nil || len(left) < len(events) || left[len(events)-1] != events[len(events)-1] {
+		t.Errorf("AllEvents after Prune: %d, %v; want all %d from before, pruned by their own rule", len(left), err, len(events))
+	}
+}
+
+// A refund in flight on a closed authorization keeps it past the
+// retention; once the provider confirms it, the authorization goes with
+// the refund's provider reference.
+func TestPruneKeepsAClosedAuthorizationWhileARefundIsInFlight(t *testing.T) {
+	ctx := context.Background()
+	svc, clock := pruneFixture(t, 0)
+	const retention = 200 * 24 * time.Hour
+	createAuthorized(t, svc, "m1", "a", "10.00")
+	if _, err := svc.Capture(ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: "a", All: true, IdempotencyKey: "cap"}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := svc.BeginRefund(ctx, authcapture.RefundRequest{MerchantID: "m1", ID: "a", Amount: decimal.NewFromInt(4),
+		ProviderRef: "re_1", IdempotencyKey: "refund"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(retention + time.Hour)
+	if res, err := svc.Prune(ctx, authcapture.PruneRequest{AuthorizationRetention: retention}); err != nil || res.Authorizations != 0 {
+		t.Fatalf("Prune with a refund in flight = %+v, %v; want the authorization kept", res, err)
+	}
+	if _, err := svc.ConfirmRefund(ctx, authcapture.SettleRefundRequest{MerchantID: "m1", ID: "a", RefundID: r.Entry.RefundID,
+		IdempotencyKey: "confirm"}); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := svc.Prune(ctx, authcapture.PruneRequest{AuthorizationRetention: retention}); err != nil || res.Authorizations != 1 {
+		t.Fatalf("Prune after the refund settled = %+v, %v; want the authorization deleted", res, err)
+	}
+	if _, err := svc.FindByProviderRef(ctx, "m1", "re_1"); !errors.Is(err, authcapture.ErrNotFound) {
+		t.Errorf("FindByProviderRef of the pruned authorization's refund: %v, want ErrNotFound", err)
+	}
 }

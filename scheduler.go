@@ -208,6 +208,12 @@ type SweepResult struct {
 // the calls in flight see it, no further authorization is begun, and RunDue
 // returns ctx's error after them. Its cost is O(limit log n) in the store's
 // due index, not a scan.
+//
+// If the store is a DueClaimer (both stores are), RunDue claims its batch
+// for SchedulerOptions.Lease in one store call, so that other schedulers'
+// batches hold other authorizations; one it claimed and did not begin
+// (ctx ended) is due again when the lease ends. The versioned writes that
+// begin each action still make sure that only one scheduler applies it.
 func (s *Scheduler) RunDue(ctx context.Context, limit int) (SweepResult, error) {
 	if err := checkContext(ctx, "run_due"); err != nil {
 		return SweepResult{}, err
@@ -217,7 +223,15 @@ func (s *Scheduler) RunDue(ctx context.Context, limit int) (SweepResult, error) 
 		return res, fmt.Errorf("authcapture: RunDue: limit must be positive: %w", ErrInvalidArgument)
 	}
 	start, now := time.Now(), s.svc.clock.Now()
-	refs, err := s.svc.store.Due(ctx, now, limit)
+	var refs []DueRef
+	var err error
+	if c, ok := s.svc.store.(DueClaimer); ok {
+		// Claimed for a lease, so that other schedulers take other
+		// authorizations meanwhile.
+		refs, err = c.ClaimDue(ctx, now, now.Add(s.opts.Lease), limit)
+	} else {
+		refs, err = s.svc.store.Due(ctx, now, limit)
+	}
 	if err != nil {
 		s.sweepDone(ctx, start, now, nil, res, err)
 		return res, err

@@ -267,3 +267,37 @@ func TestSchedulersRaceConcurrent(t *testing.T) {
 	exec := newExecutor()
 	raceTwoSchedulers(t, 2_000, 97, exec, slowExecutor{exec}, &authcapture.SchedulerOptions{Concurrency: 8})
 }
+
+// Over a store that claims due work (memstore), a second scheduler's batch
+// holds none of the authorizations a first scheduler claimed and has not
+// begun yet: each captures its own 10 and skips none.
+func TestSchedulersClaimDifferentAuthorizations(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	exec := newGateExecutor()
+	first, err := authcapture.NewScheduler(f.svc, exec, &authcapture.SchedulerOptions{Concurrency: 1})
+	require.NoError(t, err)
+	second, err := authcapture.NewScheduler(f.svc, exec, &authcapture.SchedulerOptions{Concurrency: 10})
+	require.NoError(t, err)
+	f.delayedCaptures(20)
+	f.clock.Advance(time.Hour)
+	results := make(chan authcapture.SweepResult, 2)
+	sweep := func(s *authcapture.Scheduler) {
+		res, err := s.RunDue(f.ctx, 10)
+		assert.NoError(t, err)
+		results <- res
+	}
+	go sweep(first)
+	// The first holds its first call; nine of its batch wait.
+	require.Eventually(t, func() bool { in, _, _ := exec.stats(); return in == 1 }, 5*time.Second, time.Millisecond)
+	go sweep(second)
+	require.Eventually(t, func() bool { in, _, _ := exec.stats(); return in == 11 }, 5*time.Second, time.Millisecond)
+	close(exec.gate)
+	for range 2 {
+		res := <-results
+		assert.Equal(t, 10, res.Captured, "%+v", res)
+		assert.Zero(t, res.Skipped, "%+v", res)
+	}
+	_, _, calls := exec.stats()
+	assert.Equal(t, 20, calls)
+}

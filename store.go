@@ -93,8 +93,8 @@ type Store interface {
 	AllEvents(ctx context.Context, after int64, limit int) ([]Event, error)
 
 	// Due returns up to limit references to open authorizations whose
-	// next due time (Authorization.NextDue) is at or before t, earliest
-	// first. It must cost O(limit log n) or better, not a scan of every
+	// next due time (Authorization.NextDue, or the end of a claim on it:
+	// DueClaimer) is at or before t, earliest first. It must cost O(limit log n) or better, not a scan of every
 	// authorization. The Service has already checked that limit > 0.
 	Due(ctx context.Context, t time.Time, limit int) ([]DueRef, error)
 
@@ -130,6 +130,29 @@ type Locker interface {
 	// is none, ErrVersionConflict if the backend refused to wait (a
 	// serialization failure, a deadlock), and then nothing is locked.
 	Lock(ctx context.Context, merchantID, id string) (*Authorization, Lock, error)
+}
+
+// DueClaimer is a capability a Store may declare: it can claim due
+// authorizations for a while, many in one call, so that several schedulers
+// sharing the store each take different ones instead of racing for the
+// same. A claim is only a hint for Due: it changes no authorization (not
+// its version, nor its state), and the Service's versioned writes still
+// decide who applies an action. The Scheduler claims instead of calling
+// Due when the store declares it. storetest checks a DueClaimer with the
+// rest of the Store contract.
+//
+// A Store that wraps another hides this capability unless it declares
+// ClaimDue itself.
+type DueClaimer interface {
+	// ClaimDue returns up to limit references to authorizations due at or
+	// before t, earliest first, as Due does, and claims them until until:
+	// Due and ClaimDue see a claimed authorization as due at until (the
+	// DueAt they report then), until its next Write, whose NextDue counts
+	// again. An authorization another call
+	// is claiming at the same moment is left for a later call. Like Due it
+	// must cost O(limit log n) or better. The Service has already checked
+	// that limit > 0 and that until is after t.
+	ClaimDue(ctx context.Context, t, until time.Time, limit int) ([]DueRef, error)
 }
 
 // Lock is an authorization locked by Locker.Lock. Write or Release ends
@@ -224,10 +247,11 @@ func CheckWrite(w *Write) error {
 }
 
 // Pruner is a capability a Store may declare: it can delete idempotency
-// records and events that are past their retention, a small batch at a
-// time, so that a long-running store does not grow without bound.
-// Service.Prune calls it; storetest checks a Pruner with the rest of the
-// Store contract. Authorizations and their logs are never pruned.
+// records, events and closed authorizations that are past their
+// retention, a small batch at a time, so that a long-running store does
+// not grow without bound. Service.Prune calls it; storetest checks a
+// Pruner with the rest of the Store contract. An authorization that is
+// not closed, or has a provider action in flight, is never pruned.
 //
 // A Store that wraps another hides this capability unless it declares the
 // methods itself.
@@ -252,4 +276,23 @@ type Pruner interface {
 	// once that one does. Times compare as for PruneIdempotency. The
 	// Service has already checked that limit > 0 and keepFrom >= 0.
 	PruneEvents(ctx context.Context, before time.Time, keepFrom int64, limit int) (int, error)
+
+	// PruneAuthorizations deletes up to limit authorizations (of any
+	// merchant) that are closed (Authorization.Closed) with no provider
+	// action in flight (PendingSince zero) and whose ClosedAt is not zero
+	// and before before, oldest ClosedAt first, and returns how many it
+	// deleted. Each goes with its log, the provider references its log
+	// recorded (FindByProviderRef no longer finds them) and the
+	// idempotency records that name it under a key its entries carry
+	// (Entry.IdempotencyKey, which the Service sets on the entries of
+	// every command sent with a key); any other record naming it waits
+	// for PruneIdempotency. Its events stay: PruneEvents deletes them in
+	// their turn. Once deleted, Get and Entries return ErrNotFound for it
+	// and its provider references are free again; its ID is not to be
+	// used again (a store may refuse a new authorization under it while
+	// the old one's events are kept). Like Due it must
+	// cost O(limit log n) or better, not a scan of every authorization.
+	// Times compare as for PruneIdempotency. The Service has already
+	// checked that limit > 0.
+	PruneAuthorizations(ctx context.Context, before time.Time, limit int) (int, error)
 }

@@ -2,10 +2,41 @@ package memstore
 
 import (
 	"container/heap"
+	"context"
 	"time"
 
 	"github.com/authcapture/authcapture"
 )
+
+var _ authcapture.DueClaimer = (*Store)(nil)
+
+// dueAt is the time Store.due orders r by: its NextDue, or the end of a
+// claim on it (ClaimDue) if later; zero (not in the heap) while nothing is
+// due.
+func dueAt(r *record) time.Time {
+	if r.auth.NextDue.IsZero() || !r.claimed.After(r.auth.NextDue) {
+		return r.auth.NextDue
+	}
+	return r.claimed
+}
+
+// ClaimDue implements authcapture.DueClaimer: it finds what Due would
+// return and moves each one in the due heap to until. It costs
+// O(limit log n).
+func (s *Store) ClaimDue(ctx context.Context, t, until time.Time, limit int) ([]authcapture.DueRef, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	refs := s.due.upTo(t, limit)
+	for _, ref := range refs {
+		r := s.record(ref.MerchantID, ref.ID)
+		r.claimed = until.UTC()
+		s.due.set(r)
+	}
+	return refs, nil
+}
 
 // dueHeap is a min-heap (container/heap) of authorizations by a time of
 // theirs, earliest first: their next due time (Store.due) or the time

@@ -9,12 +9,15 @@
 // position order, for AllEvents. It copies on the way in and on the way
 // out, so a caller can never change stored state through a pointer it
 // kept, and it returns times in UTC. Authorizations with something due are kept in a heap
-// ordered by their next due time, so Due costs O(limit log n), and those
+// ordered by their next due time (or the end of a ClaimDue claim), so Due and ClaimDue
+// cost O(limit log n), and those
 // with provider actions in flight in another, ordered by PendingSince, for
 // Unsettled. Each merchant's provider references are a map to the
 // authorizations that recorded them. A third heap orders the idempotency
-// records by CreatedAt, for PruneIdempotency; PruneEvents cuts the front
-// of the event slices, which give their memory back as they shrink.
+// records by CreatedAt, for PruneIdempotency, and a fourth the closed
+// authorizations with nothing in flight by ClosedAt, for
+// PruneAuthorizations; PruneEvents cuts the front of the event slices,
+// which give their memory back as they shrink.
 package memstore
 
 import (
@@ -40,6 +43,7 @@ type Store struct {
 	pos       int64                // the position of the last event written
 	events    []*authcapture.Event // every merchant's, in position order
 	keys      keyHeap              // every idempotency record, by CreatedAt
+	closed    dueHeap              // closed with nothing in flight, by ClosedAt
 }
 
 // merchant holds one merchant's authorizations, idempotency records and
@@ -58,16 +62,19 @@ type record struct {
 	log       []*authcapture.Entry // Seq n is at index n-1
 	due       int                  // index in Store.due, or -1
 	unsettled int                  // index in Store.unsettled, or -1
+	closed    int                  // index in Store.closed, or -1
+	claimed   time.Time            // ClaimDue's claim ends then; zero if none
 }
 
 // New returns an empty store.
 func New() *Store {
 	return &Store{
 		merchants: map[string]*merchant{},
-		due: dueHeap{slot: func(r *record) *int { return &r.due },
-			time: func(r *record) time.Time { return r.auth.NextDue }},
+		due:       dueHeap{slot: func(r *record) *int { return &r.due }, time: dueAt},
 		unsettled: dueHeap{slot: func(r *record) *int { return &r.unsettled },
 			time: func(r *record) time.Time { return r.auth.PendingSince }},
+		closed: dueHeap{slot: func(r *record) *int { return &r.closed },
+			time: prunableSince},
 	}
 }
 
@@ -201,10 +208,11 @@ func (s *Store) Write(ctx context.Context, w *authcapture.Write) error {
 		s.merchants[in.MerchantID] = m
 	}
 	if r == nil {
-		r = &record{due: -1, unsettled: -1}
+		r = &record{due: -1, unsettled: -1, closed: -1}
 		m.auths[in.ID] = r
 	}
 	r.auth = *in.Clone()
+	r.claimed = time.Time{}
 	utcAuth(&r.auth)
 	for _, e := range w.Entries {
 		e.At = e.At.UTC()
@@ -217,7 +225,7 @@ func (s *Store) Write(ctx context.Context, w *authcapture.Write) error {
 		rec := *w.Idempotency
 		rec.CreatedAt = rec.CreatedAt.UTC()
 		m.keys[rec.Key] = &rec
-		heap.Push(&s.keys, keyRef{merchant: rec.MerchantID, key: rec.Key, at: rec.CreatedAt})
+		heap.Push(&s.keys, keyRef{rec: &rec, at: rec.CreatedAt})
 	}
 	for _, ev := range w.Events {
 		s.pos++
@@ -228,6 +236,7 @@ func (s *Store) Write(ctx context.Context, w *authcapture.Write) error {
 	}
 	s.due.set(r)
 	s.unsettled.set(r)
+	s.closed.set(r)
 	return nil
 }
 

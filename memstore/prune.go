@@ -10,10 +10,13 @@ import (
 
 var _ authcapture.Pruner = (*Store)(nil)
 
-// keyRef names an idempotency record in Store.keys.
+// keyRef names an idempotency record in Store.keys. PruneAuthorizations
+// deletes records without taking them out of the heap, so a ref whose
+// record is no longer the one stored under its key is skipped when it
+// comes up.
 type keyRef struct {
-	merchant, key string
-	at            time.Time // the record's CreatedAt
+	rec *authcapture.IdempotencyRecord
+	at  time.Time // the record's CreatedAt
 }
 
 // keyHeap orders idempotency records by CreatedAt, oldest first.
@@ -33,7 +36,8 @@ func (h *keyHeap) Pop() any {
 }
 
 // PruneIdempotency implements authcapture.Pruner. It costs
-// O(limit log n).
+// O(limit log n), plus O(log n) for each record PruneAuthorizations
+// deleted that it passes.
 func (s *Store) PruneIdempotency(ctx context.Context, before time.Time, limit int) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
@@ -43,8 +47,8 @@ func (s *Store) PruneIdempotency(ctx context.Context, before time.Time, limit in
 	n := 0
 	for n < limit && len(s.keys) > 0 && s.keys[0].at.Before(before) {
 		ref := heap.Pop(&s.keys).(keyRef)
-		if m := s.merchants[ref.merchant]; m != nil {
-			delete(m.keys, ref.key)
+		if m := s.merchants[ref.rec.MerchantID]; m != nil && m.keys[ref.rec.Key] == ref.rec {
+			delete(m.keys, ref.rec.Key)
 			n++
 		}
 	}
@@ -77,6 +81,52 @@ func (s *Store) PruneEvents(ctx context.Context, before time.Time, keepFrom int6
 		m := s.merchants[id]
 		m.events = dropFront(m.events, k)
 	}
+	return n, nil
+}
+
+// prunableSince is the time Store.closed orders r by: its ClosedAt while it
+// is closed with no provider action in flight, else zero (not in the heap).
+func prunableSince(r *record) time.Time {
+	if !r.auth.PendingSince.IsZero() || !r.auth.Closed() {
+		return time.Time{}
+	}
+	return r.auth.ClosedAt
+}
+
+// PruneAuthorizations implements authcapture.Pruner. It costs
+// O(limit log n) plus the length of the logs deleted.
+func (s *Store) PruneAuthorizations(ctx context.Context, before time.Time, limit int) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for n < limit && s.closed.Len() > 0 && s.closed.items[0].at.Before(before) {
+		r := s.closed.items[0].r
+		heap.Remove(&s.closed, 0)
+		// A closed authorization is neither due nor in flight; these
+		// only keep the heaps right whatever a write stored.
+		if r.due >= 0 {
+			heap.Remove(&s.due, r.due)
+		}
+		if r.unsettled >= 0 {
+			heap.Remove(&s.unsettled, r.unsettled)
+		}
+		a := &r.auth
+		m := s.merchants[a.MerchantID]
+		for _, e := range r.log {
+			if e.ProviderRef != "" && m.refs[e.ProviderRef] == a.ID {
+				delete(m.refs, e.ProviderRef)
+			}
+			if rec := m.keys[e.IdempotencyKey]; rec != nil && rec.AuthorizationID == a.ID {
+				delete(m.keys, e.IdempotencyKey)
+			}
+		}
+		delete(m.auths, a.ID)
+		n++
+	}
+	s.closed.items = shrink(s.closed.items)
 	return n, nil
 }
 

@@ -73,8 +73,15 @@ func applyByHand(t *testing.T, pool *pgxpool.Pool, schema string, versions ...in
 	if err != nil {
 		t.Fatal(err)
 	}
+	byVersion := map[int64]pgstore.Migration{}
+	for _, m := range ms {
+		byVersion[m.Version] = m
+	}
 	for _, v := range versions {
-		m := ms[v-1]
+		m, ok := byVersion[v]
+		if !ok {
+			t.Fatalf("no migration %d", v)
+		}
 		if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 			_, err := tx.Exec(ctx, m.Record+m.SQL)
 			return err

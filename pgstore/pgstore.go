@@ -112,9 +112,11 @@
 //
 // # Limits
 //
-// Rows are never deleted: the log, the outbox and the idempotency records
-// grow until the host prunes them (idempotency_keys has a created_at
-// column, events a position, for that). Each event row
+// Rows are deleted only by the Pruner methods: the log, the outbox and
+// the idempotency records grow until the host prunes them (idempotency_keys
+// has a created_at column, events a position, and authorizations a
+// closed_at column for those closed with nothing in flight, each indexed
+// for that). Each event row
 // is written twice, once by Write and once when its position is stamped.
 // A text holding U+0000 (which the service rejects in every text it
 // stores) is kept escaped as \u0000 and read back exactly, but
@@ -236,6 +238,8 @@ type queries struct {
 	bootstrap, lockMigrations, migrationsDone             string
 	recordMigration, recordChecksum                       string
 	pruneIdempotency, pruneEvents                         string
+	pruneAuthorizations, pruneAuthorizationRows           string
+	claimDue                                              string
 
 	writes sync.Map // writeShape -> string
 }

@@ -49,6 +49,30 @@ WHERE pending_since IS NOT NULL AND (pending_since, pending_since_ns) <= ($1, $2
 ORDER BY pending_since, pending_since_ns
 LIMIT $3`},
 
+		// Claims up to $5 authorizations due at or before ($1, $2),
+		// earliest first, found through the due index, by moving their due
+		// time to ($3, $4), by primary key through arrays as for
+		// pruneIdempotency; rows another transaction holds are skipped.
+		// pick runs once, locking what it returns: locking checks a row
+		// changed since the statement began again as it is now, and keeps
+		// it so until the update. It returns the due times found.
+		{&q.claimDue, `WITH pick AS MATERIALIZED (
+	SELECT merchant_id, id, next_due, next_due_ns
+	FROM {{schema}}.authorizations
+	WHERE next_due IS NOT NULL AND (next_due, next_due_ns) <= ($1, $2)
+	ORDER BY next_due, next_due_ns
+	LIMIT $5
+	FOR UPDATE SKIP LOCKED
+), claimed AS (
+	UPDATE {{schema}}.authorizations AS a SET next_due = $3, next_due_ns = $4
+	FROM unnest(ARRAY(SELECT merchant_id FROM pick), ARRAY(SELECT id FROM pick)) AS p(merchant_id, id)
+	WHERE a.merchant_id = p.merchant_id AND a.id = p.id
+	RETURNING a.merchant_id, a.id
+)
+SELECT pick.merchant_id, pick.id, pick.next_due, pick.next_due_ns
+FROM pick JOIN claimed USING (merchant_id, id)
+ORDER BY pick.next_due, pick.next_due_ns`},
+
 		{&q.providerRef, `SELECT authorization_id FROM {{schema}}.provider_refs WHERE merchant_id = $1 AND provider_ref = $2`},
 
 		{&q.pending, `SELECT EXISTS (SELECT 1 FROM {{schema}}.events WHERE position IS NULL)`},
@@ -84,16 +108,22 @@ WHERE position IS NOT NULL AND position > $1
 ORDER BY position
 LIMIT $2`},
 
-		// Deletes by primary key up to $2 records created before $1, oldest
-		// first, found through the index of migration 005.
-		{&q.pruneIdempotency, `DELETE FROM {{schema}}.idempotency_keys AS k
-USING (
+		// Deletes up to $2 records created before $1, oldest first, found
+		// through the index of migration 005 and deleted by primary key.
+		// The keys go through arrays so that the planner, which cannot
+		// tell how many rows LIMIT $2 leaves, probes the primary key for
+		// each instead of reading every record before $1 (what a join on
+		// old did under a generic plan). A record is never updated, so the
+		// rows the delete finds are the rows old read.
+		{&q.pruneIdempotency, `WITH old AS MATERIALIZED (
 	SELECT merchant_id, key FROM {{schema}}.idempotency_keys
 	WHERE created_at < $1
 	ORDER BY created_at
 	LIMIT $2
-) AS old
-WHERE k.merchant_id = old.merchant_id AND k.key = old.key AND k.created_at < $1`},
+)
+DELETE FROM {{schema}}.idempotency_keys AS k
+USING unnest(ARRAY(SELECT merchant_id FROM old), ARRAY(SELECT key FROM old)) AS o(merchant_id, key)
+WHERE k.merchant_id = o.merchant_id AND k.key = o.key`},
 
 		// Reads the first $3 stamped events below position $2 through the
 		// position index and deletes those before the first one not dated
@@ -110,6 +140,46 @@ WHERE k.merchant_id = old.merchant_id AND k.key = old.key AND k.created_at < $1`
 DELETE FROM {{schema}}.events
 WHERE position IS NOT NULL
 	AND position = ANY (ARRAY(SELECT position FROM head WHERE position < (SELECT position FROM stop)))`},
+
+		// Deletes up to $2 authorizations closed before $1 with nothing in
+		// flight, oldest first, found through the index of migration 007
+		// and deleted by primary key, through arrays as for
+		// pruneIdempotency. pick runs once, locking what it returns; rows
+		// another transaction holds are skipped, not waited for. Locking
+		// checks a row changed since the statement began again as it is
+		// now, and keeps it so until the delete (which repeats no
+		// condition on closed_at: the planner would read that index whole
+		// for it).
+		{&q.pruneAuthorizations, `WITH pick AS MATERIALIZED (
+	SELECT merchant_id, id FROM {{schema}}.authorizations
+	WHERE closed_at IS NOT NULL AND closed_at < $1
+	ORDER BY closed_at
+	LIMIT $2
+	FOR UPDATE SKIP LOCKED
+)
+DELETE FROM {{schema}}.authorizations AS a
+USING unnest(ARRAY(SELECT merchant_id FROM pick), ARRAY(SELECT id FROM pick)) AS p(merchant_id, id)
+WHERE a.merchant_id = p.merchant_id AND a.id = p.id
+RETURNING a.merchant_id, a.id`},
+
+		// Deletes the logs of the authorizations $1 (merchants) and $2
+		// (IDs), with the provider references and the idempotency records
+		// of theirs that their entries name.
+		{&q.pruneAuthorizationRows, `WITH gone AS (
+	SELECT * FROM unnest($1::text[], $2::text[]) AS g(merchant_id, id)
+), e AS (
+	DELETE FROM {{schema}}.entries AS e
+	USING gone
+	WHERE e.merchant_id = gone.merchant_id AND e.authorization_id = gone.id
+	RETURNING e.merchant_id, e.authorization_id, e.entry->>'ProviderRef' AS ref, e.entry->>'IdempotencyKey' AS key
+), r AS (
+	DELETE FROM {{schema}}.provider_refs AS p
+	USING e
+	WHERE p.merchant_id = e.merchant_id AND p.provider_ref = e.ref AND p.authorization_id = e.authorization_id
+)
+DELETE FROM {{schema}}.idempotency_keys AS k
+USING e
+WHERE k.merchant_id = e.merchant_id AND k.key = e.key AND k.authorization_id = e.authorization_id`},
 
 		// checksum is the SHA-256 of the migration's file, in hex; releases
 		// before it was recorded created the table without it, and their
@@ -149,8 +219,8 @@ type writeShape struct {
 // eventParams per event, idempotencyParams, then one per provider
 // reference.
 const (
-	insertParams      = 23
-	updateParams      = 22
+	insertParams      = 24
+	updateParams      = 23
 	entryParams       = 2
 	eventParams       = 2
 	idempotencyParams = 4
@@ -176,14 +246,14 @@ func (q *queries) write(sh writeShape) string {
 		// $1 merchant, $2 id, $3 version, $4 status, $5 currency,
 		// $6-$11 ledgers, $12 log length, $13 next_due, $14 next_due_ns,
 		// $15 created_at, $16 state, $17 pending_since, $18 pending_since_ns,
-		// $19-$23 the ledgers of migration 006.
+		// $19-$23 the ledgers of migration 006, $24 closed_at.
 		b.WriteString(`WITH a AS (
 	INSERT INTO {{schema}}.authorizations (merchant_id, id, version, status, currency,
 		requested, authorized, captured, pending, voided, expired,
 		entries, next_due, next_due_ns, created_at, state, pending_since, pending_since_ns,
-		pending_void, pending_decrement, overcaptured, refunded, pending_refund)
+		pending_void, pending_decrement, overcaptured, refunded, pending_refund, closed_at)
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-		$19, $20, $21, $22, $23)
+		$19, $20, $21, $22, $23, $24)
 	ON CONFLICT (merchant_id, id) DO NOTHING
 	RETURNING 1
 )`)
@@ -193,13 +263,14 @@ func (q *queries) write(sh writeShape) string {
 		// $11 entries appended, $12 next_due, $13 next_due_ns, $14 state,
 		// $15 the log length the entries continue (NULL if none),
 		// $16 pending_since, $17 pending_since_ns, $18-$22 the ledgers of
-		// migration 006.
+		// migration 006, $23 closed_at.
 		b.WriteString(`WITH a AS (
 	UPDATE {{schema}}.authorizations SET version = $3, status = $4,
 		requested = $5, authorized = $6, captured = $7, pending = $8, voided = $9, expired = $10,
 		entries = entries + $11, next_due = $12, next_due_ns = $13, state = $14,
 		pending_since = $16, pending_since_ns = $17,
-		pending_void = $18, pending_decrement = $19, overcaptured = $20, refunded = $21, pending_refund = $22
+		pending_void = $18, pending_decrement = $19, overcaptured = $20, refunded = $21, pending_refund = $22,
+		closed_at = $23
 	WHERE merchant_id = $1 AND id = $2 AND version = $3 - 1
 		AND ($15::bigint IS NULL OR entries = $15)
 	RETURNING 1

@@ -67,10 +67,27 @@ func (s *Store) Idempotency(ctx context.Context, merchantID, key string) (*authc
 	return decodeIdempotency(data)
 }
 
+var _ authcapture.DueClaimer = (*Store)(nil)
+
 // Due implements authcapture.Store. It reads the partial index on the next
 // due time, earliest first: O(limit log n).
 func (s *Store) Due(ctx context.Context, t time.Time, limit int) ([]authcapture.DueRef, error) {
 	return s.refsUpTo(ctx, "due", s.q.due, t, limit)
+}
+
+// ClaimDue implements authcapture.DueClaimer. It is one statement that
+// reads the first limit due rows through the due index, locking them
+// (skipping rows another transaction holds, which a later call finds),
+// and moves their next_due to until. A write sets next_due from the state
+// it writes, which ends the claim. The claim changes neither the version
+// nor the state.
+func (s *Store) ClaimDue(ctx context.Context, t, until time.Time, limit int) ([]authcapture.DueRef, error) {
+	if limit <= 0 {
+		return nil, ctx.Err()
+	}
+	us, ns := splitTime(t)
+	untilUS, untilNS := splitTime(until)
+	return s.queryRefs(ctx, "claim due", s.q.claimDue, us, ns, untilUS, untilNS, int64(limit))
 }
 
 // FindByProviderRef implements authcapture.Store. It reads the
@@ -96,7 +113,13 @@ func (s *Store) refsUpTo(ctx context.Context, what, sql string, t time.Time, lim
 		return nil, ctx.Err()
 	}
 	us, ns := splitTime(t)
-	rows, err := s.db.Query(ctx, sql, us, ns, int64(limit))
+	return s.queryRefs(ctx, what, sql, us, ns, int64(limit))
+}
+
+// queryRefs runs sql with args and returns the rows it reads: merchant,
+// ID and a time split as splitTime splits it.
+func (s *Store) queryRefs(ctx context.Context, what, sql string, args ...any) ([]authcapture.DueRef, error) {
+	rows, err := s.db.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, translate(ctx, what, err)
 	}

@@ -103,6 +103,10 @@ func (q *queries) writeStatement(w *authcapture.Write) (string, []any, error) {
 	if !a.PendingSince.IsZero() {
 		pending, pendingNS = splitTime(a.PendingSince)
 	}
+	var closed any // NULL: not for PruneAuthorizations
+	if a.PendingSince.IsZero() && !a.ClosedAt.IsZero() && a.Closed() {
+		closed, _ = splitTime(a.ClosedAt)
+	}
 	args := make([]any, 0, insertParams+entryParams*sh.entries+eventParams*sh.events+idempotencyParams+sh.refs)
 	if sh.insert {
 		args = append(args, a.MerchantID, a.ID, a.Version, string(a.Status()), string(c),
@@ -110,7 +114,7 @@ func (q *queries) writeStatement(w *authcapture.Write) (string, []any, error) {
 			numeric(c, a.Pending), numeric(c, a.Voided), numeric(c, a.Expired),
 			int64(len(w.Entries)), due, dueNS, a.CreatedAt, state, pending, pendingNS,
 			numeric(c, a.PendingVoid), numeric(c, a.PendingDecrement), numeric(c, a.Overcaptured),
-			numeric(c, a.Refunded), numeric(c, a.PendingRefund))
+			numeric(c, a.Refunded), numeric(c, a.PendingRefund), closed)
 	} else {
 		var continues any // NULL: no entries, nothing to continue
 		if len(w.Entries) > 0 {
@@ -121,7 +125,7 @@ func (q *queries) writeStatement(w *authcapture.Write) (string, []any, error) {
 			numeric(c, a.Pending), numeric(c, a.Voided), numeric(c, a.Expired),
 			int64(len(w.Entries)), due, dueNS, state, continues, pending, pendingNS,
 			numeric(c, a.PendingVoid), numeric(c, a.PendingDecrement), numeric(c, a.Overcaptured),
-			numeric(c, a.Refunded), numeric(c, a.PendingRefund))
+			numeric(c, a.Refunded), numeric(c, a.PendingRefund), closed)
 	}
 	for i := range w.Entries {
 		e := &w.Entries[i]

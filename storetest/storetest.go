@@ -85,6 +85,12 @@ func RunConformanceTests(t *testing.T, newStore MakeStore) {
 			tc.run(t, newStore(t))
 		})
 	}
+	for _, tc := range dueClaimerContractTests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.run(t, newStore(t))
+		})
+	}
 	for _, tc := range prunerContractTests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -58,7 +59,7 @@ func TestAllToADirectory(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !strings.HasPrefix(e.Name(), "00") || !strings.HasSuffix(string(body), ms[i].SQL) || !strings.Contains(string(body), ms[i].Record) {
+		if !strings.HasPrefix(e.Name(), fmt.Sprintf("%03d_", ms[i].Version)) || !strings.HasSuffix(string(body), ms[i].SQL) || !strings.Contains(string(body), ms[i].Record) {
 			t.Errorf("%s does not hold migration %d with its record", e.Name(), ms[i].Version)
 		}
 	}
