@@ -40,15 +40,7 @@ type demo struct {
 func run(out io.Writer) error {
 	start := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
 	clock := clocktest.New(start)
-	// Stripe's incremental authorization: raise the hold before capturing,
-	// at most 10 attempts, declines included.
-	incremental := authcapture.Stripe
-	incremental.Name = "stripe-incremental"
-	incremental.IncrementalAuthorization = true
-	incremental.AmountChangeBeforeCapture = true
-	incremental.MaxAmountChangeAttempts = 10
-	svc, err := authcapture.New(memstore.New(), &authcapture.Options{Clock: clock,
-		Policies: []authcapture.Policy{incremental}})
+	svc, err := authcapture.New(memstore.New(), &authcapture.Options{Clock: clock})
 	if err != nil {
 		return err
 	}
@@ -298,7 +290,7 @@ func (d *demo) longJob() {
 	fmt.Fprintln(d.out)
 	fmt.Fprintln(d.out, "AI job past its estimate: raise the hold mid-run, then capture actual usage")
 	r, err := d.svc.Create(d.ctx, authcapture.CreateRequest{MerchantID: "shop", ID: "job_2", Currency: "USD",
-		Amount: money("20.00"), Policy: "stripe-incremental", CaptureMode: authcapture.CaptureManual,
+		Amount: money("20.00"), Policy: "stripe", CaptureMode: authcapture.CaptureManual,
 		AuthorizationType: authcapture.AuthorizationEstimated, IdempotencyKey: "job_2-create"})
 	if d.step("create 20.00 (estimated)", r, err) == nil {
 		return
