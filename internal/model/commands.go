@@ -835,7 +835,7 @@ func (l Ledger) ChangeAmount(c AmountChange, now time.Time) (Ledger, error) {
 	if l.ReleasedBy != authcapture.CloseNone {
 		return l, authcapture.ErrInvalidStatus
 	}
-	if l.Change.Delta != 0 {
+	if l.Change.Delta != 0 || l.Overcaptured > 0 { // another change, or an overcapture, in flight
 		return l, authcapture.ErrActionInFlight
 	}
 	if c.TooPrecise {
