@@ -263,6 +263,23 @@ func TestFeatureInteractions(t *testing.T) {
 			require.ErrorIs(t, err, authcapture.ErrExpired)
 			assert.Equal(t, "100.00+0.00 = 0.00 0.00 0.00 0.00 40.00 0.00 60.00 | 40.00 0.00 captured", ledgers(t, f.get(a.ID)))
 		}},
+		{"an approved change that extends the hold moves the expiring-soon notice to the new expiry", func(t *testing.T, f *fixture) {
+			a := f.holdOf("everything", est, "100.00")
+			require.Equal(t, t0.Add(60*time.Hour), a.ExpiringNoticeAt, "12 hours before the 3-day hold lapses")
+			s := f.scheduler(nil)
+			f.clock.Advance(30 * time.Hour)
+			_, err := f.toTotal(a.ID, "150.00")
+			require.NoError(t, err)
+			got := f.get(a.ID)
+			require.Equal(t, t0.Add(30*time.Hour+4*24*time.Hour), got.ExpiresAt)
+			assert.Equal(t, got.ExpiresAt.Add(-12*time.Hour), got.ExpiringNoticeAt, "12 hours before the new expiry")
+			f.clock.Set(t0.Add(60 * time.Hour))
+			assert.Equal(t, 0, f.sweep(s).Notified, "the old hold's notice time: the hold has 66 hours left")
+			f.clock.Set(got.ExpiresAt.Add(-12 * time.Hour))
+			assert.Equal(t, 1, f.sweep(s).Notified)
+			evs := f.expiringEvents(a.ID)
+			require.Len(t, evs, 1)
+		}},
 		{"pruning never deletes an authorization whose refund window is open, nor one with a refund in flight", func(t *testing.T, f *fixture) {
 			const window = 200 * 24 * time.Hour
 			_, err := f.svc.Prune(f.ctx, authcapture.PruneRequest{AuthorizationRetention: window - time.Second})

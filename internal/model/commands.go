@@ -920,6 +920,7 @@ func (l *Ledger) approveChange(delta int64, now time.Time) authcapture.CloseReas
 	if v := l.Policy.AmountChangeValidity; v > 0 && !l.HoldExpired && l.ReleasedBy == authcapture.CloseNone {
 		if at := now.Add(v); at.After(l.ExpiresAt) {
 			l.ExpiresAt = at // the schedules still fit: the hold only grows
+			l.notice(now)    // the notice is due for the new expiry
 		}
 	}
 	return authcapture.CloseNone
