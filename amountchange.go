@@ -50,7 +50,8 @@ func (s *Service) ChangeAmount(ctx context.Context, req AmountChangeRequest) (*R
 // nothing captures it meanwhile; an increase reserves nothing. Settle it
 // with ConfirmAmountChange or DeclineAmountChange, naming
 // Result.Entry.ChangeID, or with RecordOutcome by its provider reference.
-// One change may be in flight at a time: another is ErrActionInFlight.
+// One change may be in flight at a time: another is ErrActionInFlight, and
+// so is any change while an overcapture is pending.
 func (s *Service) BeginAmountChange(ctx context.Context, req AmountChangeRequest) (*Result, error) {
 	return s.changeAmount(ctx, CmdBeginAmountChange, req)
 }
@@ -119,6 +120,12 @@ func (s *Service) applyAmountChange(ch *change, op Command, form AmountChangeFor
 	}
 	if pc := a.PendingAmountChange; pc != nil {
 		return ch.reject(ErrActionInFlight, "amount change %s is in flight; one change at a time", pc.ID)
+	}
+	if a.Overcaptured > 0 {
+		// The overcapture takes the whole hold and more: a change would
+		// leave Overcaptured no longer what the capture takes beyond it.
+		return ch.reject(ErrActionInFlight, "an overcapture of %s beyond the hold is in flight; the amount may change only if it fails",
+			a.Currency.Format(a.Overcaptured))
 	}
 	var delta int64
 	if form == AmountChangeTotal {
@@ -247,8 +254,9 @@ func (ch *change) capturableUpdated(seq int64) {
 }
 
 // extendHold moves ExpiresAt to the policy's AmountChangeValidity from now
-// when that is later, while the provider holds the funds, and rechecks the
-// schedules against the new expiry.
+// when that is later, while the provider holds the funds, rechecks the
+// schedules against the new expiry, and sets the expiring-soon notice for
+// it, as a reauthorization does.
 func (ch *change) extendHold(p *Policy) {
 	a := ch.a
 	if p.AmountChangeValidity <= 0 || a.HoldExpired() || a.ReleasedBy != CloseNone {
@@ -262,6 +270,7 @@ func (ch *change) extendHold(p *Policy) {
 	a.ExpiresAt = at
 	a.ExpiryRule = "policy " + p.Name + " amount change validity " + p.AmountChangeValidity.String()
 	ch.recheckSchedules(p, oldLatest)
+	ch.scheduleNotice(p)
 }
 
 // recheckSchedules checks the schedules against a new ExpiresAt, with the

@@ -101,6 +101,20 @@ func FuzzCommands(f *testing.F) {
 	f.Add([]byte{0, 8, 1, 4, 20, 2, 21, 3, 22, 0, 21, 1, 23, 7, 20, 8, 20, 9, 15, 11, 21, 12, 15, 14, 22, 14, 4, 10, 20, 6})
 	// Reauthorizations and expiring-soon notices swept, under fuzz_reauth.
 	f.Add([]byte{0, 9, 1, 2, 8, 9, 24, 1, 24, 130, 8, 20, 25, 0, 24, 4, 8, 30, 25, 0, 2, 3})
+	// Under fuzz_everything (an estimated hold of 21.01 approved for
+	// 18.01): a capture of part, a refund begun, a decrease begun and
+	// confirmed, the refund confirmed, a raise, a new hold after 3 hours,
+	// a refund after both, the notice of the new hold swept, a decrease in
+	// flight when the hold expires.
+	f.Add([]byte{0, 21, 1, 20, 3, 2, 17, 1, 21, 35, 22, 6, 18, 7, 20, 28, 8, 1, 24, 27, 16, 0, 8, 20, 25, 0, 21, 14, 8, 30, 10, 0})
+	// Under fuzz_everything: an overcapture begun, a raise refused while it
+	// is pending, the overcapture confirmed, refunded by capture directly
+	// and two-phase, a change refused on the closed authorization, a
+	// refund of the total, one beyond what is refundable, expiry.
+	f.Add([]byte{0, 21, 1, 20, 4, 3, 20, 1, 5, 6, 16, 7, 17, 8, 18, 9, 21, 10, 16, 13, 16, 242, 8, 30, 10, 0})
+	// Under fuzz_everything: a refund pending when the hold expires, a
+	// reauthorization refused after expiry, the refund confirmed after it.
+	f.Add([]byte{0, 21, 1, 20, 3, 2, 17, 1, 8, 30, 24, 3, 18, 6, 25, 0})
 	f.Fuzz(func(t *testing.T, program []byte) {
 		ctx := context.Background()
 		clock := clocktest.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
@@ -110,7 +124,7 @@ func FuzzCommands(f *testing.F) {
 			Validity: 7 * 24 * time.Hour, IncrementalAuthorization: true, DecrementalAuthorization: true,
 			MaxAmountChangeAttempts: 5, AmountChangeValidity: 2 * 24 * time.Hour}
 		svc, err := authcapture.New(memstore.New(), &authcapture.Options{Clock: clock,
-			Policies: []authcapture.Policy{fuzzOvercapture, refunds, adjust, fuzzReauth}})
+			Policies: []authcapture.Policy{fuzzOvercapture, refunds, adjust, fuzzReauth, fuzzEverything}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -119,7 +133,7 @@ func FuzzCommands(f *testing.F) {
 			t.Fatal(err)
 		}
 		const m, id = "m1", "a1"
-		policies := []string{"default", "paymongo", "afterpay", "njiapay", "stripe", "paypal", fuzzOvercapture.Name, "refunds", "adjust", "fuzz_reauth"}
+		policies := []string{"default", "paymongo", "afterpay", "njiapay", "stripe", "paypal", fuzzOvercapture.Name, "refunds", "adjust", "fuzz_reauth", fuzzEverything.Name}
 		// over is an amount beyond the hold, for captures that try to
 		// overcapture: up to a quarter more than the authorized amount.
 		over := func(arg byte) decimal.Decimal {
@@ -344,6 +358,20 @@ var fuzzOvercapture = authcapture.Policy{Name: "fuzz-overcapture", MultipleCaptu
 var fuzzReauth = authcapture.Policy{Name: "fuzz_reauth", MultipleCaptures: true, PartialCapture: true, PartialVoid: true,
 	Validity: 7 * 24 * time.Hour, MaxReauthorizations: 2, ReauthorizeAfter: 24 * time.Hour, ReauthorizeBefore: 10 * 24 * time.Hour,
 	ExpiringSoon: 24 * time.Hour}
+
+// fuzzEverything turns on every feature that may be combined: overcapture
+// (20 percent, at most 5.00 USD), incremental and decremental
+// authorization of estimated holds (at most 6 attempts, each approved
+// change keeping the hold 4 days), refunds before the final capture within
+// two days, two reauthorizations from an hour to 10 days after approval,
+// an expiring-soon notice a day ahead, partial voids and multiple captures.
+var fuzzEverything = authcapture.Policy{Name: "fuzz_everything", MultipleCaptures: true, PartialCapture: true, PartialVoid: true,
+	Validity: 3 * 24 * time.Hour, OvercapturePercent: 20, OvercaptureMax: map[authcapture.Currency]string{"USD": "5.00"},
+	IncrementalAuthorization: true, DecrementalAuthorization: true,
+	AmountChangeTypes:       []authcapture.AuthorizationType{authcapture.AuthorizationEstimated},
+	MaxAmountChangeAttempts: 6, AmountChangeValidity: 4 * 24 * time.Hour,
+	RefundBeforeFinalCapture: true, RefundWindow: 48 * time.Hour,
+	MaxReauthorizations: 2, ReauthorizeAfter: time.Hour, ReauthorizeBefore: 10 * 24 * time.Hour, ExpiringSoon: 24 * time.Hour}
 
 // isSentinel reports whether err is one of the library's typed rejections.
 // A version conflict is not expected from one goroutine, so it does not

@@ -208,6 +208,30 @@ func TestOvercaptureRules(t *testing.T) {
 			require.NoError(t, err, "the raised hold itself may be captured")
 			assert.Equal(t, "0.00/0.00/110.00/0.00/0.00 captured overcaptured 0.00", overcaptured(t, f.get(b.ID)))
 		}},
+		{"custom: no amount change while an overcapture is in flight; once it fails, the hold may change", func(t *testing.T, f *fixture) {
+			a := f.holdIn("overcapturing-raising", "EUR", "100.00")
+			r, err := f.svc.BeginCapture(f.ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: a.ID, Amount: amt("110.00"),
+				Final: authcapture.Bool(true), IdempotencyKey: f.key()})
+			require.NoError(t, err)
+			before := f.get(a.ID)
+			for _, total := range []string{"100.01", "110.00", "150.00"} {
+				_, err = f.svc.ChangeAmount(f.ctx, authcapture.AmountChangeRequest{MerchantID: "m1", ID: a.ID,
+					Total: amt(total), IdempotencyKey: f.key()})
+				require.ErrorIs(t, err, authcapture.ErrActionInFlight, "raised to %s", total)
+				_, err = f.svc.BeginAmountChange(f.ctx, authcapture.AmountChangeRequest{MerchantID: "m1", ID: a.ID,
+					Total: amt(total), IdempotencyKey: f.key()})
+				require.ErrorIs(t, err, authcapture.ErrActionInFlight, "raise to %s begun", total)
+			}
+			assert.Equal(t, before.Version, f.get(a.ID).Version, "rejections write nothing")
+			assert.Equal(t, "0.00/110.00/0.00/0.00/0.00 partially_captured overcaptured 10.00", overcaptured(t, f.get(a.ID)))
+			_, err = f.svc.FailCapture(f.ctx, authcapture.SettleCaptureRequest{MerchantID: "m1", ID: a.ID,
+				CaptureID: r.Entry.CaptureID, IdempotencyKey: f.key()})
+			require.NoError(t, err)
+			_, err = f.svc.ChangeAmount(f.ctx, authcapture.AmountChangeRequest{MerchantID: "m1", ID: a.ID,
+				Total: amt("110.00"), IdempotencyKey: f.key()})
+			require.NoError(t, err)
+			assert.Equal(t, "110.00/0.00/0.00/0.00/0.00 authorized overcaptured 0.00", overcaptured(t, f.get(a.ID)))
+		}},
 		{"custom: the percentage binds below the cap, the cap above it (20 percent, 50 EUR)", func(t *testing.T, f *fixture) {
 			a := f.holdIn("overcapturing", "EUR", "100.00")
 			_, err := f.capture(a.ID, "120.01", authcapture.Bool(true))

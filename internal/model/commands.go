@@ -835,7 +835,7 @@ func (l Ledger) ChangeAmount(c AmountChange, now time.Time) (Ledger, error) {
 	if l.ReleasedBy != authcapture.CloseNone {
 		return l, authcapture.ErrInvalidStatus
 	}
-	if l.Change.Delta != 0 {
+	if l.Change.Delta != 0 || l.Overcaptured > 0 { // another change, or an overcapture, in flight
 		return l, authcapture.ErrActionInFlight
 	}
 	if c.TooPrecise {
@@ -920,6 +920,7 @@ func (l *Ledger) approveChange(delta int64, now time.Time) authcapture.CloseReas
 	if v := l.Policy.AmountChangeValidity; v > 0 && !l.HoldExpired && l.ReleasedBy == authcapture.CloseNone {
 		if at := now.Add(v); at.After(l.ExpiresAt) {
 			l.ExpiresAt = at // the schedules still fit: the hold only grows
+			l.notice(now)    // the notice is due for the new expiry
 		}
 	}
 	return authcapture.CloseNone

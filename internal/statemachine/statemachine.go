@@ -31,7 +31,10 @@ import (
 // refuses it, does not answer, or captures first), approvals whose hold is
 // shorter than the schedules or already lapsed, clock jumps past expiry,
 // and overcaptures (direct and two-phase, confirmed, failed, refused)
-// under policies that allow them. After every step it checks the invariants of the aggregate
+// under policies that allow them, and all of these together under a
+// policy that turns every feature on (everything): refunds before and
+// after amount changes, reauthorizations and expiry, amount changes and
+// reauthorizations while refunds are pending, notices for new holds. After every step it checks the invariants of the aggregate
 // (model.Check and model.CheckStep).
 func Run(t *testing.T, newStore func(t *testing.T) authcapture.Store) {
 	t.Helper()
@@ -42,6 +45,19 @@ func Run(t *testing.T, newStore func(t *testing.T) authcapture.Store) {
 			m.create(rt)
 			if rapid.Float64Range(0, 1).Draw(rt, "startApproved") < 0.85 {
 				m.authorize(rt)
+				// Under the policy that turns everything on, many start
+				// with a refund of a first capture, settled or in flight,
+				// and some with a new hold: the amount changes, expiry,
+				// notices and commands that follow meet them.
+				if m.policy.Name == everything.Name {
+					if rapid.Float64Range(0, 1).Draw(rt, "startRefunding") < 0.5 {
+						m.startRefunding(rt)
+					}
+					if rapid.Float64Range(0, 1).Draw(rt, "startReauthorizing") < 0.3 {
+						m.clock.Advance(rapid.SampledFrom([]time.Duration{time.Hour, 2 * time.Hour, 50 * time.Hour}).Draw(rt, "reauthAfter"))
+						m.reauthorize(rt)
+					}
+				}
 				// Under the policies that change the hold, many start
 				// with a change, approved, declined or in flight.
 				if p := m.policy; p.IncrementalAuthorization || p.DecrementalAuthorization {
@@ -95,12 +111,42 @@ func (sm *machine) startCapturing(t *rapid.T) {
 	}
 }
 
+// startRefunding captures part of the hold and refunds part or all of it,
+// directly or two-phase: the hold stays open to amount changes,
+// reauthorization and expiry while the refund is pending or made.
+func (sm *machine) startRefunding(t *rapid.T) {
+	open := sm.m.Open()
+	if open < 2 {
+		return
+	}
+	sm.captureOf(model.Capture{Amount: rapid.Int64Range(1, open-1).Draw(t, "refundedCapture"), Final: authcapture.Bool(false)})
+	for range rapid.IntRange(1, 2).Draw(t, "startRefunds") {
+		sm.refund(t, rapid.Float64Range(0, 1).Draw(t, "startRefundTwoPhase") < 0.7)
+	}
+}
+
 var policies = []authcapture.Policy{
 	authcapture.DefaultPolicy, authcapture.PayMongo, authcapture.Afterpay,
 	authcapture.NjiaPay, authcapture.Stripe, authcapture.Adyen, authcapture.Waffo, clamping,
 	authcapture.PayPal, overcapturing, refundsEarly,
 	reauthorizing, reauthorizing,
 }
+
+// everything turns on every knob that may be combined, so that the
+// features meet: overcapture, incremental and decremental authorization of
+// estimated holds (at most 8 attempts, each approved change keeping the
+// hold 4 days from then), refunds before the final capture within a day
+// and a half, two reauthorizations from an hour to four days after
+// approval, an expiring-soon notice twelve hours ahead, partial voids,
+// multiple captures and schedules clamped to the three-day hold.
+var everything = authcapture.Policy{Name: "everything", MultipleCaptures: true, PartialCapture: true, PartialVoid: true,
+	Validity: 3 * 24 * time.Hour, ScheduleMargin: 10 * time.Minute, ClampSchedules: true,
+	OvercapturePercent: 20, OvercaptureMax: map[authcapture.Currency]string{"USD": "1.00", "JPY": "100", "BHD": "0.500"},
+	IncrementalAuthorization: true, DecrementalAuthorization: true,
+	AmountChangeTypes:       []authcapture.AuthorizationType{authcapture.AuthorizationEstimated},
+	MaxAmountChangeAttempts: 8, AmountChangeValidity: 4 * 24 * time.Hour,
+	RefundBeforeFinalCapture: true, RefundWindow: 36 * time.Hour,
+	MaxReauthorizations: 2, ReauthorizeAfter: time.Hour, ReauthorizeBefore: 4 * 24 * time.Hour, ExpiringSoon: 12 * time.Hour}
 
 // overcapturing is a policy with an overcapture allowance (20 percent, at
 // most 1.00 USD, JPY 100 or BHD 0.500) and partial voids: a void or a
@@ -177,7 +223,7 @@ type machine struct {
 
 func newMachine(t *rapid.T, store authcapture.Store) *machine {
 	clock := clocktest.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
-	svc, err := authcapture.New(store, &authcapture.Options{Clock: clock, Policies: []authcapture.Policy{clamping, overcapturing, refundsEarly, adjusting, incrementing, reauthorizing}})
+	svc, err := authcapture.New(store, &authcapture.Options{Clock: clock, Policies: []authcapture.Policy{clamping, overcapturing, refundsEarly, adjusting, incrementing, reauthorizing, everything}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,6 +235,9 @@ func newMachine(t *rapid.T, store authcapture.Store) *machine {
 	}
 	if rapid.Float64Range(0, 1).Draw(t, "changingPolicy") < 0.35 {
 		sm.policy = rapid.SampledFrom(changing).Draw(t, "changing")
+	}
+	if rapid.Float64Range(0, 1).Draw(t, "everythingPolicy") < 0.3 {
+		sm.policy = everything
 	}
 	sm.id = "auth_" + rapid.StringMatching(`[a-z0-9]{8}`).Draw(t, "id")
 	return sm
