@@ -247,8 +247,9 @@ func (ch *change) capturableUpdated(seq int64) {
 }
 
 // extendHold moves ExpiresAt to the policy's AmountChangeValidity from now
-// when that is later, while the provider holds the funds, and rechecks the
-// schedules against the new expiry.
+// when that is later, while the provider holds the funds, rechecks the
+// schedules against the new expiry and sets the expiring-soon notice for
+// it.
 func (ch *change) extendHold(p *Policy) {
 	a := ch.a
 	if p.AmountChangeValidity <= 0 || a.HoldExpired() || a.ReleasedBy != CloseNone {
@@ -262,6 +263,7 @@ func (ch *change) extendHold(p *Policy) {
 	a.ExpiresAt = at
 	a.ExpiryRule = "policy " + p.Name + " amount change validity " + p.AmountChangeValidity.String()
 	ch.recheckSchedules(p, oldLatest)
+	ch.scheduleNotice(p)
 }
 
 // recheckSchedules checks the schedules against a new ExpiresAt, with the

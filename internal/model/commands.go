@@ -907,8 +907,8 @@ func (l Ledger) SettleRefund(id string, confirm bool) (Ledger, error) {
 
 // approveChange applies an approved change of delta at now: Authorized
 // moves by it (Requested rises with it), and the hold is kept for the
-// policy's AmountChangeValidity from now if that is later than its expiry.
-// An increase approved once the hold lapsed or was let go of is released
+// policy's AmountChangeValidity from now if that is later than its expiry,
+// with the expiring-soon notice set for the new expiry. An increase approved once the hold lapsed or was let go of is released
 // at once. It returns the release reason, if any.
 func (l *Ledger) approveChange(delta int64, now time.Time) authcapture.CloseReason {
 	l.Authorized += delta
@@ -920,6 +920,7 @@ func (l *Ledger) approveChange(delta int64, now time.Time) authcapture.CloseReas
 	if v := l.Policy.AmountChangeValidity; v > 0 && !l.HoldExpired && l.ReleasedBy == authcapture.CloseNone {
 		if at := now.Add(v); at.After(l.ExpiresAt) {
 			l.ExpiresAt = at // the schedules still fit: the hold only grows
+			l.notice(now)    // the expiring-soon notice follows the new expiry
 		}
 	}
 	return authcapture.CloseNone
