@@ -138,7 +138,8 @@ type Policy struct {
 
 	// ExpiringSoon, if positive, is how long before ExpiresAt the
 	// scheduler emits authorization.expiring_soon, once per hold (again
-	// for the new hold of a reauthorization). A hold placed with no more
+	// for the new hold of a reauthorization, and for the new expiry an
+	// approved amount change moves it to). A hold placed with no more
 	// than ExpiringSoon left gets no notice. Zero is off.
 	ExpiringSoon time.Duration
 
