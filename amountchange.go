@@ -50,7 +50,8 @@ func (s *Service) ChangeAmount(ctx context.Context, req AmountChangeRequest) (*R
 // nothing captures it meanwhile; an increase reserves nothing. Settle it
 // with ConfirmAmountChange or DeclineAmountChange, naming
 // Result.Entry.ChangeID, or with RecordOutcome by its provider reference.
-// One change may be in flight at a time: another is ErrActionInFlight.
+// One change may be in flight at a time: another is ErrActionInFlight, as
+// is a change while an overcapture is in flight.
 func (s *Service) BeginAmountChange(ctx context.Context, req AmountChangeRequest) (*Result, error) {
 	return s.changeAmount(ctx, CmdBeginAmountChange, req)
 }
@@ -119,6 +120,11 @@ func (s *Service) applyAmountChange(ch *change, op Command, form AmountChangeFor
 	}
 	if pc := a.PendingAmountChange; pc != nil {
 		return ch.reject(ErrActionInFlight, "amount change %s is in flight; one change at a time", pc.ID)
+	}
+	if a.Overcaptured > 0 {
+		// A changed hold would make what the overcapture takes beyond it
+		// wrong: no change until it settles (failed, the hold is whole).
+		return ch.reject(ErrActionInFlight, "an overcapture of %s beyond the hold is in flight", a.Currency.Format(a.Overcaptured))
 	}
 	var delta int64
 	if form == AmountChangeTotal {

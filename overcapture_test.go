@@ -208,6 +208,36 @@ func TestOvercaptureRules(t *testing.T) {
 			require.NoError(t, err, "the raised hold itself may be captured")
 			assert.Equal(t, "0.00/0.00/110.00/0.00/0.00 captured overcaptured 0.00", overcaptured(t, f.get(b.ID)))
 		}},
+		{"custom: no amount change while an overcapture is in flight", func(t *testing.T, f *fixture) {
+			a := f.holdIn("overcapturing-raising", "EUR", "100.00")
+			r, err := f.svc.BeginCapture(f.ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: a.ID, Amount: amt("115.00"),
+				Final: authcapture.Bool(true), IdempotencyKey: f.key()})
+			require.NoError(t, err)
+			capID := r.Entry.CaptureID
+			before := f.get(a.ID)
+			require.Equal(t, "0.00/115.00/0.00/0.00/0.00 partially_captured overcaptured 15.00", overcaptured(t, before))
+			// Raised to 200.00, the hold would cover the capture: what it
+			// took beyond the hold would no longer be an overcapture, and
+			// the final capture's release would count 15.00 too many.
+			for _, begin := range []bool{false, true} {
+				req := authcapture.AmountChangeRequest{MerchantID: "m1", ID: a.ID, Total: amt("200.00"), IdempotencyKey: f.key()}
+				if begin {
+					_, err = f.svc.BeginAmountChange(f.ctx, req)
+				} else {
+					_, err = f.svc.ChangeAmount(f.ctx, req)
+				}
+				require.ErrorIs(t, err, authcapture.ErrActionInFlight, "begun %v", begin)
+				assert.Equal(t, before, f.get(a.ID), "a rejected change changes nothing")
+			}
+			// Once the overcapture failed, the hold is as it was: it may change.
+			_, err = f.svc.FailCapture(f.ctx, authcapture.SettleCaptureRequest{MerchantID: "m1", ID: a.ID, CaptureID: capID,
+				IdempotencyKey: f.key()})
+			require.NoError(t, err)
+			_, err = f.svc.ChangeAmount(f.ctx, authcapture.AmountChangeRequest{MerchantID: "m1", ID: a.ID, Total: amt("200.00"),
+				IdempotencyKey: f.key()})
+			require.NoError(t, err)
+			assert.Equal(t, "200.00/0.00/0.00/0.00/0.00 authorized overcaptured 0.00", overcaptured(t, f.get(a.ID)))
+		}},
 		{"custom: the percentage binds below the cap, the cap above it (20 percent, 50 EUR)", func(t *testing.T, f *fixture) {
 			a := f.holdIn("overcapturing", "EUR", "100.00")
 			_, err := f.capture(a.ID, "120.01", authcapture.Bool(true))

@@ -818,7 +818,8 @@ type AmountChange struct {
 }
 
 // ChangeAmount applies an amount change at now: the hold must be approved,
-// not lapsed nor let go of, with no other change in flight; the policy must
+// not lapsed nor let go of, with no other change nor an overcapture in
+// flight; the policy must
 // allow the direction and the authorization type, before the first capture
 // if it says so, within its attempt cap; a decrease must leave part of what
 // is open (ErrActionInFlight if actions in flight hold what it lacks,
@@ -835,8 +836,8 @@ func (l Ledger) ChangeAmount(c AmountChange, now time.Time) (Ledger, error) {
 	if l.ReleasedBy != authcapture.CloseNone {
 		return l, authcapture.ErrInvalidStatus
 	}
-	if l.Change.Delta != 0 {
-		return l, authcapture.ErrActionInFlight
+	if l.Change.Delta != 0 || l.Overcaptured > 0 {
+		return l, authcapture.ErrActionInFlight // one change at a time, and none while an overcapture is in flight
 	}
 	if c.TooPrecise {
 		return l, authcapture.ErrAmountPrecision
