@@ -208,7 +208,8 @@ type Authorization struct {
 	// open; zero when nothing is. Stores index it (Store.Due).
 	NextDue time.Time `json:",omitzero"`
 	// PendingSince is when the oldest provider action still in flight (a
-	// pending capture or void) began; zero when none is. Stores index it
+	// pending capture, void, refund or amount change) began; zero when
+	// none is. Stores index it
 	// (Store.Unsettled), so that reconciliation finds the actions whose
 	// outcome never arrived.
 	PendingSince time.Time `json:",omitzero"`
