@@ -48,13 +48,20 @@ var (
 	extending = authcapture.Policy{Name: "extending", MultipleCaptures: true, PartialCapture: true, PartialVoid: true,
 		Validity: 7 * 24 * time.Hour, IncrementalAuthorization: true, DecrementalAuthorization: true,
 		AmountChangeValidity: 7 * 24 * time.Hour, ExpiryAction: authcapture.ExpiryCapture}
+	// extendingNoticing is extending with a 48-hour expiring-soon notice.
+	extendingNoticing = func() authcapture.Policy {
+		p := extending
+		p.Name, p.ExpiringSoon = "extending_noticing", 48*time.Hour
+		return p
+	}()
 )
 
 func setupChanges(t *testing.T) *fixture {
 	t.Helper()
 	f := &fixture{t: t, ctx: t.Context(), clock: clocktest.New(t0), store: memstore.New()}
 	svc, err := authcapture.New(f.store, &authcapture.Options{Clock: f.clock,
-		Policies: []authcapture.Policy{stripeIncremental, adyenAdjustment, checkoutIncremental, extending}})
+		Policies: []authcapture.Policy{stripeIncremental, adyenAdjustment, checkoutIncremental, extending,
+			extendingNoticing}})
 	require.NoError(t, err)
 	f.svc = svc
 	return f
@@ -564,6 +571,46 @@ func TestAmountChangeValidity(t *testing.T) {
 	_, err = f.byDelta(a.ID, "-10")
 	require.NoError(t, err)
 	assert.True(t, f.get(a.ID).ExpiresAt.Equal(t0.Add(10*24*time.Hour)))
+}
+
+// TestAmountChangeValidityMovesTheNotice checks that the expiring-soon
+// notice follows the expiry an approved change moved: it is due the
+// policy's lead time before the new expiry, not before the old one, and a
+// hold already warned about is warned about again once it was extended.
+func TestAmountChangeValidityMovesTheNotice(t *testing.T) {
+	t.Parallel()
+	for _, begun := range []bool{false, true} {
+		f := setupChanges(t)
+		a := f.holdOf("extending_noticing", authcapture.AuthorizationFinal, "100")
+		require.True(t, a.ExpiringNoticeAt.Equal(t0.Add(5*24*time.Hour)))
+		f.clock.Advance(3 * 24 * time.Hour)
+		var r *authcapture.Result
+		var err error
+		if begun {
+			r, err = f.svc.BeginAmountChange(f.ctx, authcapture.AmountChangeRequest{MerchantID: "m1", ID: a.ID, Delta: amt("20"),
+				IdempotencyKey: f.key()})
+			require.NoError(t, err)
+			r, err = f.svc.ConfirmAmountChange(f.ctx, authcapture.SettleAmountChangeRequest{MerchantID: "m1", ID: a.ID,
+				ChangeID: r.Entry.ChangeID, IdempotencyKey: f.key()})
+		} else {
+			r, err = f.byDelta(a.ID, "20")
+		}
+		require.NoError(t, err)
+		a = r.Authorization
+		require.True(t, a.ExpiresAt.Equal(t0.Add(10*24*time.Hour)))
+		assert.True(t, a.ExpiringNoticeAt.Equal(t0.Add(8*24*time.Hour)), "begun %v: notice at %s, 48 hours before %s",
+			begun, a.ExpiringNoticeAt, a.ExpiresAt)
+		// Warned about, then extended: warned about again.
+		s, err := authcapture.NewScheduler(f.svc, nil, nil)
+		require.NoError(t, err)
+		f.clock.Set(a.ExpiringNoticeAt)
+		require.Equal(t, 1, f.sweep(s).Notified)
+		f.clock.Advance(time.Hour)
+		r, err = f.byDelta(a.ID, "5")
+		require.NoError(t, err)
+		assert.True(t, r.Authorization.ExpiringNoticeAt.Equal(r.Authorization.ExpiresAt.Add(-48*time.Hour)),
+			"begun %v: the extended hold is warned about again", begun)
+	}
 }
 
 // TestAuthorizationType checks the type set at create: final by default,

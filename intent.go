@@ -199,7 +199,8 @@ type Authorization struct {
 	// ExpiringSoon before ExpiresAt. Zero when no notice is due: the
 	// policy sets no lead time, the hold had less than it left when it
 	// was placed, the notice was sent, or the hold is released, expired
-	// or closed. A reauthorization sets it again for the new hold.
+	// or closed. A reauthorization sets it again for the new hold, and
+	// an approved amount change for the expiry it moves.
 	ExpiringNoticeAt time.Time `json:",omitzero"`
 	ExpiredAt        time.Time `json:",omitzero"` // when expiry was applied; zero while the hold stands
 	ClosedAt         time.Time `json:",omitzero"`
@@ -208,7 +209,8 @@ type Authorization struct {
 	// open; zero when nothing is. Stores index it (Store.Due).
 	NextDue time.Time `json:",omitzero"`
 	// PendingSince is when the oldest provider action still in flight (a
-	// pending capture or void) began; zero when none is. Stores index it
+	// pending capture, void, refund or amount change) began; zero when
+	// none is. Stores index it
 	// (Store.Unsettled), so that reconciliation finds the actions whose
 	// outcome never arrived.
 	PendingSince time.Time `json:",omitzero"`

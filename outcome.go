@@ -151,8 +151,8 @@ func OutcomeKey(providerRef string, kind OutcomeKind, outcome OutcomeState) stri
 //   - an action settled with the other outcome, or of the other kind, is
 //     ErrOutcomeConflict, whose *Error names both;
 //   - a success for an action not yet recorded (the host crashed after
-//     calling the provider) is recorded as the direct capture, void or
-//     amount change it reports (EffectRecorded), unless an action of its kind is pending
+//     calling the provider) is recorded as the direct capture, void,
+//     refund or amount change it reports (EffectRecorded), unless an action of its kind is pending
 //     without a provider reference (it may be that one: ErrOutcomeConflict,
 //     asking for ActionID); a failure for one moved no money and changes
 //     nothing (EffectIgnored);
@@ -693,9 +693,9 @@ func (s *Service) recordDirect(ctx context.Context, req OutcomeRequest, a *Autho
 }
 
 // FindByProviderRef returns the authorization of merchantID whose log
-// records the provider reference ref (Entry.ProviderRef: a capture's,
-// a void's or the approval's), with expiry applied as Get does, or
-// ErrNotFound.
+// records the provider reference ref (Entry.ProviderRef: the approval's,
+// a capture's, a void's, a refund's, an amount change's or a
+// reauthorization's), with expiry applied as Get does, or ErrNotFound.
 func (s *Service) FindByProviderRef(ctx context.Context, merchantID, ref string) (*Authorization, error) {
 	const op = "find_by_provider_ref"
 	if err := checkContext(ctx, op); err != nil {
@@ -746,8 +746,8 @@ type UnsettledAction struct {
 	BegunAt         time.Time // when it was begun
 }
 
-// Unsettled lists the pending captures, voids and refunds of all merchants
-// (refunds of closed authorizations too) begun at
+// Unsettled lists the pending captures, voids, refunds and amount changes
+// of all merchants (refunds of closed authorizations too) begun at
 // least OlderThan ago, oldest first, at most Limit of them. It reads the
 // stores' index of authorizations with actions in flight
 // (Store.Unsettled), not every authorization.

@@ -289,8 +289,8 @@ type Pruner interface {
 	// for PruneIdempotency. Its events stay: PruneEvents deletes them in
 	// their turn. Once deleted, Get and Entries return ErrNotFound for it
 	// and its provider references are free again; its ID is not to be
-	// used again (a store may refuse a new authorization under it while
-	// the old one's events are kept). Like Due it must
+	// used again (a store may refuse a new authorization under it, with
+	// ErrAlreadyExists, while the old one's events are kept). Like Due it must
 	// cost O(limit log n) or better, not a scan of every authorization.
 	// Times compare as for PruneIdempotency. The Service has already
 	// checked that limit > 0.

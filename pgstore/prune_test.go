@@ -266,6 +266,14 @@ func TestServicePruneAuthorizations(t *testing.T) {
 	if n := b.count(t, "events", ""); n != events {
 		t.Errorf("%d events left, want all %d: they follow their own retention", n, events)
 	}
+	// Its ID is not used again while its events are kept: a create under
+	// it is refused as an authorization that exists, not retried as a
+	// version conflict.
+	_, err = svc.Create(ctx, authcapture.CreateRequest{MerchantID: "m1", ID: "a1", Amount: usd("10.00"), Currency: "USD",
+		IdempotencyKey: "c-a1-again"})
+	if !errors.Is(err, authcapture.ErrAlreadyExists) {
+		t.Errorf("a create under the pruned authorization's ID: %v, want ErrAlreadyExists", err)
+	}
 }
 
 // checkPlans checks the plans PostgreSQL makes for sql, a batch statement

@@ -35,6 +35,13 @@ func (s *Store) write(ctx context.Context, db DBTX, w *authcapture.Write) error 
 			return translate(ctx, fmt.Sprintf("write %s: a provider reference it records is another authorization's (%s)",
 				a.ID, pg.Detail), err)
 		}
+		if errors.As(err, &pg) && pg.Code == "23505" && a.Version == 1 &&
+			(pg.ConstraintName == "events_pkey" || pg.ConstraintName == "entries_pkey") {
+			// A new authorization under the ID of one pruned whose events
+			// are kept: the ID is taken, as for an authorization that exists.
+			return fmt.Errorf("pgstore: authorization %q: an authorization pruned under this ID still has events: %w",
+				a.ID, authcapture.ErrAlreadyExists)
+		}
 		return translate(ctx, "write "+a.ID, err)
 	}
 	switch {

@@ -818,7 +818,8 @@ type AmountChange struct {
 }
 
 // ChangeAmount applies an amount change at now: the hold must be approved,
-// not lapsed nor let go of, with no other change in flight; the policy must
+// not lapsed nor let go of, with no other change nor an overcapture in
+// flight; the policy must
 // allow the direction and the authorization type, before the first capture
 // if it says so, within its attempt cap; a decrease must leave part of what
 // is open (ErrActionInFlight if actions in flight hold what it lacks,
@@ -907,8 +908,8 @@ func (l Ledger) SettleRefund(id string, confirm bool) (Ledger, error) {
 
 // approveChange applies an approved change of delta at now: Authorized
 // moves by it (Requested rises with it), and the hold is kept for the
-// policy's AmountChangeValidity from now if that is later than its expiry.
-// An increase approved once the hold lapsed or was let go of is released
+// policy's AmountChangeValidity from now if that is later than its expiry,
+// with the expiring-soon notice set for the new expiry. An increase approved once the hold lapsed or was let go of is released
 // at once. It returns the release reason, if any.
 func (l *Ledger) approveChange(delta int64, now time.Time) authcapture.CloseReason {
 	l.Authorized += delta

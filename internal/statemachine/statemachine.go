@@ -173,11 +173,13 @@ var changing = []authcapture.Policy{adjusting, incrementing}
 
 // adjusting changes the hold up or down, for estimated authorizations, at
 // any time for what is not captured, at most 6 times, each approved change
-// keeping the hold 3 days from then (Adyen-like).
+// keeping the hold 3 days from then (Adyen-like), and warns twelve hours
+// before expiry, so that the notice follows the expiry a change moves. Its
+// overcapture allowance (20 percent) races overcaptures with changes.
 var adjusting = authcapture.Policy{Name: "adjusting", MultipleCaptures: true, PartialCapture: true, PartialVoid: true,
 	Validity: 7 * 24 * time.Hour, IncrementalAuthorization: true, DecrementalAuthorization: true,
 	AmountChangeTypes:       []authcapture.AuthorizationType{authcapture.AuthorizationEstimated},
-	MaxAmountChangeAttempts: 6, AmountChangeValidity: 3 * 24 * time.Hour}
+	MaxAmountChangeAttempts: 6, AmountChangeValidity: 3 * 24 * time.Hour, ExpiringSoon: 12 * time.Hour, OvercapturePercent: 20}
 
 // incrementing raises the hold only, before the first capture, at most 10
 // times (Stripe-like).
