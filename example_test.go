@@ -203,10 +203,12 @@ func ExampleService_BeginAmountChange() {
 	// settled authorized 200.00 open 200.00 changes 1
 }
 
-// A long order outlives its hold: PayPal reauthorizes an authorization
-// once, from day 4 to day 29, and the host records the new hold with the
-// expiration_time PayPal returns. The scheduler warns 48 hours before each
-// hold lapses.
+// A long order outlives PayPal's 3-day honor period: PayPal reauthorizes
+// an authorization once, from day 4 to day 29, and the host records the
+// new authorization. Its funds stay held until day 29 of the original
+// authorization, as the preset says (ReauthorizationValidity); a host
+// whose provider returns another expiry passes it as ExpiresAt. The
+// scheduler warns 48 hours before the hold lapses.
 func ExampleService_Reauthorize() {
 	ctx := context.Background()
 	const day = 24 * time.Hour
@@ -236,9 +238,9 @@ func ExampleService_Reauthorize() {
 	_, err = svc.Reauthorize(ctx, authcapture.ReauthorizeRequest{MerchantID: "acme", ID: "order_7", IdempotencyKey: "order_7-reauth-1"})
 	fmt.Println(errors.Is(err, authcapture.ErrReauthorizationWindow))
 
-	clock.Advance(2 * day) // day 5: PayPal answers with a new authorization ID and expiration_time
+	clock.Advance(2 * day) // day 5: PayPal answers with a new authorization ID
 	r, err = svc.Reauthorize(ctx, authcapture.ReauthorizeRequest{MerchantID: "acme", ID: "order_7", ProviderRef: "8AA831015G517922L",
-		ExpiresAt: clock.Now().Add(29 * day), IdempotencyKey: "order_7-reauth-2"})
+		IdempotencyKey: "order_7-reauth-2"})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -251,6 +253,6 @@ func ExampleService_Reauthorize() {
 	// Output:
 	// hold until 2026-12-01 warning at 2026-11-29
 	// true
-	// hold until 2026-12-06 warning at 2026-12-04 (reauthorization: explicit)
+	// hold until 2026-12-01 warning at 2026-11-29 (reauthorization: policy paypal-notices reauthorization validity 696h0m0s)
 	// true
 }

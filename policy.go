@@ -135,6 +135,12 @@ type Policy struct {
 	MaxReauthorizations int
 	ReauthorizeAfter    time.Duration
 	ReauthorizeBefore   time.Duration
+	// ReauthorizationValidity, if positive, is when a reauthorized hold
+	// lapses when Reauthorize names no ExpiresAt, counted from the
+	// original authorization: for PayPal (29 days) a reauthorization
+	// renews the honor period, not the 29-day authorization period. Zero
+	// counts the policy's Validity from the reauthorization.
+	ReauthorizationValidity time.Duration
 
 	// ExpiringSoon, if positive, is how long before ExpiresAt the
 	// scheduler emits authorization.expiring_soon, once per hold (again
@@ -364,6 +370,12 @@ func (p *Policy) checkReauthorization() error {
 		return fmt.Errorf("ReauthorizeBefore %s must be later than ReauthorizeAfter %s", p.ReauthorizeBefore, p.ReauthorizeAfter)
 	case p.ReauthorizeAfter > maxValidity || p.ReauthorizeBefore > maxValidity:
 		return fmt.Errorf("reauthorization bounds beyond %s", maxValidity)
+	case p.ReauthorizationValidity < 0 || p.ReauthorizationValidity > maxValidity:
+		return fmt.Errorf("ReauthorizationValidity %s must be between 0 and %s", p.ReauthorizationValidity, maxValidity)
+	case p.ReauthorizationValidity > 0 && p.MaxReauthorizations == 0:
+		return fmt.Errorf("ReauthorizationValidity without MaxReauthorizations")
+	case p.ReauthorizationValidity > 0 && p.ReauthorizationValidity <= p.ReauthorizeAfter:
+		return fmt.Errorf("ReauthorizationValidity %s must be later than ReauthorizeAfter %s", p.ReauthorizationValidity, p.ReauthorizeAfter)
 	case p.ExpiringSoon < 0:
 		return fmt.Errorf("ExpiringSoon %s is negative", p.ExpiringSoon)
 	case p.ExpiringSoon >= p.Validity:
@@ -495,13 +507,15 @@ var (
 	// single final capture may take up to 115 percent of the authorized
 	// amount, and at most 75 USD more: 100.00 authorized may be captured
 	// up to 115.00, 1000.00 up to 1075.00. Reauthorization once, from 4
-	// days after the authorization (past the honor period) to day 29. No
+	// days after the authorization (past the honor period) to day 29; it
+	// renews the honor period, not the authorization period, so the hold
+	// still lapses 29 days after the authorization. No
 	// incremental or decremental authorization. Captures may be refunded,
 	// in full or in parts, within 180 days, also while the authorization
 	// is still open.
 	PayPal = Policy{Name: "paypal", MultipleCaptures: true, PartialCapture: true, Validity: 29 * day,
 		OvercapturePercent: 15, OvercaptureMax: map[Currency]string{"USD": "75.00"},
-		MaxReauthorizations: 1, ReauthorizeAfter: 4 * day, ReauthorizeBefore: 29 * day,
+		MaxReauthorizations: 1, ReauthorizeAfter: 4 * day, ReauthorizeBefore: 29 * day, ReauthorizationValidity: 29 * day,
 		RefundBeforeFinalCapture: true, RefundWindow: 180 * day}
 )
 

@@ -272,6 +272,7 @@ func TestPresetAmountKnobs(t *testing.T) {
 		refundWindow             time.Duration
 		reauths                  int
 		reauthAfter, reauthBy    time.Duration
+		reauthValidity           time.Duration
 		expiringSoon             time.Duration
 		validity                 time.Duration
 	}
@@ -288,7 +289,8 @@ func TestPresetAmountKnobs(t *testing.T) {
 		"adyen": {incremental: true, decremental: true, types: estimated, changeValidity: 28 * d, refundBefore: true,
 			validity: 28 * d},
 		"paypal": {overPercent: 15, overMax: map[authcapture.Currency]string{"USD": "75.00"}, refundBefore: true,
-			refundWindow: 180 * d, reauths: 1, reauthAfter: 4 * d, reauthBy: 29 * d, validity: 29 * d},
+			refundWindow: 180 * d, reauths: 1, reauthAfter: 4 * d, reauthBy: 29 * d, reauthValidity: 29 * d,
+			validity: 29 * d},
 	}
 	require.Len(t, want, len(authcapture.Presets()), "every preset has its row")
 	for _, p := range authcapture.Presets() {
@@ -297,7 +299,8 @@ func TestPresetAmountKnobs(t *testing.T) {
 			require.True(t, ok)
 			got := knobs{p.IncrementalAuthorization, p.DecrementalAuthorization, p.AmountChangeTypes, p.AmountChangeBeforeCapture,
 				p.MaxAmountChangeAttempts, p.AmountChangeValidity, p.OvercapturePercent, p.OvercaptureMax, p.RefundBeforeFinalCapture,
-				p.RefundWindow, p.MaxReauthorizations, p.ReauthorizeAfter, p.ReauthorizeBefore, p.ExpiringSoon, p.Validity}
+				p.RefundWindow, p.MaxReauthorizations, p.ReauthorizeAfter, p.ReauthorizeBefore, p.ReauthorizationValidity,
+				p.ExpiringSoon, p.Validity}
 			assert.Equal(t, w, got)
 			require.NoError(t, p.Validate())
 			if p.ExpiringSoon > 0 {

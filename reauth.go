@@ -88,10 +88,19 @@ func (s *Service) Reauthorize(ctx context.Context, req ReauthorizeRequest) (*Res
 					age, p.Name, p.ReauthorizeBefore)
 			}
 			old := a.ExpiresAt
-			if req.ExpiresAt.IsZero() {
+			switch {
+			case req.ExpiresAt.IsZero() && p.ReauthorizationValidity > 0:
+				at := a.AuthorizedAt.Add(p.ReauthorizationValidity)
+				if !at.After(ch.now) {
+					return ch.reject(ErrReauthorizationWindow, "a hold reauthorized now would lapse at %s, %s after the authorization (policy %s)",
+						at.Format(time.RFC3339Nano), p.ReauthorizationValidity, p.Name)
+				}
+				a.ExpiresAt = at
+				a.ExpiryRule = "reauthorization: policy " + p.Name + " reauthorization validity " + p.ReauthorizationValidity.String()
+			case req.ExpiresAt.IsZero():
 				a.ExpiresAt = ch.now.Add(p.Validity)
 				a.ExpiryRule = "reauthorization: policy " + p.Name + " validity " + p.Validity.String()
-			} else {
+			default:
 				at := req.ExpiresAt.UTC()
 				if !at.After(ch.now) || at.Sub(ch.now) > maxValidity {
 					return ch.reject(ErrInvalidArgument, "ExpiresAt %s must be after now (%s) and within %s of it",

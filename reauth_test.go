@@ -585,6 +585,19 @@ func TestReauthorizationPolicyValidation(t *testing.T) {
 			p.MaxReauthorizations, p.ReauthorizeAfter, p.ReauthorizeBefore = 1, 4*day, 4*day
 		}, false},
 		{"a bound beyond 90 days", func(p *authcapture.Policy) { p.MaxReauthorizations, p.ReauthorizeBefore = 1, 91*day }, false},
+		{"PayPal's reauthorized hold ends 29 days after the authorization", func(p *authcapture.Policy) {
+			p.Validity, p.MaxReauthorizations, p.ReauthorizeAfter, p.ReauthorizationValidity = 29*day, 1, 4*day, 29*day
+		}, true},
+		{"negative ReauthorizationValidity", func(p *authcapture.Policy) {
+			p.MaxReauthorizations, p.ReauthorizationValidity = 1, -time.Hour
+		}, false},
+		{"ReauthorizationValidity beyond 90 days", func(p *authcapture.Policy) {
+			p.MaxReauthorizations, p.ReauthorizationValidity = 1, 91*day
+		}, false},
+		{"ReauthorizationValidity without reauthorizations", func(p *authcapture.Policy) { p.ReauthorizationValidity = 29 * day }, false},
+		{"a reauthorized hold that lapses before it may be placed", func(p *authcapture.Policy) {
+			p.MaxReauthorizations, p.ReauthorizeAfter, p.ReauthorizationValidity = 1, 4*day, 4*day
+		}, false},
 		{"negative ExpiringSoon", func(p *authcapture.Policy) { p.ExpiringSoon = -time.Hour }, false},
 		{"ExpiringSoon as long as the hold", func(p *authcapture.Policy) { p.ExpiringSoon = 7 * day }, false},
 	} {
@@ -601,4 +614,26 @@ func TestReauthorizationPolicyValidation(t *testing.T) {
 			require.ErrorIs(t, err, authcapture.ErrInvalidPolicy)
 		})
 	}
+}
+
+// Under the PayPal preset a reauthorization renews the honor period, not
+// the 29-day authorization period: without an explicit ExpiresAt the new
+// hold lapses 29 days after the original authorization, never later, so
+// the ledger never holds funds the provider has let go of.
+func TestPayPalReauthorizationKeepsTheAuthorizationPeriod(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	a := f.hold("paypal", "100.00")
+	end := a.AuthorizedAt.Add(29 * day)
+	require.True(t, a.ExpiresAt.Equal(end), "the hold lasts 29 days: %s", a.ExpiresAt)
+	f.clock.Advance(10 * day)
+	r, err := f.reauthorize(a.ID, time.Time{}, "PAYPAL-REAUTH-1")
+	require.NoError(t, err)
+	got := r.Authorization
+	assert.True(t, got.ExpiresAt.Equal(end), "still 29 days after the authorization, not 29 days from now: %s", got.ExpiresAt)
+	assert.Equal(t, "reauthorization: policy paypal reauthorization validity 696h0m0s", got.ExpiryRule)
+	assert.Equal(t, 1, got.Reauthorizations)
+	found, err := f.svc.FindByProviderRef(f.ctx, "m1", "PAYPAL-REAUTH-1")
+	require.NoError(t, err)
+	assert.Equal(t, a.ID, found.ID)
 }

@@ -183,9 +183,15 @@ func (l Ledger) Reauthorize(explicit, now time.Time) (Ledger, error) {
 		return l, authcapture.ErrReauthorizationWindow
 	}
 	expiresAt := explicit.UTC()
-	if explicit.IsZero() {
+	switch {
+	case explicit.IsZero() && p.ReauthorizationValidity > 0: // counted from the original authorization
+		expiresAt = l.AuthorizedAt.Add(p.ReauthorizationValidity)
+		if !expiresAt.After(now) {
+			return l, authcapture.ErrReauthorizationWindow
+		}
+	case explicit.IsZero():
 		expiresAt = now.Add(p.Validity)
-	} else if !explicit.After(now) || explicit.Sub(now) > MaxValidity {
+	case !explicit.After(now) || explicit.Sub(now) > MaxValidity:
 		return l, authcapture.ErrInvalidArgument
 	}
 	oldLatest := l.ExpiresAt.Add(-l.margin())
