@@ -252,6 +252,12 @@ func utcAuth(a *authcapture.Authorization) {
 	for i := range a.PendingVoids {
 		a.PendingVoids[i].BegunAt = a.PendingVoids[i].BegunAt.UTC()
 	}
+	for i := range a.PendingRefunds {
+		a.PendingRefunds[i].BegunAt = a.PendingRefunds[i].BegunAt.UTC()
+	}
+	if c := a.PendingAmountChange; c != nil {
+		c.BegunAt = c.BegunAt.UTC()
+	}
 }
 
 // Events implements authcapture.Store.

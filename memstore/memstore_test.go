@@ -129,6 +129,9 @@ func wantAuth(a *authcapture.Authorization) authcapture.Authorization {
 	for i := range c.PendingVoids {
 		c.PendingVoids[i] = utcAll(c.PendingVoids[i])
 	}
+	for i := range c.PendingRefunds {
+		c.PendingRefunds[i] = utcAll(c.PendingRefunds[i])
+	}
 	if c.PendingAmountChange != nil {
 		pc := utcAll(*c.PendingAmountChange)
 		c.PendingAmountChange = &pc
