@@ -31,7 +31,9 @@
 //
 // An approved hold's amount may change (ChangeAmount, BeginAmountChange):
 // the host records the provider's answer to an incremental or decremental
-// authorization under the policy's rules.
+// authorization under the policy's rules. A policy may also let a single
+// final capture of the whole hold take more than it (overcapture, within
+// Policy.OvercaptureAllowance).
 //
 // Authorizations may schedule a delayed capture, a delayed cancel, or a
 // capture before expiry; a Scheduler applies them, and expiry, through the
@@ -43,6 +45,8 @@
 //
 // Stores are pluggable: memstore is the embedded default, pgstore keeps
 // everything in PostgreSQL. Both pass the conformance suite in storetest.
+// Service.Prune deletes old idempotency records and events and, only if
+// the host sets a retention, closed authorizations with their logs.
 // docs/design.md describes the model, its invariants, the rules and their limits.
 package authcapture
 

@@ -186,8 +186,11 @@ type Authorization struct {
 	AuthorizedAt time.Time `json:",omitzero"`
 	ExpiresAt    time.Time `json:",omitzero"` // the hold lapses at this instant: now >= ExpiresAt is expired
 	// ExpiryRule says what set ExpiresAt: "policy NAME validity DURATION"
-	// or "explicit" at approval, "reauthorization: policy NAME validity
-	// DURATION" or "reauthorization: explicit" after a reauthorization.
+	// or "explicit" at approval; "reauthorization: policy NAME
+	// reauthorization validity DURATION", "reauthorization: policy NAME
+	// validity DURATION" or "reauthorization: explicit" after a
+	// reauthorization; "policy NAME amount change validity DURATION" after
+	// an approved amount change that moved it.
 	ExpiryRule string `json:",omitzero"`
 	// Reauthorizations counts the new holds the provider placed for this
 	// payment (Service.Reauthorize); the policy's MaxReauthorizations

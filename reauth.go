@@ -10,7 +10,9 @@ import (
 type ReauthorizeRequest struct {
 	MerchantID, ID string
 	// ExpiresAt, if set, is when the new hold lapses; otherwise the
-	// policy's Validity from now. It must be after now and within 90 days.
+	// policy's ReauthorizationValidity after the original authorization
+	// when it sets one (PayPal: 29 days), else its Validity from now. It
+	// must be after now and within 90 days.
 	ExpiresAt time.Time
 	// ProviderRef is the provider's ID for the new authorization, if it
 	// gave one. It is recorded on the reauthorization's entry and indexed
@@ -35,7 +37,7 @@ type ReauthorizeRequest struct {
 //
 // Reauthorize records the provider's answer; it has no two-phase form.
 // Until it is recorded the old hold stands in the ledger, which expires
-// no later than the provider's: the safe side (docs/design.md).
+// no later than the provider's: the safe side (docs/design.md, section 4.8).
 func (s *Service) Reauthorize(ctx context.Context, req ReauthorizeRequest) (*Result, error) {
 	if err := checkContext(ctx, string(CmdReauthorize)); err != nil {
 		return nil, err

@@ -14,8 +14,8 @@ const (
 	// DefaultEventRetention is how long Service.Prune keeps an event a
 	// relay has read when PruneRequest.EventRetention is zero.
 	DefaultEventRetention = 7 * 24 * time.Hour
-	// DefaultPruneBatch is how many records or events one store call
-	// deletes when PruneRequest.Batch is zero.
+	// DefaultPruneBatch is how many records, events or authorizations one
+	// store call deletes when PruneRequest.Batch is zero.
 	DefaultPruneBatch = 1_000
 	// MaxPruneBatch is the largest PruneRequest.Batch.
 	MaxPruneBatch = 10_000

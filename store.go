@@ -15,7 +15,7 @@ import (
 // so that no store validates them again in its own way. The IDs it passes
 // as arguments (merchant, authorization) are 1 to 64 characters from A-Z a-z 0-9 _ - . :
 // or were returned by the store; idempotency keys are 1 to 255 bytes of
-// printable ASCII without spaces.
+// printable ASCII, space included (U+0020 to U+007E).
 //
 // Implementations must be safe for concurrent use by many goroutines and, for
 // shared backends, by many processes. The storetest package holds a

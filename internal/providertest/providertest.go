@@ -1,7 +1,7 @@
 // Package providertest checks that the ledger ends equal to a payment
 // provider's books however the provider's answers and the host's records
-// of them interleave: host commands (direct and two-phase captures, voids
-// and refunds), scheduler sweeps whose executor is backed by a provider model,
+// of them interleave: host commands (direct and two-phase captures, voids,
+// refunds and amount changes, and reauthorizations), scheduler sweeps whose executor is backed by a provider model,
 // accepted, declined and unknown outcomes, and deliveries that are
 // duplicated, reordered and late. Each interleaving is a random order of
 // steps on one goroutine drawn from a seed, so a failure names the seed
@@ -48,7 +48,7 @@ var clamping = authcapture.Policy{Name: "boundary-clamp", MultipleCaptures: true
 	Validity: 7 * 24 * time.Hour, ClampSchedules: true}
 
 // reauthorizing is the clamping policy with reauthorizations and a
-// ten-minute expiring-soon notice (race 7).
+// ten-minute expiring-soon notice (race 9).
 var reauthorizing = authcapture.Policy{Name: "boundary-reauth", MultipleCaptures: true, PartialCapture: true, PartialVoid: true,
 	Validity: 7 * 24 * time.Hour, ClampSchedules: true, MaxReauthorizations: 1, ExpiringSoon: 10 * time.Minute}
 
