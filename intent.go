@@ -163,9 +163,9 @@ type Authorization struct {
 	// ReleasedBy says how the provider let go of the hold, once it has: a
 	// final capture (CloseFinalCapture) or a void of everything open
 	// (CloseVoided); empty while the provider holds the funds. From then on
-	// nothing may begin at the provider, and what a pending action gives
-	// back when it fails is released too, never reopened (docs/design.md,
-	// section 11).
+	// nothing may begin on the hold at the provider (refunds of what was
+	// captured still may), and what a pending action gives back when it
+	// fails is released too, never reopened (docs/design.md, section 11).
 	ReleasedBy CloseReason `json:",omitzero"`
 
 	CloseReason CloseReason `json:",omitzero"` // set by the command that closed it

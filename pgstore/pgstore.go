@@ -28,10 +28,13 @@
 // in its state column, which is what Get decodes: a field added to
 // authcapture.Authorization is stored and read back without a schema
 // change. The other columns (status, the ledgers as NUMERIC in the
-// currency's units, the due time, the version) are written from the same
-// value in the same statement and exist for CHECK constraints and queries:
-// every ledger is >= 0, captured + pending + voided + expired <= authorized,
-// authorized <= requested. Entries, events and idempotency records likewise
+// currency's units, the due time, the begin time of the oldest action in
+// flight, the closing time retention reads, the version) are written from
+// the same value in the same statement and exist for CHECK constraints and
+// queries: every ledger is >= 0, captured + pending + pending void +
+// pending decrement + voided + expired <= authorized + overcaptured,
+// refunded + pending refund <= captured (migration 006), and authorized
+// <= requested. Entries, events and idempotency records likewise
 // keep the whole value as JSON beside only their key columns (and, for
 // idempotency records, the authorization and created_at).
 //
