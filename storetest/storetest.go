@@ -17,11 +17,14 @@
 // directly, with writes built by hand the way the Service builds them, and
 // through authcapture.Service, up to 64 goroutines racing captures and voids
 // on one authorization through several Services, and the index of
-// provider references and of actions in flight. After the Service tests it
+// provider references and of actions in flight; and the contracts of the
+// optional capabilities a store declares (Locker, DueClaimer, Pruner).
+// After the Service tests it
 // checks the invariants of the aggregate against the stored log and events.
 //
-// RunLinearizabilityTests records concurrent histories of captures, voids,
-// reads and an expiry (a shared fake clock set to the hold's ExpiresAt
+// RunLinearizabilityTests records concurrent histories of captures
+// (overcaptures included), voids, refunds, amount changes,
+// reauthorizations, reads and an expiry (a shared fake clock set to the hold's ExpiresAt
 // mid-run), issued through several Services that each hold their own store
 // handle, and checks them with porcupine against the reference model of
 // the ledger that the Service's own tests use: every accepted command and
@@ -111,8 +114,8 @@ func RunConformanceTests(t *testing.T, newStore MakeStore) {
 	}
 }
 
-// RunLinearizabilityTests checks that concurrent captures, voids, reads and
-// expiry, issued through Services that each hold their own handle on one
+// RunLinearizabilityTests checks that concurrent captures, voids, refunds,
+// amount changes, reauthorizations, reads and expiry, issued through Services that each hold their own handle on one
 // backing store, behave as if they ran one at a time in an order consistent
 // with real time. newStores is called once per subtest.
 func RunLinearizabilityTests(t *testing.T, newStores MakeStores) {
