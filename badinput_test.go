@@ -370,7 +370,7 @@ func TestBadInput(t *testing.T) {
 		{"reauthorization outside the window (PayPal: 3 days 23 hours)", authcapture.ErrReauthorizationWindow, func(f *fixture, id string) error {
 			return f.rejectedReauthorization(3*day+23*time.Hour, time.Time{})
 		}, nil},
-		{"reauthorization outside the window (PayPal: past day 29)", authcapture.ErrReauthorizationWindow, func(f *fixture, id string) error {
+		{"reauthorization after the window (PayPal: past day 29)", authcapture.ErrReauthorizationNotAllowed, func(f *fixture, id string) error {
 			return f.rejectedReauthorization(29*day+time.Hour, t0.Add(30*day))
 		}, nil},
 		{"a second reauthorization (PayPal: once)", authcapture.ErrReauthorizationNotAllowed, func(f *fixture, id string) error {

@@ -107,9 +107,10 @@ var (
 	// ErrCaptureNotRefundable: a refund names a capture that failed.
 	ErrCaptureNotRefundable = errors.New("capture did not succeed; nothing to refund")
 	// ErrReauthorizationWindow: a reauthorization comes before the
-	// policy's ReauthorizeAfter or after its ReauthorizeBefore, counted
-	// from the original authorization (PayPal: days 4 to 29).
-	ErrReauthorizationWindow = errors.New("reauthorization outside the policy's window")
+	// policy's ReauthorizeAfter, counted from the original authorization
+	// (PayPal: from day 4); it may succeed later. One after the window
+	// closed is ErrReauthorizationNotAllowed.
+	ErrReauthorizationWindow = errors.New("reauthorization before the policy's window opens")
 	// ErrIdempotencyMismatch: an idempotency key was reused with different
 	// parameters or for a different command.
 	ErrIdempotencyMismatch = errors.New("idempotency key reused with different parameters")
@@ -121,7 +122,9 @@ var (
 	// between read and write, and the bounded retries ran out.
 	ErrVersionConflict = errors.New("version conflict")
 	// ErrReauthorizationNotAllowed: the policy allows no reauthorization
-	// (MaxReauthorizations is 0), or as many as it allows were recorded.
+	// (MaxReauthorizations is 0), as many as it allows were recorded, or
+	// its window has closed (after ReauthorizeBefore, or a hold reauthorized
+	// now would already have lapsed under ReauthorizationValidity).
 	ErrReauthorizationNotAllowed = errors.New("policy allows no (further) reauthorization")
 	// ErrUnknownPolicy: no policy is registered under that name.
 	ErrUnknownPolicy = errors.New("unknown policy")

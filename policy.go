@@ -127,9 +127,10 @@ type Policy struct {
 	// payment (Service.Reauthorize). MaxReauthorizations caps them (PayPal:
 	// 1; 0 allows none); ReauthorizeAfter and ReauthorizeBefore bound
 	// when, counted from the original authorization (PayPal: days 4 to
-	// 29): a reauthorization earlier than AuthorizedAt+ReauthorizeAfter or
-	// later than AuthorizedAt+ReauthorizeBefore is refused with
-	// ErrReauthorizationWindow. A zero bound is open. A provider that
+	// 29): a reauthorization earlier than AuthorizedAt+ReauthorizeAfter
+	// is refused with ErrReauthorizationWindow (it may succeed later), one
+	// later than AuthorizedAt+ReauthorizeBefore with
+	// ErrReauthorizationNotAllowed. A zero bound is open. A provider that
 	// extends a hold at once (Stripe's extended authorization) needs no
 	// reauthorization: Authorize takes the longer ExpiresAt.
 	MaxReauthorizations int

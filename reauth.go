@@ -28,9 +28,10 @@ type ReauthorizeRequest struct {
 // they are. It is allowed only while the hold is open (approved, not
 // closed, not expired, not released by the provider, no void of everything
 // in flight) and as the policy says: at most MaxReauthorizations times
-// (ErrReauthorizationNotAllowed), between ReauthorizeAfter and
-// ReauthorizeBefore after the original authorization
-// (ErrReauthorizationWindow). The schedules still set are fitted to the
+// (ErrReauthorizationNotAllowed), from ReauthorizeAfter
+// (ErrReauthorizationWindow before it) to ReauthorizeBefore
+// (ErrReauthorizationNotAllowed after it) after the original
+// authorization. The schedules still set are fitted to the
 // new hold by the rules of approval (clamped or dropped, with schedule
 // entries), an expiry capture follows the new expiry, and the
 // expiring-soon notice is due again for the new hold.
@@ -86,7 +87,7 @@ func (s *Service) Reauthorize(ctx context.Context, req ReauthorizeRequest) (*Res
 				return ch.reject(ErrReauthorizationWindow, "%s after the authorization; policy %s allows it from %s",
 					age, p.Name, p.ReauthorizeAfter)
 			case p.ReauthorizeBefore > 0 && age > p.ReauthorizeBefore:
-				return ch.reject(ErrReauthorizationWindow, "%s after the authorization; policy %s allows it until %s",
+				return ch.reject(ErrReauthorizationNotAllowed, "%s after the authorization; policy %s allows it until %s",
 					age, p.Name, p.ReauthorizeBefore)
 			}
 			old := a.ExpiresAt
@@ -94,7 +95,7 @@ func (s *Service) Reauthorize(ctx context.Context, req ReauthorizeRequest) (*Res
 			case req.ExpiresAt.IsZero() && p.ReauthorizationValidity > 0:
 				at := a.AuthorizedAt.Add(p.ReauthorizationValidity)
 				if !at.After(ch.now) {
-					return ch.reject(ErrReauthorizationWindow, "a hold reauthorized now would lapse at %s, %s after the authorization (policy %s)",
+					return ch.reject(ErrReauthorizationNotAllowed, "a hold reauthorized now would lapse at %s, %s after the authorization (policy %s)",
 						at.Format(time.RFC3339Nano), p.ReauthorizationValidity, p.Name)
 				}
 				a.ExpiresAt = at

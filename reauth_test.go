@@ -45,7 +45,13 @@ var (
 		FinalByDefault: true, Validity: 7 * day}
 )
 
-var testPolicies = []authcapture.Policy{paypalReauth, reauthClamping, reauthDropping, noticing, racing, stripeExtended}
+// shortReauth reauthorizes holds that end 10 days after the original
+// authorization, on a 29-day hold: from day 10 on, a reauthorized hold
+// would already have lapsed.
+var shortReauth = authcapture.Policy{Name: "short_reauth", PartialCapture: true, FinalByDefault: true,
+	Validity: 29 * day, MaxReauthorizations: 1, ReauthorizationValidity: 10 * day}
+
+var testPolicies = []authcapture.Policy{paypalReauth, reauthClamping, reauthDropping, noticing, racing, stripeExtended, shortReauth}
 
 // reauthorize reauthorizes id at the clock's time; a zero expires takes
 // the policy's validity.
@@ -89,7 +95,7 @@ func TestReauthorizationRules(t *testing.T) {
 		{name: "PayPal: day 4 is allowed", policy: "paypal_reauth", at: 4 * day},
 		{name: "PayPal: day 29 less a minute is allowed", policy: "paypal_reauth", at: 29*day - time.Minute},
 		{name: "PayPal: after day 29 is too late", policy: "paypal_reauth", expires: 30 * day,
-			at: 29*day + time.Nanosecond, want: authcapture.ErrReauthorizationWindow},
+			at: 29*day + time.Nanosecond, want: authcapture.ErrReauthorizationNotAllowed},
 		{name: "PayPal: day 29 itself, on a 29-day hold, has expired", policy: "paypal_reauth",
 			at: 29 * day, want: authcapture.ErrExpired},
 		{name: "PayPal: once only", policy: "paypal_reauth", at: 5 * day, want: authcapture.ErrReauthorizationNotAllowed,
@@ -636,4 +642,21 @@ func TestPayPalReauthorizationKeepsTheAuthorizationPeriod(t *testing.T) {
 	found, err := f.svc.FindByProviderRef(f.ctx, "m1", "PAYPAL-REAUTH-1")
 	require.NoError(t, err)
 	assert.Equal(t, a.ID, found.ID)
+}
+
+// A reauthorization whose hold, counted from the original authorization,
+// would already have lapsed is refused for good, and changes nothing.
+func TestReauthorizationAfterItsValidityIsRefused(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	a := f.hold("short_reauth", "100.00")
+	f.clock.Advance(10 * day)
+	_, err := f.reauthorize(a.ID, time.Time{}, "")
+	require.ErrorIs(t, err, authcapture.ErrReauthorizationNotAllowed)
+	assert.Equal(t, a.Version, f.get(a.ID).Version, "nothing changed")
+	b := f.hold("short_reauth", "100.00")
+	f.clock.Advance(9 * day)
+	r, err := f.reauthorize(b.ID, time.Time{}, "")
+	require.NoError(t, err)
+	assert.True(t, r.Authorization.ExpiresAt.Equal(b.AuthorizedAt.Add(10*day)))
 }

@@ -179,15 +179,18 @@ func (l Ledger) Reauthorize(explicit, now time.Time) (Ledger, error) {
 	if l.Reauthorizations >= p.MaxReauthorizations {
 		return l, authcapture.ErrReauthorizationNotAllowed
 	}
-	if age := now.Sub(l.AuthorizedAt); age < p.ReauthorizeAfter || (p.ReauthorizeBefore > 0 && age > p.ReauthorizeBefore) {
+	switch age := now.Sub(l.AuthorizedAt); {
+	case age < p.ReauthorizeAfter: // may succeed later
 		return l, authcapture.ErrReauthorizationWindow
+	case p.ReauthorizeBefore > 0 && age > p.ReauthorizeBefore: // never will
+		return l, authcapture.ErrReauthorizationNotAllowed
 	}
 	expiresAt := explicit.UTC()
 	switch {
 	case explicit.IsZero() && p.ReauthorizationValidity > 0: // counted from the original authorization
 		expiresAt = l.AuthorizedAt.Add(p.ReauthorizationValidity)
 		if !expiresAt.After(now) {
-			return l, authcapture.ErrReauthorizationWindow
+			return l, authcapture.ErrReauthorizationNotAllowed
 		}
 	case explicit.IsZero():
 		expiresAt = now.Add(p.Validity)
