@@ -108,11 +108,6 @@ func (s *Service) Prune(ctx context.Context, req PruneRequest) (PruneResult, err
 				"AuthorizationRetention %v is shorter than the IdempotencyRetention %v: the records of a retry's key would go with its authorization",
 				req.AuthorizationRetention, req.IdempotencyRetention)}
 		}
-		if p := s.longestRefundWindow(); p != nil && req.AuthorizationRetention < p.RefundWindow {
-			return res, &Error{Op: "Prune", Err: ErrInvalidArgument, Detail: fmt.Sprintf(
-				"AuthorizationRetention %v is shorter than the RefundWindow %v of policy %q: an authorization could be deleted while it may still be refunded",
-				req.AuthorizationRetention, p.RefundWindow, p.Name)}
-		}
 	}
 	if req.EventRetention == 0 {
 		req.EventRetention = DefaultEventRetention
@@ -164,17 +159,4 @@ func (s *Service) Prune(ctx context.Context, req PruneRequest) (PruneResult, err
 		}
 	}
 	return res, nil
-}
-
-// longestRefundWindow returns the policy of the Service with the longest
-// RefundWindow, or nil if none has one.
-func (s *Service) longestRefundWindow() *Policy {
-	var longest *Policy
-	for _, p := range s.policies {
-		if p.RefundWindow > 0 && (longest == nil || p.RefundWindow > longest.RefundWindow ||
-			p.RefundWindow == longest.RefundWindow && p.Name < longest.Name) {
-			longest = p
-		}
-	}
-	return longest
 }
