@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/shopspring/decimal"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/authcapture/authcapture"
 	"github.com/authcapture/authcapture/clocktest"
@@ -476,5 +478,80 @@ func TestPruneKeepsAClosedAuthorizationWhileARefundIsInFlight(t *testing.T) {
 	}
 	if _, err := svc.FindByProviderRef(ctx, "m1", "re_1"); !errors.Is(err, authcapture.ErrNotFound) {
 		t.Errorf("FindByProviderRef of the pruned authorization's refund: %v, want ErrNotFound", err)
+	}
+}
+
+// Every path that records a succeeded capture sets RefundableUntil to its
+// time plus the policy's RefundWindow; a capture that failed sets nothing.
+func TestEveryCapturePathSetsRefundableUntil(t *testing.T) {
+	const window = 30 * 24 * time.Hour
+	ten := decimal.NewFromInt(10)
+	for _, tc := range []struct {
+		name string
+		mode authcapture.CaptureMode
+		// capture captures (or fails to) on the authorization "a",
+		// authorized in mode, at the clock's time.
+		capture func(t *testing.T, svc *authcapture.Service, clock *clocktest.Clock)
+		none    bool // no capture succeeds
+	}{
+		{name: "direct", capture: func(t *testing.T, svc *authcapture.Service, _ *clocktest.Clock) {
+			_, err := svc.Capture(context.Background(), authcapture.CaptureRequest{MerchantID: "m1", ID: "a", Amount: ten, IdempotencyKey: "cap"})
+			require.NoError(t, err)
+		}},
+		{name: "two-phase, confirmed", capture: func(t *testing.T, svc *authcapture.Service, clock *clocktest.Clock) {
+			ctx := context.Background()
+			r, err := svc.BeginCapture(ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: "a", Amount: ten, IdempotencyKey: "begin"})
+			require.NoError(t, err)
+			_, err = svc.ConfirmCapture(ctx, authcapture.SettleCaptureRequest{MerchantID: "m1", ID: "a", CaptureID: r.Entry.CaptureID,
+				IdempotencyKey: "confirm"})
+			require.NoError(t, err)
+		}},
+		{name: "two-phase, failed", none: true, capture: func(t *testing.T, svc *authcapture.Service, clock *clocktest.Clock) {
+			ctx := context.Background()
+			r, err := svc.BeginCapture(ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: "a", Amount: ten, IdempotencyKey: "begin"})
+			require.NoError(t, err)
+			_, err = svc.FailCapture(ctx, authcapture.SettleCaptureRequest{MerchantID: "m1", ID: "a", CaptureID: r.Entry.CaptureID,
+				IdempotencyKey: "fail"})
+			require.NoError(t, err)
+		}},
+		{name: "recorded outcome", capture: func(t *testing.T, svc *authcapture.Service, _ *clocktest.Clock) {
+			_, err := svc.RecordOutcome(context.Background(), authcapture.OutcomeRequest{MerchantID: "m1", ProviderRef: "ch_1",
+				AuthorizationID: "a", Kind: authcapture.OutcomeCapture, Outcome: authcapture.OutcomeSucceeded, Amount: ten})
+			require.NoError(t, err)
+		}},
+		{name: "automatic, at approval", mode: authcapture.CaptureAutomatic},
+		{name: "scheduled", mode: authcapture.CaptureDelayed, capture: func(t *testing.T, svc *authcapture.Service, clock *clocktest.Clock) {
+			s, err := authcapture.NewScheduler(svc, newExecutor(), nil)
+			require.NoError(t, err)
+			res, err := s.RunDue(context.Background(), 10)
+			require.NoError(t, err)
+			require.Equal(t, 1, res.Captured, "%+v", res)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			svc, clock := refundWindowFixture(t)
+			req := authcapture.CreateRequest{MerchantID: "m1", ID: "a", Currency: "USD", Amount: ten,
+				Policy: "refunds_30d", CaptureMode: tc.mode, IdempotencyKey: "create"}
+			if tc.mode == authcapture.CaptureDelayed {
+				req.CaptureDelay = time.Hour
+			}
+			_, err := svc.Create(ctx, req)
+			require.NoError(t, err)
+			_, err = svc.Authorize(ctx, authcapture.AuthorizeRequest{MerchantID: "m1", ID: "a", Amount: ten, IdempotencyKey: "authorize"})
+			require.NoError(t, err)
+			if tc.capture != nil {
+				clock.Advance(2 * time.Hour)
+				tc.capture(t, svc, clock)
+			}
+			a, err := svc.Get(ctx, "m1", "a")
+			require.NoError(t, err)
+			want := time.Time{}
+			if !tc.none {
+				want = clock.Now().Add(window) // the capture's time
+				require.Equal(t, int64(1000), a.Captured)
+			}
+			assert.True(t, a.RefundableUntil.Equal(want), "RefundableUntil %s, want %s", a.RefundableUntil, want)
+		})
 	}
 }
