@@ -146,9 +146,9 @@ func TestPruneEventsUpToTheRelay(t *testing.T) {
 // iteration in cycles of create, authorize, capture and void (which
 // closes the authorization), each with an idempotency key, 16 simulated
 // hours apart. A relay reads every event and, every 1,000 commands, Prune
-// deletes what is past a retention of 200 days (an authorization
-// retention must exceed every preset's RefundWindow), so about 300
-// commands' worth is kept. It reports the live heap after warming up
+// deletes what is past a retention of 7 days (the default policy has no
+// RefundWindow, so its authorizations go after the retention alone), so
+// at most about 1,000 commands' worth is kept. It reports the live heap after warming up
 // (heap-start-B) and at the end (heap-end-B), their ratio (end/start) and
 // the growth per command.
 //
@@ -174,7 +174,7 @@ func BenchmarkPruneSteadyLoad(b *testing.B) {
 // steadyRetention and steadyStep are BenchmarkPruneSteadyLoad's
 // retention and time between commands.
 const (
-	steadyRetention = 200 * 24 * time.Hour
+	steadyRetention = 7 * 24 * time.Hour
 	steadyStep      = 16 * time.Hour
 )
 
