@@ -211,7 +211,9 @@ type Authorization struct {
 	// authorization's last succeeded capture (its time plus the window):
 	// a refund is recorded only before it. It is set by every succeeded
 	// capture and only moves later; zero when nothing was captured or the
-	// policy has no RefundWindow (no bound on refunds). Service.Prune
+	// policy has no RefundWindow (no bound on refunds). It uses the window
+	// in force when the capture was recorded: a window lengthened later
+	// moves it only with the next capture. Service.Prune
 	// deletes a closed authorization only once it is past both ClosedAt
 	// and RefundableUntil by the retention.
 	RefundableUntil time.Time `json:",omitzero"`
