@@ -122,6 +122,7 @@ func (ch *change) finish() (*Write, error) {
 	if a.Closed() || a.HoldExpired() || a.ReleasedBy != CloseNone {
 		a.ExpiringNoticeAt = time.Time{} // no hold left to warn about
 	}
+	ch.extendRefundable()
 	a.NextDue = nextDue(a)
 	a.PendingSince = pendingSince(a)
 	after := a.Status()
@@ -156,4 +157,23 @@ func latestOf(now time.Time, ts ...time.Time) time.Time {
 		}
 	}
 	return now
+}
+
+// extendRefundable moves the authorization's RefundableUntil to the end of
+// the policy's RefundWindow for each capture the change recorded as
+// succeeded: every path that captures (direct, confirmed two-phase,
+// scheduled, recorded outcomes, capture at approval) appends such an
+// entry, so this is the one place RefundableUntil is set.
+func (ch *change) extendRefundable() {
+	p, ok := ch.policy()
+	if !ok || p.RefundWindow <= 0 {
+		return
+	}
+	for _, e := range ch.entries {
+		if e.Kind == EntryCapture && e.CaptureState == CaptureSucceeded {
+			if until := e.At.Add(p.RefundWindow); until.After(ch.a.RefundableUntil) {
+				ch.a.RefundableUntil = until
+			}
+		}
+	}
 }

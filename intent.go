@@ -207,6 +207,16 @@ type Authorization struct {
 	ExpiringNoticeAt time.Time `json:",omitzero"`
 	ExpiredAt        time.Time `json:",omitzero"` // when expiry was applied; zero while the hold stands
 	ClosedAt         time.Time `json:",omitzero"`
+	// RefundableUntil is when the policy's RefundWindow ends for the
+	// authorization's last succeeded capture (its time plus the window):
+	// a refund is recorded only before it. It is set by every succeeded
+	// capture and only moves later; zero when nothing was captured or the
+	// policy has no RefundWindow (no bound on refunds). It uses the window
+	// in force when the capture was recorded: a window lengthened later
+	// moves it only with the next capture. Service.Prune
+	// deletes a closed authorization only once it is past both ClosedAt
+	// and RefundableUntil by the retention.
+	RefundableUntil time.Time `json:",omitzero"`
 	// NextDue is the earliest time something is due for the scheduler
 	// (expiry, a scheduled capture or cancel, the expiring-soon notice) while the authorization is
 	// open; zero when nothing is. Stores index it (Store.Due).
@@ -320,6 +330,21 @@ func (a *Authorization) Closed() bool {
 			len(a.PendingCaptures) == 0 && len(a.PendingVoids) == 0 && a.PendingAmountChange == nil
 	}
 	return false
+}
+
+// PrunableSince is the time Service.Prune counts an authorization's
+// retention from: the later of ClosedAt and RefundableUntil, once it is
+// closed with ClosedAt set and no provider action in flight (PendingSince
+// zero); zero, never prunable, otherwise. Stores that implement Pruner
+// order authorizations by it.
+func (a *Authorization) PrunableSince() time.Time {
+	if !a.PendingSince.IsZero() || a.ClosedAt.IsZero() || !a.Closed() {
+		return time.Time{}
+	}
+	if a.RefundableUntil.After(a.ClosedAt) {
+		return a.RefundableUntil
+	}
+	return a.ClosedAt
 }
 
 // Status derives the status from the phase, the ledgers and the close

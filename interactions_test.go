@@ -286,38 +286,47 @@ func TestFeatureInteractions(t *testing.T) {
 			require.Len(t, evs, 1)
 		}},
 		{"pruning never deletes an authorization whose refund window is open, nor one with a refund in flight", func(t *testing.T, f *fixture) {
-			const window = 200 * 24 * time.Hour
-			_, err := f.svc.Prune(f.ctx, authcapture.PruneRequest{AuthorizationRetention: window - time.Second})
-			require.ErrorIs(t, err, authcapture.ErrInvalidArgument, "a retention shorter than the refund window")
+			// A retention far shorter than the policy's 200-day window: the
+			// window keeps each authorization, counted from its capture.
+			const window, retention = 200 * 24 * time.Hour, 24 * time.Hour
 			a := f.holdOf("everything_long", est, "100.00")
-			_, err = f.capture(a.ID, "40.00", no)
+			_, err := f.capture(a.ID, "40.00", no)
 			require.NoError(t, err)
+			captured := f.clock.Now()
 			b := f.holdOf("everything_long", est, "100.00")
 			_, err = f.capture(b.ID, "40.00", no)
 			require.NoError(t, err)
 			rf, err := f.beginRefund(b.ID, "10.00", "")
 			require.NoError(t, err)
 			// Both close by expiry, after the capture: the window counts
-			// from the capture, the retention from the close.
+			// from the capture, the retention from the later of the close
+			// and the window's end.
 			f.clock.Advance(80 * time.Hour)
 			require.True(t, f.get(a.ID).Closed())
 			require.True(t, f.get(b.ID).Closed())
-			f.clock.Set(t0.Add(window - time.Nanosecond))
-			res, err := f.svc.Prune(f.ctx, authcapture.PruneRequest{AuthorizationRetention: window})
+			until := f.get(a.ID).RefundableUntil
+			require.Equal(t, captured.Add(window), until)
+			f.clock.Set(until.Add(-time.Nanosecond))
+			res, err := f.svc.Prune(f.ctx, authcapture.PruneRequest{AuthorizationRetention: retention})
 			require.NoError(t, err)
 			assert.Equal(t, 0, res.Authorizations)
 			_, err = f.refund(a.ID, "1.00", "")
 			require.NoError(t, err, "the last instant of the window")
-			f.clock.Set(t0.Add(window + 80*time.Hour))
-			res, err = f.svc.Prune(f.ctx, authcapture.PruneRequest{AuthorizationRetention: window})
+			assert.Equal(t, until, f.get(a.ID).RefundableUntil, "a refund moves nothing")
+			f.clock.Set(until.Add(retention))
+			res, err = f.svc.Prune(f.ctx, authcapture.PruneRequest{AuthorizationRetention: retention})
 			require.NoError(t, err)
-			assert.Equal(t, 1, res.Authorizations, "the one with nothing in flight, closed for the retention")
+			assert.Equal(t, 0, res.Authorizations, "past the window by the retention exactly")
+			f.clock.Set(until.Add(retention + time.Second))
+			res, err = f.svc.Prune(f.ctx, authcapture.PruneRequest{AuthorizationRetention: retention})
+			require.NoError(t, err)
+			assert.Equal(t, 1, res.Authorizations, "the one with nothing in flight, past its window for the retention")
 			_, err = f.svc.Get(f.ctx, "m1", a.ID)
 			require.ErrorIs(t, err, authcapture.ErrNotFound)
 			assert.Equal(t, "100.00+0.00 = 0.00 0.00 0.00 0.00 40.00 0.00 60.00 | 0.00 10.00 captured", ledgers(t, f.get(b.ID)), "kept with its refund in flight")
 			_, err = f.svc.ConfirmRefund(f.ctx, authcapture.SettleRefundRequest{MerchantID: "m1", ID: b.ID, RefundID: rf.Entry.RefundID, IdempotencyKey: f.key()})
 			require.NoError(t, err)
-			res, err = f.svc.Prune(f.ctx, authcapture.PruneRequest{AuthorizationRetention: window})
+			res, err = f.svc.Prune(f.ctx, authcapture.PruneRequest{AuthorizationRetention: retention})
 			require.NoError(t, err)
 			assert.Equal(t, 1, res.Authorizations, "once the refund settled")
 		}},

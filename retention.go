@@ -39,20 +39,24 @@ type PruneRequest struct {
 	// no relay and wants events pruned by age alone passes math.MaxInt64.
 	KeepEventsFrom int64
 	// AuthorizationRetention, if positive, is how long an authorization
-	// is kept after it closed (Authorization.ClosedAt): then it is
-	// deleted with its log, its provider references and its idempotency
-	// records, once nothing is in flight on it. Its events follow
-	// EventRetention and KeepEventsFrom like any other. Zero, the
-	// default, keeps authorizations for good: deleting payment history is
-	// the host's choice. Refunds may still be recorded on a closed
-	// authorization for its policy's RefundWindow, so the retention must
-	// be at least the longest RefundWindow of the Service's policies (the
-	// presets included: PayPal's is 180 days); and
-	// at least IdempotencyRetention, so that a retry is recognized for as
-	// long as its key is kept. Prune refuses a shorter one. A policy
-	// without a RefundWindow puts no bound on refunds: choose a retention
-	// longer than any refund the host will record. A command naming an
-	// authorization already pruned fails with ErrNotFound.
+	// is kept after it closed (Authorization.ClosedAt) and after its
+	// refund window ended (Authorization.RefundableUntil: its last
+	// succeeded capture plus its policy's RefundWindow), whichever is
+	// later (Authorization.PrunableSince): then it is deleted with its
+	// log, its provider references and its idempotency records, once
+	// nothing is in flight on it. So an authorization is pruned once it
+	// is closed for the retention and past its own refund window, whatever
+	// the windows of other policies; a refund does not move the window,
+	// which counts from captures. A policy with no RefundWindow puts no
+	// bound on refunds, so its authorizations go after the retention
+	// alone: choose a retention longer than any refund the host will
+	// record under it. Its events follow EventRetention and
+	// KeepEventsFrom like any other. Zero, the default, keeps
+	// authorizations for good: deleting payment history is the host's
+	// choice. The retention must be at least IdempotencyRetention, so
+	// that a retry is recognized for as long as its key is kept; Prune
+	// refuses a shorter one. A command naming an authorization already
+	// pruned fails with ErrNotFound.
 	AuthorizationRetention time.Duration
 	// Batch is how many records, events or authorizations one store call
 	// deletes (DefaultPruneBatch if zero, at most MaxPruneBatch).
@@ -69,8 +73,8 @@ type PruneResult struct {
 // Prune deletes, in batches, the idempotency records older than the
 // request's IdempotencyRetention, the events older than its
 // EventRetention below KeepEventsFrom and, if AuthorizationRetention is
-// set, the authorizations closed for longer, until none is left or ctx
-// ends;
+// set, the authorizations closed and past their refund window for
+// longer, until none is left or ctx ends;
 // it returns what it deleted, also when it returns an error. Commands
 // and reads go on meanwhile: each batch is a short call of its own. The
 // host calls it periodically (every few minutes, say).
@@ -78,8 +82,8 @@ type PruneResult struct {
 // It returns an error wrapping errors.ErrUnsupported if the store is not a
 // Pruner, and ErrInvalidArgument for a nil ctx, a negative retention, KeepEventsFrom
 // or Batch, a Batch above MaxPruneBatch, or an AuthorizationRetention
-// shorter than the IdempotencyRetention or a policy's RefundWindow; a
-// refused request deletes nothing.
+// shorter than the IdempotencyRetention; a refused request deletes
+// nothing.
 func (s *Service) Prune(ctx context.Context, req PruneRequest) (PruneResult, error) {
 	var res PruneResult
 	if err := checkContext(ctx, "Prune"); err != nil {
@@ -107,11 +111,6 @@ func (s *Service) Prune(ctx context.Context, req PruneRequest) (PruneResult, err
 			return res, &Error{Op: "Prune", Err: ErrInvalidArgument, Detail: fmt.Sprintf(
 				"AuthorizationRetention %v is shorter than the IdempotencyRetention %v: the records of a retry's key would go with its authorization",
 				req.AuthorizationRetention, req.IdempotencyRetention)}
-		}
-		if p := s.longestRefundWindow(); p != nil && req.AuthorizationRetention < p.RefundWindow {
-			return res, &Error{Op: "Prune", Err: ErrInvalidArgument, Detail: fmt.Sprintf(
-				"AuthorizationRetention %v is shorter than the RefundWindow %v of policy %q: an authorization could be deleted while it may still be refunded",
-				req.AuthorizationRetention, p.RefundWindow, p.Name)}
 		}
 	}
 	if req.EventRetention == 0 {
@@ -164,17 +163,4 @@ func (s *Service) Prune(ctx context.Context, req PruneRequest) (PruneResult, err
 		}
 	}
 	return res, nil
-}
-
-// longestRefundWindow returns the policy of the Service with the longest
-// RefundWindow, or nil if none has one.
-func (s *Service) longestRefundWindow() *Policy {
-	var longest *Policy
-	for _, p := range s.policies {
-		if p.RefundWindow > 0 && (longest == nil || p.RefundWindow > longest.RefundWindow ||
-			p.RefundWindow == longest.RefundWindow && p.Name < longest.Name) {
-			longest = p
-		}
-	}
-	return longest
 }

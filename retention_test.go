@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/shopspring/decimal"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/authcapture/authcapture"
 	"github.com/authcapture/authcapture/clocktest"
@@ -144,9 +146,9 @@ func TestPruneEventsUpToTheRelay(t *testing.T) {
 // iteration in cycles of create, authorize, capture and void (which
 // closes the authorization), each with an idempotency key, 16 simulated
 // hours apart. A relay reads every event and, every 1,000 commands, Prune
-// deletes what is past a retention of 200 days (an authorization
-// retention must exceed every preset's RefundWindow), so about 300
-// commands' worth is kept. It reports the live heap after warming up
+// deletes what is past a retention of 7 days (the default policy has no
+// RefundWindow, so its authorizations go after the retention alone), so
+// at most about 1,000 commands' worth is kept. It reports the live heap after warming up
 // (heap-start-B) and at the end (heap-end-B), their ratio (end/start) and
 // the growth per command.
 //
@@ -172,7 +174,7 @@ func BenchmarkPruneSteadyLoad(b *testing.B) {
 // steadyRetention and steadyStep are BenchmarkPruneSteadyLoad's
 // retention and time between commands.
 const (
-	steadyRetention = 200 * 24 * time.Hour
+	steadyRetention = 7 * 24 * time.Hour
 	steadyStep      = 16 * time.Hour
 )
 
@@ -245,18 +247,17 @@ func steadyLoad(b *testing.B, prune *authcapture.PruneRequest) {
 	b.ReportMetric((float64(end)-float64(start))/float64(b.N), "heap-B/cmd")
 }
 
-// An authorization retention shorter than the longest RefundWindow of the
-// Service's policies is refused, and deletes nothing: the authorization
-// could still be refunded.
-func TestPruneRefusesAnAuthorizationRetentionShorterThanARefundWindow(t *testing.T) {
+// An authorization retention shorter than a policy's RefundWindow is
+// accepted (the presets included: PayPal's is 180 days), and deletes an
+// authorization only once it is closed for the retention and past its own
+// refund window: the Service's longest window binds nothing else.
+func TestPruneAcceptsARetentionShorterThanARefundWindow(t *testing.T) {
 	ctx := context.Background()
 	clock := clocktest.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
-	refunds := authcapture.DefaultPolicy
-	refunds.Name, refunds.RefundWindow = "refunds_400d", 400*24*time.Hour
-	shorter := authcapture.DefaultPolicy
-	shorter.Name, shorter.RefundWindow = "refunds_30d", 30*24*time.Hour
+	long := authcapture.DefaultPolicy
+	long.Name, long.RefundWindow = "refunds_400d", 400*24*time.Hour
 	svc, err := authcapture.New(memstore.New(), &authcapture.Options{Clock: clock,
-		Policies: []authcapture.Policy{shorter, refunds}})
+		Policies: []authcapture.Policy{long}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,28 +265,114 @@ func TestPruneRefusesAnAuthorizationRetentionShorterThanARefundWindow(t *testing
 	if _, err := svc.Void(ctx, authcapture.VoidRequest{MerchantID: "m1", ID: "a", All: true, IdempotencyKey: "void-a"}); err != nil {
 		t.Fatal(err)
 	}
-	clock.Advance(500 * 24 * time.Hour)
+	clock.Advance(2*24*time.Hour + time.Second)
+	res, err := svc.Prune(ctx, authcapture.PruneRequest{AuthorizationRetention: 2 * 24 * time.Hour})
+	if err != nil || res.Authorizations != 1 {
+		t.Errorf("Prune with a 2-day retention = %+v, %v; want the voided authorization of the default policy deleted", res, err)
+	}
+}
+
+// refundWindowFixture returns a Service whose policy "refunds_30d" has a
+// 30-day RefundWindow, besides the default policy (none).
+func refundWindowFixture(t *testing.T) (*authcapture.Service, *clocktest.Clock) {
+	t.Helper()
+	clock := clocktest.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	window := authcapture.DefaultPolicy
+	window.Name, window.RefundWindow = "refunds_30d", 30*24*time.Hour
+	svc, err := authcapture.New(memstore.New(), &authcapture.Options{Clock: clock,
+		Policies: []authcapture.Policy{window}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc, clock
+}
+
+// An authorization is pruned once it is closed for the retention and past
+// its refund window (RefundableUntil, the last capture plus the policy's
+// RefundWindow); a policy with no window puts no bound on refunds, so its
+// authorizations go after the retention alone. A refund moves nothing:
+// the window counts from captures.
+func TestPruneWaitsForTheRefundWindow(t *testing.T) {
+	const (
+		day       = 24 * time.Hour
+		retention = day
+	)
 	for _, tc := range []struct {
-		retention time.Duration
-		ok        bool
+		name   string
+		policy string
+		// captures of 4.00 and 6.00 this long after the start (the second
+		// closes the authorization), and a refund of 1.00 after refundAt
+		// if positive.
+		second, refundAt time.Duration
+		until            time.Duration // RefundableUntil after the start; zero for none
+		keptUntil        time.Duration // kept at the start plus this, deleted a second later
 	}{
-		{30 * 24 * time.Hour, false},
-		{400*24*time.Hour - time.Second, false},
-		{400 * 24 * time.Hour, true},
+		{name: "no window: after the retention alone", policy: "default", keptUntil: retention},
+		{name: "no window: a refund extends nothing", policy: "default", refundAt: 12 * time.Hour, keptUntil: retention},
+		{name: "30-day window: 30 days after the capture", policy: "refunds_30d", until: 30 * day, keptUntil: 31 * day},
+		{name: "30-day window: from the last capture", policy: "refunds_30d", second: 5 * day, until: 35 * day,
+			keptUntil: 36 * day},
+		{name: "30-day window: a refund extends nothing", policy: "refunds_30d", second: 5 * day, refundAt: 20 * day,
+			until: 35 * day, keptUntil: 36 * day},
 	} {
-		res, err := svc.Prune(ctx, authcapture.PruneRequest{AuthorizationRetention: tc.retention})
-		if tc.ok {
-			if err != nil || res.Authorizations != 1 {
-				t.Errorf("Prune with AuthorizationRetention %v = %+v, %v; want the closed authorization deleted", tc.retention, res, err)
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			svc, clock := refundWindowFixture(t)
+			start := clock.Now()
+			if _, err := svc.Create(ctx, authcapture.CreateRequest{MerchantID: "m1", ID: "a", Currency: "USD",
+				Amount: decimal.NewFromInt(10), Policy: tc.policy, IdempotencyKey: "create"}); err != nil {
+				t.Fatal(err)
 			}
-			continue
-		}
-		if !errors.Is(err, authcapture.ErrInvalidArgument) || res != (authcapture.PruneResult{}) {
-			t.Errorf("Prune with AuthorizationRetention %v = %+v, %v; want ErrInvalidArgument and nothing deleted", tc.retention, res, err)
-		}
-		if _, err := svc.Get(ctx, "m1", "a"); err != nil {
-			t.Errorf("Get after a refused Prune: %v", err)
-		}
+			if _, err := svc.Authorize(ctx, authcapture.AuthorizeRequest{MerchantID: "m1", ID: "a", Amount: decimal.NewFromInt(10),
+				IdempotencyKey: "authorize"}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := svc.Capture(ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: "a", Amount: decimal.NewFromInt(4),
+				IdempotencyKey: "cap-1"}); err != nil {
+				t.Fatal(err)
+			}
+			clock.Set(start.Add(tc.second))
+			if _, err := svc.Capture(ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: "a", All: true,
+				IdempotencyKey: "cap-2"}); err != nil {
+				t.Fatal(err)
+			}
+			if tc.refundAt > 0 {
+				clock.Set(start.Add(tc.refundAt))
+				if _, err := svc.Refund(ctx, authcapture.RefundRequest{MerchantID: "m1", ID: "a", Amount: decimal.NewFromInt(1),
+					IdempotencyKey: "refund"}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			a, err := svc.Get(ctx, "m1", "a")
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := time.Time{}
+			if tc.until > 0 {
+				want = start.Add(tc.until)
+			}
+			if !a.RefundableUntil.Equal(want) {
+				t.Errorf("RefundableUntil = %s, want %s", a.RefundableUntil, want)
+			}
+			// Kept until the later of closing and the window's end is a
+			// retention old; then gone.
+			for _, step := range []struct {
+				at   time.Duration
+				gone bool
+			}{
+				{tc.keptUntil, false},
+				{tc.keptUntil + time.Second, true},
+			} {
+				clock.Set(start.Add(step.at))
+				res, err := svc.Prune(ctx, authcapture.PruneRequest{AuthorizationRetention: retention})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := res.Authorizations == 1; got != step.gone {
+					t.Errorf("Prune %s after the start = %+v; want deleted %v", step.at, res, step.gone)
+				}
+			}
+		})
 	}
 }
 
@@ -391,5 +478,80 @@ func TestPruneKeepsAClosedAuthorizationWhileARefundIsInFlight(t *testing.T) {
 	}
 	if _, err := svc.FindByProviderRef(ctx, "m1", "re_1"); !errors.Is(err, authcapture.ErrNotFound) {
 		t.Errorf("FindByProviderRef of the pruned authorization's refund: %v, want ErrNotFound", err)
+	}
+}
+
+// Every path that records a succeeded capture sets RefundableUntil to its
+// time plus the policy's RefundWindow; a capture that failed sets nothing.
+func TestEveryCapturePathSetsRefundableUntil(t *testing.T) {
+	const window = 30 * 24 * time.Hour
+	ten := decimal.NewFromInt(10)
+	for _, tc := range []struct {
+		name string
+		mode authcapture.CaptureMode
+		// capture captures (or fails to) on the authorization "a",
+		// authorized in mode, at the clock's time.
+		capture func(t *testing.T, svc *authcapture.Service, clock *clocktest.Clock)
+		none    bool // no capture succeeds
+	}{
+		{name: "direct", capture: func(t *testing.T, svc *authcapture.Service, _ *clocktest.Clock) {
+			_, err := svc.Capture(context.Background(), authcapture.CaptureRequest{MerchantID: "m1", ID: "a", Amount: ten, IdempotencyKey: "cap"})
+			require.NoError(t, err)
+		}},
+		{name: "two-phase, confirmed", capture: func(t *testing.T, svc *authcapture.Service, clock *clocktest.Clock) {
+			ctx := context.Background()
+			r, err := svc.BeginCapture(ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: "a", Amount: ten, IdempotencyKey: "begin"})
+			require.NoError(t, err)
+			_, err = svc.ConfirmCapture(ctx, authcapture.SettleCaptureRequest{MerchantID: "m1", ID: "a", CaptureID: r.Entry.CaptureID,
+				IdempotencyKey: "confirm"})
+			require.NoError(t, err)
+		}},
+		{name: "two-phase, failed", none: true, capture: func(t *testing.T, svc *authcapture.Service, clock *clocktest.Clock) {
+			ctx := context.Background()
+			r, err := svc.BeginCapture(ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: "a", Amount: ten, IdempotencyKey: "begin"})
+			require.NoError(t, err)
+			_, err = svc.FailCapture(ctx, authcapture.SettleCaptureRequest{MerchantID: "m1", ID: "a", CaptureID: r.Entry.CaptureID,
+				IdempotencyKey: "fail"})
+			require.NoError(t, err)
+		}},
+		{name: "recorded outcome", capture: func(t *testing.T, svc *authcapture.Service, _ *clocktest.Clock) {
+			_, err := svc.RecordOutcome(context.Background(), authcapture.OutcomeRequest{MerchantID: "m1", ProviderRef: "ch_1",
+				AuthorizationID: "a", Kind: authcapture.OutcomeCapture, Outcome: authcapture.OutcomeSucceeded, Amount: ten})
+			require.NoError(t, err)
+		}},
+		{name: "automatic, at approval", mode: authcapture.CaptureAutomatic},
+		{name: "scheduled", mode: authcapture.CaptureDelayed, capture: func(t *testing.T, svc *authcapture.Service, clock *clocktest.Clock) {
+			s, err := authcapture.NewScheduler(svc, newExecutor(), nil)
+			require.NoError(t, err)
+			res, err := s.RunDue(context.Background(), 10)
+			require.NoError(t, err)
+			require.Equal(t, 1, res.Captured, "%+v", res)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			svc, clock := refundWindowFixture(t)
+			req := authcapture.CreateRequest{MerchantID: "m1", ID: "a", Currency: "USD", Amount: ten,
+				Policy: "refunds_30d", CaptureMode: tc.mode, IdempotencyKey: "create"}
+			if tc.mode == authcapture.CaptureDelayed {
+				req.CaptureDelay = time.Hour
+			}
+			_, err := svc.Create(ctx, req)
+			require.NoError(t, err)
+			_, err = svc.Authorize(ctx, authcapture.AuthorizeRequest{MerchantID: "m1", ID: "a", Amount: ten, IdempotencyKey: "authorize"})
+			require.NoError(t, err)
+			if tc.capture != nil {
+				clock.Advance(2 * time.Hour)
+				tc.capture(t, svc, clock)
+			}
+			a, err := svc.Get(ctx, "m1", "a")
+			require.NoError(t, err)
+			want := time.Time{}
+			if !tc.none {
+				want = clock.Now().Add(window) // the capture's time
+				require.Equal(t, int64(1000), a.Captured)
+			}
+			assert.True(t, a.RefundableUntil.Equal(want), "RefundableUntil %s, want %s", a.RefundableUntil, want)
+		})
 	}
 }

@@ -248,7 +248,7 @@ func CheckWrite(w *Write) error {
 
 // Pruner is a capability a Store may declare: it can delete idempotency
 // records, events and closed authorizations that are past their
-// retention, a small batch at a time, so that a long-running store does
+// retention (and, for authorizations, past their refund window), a small batch at a time, so that a long-running store does
 // not grow without bound. Service.Prune calls it; storetest checks a
 // Pruner with the rest of the Store contract. An authorization that is
 // not closed, or has a provider action in flight, is never pruned.
@@ -278,10 +278,15 @@ type Pruner interface {
 	PruneEvents(ctx context.Context, before time.Time, keepFrom int64, limit int) (int, error)
 
 	// PruneAuthorizations deletes up to limit authorizations (of any
-	// merchant) that are closed (Authorization.Closed) with no provider
-	// action in flight (PendingSince zero) and whose ClosedAt is not zero
-	// and before before, oldest ClosedAt first, and returns how many it
-	// deleted. Each goes with its log, the provider references its log
+	// merchant) whose Authorization.PrunableSince is not zero and before
+	// before, oldest first, and returns how many it deleted:
+	// PrunableSince is the later of ClosedAt and RefundableUntil (the end
+	// of the refund window) of an authorization that is closed
+	// (Authorization.Closed) with ClosedAt set and no provider action in
+	// flight (PendingSince zero), so none is deleted while a refund may
+	// still be recorded under its policy's RefundWindow. A write that
+	// changes PrunableSince (a later capture, an action begun or settled)
+	// moves the authorization's place. Each goes with its log, the provider references its log
 	// recorded (FindByProviderRef no longer finds them) and the
 	// idempotency records that name it under a key its entries carry
 	// (Entry.IdempotencyKey, which the Service sets on the entries of

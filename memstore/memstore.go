@@ -15,7 +15,8 @@
 // Unsettled. Each merchant's provider references are a map to the
 // authorizations that recorded them. A third heap orders the idempotency
 // records by CreatedAt, for PruneIdempotency, and a fourth the closed
-// authorizations with nothing in flight by ClosedAt, for
+// authorizations with nothing in flight by the later of ClosedAt and
+// RefundableUntil (Authorization.PrunableSince), for
 // PruneAuthorizations; PruneEvents cuts the front of the event slices,
 // which give their memory back as they shrink.
 package memstore
@@ -43,7 +44,7 @@ type Store struct {
 	pos       int64                // the position of the last event written
 	events    []*authcapture.Event // every merchant's, in position order
 	keys      keyHeap              // every idempotency record, by CreatedAt
-	closed    dueHeap              // closed with nothing in flight, by ClosedAt
+	closed    dueHeap              // closed with nothing in flight, by PrunableSince
 }
 
 // merchant holds one merchant's authorizations, idempotency records and
@@ -243,7 +244,7 @@ func (s *Store) Write(ctx context.Context, w *authcapture.Write) error {
 // utcAuth sets every time of a to the same instant in UTC.
 func utcAuth(a *authcapture.Authorization) {
 	for _, t := range []*time.Time{&a.CaptureAt, &a.CancelAt, &a.CreatedAt, &a.AuthorizedAt,
-		&a.ExpiresAt, &a.ExpiredAt, &a.ClosedAt, &a.NextDue, &a.PendingSince, &a.ReauthorizedAt, &a.ExpiringNoticeAt} {
+		&a.ExpiresAt, &a.ExpiredAt, &a.ClosedAt, &a.NextDue, &a.PendingSince, &a.ReauthorizedAt, &a.ExpiringNoticeAt, &a.RefundableUntil} {
 		*t = t.UTC()
 	}
 	for i := range a.PendingCaptures {

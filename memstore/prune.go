@@ -84,14 +84,10 @@ func (s *Store) PruneEvents(ctx context.Context, before time.Time, keepFrom int6
 	return n, nil
 }
 
-// prunableSince is the time Store.closed orders r by: its ClosedAt while it
-// is closed with no provider action in flight, else zero (not in the heap).
-func prunableSince(r *record) time.Time {
-	if !r.auth.PendingSince.IsZero() || !r.auth.Closed() {
-		return time.Time{}
-	}
-	return r.auth.ClosedAt
-}
+// prunableSince is the time Store.closed orders r by: the later of its
+// ClosedAt and RefundableUntil while it is closed with no provider action
+// in flight, else zero (not in the heap).
+func prunableSince(r *record) time.Time { return r.auth.PrunableSince() }
 
 // PruneAuthorizations implements authcapture.Pruner. It costs
 // O(limit log n) plus the length of the logs deleted.

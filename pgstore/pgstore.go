@@ -118,7 +118,8 @@
 // Rows are deleted only by the Pruner methods: the log, the outbox and
 // the idempotency records grow until the host prunes them (idempotency_keys
 // has a created_at column, events a position, and authorizations a
-// closed_at column for those closed with nothing in flight, each indexed
+// closed_at column for those closed with nothing in flight (the later of
+// ClosedAt and RefundableUntil), each indexed
 // for that). Each event row
 // is written twice, once by Write and once when its position is stamped.
 // A text holding U+0000 (which the service rejects in every text it

@@ -170,7 +170,8 @@ SELECT 'm' || (i % 7), 'ref-' || i, 'a' || i FROM generate_series(0, 19999) AS i
 }
 
 // Migration 007 sets closed_at on the authorizations already closed with
-// nothing in flight, so that they are pruned like those closed after it.
+// nothing in flight, so that they are pruned like those closed after it:
+// by the later of ClosedAt and RefundableUntil.
 func TestMigration007IndexesTheAuthorizationsAlreadyClosed(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -181,6 +182,12 @@ func TestMigration007IndexesTheAuthorizationsAlreadyClosed(t *testing.T) {
 	c.ClosedAt, c.CloseReason, c.NextDue = epoch.Add(time.Hour), authcapture.CloseVoided, time.Time{}
 	mustWrite(t, b.store, next(closed, c, "k2", authcapture.Entry{Kind: authcapture.EntryVoid, Amount: c.Voided}, authcapture.EventVoided))
 	mustWrite(t, b.store, newWrite("m1", "open", "k3"))
+	refundable := mustWrite(t, b.store, newWrite("m1", "refundable", "k4"))
+	r := refundable.Clone()
+	r.Voided = r.Authorized
+	r.ClosedAt, r.CloseReason, r.NextDue = epoch.Add(time.Hour), authcapture.CloseVoided, time.Time{}
+	r.RefundableUntil = epoch.Add(3 * time.Hour)
+	mustWrite(t, b.store, next(refundable, r, "k5", authcapture.Entry{Kind: authcapture.EntryVoid, Amount: r.Voided}, authcapture.EventVoided))
 	// As before migration 007.
 	if _, err := b.pool.Exec(ctx, `UPDATE `+b.schema+`.authorizations SET closed_at = NULL`); err != nil {
 		t.Fatal(err)
@@ -198,8 +205,8 @@ func TestMigration007IndexesTheAuthorizationsAlreadyClosed(t *testing.T) {
 	if _, err := b.pool.Exec(ctx, sql); err != nil {
 		t.Fatalf("migration 007 again: %v", err)
 	}
-	if n := b.count(t, "authorizations", "closed_at IS NOT NULL"); n != 1 {
-		t.Errorf("%d rows with closed_at after migration 007, want the closed one", n)
+	if n := b.count(t, "authorizations", "closed_at IS NOT NULL"); n != 2 {
+		t.Errorf("%d rows with closed_at after migration 007, want the 2 closed", n)
 	}
 	n, err := b.store.PruneAuthorizations(ctx, epoch.Add(2*time.Hour), 10)
 	if err != nil || n != 1 {
@@ -210,6 +217,12 @@ func TestMigration007IndexesTheAuthorizationsAlreadyClosed(t *testing.T) {
 	}
 	if n := b.count(t, "entries", "authorization_id = 'closed'") + b.count(t, "idempotency_keys", "authorization_id = 'closed'"); n != 0 {
 		t.Errorf("%d entries and records of the pruned one left", n)
+	}
+	if _, err := b.store.Get(ctx, "m1", "refundable"); err != nil {
+		t.Errorf("Get of the one refundable until after the cutoff: %v, want it kept", err)
+	}
+	if n, err := b.store.PruneAuthorizations(ctx, epoch.Add(4*time.Hour), 10); err != nil || n != 1 {
+		t.Errorf("PruneAuthorizations after its refund window = %d, %v; want it deleted", n, err)
 	}
 }
 

@@ -111,8 +111,8 @@ func (q *queries) writeStatement(w *authcapture.Write) (string, []any, error) {
 		pending, pendingNS = splitTime(a.PendingSince)
 	}
 	var closed any // NULL: not for PruneAuthorizations
-	if a.PendingSince.IsZero() && !a.ClosedAt.IsZero() && a.Closed() {
-		closed, _ = splitTime(a.ClosedAt)
+	if at := a.PrunableSince(); !at.IsZero() {
+		closed, _ = splitTime(at) // the later of ClosedAt and RefundableUntil
 	}
 	args := make([]any, 0, insertParams+entryParams*sh.entries+eventParams*sh.events+idempotencyParams+sh.refs)
 	if sh.insert {

@@ -22,6 +22,7 @@ var prunerContractTests = []contractTest{
 	{"PruneEventsHonoursTheLimit", testPruneEventsLimit},
 	{"PruneEventsStopsAtTheFirstEventTooYoung", testPruneEventsStopsAtYoung},
 	{"PruneAuthorizationsDeletesTheClosedBeforeTheCutoff", testPruneAuthorizationsCutoff},
+	{"PruneAuthorizationsWaitsForTheRefundWindow", testPruneAuthorizationsRefundWindow},
 	{"PruneAuthorizationsNeverDeletesWhatIsInFlight", testPruneAuthorizationsInFlight},
 	{"PruneAuthorizationsHonoursTheLimitOldestFirst", testPruneAuthorizationsLimit},
 	{"PruneAuthorizationsKeepsAnotherAuthorizationsRecordUnderAReusedKey", testPruneAuthorizationsReusedKey},
@@ -327,6 +328,62 @@ func testPruneAuthorizationsCutoff(t *testing.T, s authcapture.Store) {
 	assert.Equal(t, 2, n, "c5 and c9")
 	assertPruned(t, s, "m0", "later", 0, "ref-c1", false)
 	assertPruned(t, s, "m0", "open", 2, "", false)
+}
+
+// closedRefundable is closedAged with the capture's RefundableUntil set
+// to until, as under a policy with a RefundWindow.
+func closedRefundable(t *testing.T, s authcapture.Store, merchant, id string, closedAt, until time.Time) *authcapture.Authorization {
+	t.Helper()
+	a := mustWrite(t, s, created(merchant, id, id+"-k1"))
+	a = mustWrite(t, s, authorized(a, id+"-k2", epoch.Add(validity)))
+	w := captured(a, id+"-k3", authorizedMinor/2)
+	w.Entries[0].ProviderRef = "ref-" + id
+	w.Authorization.RefundableUntil = until
+	a = mustWrite(t, s, w)
+	w = voided(a, id+"-k4", authorizedMinor/2)
+	require.True(t, w.Authorization.Closed())
+	w.Authorization.ClosedAt = closedAt
+	return mustWrite(t, s, w)
+}
+
+// An authorization is pruned by the later of its ClosedAt and its
+// RefundableUntil (Authorization.PrunableSince), and a write that moves
+// RefundableUntil after it closed moves it.
+func testPruneAuthorizationsRefundWindow(t *testing.T, s authcapture.Store) {
+	p := pruner(t, s)
+	ctx := testContext(t)
+	// Closed at 1h, refundable until 10h: kept until 10h. Closed at 3h,
+	// refundable until 2h: it goes by its ClosedAt. Closed at 1h,
+	// refundable until 2h, then moved to 20h by a later write.
+	closedRefundable(t, s, "m0", "r10", hoursAt(1), hoursAt(10))
+	closedRefundable(t, s, "m1", "r2", hoursAt(3), hoursAt(2))
+	moved := closedRefundable(t, s, "m0", "moved", hoursAt(1), hoursAt(2))
+	w := refunded(moved, "moved-k5", 1)
+	w.Authorization.RefundableUntil = hoursAt(20)
+	mustWrite(t, s, w)
+	assert.Equal(t, hoursAt(10), mustGet(t, s, "m0", "r10").PrunableSince().UTC())
+
+	n, err := p.PruneAuthorizations(ctx, hoursAt(5), 100)
+	require.NoError(t, err)
+	assert.Equal(t, 1, n, "r2, closed at 3h, past its window")
+	assertPruned(t, s, "m1", "r2", 4, "ref-r2", true)
+	assertPruned(t, s, "m0", "r10", 4, "ref-r10", false)
+	assertPruned(t, s, "m0", "moved", 5, "ref-moved", false)
+
+	n, err = p.PruneAuthorizations(ctx, hoursAt(10), 100)
+	require.NoError(t, err)
+	assert.Zero(t, n, "r10 is refundable until the cutoff")
+
+	n, err = p.PruneAuthorizations(ctx, hoursAt(11), 100)
+	require.NoError(t, err)
+	assert.Equal(t, 1, n, "r10, past its window")
+	assertPruned(t, s, "m0", "r10", 4, "ref-r10", true)
+	assertPruned(t, s, "m0", "moved", 5, "ref-moved", false)
+
+	n, err = p.PruneAuthorizations(ctx, hoursAt(21), 100)
+	require.NoError(t, err)
+	assert.Equal(t, 1, n, "moved, past its moved window")
+	assertPruned(t, s, "m0", "moved", 5, "ref-moved", true)
 }
 
 func testPruneAuthorizationsInFlight(t *testing.T, s authcapture.Store) {

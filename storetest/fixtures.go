@@ -579,6 +579,7 @@ func writeEveryField(t *testing.T, s authcapture.Store, merchant, id string, aft
 	w.Authorization.CaptureFailures = 1
 	w.Authorization.CaptureAt, w.Authorization.CancelAt = time.Time{}, time.Time{}
 	w.Authorization.NextDue = w.Authorization.ExpiresAt
+	w.Authorization.RefundableUntil = w.Entries[0].At.Add(30 * 24 * time.Hour) // a policy with a 30-day RefundWindow
 	next(w)
 	next(refunded(a, id+"-refund", 300))
 	next(beganRefund(a, id+"-begin-refund", w.Entries[0].CaptureID, 100))

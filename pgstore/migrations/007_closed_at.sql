@@ -3,10 +3,12 @@
 -- by the quoted schema name. Every statement finds nothing to do on a
 -- schema that already has them, so applying it again changes nothing.
 
--- closed_at is Authorization.ClosedAt truncated to the microsecond while
--- the authorization is closed with no provider action in flight
--- (pending_since IS NULL), and NULL otherwise: a write keeps it so in the
--- same statement as the rest. Adding the column rewrites no row.
+-- closed_at is Authorization.PrunableSince, the later of ClosedAt and
+-- RefundableUntil (the end of the policy's refund window), truncated to
+-- the microsecond while the authorization is closed with no provider
+-- action in flight (pending_since IS NULL), and NULL otherwise: a write
+-- keeps it so in the same statement as the rest. Adding the column
+-- rewrites no row.
 ALTER TABLE {{schema}}.authorizations ADD COLUMN IF NOT EXISTS closed_at TIMESTAMPTZ;
 
 -- Only the authorizations PruneAuthorizations may delete are in it.
@@ -17,7 +19,8 @@ CREATE INDEX IF NOT EXISTS authorizations_closed_at ON {{schema}}.authorizations
 -- exactly when the authorization is closed. This reads the table once and
 -- rewrites the closed rows.
 UPDATE {{schema}}.authorizations
-SET closed_at = (state->>'ClosedAt')::timestamptz
+SET closed_at = GREATEST((state->>'ClosedAt')::timestamptz,
+	COALESCE((state->>'RefundableUntil')::timestamptz, (state->>'ClosedAt')::timestamptz))
 WHERE closed_at IS NULL
 	AND pending_since IS NULL
 	AND status IN ('captured', 'voided', 'expired', 'declined', 'canceled')
