@@ -72,7 +72,7 @@ func (s *Service) changeAmount(ctx context.Context, op Command, req AmountChange
 	cmd := &command{op: op, merchant: req.MerchantID, id: req.ID, key: req.IdempotencyKey, print: uint64(f)}
 	fn := func(ch *change) error { return s.applyAmountChange(ch, op, form, req) }
 	if op == CmdChangeAmount && req.ProviderRef != "" && !req.Declined {
-		return s.directByRef(ctx, cmd, req.ProviderRef, EntryAmountChange, fn)
+		return s.directByRef(ctx, cmd, req.ProviderRef, EntryAmountChange, decimal.Decimal{}, fn) // a total or a delta
 	}
 	return s.run(ctx, cmd, fn)
 }

@@ -72,7 +72,7 @@ func (s *Service) capture(ctx context.Context, op Command, req CaptureRequest) (
 	cmd := &command{op: op, merchant: req.MerchantID, id: req.ID, key: req.IdempotencyKey, print: uint64(f)}
 	fn := func(ch *change) error { return s.applyCapture(ch, op, o) }
 	if op == CmdCapture && req.ProviderRef != "" {
-		return s.directByRef(ctx, cmd, req.ProviderRef, EntryCapture, fn)
+		return s.directByRef(ctx, cmd, req.ProviderRef, EntryCapture, req.Amount, fn)
 	}
 	return s.run(ctx, cmd, fn)
 }

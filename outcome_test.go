@@ -418,3 +418,38 @@ func TestADirectRecordAfterItsWebhookIsAReplay(t *testing.T) {
 	assert.True(t, r.Replayed)
 	assert.Equal(t, "60.00/0.00/0.00/30.00/10.00/0.00 partially_captured", pendingAmounts(f.get(a.ID)))
 }
+
+// A direct capture or refund naming a provider reference already recorded
+// with another amount contradicts the provider's one action under it:
+// ErrOutcomeConflict, and nothing changes. The same amount is a replay.
+func TestADirectRecordWithAnotherAmountThanItsWebhookConflicts(t *testing.T) {
+	t.Parallel()
+	f := setupRefunds(t)
+	a := f.hold("refunds-early", "100.00")
+	req := outcome("cap-7", authcapture.OutcomeCapture, authcapture.OutcomeSucceeded)
+	req.AuthorizationID, req.Amount = a.ID, amt("30.00")
+	f.mustRecord(req, authcapture.EffectRecorded)
+	before := f.get(a.ID)
+	_, err := f.svc.Capture(f.ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: a.ID, Amount: amt("31.00"),
+		ProviderRef: "cap-7", IdempotencyKey: f.key()})
+	require.ErrorIs(t, err, authcapture.ErrOutcomeConflict)
+	assert.Equal(t, before.Version, f.get(a.ID).Version, "nothing changed")
+	r, err := f.svc.Capture(f.ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: a.ID, Amount: amt("30.00"),
+		ProviderRef: "cap-7", IdempotencyKey: f.key()})
+	require.NoError(t, err)
+	assert.True(t, r.Replayed)
+
+	rreq := outcome("re-7", authcapture.OutcomeRefund, authcapture.OutcomeSucceeded)
+	rreq.AuthorizationID, rreq.Amount = a.ID, amt("5.00")
+	f.mustRecord(rreq, authcapture.EffectRecorded)
+	before = f.get(a.ID)
+	_, err = f.svc.Refund(f.ctx, authcapture.RefundRequest{MerchantID: "m1", ID: a.ID, Amount: amt("6.00"),
+		ProviderRef: "re-7", IdempotencyKey: f.key()})
+	require.ErrorIs(t, err, authcapture.ErrOutcomeConflict)
+	assert.Equal(t, before.Version, f.get(a.ID).Version, "nothing changed")
+	r, err = f.svc.Refund(f.ctx, authcapture.RefundRequest{MerchantID: "m1", ID: a.ID, Amount: amt("5.00"),
+		ProviderRef: "re-7", IdempotencyKey: f.key()})
+	require.NoError(t, err)
+	assert.True(t, r.Replayed)
+	assert.Equal(t, int64(500), f.get(a.ID).Refunded)
+}

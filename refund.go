@@ -147,6 +147,9 @@ func (s *Service) runRefund(ctx context.Context, cmd *command, o refundOrder, fo
 					return nil, err
 				}
 				if ok {
+					if err := recordedAmount(cmd, a, e, o.providerRef, o.amount); err != nil {
+						return nil, err
+					}
 					return &Result{Authorization: a, Entry: e, Replayed: true}, nil
 				}
 			}

@@ -52,7 +52,7 @@ func (s *Service) Void(ctx context.Context, req VoidRequest) (*Result, error) {
 	cmd := &command{op: op, merchant: req.MerchantID, id: req.ID, key: req.IdempotencyKey, print: uint64(f)}
 	fn := func(ch *change) error { return s.applyVoid(ch, o) }
 	if req.ProviderRef != "" {
-		return s.directByRef(ctx, cmd, req.ProviderRef, EntryVoid, fn)
+		return s.directByRef(ctx, cmd, req.ProviderRef, EntryVoid, decimal.Decimal{}, fn) // what a void released may differ
 	}
 	return s.run(ctx, cmd, fn)
 }
@@ -60,10 +60,13 @@ func (s *Service) Void(ctx context.Context, req VoidRequest) (*Result, error) {
 // directByRef runs a direct capture, void or amount change (kind) that names the
 // provider's reference for it. If the log already records that action as
 // done (its webhook, through RecordOutcome, came first), the command is a
-// replay of that record: the provider did it once. Otherwise the write is
-// pinned to the version whose log was read, so that a record made
-// meanwhile is seen on the next look, never counted twice.
-func (s *Service) directByRef(ctx context.Context, cmd *command, ref string, kind EntryKind, fn func(ch *change) error) (*Result, error) {
+// replay of that record: the provider did it once; unless the command
+// names an amount (amount not zero) other than the one recorded, which is
+// ErrOutcomeConflict. Otherwise the write is pinned to the version whose
+// log was read, so that a record made meanwhile is seen on the next look,
+// never counted twice.
+func (s *Service) directByRef(ctx context.Context, cmd *command, ref string, kind EntryKind, amount decimal.Decimal,
+	fn func(ch *change) error) (*Result, error) {
 	for attempt := 0; ; attempt++ {
 		a, err := s.load(ctx, string(cmd.op), cmd.merchant, cmd.id)
 		if err != nil {
@@ -83,6 +86,9 @@ func (s *Service) directByRef(ctx context.Context, cmd *command, ref string, kin
 				return nil, err
 			}
 			if ok {
+				if err := recordedAmount(cmd, a, e, ref, amount); err != nil {
+					return nil, err
+				}
 				return &Result{Authorization: a, Entry: e, Replayed: true}, nil
 			}
 		}
@@ -96,6 +102,22 @@ func (s *Service) directByRef(ctx context.Context, cmd *command, ref string, kin
 		}
 		return r, err
 	}
+}
+
+// recordedAmount checks that a direct action naming amount (zero: none)
+// asks for what the entry e recorded under the provider reference ref: the
+// provider did one action under it, so another amount contradicts it.
+func recordedAmount(cmd *command, a *Authorization, e Entry, ref string, amount decimal.Decimal) error {
+	if amount.IsZero() {
+		return nil
+	}
+	want, err := a.Currency.ToMinor(amount)
+	if err != nil || want == e.Amount {
+		return nil // a malformed amount is not the provider's: the replay stands
+	}
+	return &Error{Op: string(cmd.op), MerchantID: cmd.merchant, AuthorizationID: a.ID, Status: a.Status(), Err: ErrOutcomeConflict,
+		Detail: fmt.Sprintf("the provider's action %s is recorded for %s, not %s", quoteRef(ref),
+			a.Currency.Format(e.Amount), a.Currency.Format(want))}
 }
 
 // doneByRef finds in the log of cmd's authorization an entry recording a
