@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"time"
 
 	"github.com/shopspring/decimal"
 )
@@ -38,8 +37,8 @@ type AmountChangeRequest struct {
 // counter and the log.
 //
 // An approved change raises Requested to the new total when it exceeds it,
-// moves ExpiresAt on by the policy's AmountChangeValidity (rechecking the
-// schedules against it as approval does), and emits
+// moves ExpiresAt on by the policy's AmountChangeValidity (fitting the
+// schedules to it as a reauthorization does), and emits
 // authorization.amount_changed and authorization.amount_capturable_updated.
 func (s *Service) ChangeAmount(ctx context.Context, req AmountChangeRequest) (*Result, error) {
 	return s.changeAmount(ctx, CmdChangeAmount, req)
@@ -254,9 +253,9 @@ func (ch *change) capturableUpdated(seq int64) {
 }
 
 // extendHold moves ExpiresAt to the policy's AmountChangeValidity from now
-// when that is later, while the provider holds the funds, rechecks the
-// schedules against the new expiry, and sets the expiring-soon notice for
-// it, as a reauthorization does.
+// when that is later, while the provider holds the funds, and fits the
+// schedules and the expiring-soon notice to the new expiry as a
+// reauthorization does.
 func (ch *change) extendHold(p *Policy) {
 	a := ch.a
 	if p.AmountChangeValidity <= 0 || a.HoldExpired() || a.ReleasedBy != CloseNone {
@@ -266,43 +265,10 @@ func (ch *change) extendHold(p *Policy) {
 	if !at.After(a.ExpiresAt) {
 		return
 	}
-	oldLatest := a.ExpiresAt.Add(-p.ScheduleMargin)
+	old := a.ExpiresAt
 	a.ExpiresAt = at
 	a.ExpiryRule = "policy " + p.Name + " amount change validity " + p.AmountChangeValidity.String()
-	ch.recheckSchedules(p, oldLatest)
-	ch.scheduleNotice(p)
-}
-
-// recheckSchedules checks the schedules against a new ExpiresAt, with the
-// rules of approval: a capture before expiry follows the expiry; a
-// scheduled capture or cancel that no longer fits is clamped if the policy
-// clamps schedules, else dropped.
-func (ch *change) recheckSchedules(p *Policy, oldLatest time.Time) {
-	a := ch.a
-	latest := a.ExpiresAt.Add(-p.ScheduleMargin)
-	if !a.CaptureAt.IsZero() && !a.scheduledPending() && a.ExpiryAction == ExpiryCapture && a.CaptureAt.Equal(oldLatest) {
-		if latest.After(ch.now) {
-			a.CaptureAt = latest
-			ch.scheduleEntry(ReasonCaptureScheduled, latest)
-		} else {
-			a.CaptureAt = time.Time{}
-			ch.scheduleEntry(ReasonCaptureUnfit, time.Time{})
-		}
-	}
-	fit := func(at *time.Time, scheduled Reason, unfit Reason, claimed bool) {
-		if at.IsZero() || claimed || !at.After(latest) {
-			return
-		}
-		if p.ClampSchedules && latest.After(ch.now) {
-			*at = latest
-			ch.scheduleEntry(scheduled, latest)
-			return
-		}
-		*at = time.Time{}
-		ch.scheduleEntry(unfit, time.Time{})
-	}
-	fit(&a.CaptureAt, ReasonCaptureScheduled, ReasonCaptureUnfit, a.scheduledPending())
-	fit(&a.CancelAt, ReasonCancelScheduled, ReasonCancelUnfit, a.scheduledVoidPending())
+	ch.rescheduleForHold(p, old)
 }
 
 func abs(n int64) int64 {

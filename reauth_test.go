@@ -51,7 +51,14 @@ var (
 var shortReauth = authcapture.Policy{Name: "short_reauth", PartialCapture: true, FinalByDefault: true,
 	Validity: 29 * day, MaxReauthorizations: 1, ReauthorizationValidity: 10 * day}
 
-var testPolicies = []authcapture.Policy{paypalReauth, reauthClamping, reauthDropping, noticing, racing, stripeExtended, shortReauth}
+// changeClamping is reauthClamping whose hold may also be raised, each
+// approved change holding it 5 days from then.
+var changeClamping = authcapture.Policy{Name: "change_clamping", MultipleCaptures: true, PartialCapture: true, PartialVoid: true,
+	Validity: 2 * day, ScheduleMargin: time.Hour, ClampSchedules: true, IncrementalAuthorization: true,
+	AmountChangeValidity: 5 * day}
+
+var testPolicies = []authcapture.Policy{paypalReauth, reauthClamping, reauthDropping, noticing, racing, stripeExtended, shortReauth,
+	changeClamping}
 
 // reauthorize reauthorizes id at the clock's time; a zero expires takes
 // the policy's validity.
@@ -659,4 +666,20 @@ func TestReauthorizationAfterItsValidityIsRefused(t *testing.T) {
 	r, err := f.reauthorize(b.ID, time.Time{}, "")
 	require.NoError(t, err)
 	assert.True(t, r.Authorization.ExpiresAt.Equal(b.AuthorizedAt.Add(10*day)))
+}
+
+// An approved amount change that extends the hold fits the schedules to it
+// by the rules a reauthorization uses: a delayed capture clamped to the old
+// hold takes its delay again.
+func TestAmountChangeExtensionReschedulesAsAReauthorization(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	a := f.scheduled("change_clamping", authcapture.CreateRequest{CaptureMode: authcapture.CaptureDelayed, CaptureDelay: 3 * day})
+	require.Equal(t, a.ExpiresAt.Add(-time.Hour), a.CaptureAt, "clamped at approval")
+	f.clock.Advance(day)
+	r, err := f.svc.ChangeAmount(f.ctx, authcapture.AmountChangeRequest{MerchantID: "m1", ID: a.ID, Delta: amt("1.00"),
+		IdempotencyKey: f.key()})
+	require.NoError(t, err)
+	assert.Equal(t, t0.Add(6*day), r.Authorization.ExpiresAt.UTC(), "5 days from the change")
+	assert.Equal(t, t0.Add(3*day), r.Authorization.CaptureAt.UTC(), "the delay from approval, no longer clamped")
 }

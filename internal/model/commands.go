@@ -200,6 +200,16 @@ func (l Ledger) Reauthorize(explicit, now time.Time) (Ledger, error) {
 	oldLatest := l.ExpiresAt.Add(-l.margin())
 	l.ExpiresAt = expiresAt
 	l.Reauthorizations++
+	l.refit(oldLatest, now)
+	l.accept()
+	return l, nil
+}
+
+// refit fits the schedules still set to a hold whose ExpiresAt moved, by
+// the rules of approval: a delay clamped to the old hold (due at
+// oldLatest) wants its time from approval again, and the expiring-soon
+// notice is due for the new expiry.
+func (l *Ledger) refit(oldLatest, now time.Time) {
 	wants := func(at time.Time, delay time.Duration) time.Time {
 		if from := l.AuthorizedAt.Add(delay); at.Equal(oldLatest) && delay != 0 && from.After(oldLatest) {
 			return from // clamped to the old hold
@@ -225,8 +235,6 @@ func (l Ledger) Reauthorize(explicit, now time.Time) (Ledger, error) {
 		l.CancelAt = at
 	}
 	l.notice(now)
-	l.accept()
-	return l, nil
 }
 
 // openFor is the check before a capture or a void.
@@ -929,8 +937,9 @@ func (l *Ledger) approveChange(delta int64, now time.Time) authcapture.CloseReas
 	}
 	if v := l.Policy.AmountChangeValidity; v > 0 && !l.HoldExpired && l.ReleasedBy == authcapture.CloseNone {
 		if at := now.Add(v); at.After(l.ExpiresAt) {
-			l.ExpiresAt = at // the schedules still fit: the hold only grows
-			l.notice(now)    // the notice is due for the new expiry
+			oldLatest := l.ExpiresAt.Add(-l.margin())
+			l.ExpiresAt = at
+			l.refit(oldLatest, now) // as a reauthorization does
 		}
 	}
 	return authcapture.CloseNone
