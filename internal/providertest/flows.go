@@ -46,6 +46,86 @@ func (w *world) add(name string, ref holdRef, run func(f *flow)) *flow {
 	return f
 }
 
+// host is the shape of one host action across the provider boundary.
+// Direct: the host locks the authorization, decides, the provider acts,
+// then the host records its answer (the webhook does if the host
+// crashed). Two-phase: the host begins in the ledger, the provider acts,
+// then the host settles (the webhook does if the host crashed).
+type host struct {
+	direct bool
+	// begin decides (and, two-phase, begins in the ledger) once the lock
+	// is had: false leaves the flow in its first state, or done.
+	begin func(f *flow) bool
+	// call asks the provider to act, with the same key on each call.
+	call func(f *flow) answer
+	// answered handles a direct action's answer; nil: w.answered.
+	answered func(f *flow, ans answer)
+	// record records (direct) or settles (two-phase) the answer;
+	// replay delivers it again.
+	record func(f *flow, replay bool)
+}
+
+// addHost adds the flow h of name on ref: first begin, then the provider
+// call (repeated while its reply is lost), then the record.
+func (w *world) addHost(name string, ref holdRef, h host) *flow {
+	var ans answer
+	return w.add(name, ref, func(f *flow) {
+		switch f.state {
+		case 0:
+			if w.lock(f, h.direct) && h.begin(f) {
+				f.state = 1
+			}
+		case 1:
+			ans = h.call(f)
+			switch {
+			case h.direct && w.lostReply():
+			case h.direct && h.answered != nil:
+				h.answered(f, ans)
+			case h.direct:
+				w.answered(f, ans)
+			case w.lostReply():
+			case w.crash():
+				w.tracef("%s: host crashed after the provider's answer %s", f.name, ans.id)
+				f.done = true // the webhook settles it
+			default:
+				f.state = 2
+			}
+		case 2:
+			h.record(f, false)
+		case stateCrashed:
+			w.waitWebhook(f, ans)
+		case stateAgain:
+			h.record(f, true)
+		}
+	})
+}
+
+// providerErr reports an error from the provider model itself.
+func (w *world) providerErr(err error) {
+	if err != nil {
+		w.problemf("%v", err)
+	}
+}
+
+// settled settles a two-phase action with ans: through the outcome, or
+// with the host's confirm or fail command. A settle that finds the
+// action settled already (by its webhook) ends the flow.
+func (w *world) settled(f *flow, what string, ans answer, via, replay bool, settle func() (*authcapture.Result, error)) {
+	var r *authcapture.Result
+	var err error
+	if via {
+		r, err = w.outcome(ans)
+	} else {
+		r, err = settle()
+	}
+	if !via && !replay && settledMeanwhile(err) {
+		w.tracef("%s: settled meanwhile: %v", f.name, err)
+		f.done = true
+		return
+	}
+	w.recorded(f, "settle "+what+" ok="+boolString(ans.ok), r, err, replay)
+}
+
 // lock reports whether f may act on its authorization now. A careful host
 // records one direct action of an authorization before it starts another
 // action there: what the provider did and the ledger does not know yet
@@ -213,38 +293,25 @@ func (w *world) directCapture(ref holdRef) {
 			w.ready(ans)
 		}
 	}
-	f = w.add("direct-capture", ref, func(f *flow) {
-		switch f.state {
-		case 0: // decide from the host's view of the ledger
-			if !w.lock(f, true) {
-				return
-			}
+	f = w.addHost("direct-capture", ref, host{direct: true,
+		begin: func(f *flow) bool { // decide from the host's view of the ledger
 			a := w.get(ref)
 			avail := a.Open() + a.PendingVoid
 			if avail <= 0 {
 				f.done = true
-				return
+				return false
 			}
 			amt, final = 1+w.rng.Int64N(avail), w.rng.IntN(3) == 0
-			f.state = 1
-		case 1:
+			return true
+		},
+		call: func(f *flow) answer {
 			var err error
 			ans, err = w.prov.capture(ref, key, "", amt, final, via)
-			if err != nil {
-				w.problemf("%v", err)
-			}
+			w.providerErr(err)
 			w.tracef("%s: provider capture %s %d final %v: ok %v (via outcome %v)", f.name, ans.id, amt, final, ans.ok, via)
-			if w.lostReply() {
-				return
-			}
-			w.answered(f, ans)
-		case 2:
-			rec(false)
-		case stateCrashed:
-			w.waitWebhook(f, ans)
-		case stateAgain:
-			rec(true)
-		}
+			return ans
+		},
+		record: func(_ *flow, replay bool) { rec(replay) },
 	})
 }
 
@@ -265,38 +332,12 @@ func (w *world) twoPhaseCapture(ref holdRef) {
 	pkey := w.key("provider-capture")
 	skey := w.key("settle-capture")
 	via := w.viaOutcome()
-	var f *flow
-	settle := func(replay bool) {
-		req := authcapture.SettleCaptureRequest{MerchantID: ref.merchant, ID: ref.id, CaptureID: capID, ProviderRef: ans.id,
-			IdempotencyKey: skey}
-		var r *authcapture.Result
-		var err error
-		switch {
-		case via:
-			r, err = w.outcome(ans)
-		case ans.ok:
-			r, err = w.svc.ConfirmCapture(w.ctx, req)
-		default:
-			req.Reason = "declined"
-			r, err = w.svc.FailCapture(w.ctx, req)
-		}
-		if !via && !replay && settledMeanwhile(err) {
-			w.tracef("%s: settled meanwhile: %v", f.name, err)
-			f.done = true
-			return
-		}
-		w.recorded(f, "settle capture ok="+boolString(ans.ok), r, err, replay)
-	}
-	f = w.add("two-phase-capture", ref, func(f *flow) {
-		switch f.state {
-		case 0:
-			if !w.lock(f, false) {
-				return
-			}
+	w.addHost("two-phase-capture", ref, host{
+		begin: func(f *flow) bool {
 			a := w.get(ref)
 			if a.Open() <= 0 {
 				f.done = true
-				return
+				return false
 			}
 			amt, final = 1+w.rng.Int64N(a.Open()), w.rng.IntN(3) == 0
 			r, err := w.svc.BeginCapture(w.ctx, authcapture.CaptureRequest{MerchantID: ref.merchant, ID: ref.id,
@@ -304,31 +345,30 @@ func (w *world) twoPhaseCapture(ref holdRef) {
 			if err != nil {
 				w.tracef("%s: begin %d refused: %v", f.name, amt, err)
 				f.done = true // nothing reached the provider
-				return
+				return false
 			}
 			capID = r.Entry.CaptureID
 			w.tracef("%s: begun %s %d final %v", f.name, capID, amt, final)
-			f.state = 1
-		case 1:
+			return true
+		},
+		call: func(f *flow) answer {
 			var err error
 			ans, err = w.prov.capture(ref, pkey, capID, amt, final, true)
-			if err != nil {
-				w.problemf("%v", err)
-			}
+			w.providerErr(err)
 			w.tracef("%s: provider capture %s %s %d: ok %v", f.name, capID, ans.id, amt, ans.ok)
-			switch {
-			case w.lostReply():
-			case w.crash():
-				w.tracef("%s: host crashed after the provider's answer %s", f.name, ans.id)
-				f.done = true // the webhook settles it
-			default:
-				f.state = 2
-			}
-		case 2:
-			settle(false)
-		case stateAgain:
-			settle(true)
-		}
+			return ans
+		},
+		record: func(f *flow, replay bool) {
+			req := authcapture.SettleCaptureRequest{MerchantID: ref.merchant, ID: ref.id, CaptureID: capID, ProviderRef: ans.id,
+				IdempotencyKey: skey}
+			w.settled(f, "capture", ans, via, replay, func() (*authcapture.Result, error) {
+				if ans.ok {
+					return w.svc.ConfirmCapture(w.ctx, req)
+				}
+				req.Reason = "declined"
+				return w.svc.FailCapture(w.ctx, req)
+			})
+		},
 	})
 }
 
@@ -374,39 +414,26 @@ func (w *world) directVoid(ref holdRef) {
 			w.ready(ans)
 		}
 	}
-	f = w.add("direct-void", ref, func(f *flow) {
-		switch f.state {
-		case 0:
-			if !w.lock(f, true) {
-				return
-			}
+	f = w.addHost("direct-void", ref, host{direct: true,
+		begin: func(f *flow) bool {
 			a := w.get(ref)
 			avail := a.Open() + a.PendingVoid
 			if avail <= 0 {
 				f.done = true
-				return
+				return false
 			}
 			all = w.rng.IntN(2) == 0
 			amt = 1 + w.rng.Int64N(avail)
-			f.state = 1
-		case 1:
+			return true
+		},
+		call: func(f *flow) answer {
 			var err error
 			ans, err = w.prov.void(ref, key, "", amt, all, via)
-			if err != nil {
-				w.problemf("%v", err)
-			}
+			w.providerErr(err)
 			w.tracef("%s: provider void %s %d all %v: ok %v released %d (via outcome %v)", f.name, ans.id, amt, all, ans.ok, ans.amount, via)
-			if w.lostReply() {
-				return
-			}
-			w.answered(f, ans)
-		case 2:
-			rec(false)
-		case stateCrashed:
-			w.waitWebhook(f, ans)
-		case stateAgain:
-			rec(true)
-		}
+			return ans
+		},
+		record: func(_ *flow, replay bool) { rec(replay) },
 	})
 }
 
@@ -501,16 +528,12 @@ func (w *world) twoPhaseVoid(ref holdRef) {
 		}
 		w.recorded(f, "settle void ok="+boolString(ans.ok), r, err, replay)
 	}
-	f = w.add("two-phase-void", ref, func(f *flow) {
-		switch f.state {
-		case 0:
-			if !w.lock(f, false) {
-				return
-			}
+	f = w.addHost("two-phase-void", ref, host{
+		begin: func(f *flow) bool {
 			a := w.get(ref)
 			if a.Open() <= 0 {
 				f.done = true
-				return
+				return false
 			}
 			all = w.rng.IntN(2) == 0
 			req := authcapture.VoidRequest{MerchantID: ref.merchant, ID: ref.id, IdempotencyKey: key, All: all}
@@ -521,31 +544,20 @@ func (w *world) twoPhaseVoid(ref holdRef) {
 			if err != nil {
 				w.tracef("%s: begin refused: %v", f.name, err)
 				f.done = true
-				return
+				return false
 			}
 			voidID, amt = r.Entry.VoidID, r.Entry.Amount
 			w.tracef("%s: begun %s %d all %v", f.name, voidID, amt, all)
-			f.state = 1
-		case 1:
+			return true
+		},
+		call: func(f *flow) answer {
 			var err error
 			ans, err = w.prov.void(ref, pkey, voidID, amt, all, true)
-			if err != nil {
-				w.problemf("%v", err)
-			}
+			w.providerErr(err)
 			w.tracef("%s: provider void %s %s %d: ok %v released %d", f.name, voidID, ans.id, amt, ans.ok, ans.amount)
-			switch {
-			case w.lostReply():
-			case w.crash():
-				w.tracef("%s: host crashed after the provider's answer %s", f.name, ans.id)
-				f.done = true // the webhook settles it
-			default:
-				f.state = 2
-			}
-		case 2:
-			settle(false)
-		case stateAgain:
-			settle(true)
-		}
+			return ans
+		},
+		record: func(_ *flow, replay bool) { settle(replay) },
 	})
 }
 
@@ -608,28 +620,23 @@ func (w *world) directChange(ref holdRef) {
 			w.ready(ans)
 		}
 	}
-	f = w.add("direct-change", ref, func(f *flow) {
-		switch f.state {
-		case 0:
-			if !w.lock(f, true) {
-				return
-			}
+	f = w.addHost("direct-change", ref, host{direct: true,
+		begin: func(f *flow) bool {
 			var ok bool
 			if delta, ok = w.changeDelta(w.get(ref), true); !ok {
 				f.done = true
-				return
+				return false
 			}
-			f.state = 1
-		case 1:
+			return true
+		},
+		call: func(f *flow) answer {
 			var err error
 			ans, err = w.prov.change(ref, key, "", delta, via)
-			if err != nil {
-				w.problemf("%v", err)
-			}
+			w.providerErr(err)
 			w.tracef("%s: provider change %s %+d: ok %v total %d (via outcome %v)", f.name, ans.id, delta, ans.ok, ans.amount, via)
-			if w.lostReply() {
-				return
-			}
+			return ans
+		},
+		answered: func(f *flow, ans answer) {
 			if !ans.ok && !via {
 				// The host records the declined attempt; its webhook
 				// then changes nothing.
@@ -647,13 +654,8 @@ func (w *world) directChange(ref holdRef) {
 				return
 			}
 			w.answered(f, ans)
-		case 2:
-			rec(false)
-		case stateCrashed:
-			w.waitWebhook(f, ans)
-		case stateAgain:
-			rec(true)
-		}
+		},
+		record: func(_ *flow, replay bool) { rec(replay) },
 	})
 }
 
@@ -668,68 +670,41 @@ func (w *world) twoPhaseChange(ref holdRef) {
 	pkey := w.key("provider-change")
 	skey := w.key("settle-change")
 	via := w.viaOutcome()
-	var f *flow
-	settle := func(replay bool) {
-		req := authcapture.SettleAmountChangeRequest{MerchantID: ref.merchant, ID: ref.id, ChangeID: changeID, ProviderRef: ans.id,
-			IdempotencyKey: skey}
-		var r *authcapture.Result
-		var err error
-		switch {
-		case via:
-			r, err = w.outcome(ans)
-		case ans.ok:
-			r, err = w.svc.ConfirmAmountChange(w.ctx, req)
-		default:
-			req.Reason = "declined"
-			r, err = w.svc.DeclineAmountChange(w.ctx, req)
-		}
-		if !via && !replay && settledMeanwhile(err) {
-			w.tracef("%s: settled meanwhile: %v", f.name, err)
-			f.done = true
-			return
-		}
-		w.recorded(f, "settle change ok="+boolString(ans.ok), r, err, replay)
-	}
-	f = w.add("two-phase-change", ref, func(f *flow) {
-		switch f.state {
-		case 0:
-			if !w.lock(f, false) {
-				return
-			}
+	w.addHost("two-phase-change", ref, host{
+		begin: func(f *flow) bool {
 			var ok bool
 			if delta, ok = w.changeDelta(w.get(ref), false); !ok {
 				f.done = true
-				return
+				return false
 			}
 			r, err := w.svc.BeginAmountChange(w.ctx, authcapture.AmountChangeRequest{MerchantID: ref.merchant, ID: ref.id,
 				Delta: minor(delta), IdempotencyKey: key})
 			if err != nil {
 				w.tracef("%s: begin %+d refused: %v", f.name, delta, err)
 				f.done = true // nothing reached the provider
-				return
+				return false
 			}
 			changeID = r.Entry.ChangeID
 			w.tracef("%s: begun %s %+d", f.name, changeID, delta)
-			f.state = 1
-		case 1:
+			return true
+		},
+		call: func(f *flow) answer {
 			var err error
 			ans, err = w.prov.change(ref, pkey, changeID, delta, true)
-			if err != nil {
-				w.problemf("%v", err)
-			}
+			w.providerErr(err)
 			w.tracef("%s: provider change %s %s %+d: ok %v total %d", f.name, changeID, ans.id, delta, ans.ok, ans.amount)
-			switch {
-			case w.lostReply():
-			case w.crash():
-				w.tracef("%s: host crashed after the provider's answer %s", f.name, ans.id)
-				f.done = true // the webhook settles it
-			default:
-				f.state = 2
-			}
-		case 2:
-			settle(false)
-		case stateAgain:
-			settle(true)
-		}
+			return ans
+		},
+		record: func(f *flow, replay bool) {
+			req := authcapture.SettleAmountChangeRequest{MerchantID: ref.merchant, ID: ref.id, ChangeID: changeID, ProviderRef: ans.id,
+				IdempotencyKey: skey}
+			w.settled(f, "change", ans, via, replay, func() (*authcapture.Result, error) {
+				if ans.ok {
+					return w.svc.ConfirmAmountChange(w.ctx, req)
+				}
+				req.Reason = "declined"
+				return w.svc.DeclineAmountChange(w.ctx, req)
+			})
+		},
 	})
 }

@@ -105,39 +105,26 @@ func (w *world) directRefund(ref holdRef) {
 		}
 		w.recorded(f, "refund", r, err, replay)
 	}
-	f = w.add("direct-refund", ref, func(f *flow) {
-		switch f.state {
-		case 0:
-			if !w.lock(f, true) {
-				return
-			}
+	f = w.addHost("direct-refund", ref, host{direct: true,
+		begin: func(f *flow) bool {
 			if capID, amt = w.refundable(ref); amt <= 0 {
 				if f.attempts > 40 {
 					f.done = true // nothing was ever refundable
 				}
 				delete(w.busy, ref)
-				return
+				return false
 			}
 			amt = 1 + w.rng.Int64N(amt)
-			f.state = 1
-		case 1:
+			return true
+		},
+		call: func(f *flow) answer {
 			var err error
 			ans, err = w.prov.refund(ref, key, "", capID, amt, true) // its webhook may beat the host's record
-			if err != nil {
-				w.problemf("%v", err)
-			}
+			w.providerErr(err)
 			w.tracef("%s: provider refund %s %d of %q: ok %v (via outcome %v)", f.name, ans.id, amt, capID, ans.ok, via)
-			if w.lostReply() {
-				return
-			}
-			w.answered(f, ans)
-		case 2:
-			rec(false)
-		case stateCrashed:
-			w.waitWebhook(f, ans)
-		case stateAgain:
-			rec(true)
-		}
+			return ans
+		},
+		record: func(_ *flow, replay bool) { rec(replay) },
 	})
 }
 
@@ -152,39 +139,13 @@ func (w *world) twoPhaseRefund(ref holdRef) {
 	pkey := w.key("provider-refund")
 	skey := w.key("settle-refund")
 	via := w.viaOutcome()
-	var f *flow
-	settle := func(replay bool) {
-		req := authcapture.SettleRefundRequest{MerchantID: ref.merchant, ID: ref.id, RefundID: refundID, ProviderRef: ans.id,
-			IdempotencyKey: skey}
-		var r *authcapture.Result
-		var err error
-		switch {
-		case via:
-			r, err = w.outcome(ans)
-		case ans.ok:
-			r, err = w.svc.ConfirmRefund(w.ctx, req)
-		default:
-			req.Reason = "declined"
-			r, err = w.svc.FailRefund(w.ctx, req)
-		}
-		if !via && !replay && settledMeanwhile(err) {
-			w.tracef("%s: settled meanwhile: %v", f.name, err)
-			f.done = true
-			return
-		}
-		w.recorded(f, "settle refund ok="+boolString(ans.ok), r, err, replay)
-	}
-	f = w.add("two-phase-refund", ref, func(f *flow) {
-		switch f.state {
-		case 0:
-			if !w.lock(f, false) {
-				return
-			}
+	w.addHost("two-phase-refund", ref, host{
+		begin: func(f *flow) bool {
 			if capID, amt = w.refundable(ref); amt <= 0 {
 				if f.attempts > 40 {
 					f.done = true
 				}
-				return
+				return false
 			}
 			amt = 1 + w.rng.Int64N(amt)
 			r, err := w.svc.BeginRefund(w.ctx, authcapture.RefundRequest{MerchantID: ref.merchant, ID: ref.id,
@@ -192,30 +153,29 @@ func (w *world) twoPhaseRefund(ref holdRef) {
 			if err != nil {
 				w.problemf("%s: begin refund of %d refused: %v", f.name, amt, err)
 				f.done = true
-				return
+				return false
 			}
 			refundID = r.Entry.RefundID
 			w.tracef("%s: begun %s %d", f.name, refundID, amt)
-			f.state = 1
-		case 1:
+			return true
+		},
+		call: func(f *flow) answer {
 			var err error
 			ans, err = w.prov.refund(ref, pkey, refundID, capID, amt, true)
-			if err != nil {
-				w.problemf("%v", err)
-			}
+			w.providerErr(err)
 			w.tracef("%s: provider refund %s %s %d: ok %v", f.name, refundID, ans.id, amt, ans.ok)
-			switch {
-			case w.lostReply():
-			case w.crash():
-				w.tracef("%s: host crashed after the provider's answer %s", f.name, ans.id)
-				f.done = true // the webhook settles it
-			default:
-				f.state = 2
-			}
-		case 2:
-			settle(false)
-		case stateAgain:
-			settle(true)
-		}
+			return ans
+		},
+		record: func(f *flow, replay bool) {
+			req := authcapture.SettleRefundRequest{MerchantID: ref.merchant, ID: ref.id, RefundID: refundID, ProviderRef: ans.id,
+				IdempotencyKey: skey}
+			w.settled(f, "refund", ans, via, replay, func() (*authcapture.Result, error) {
+				if ans.ok {
+					return w.svc.ConfirmRefund(w.ctx, req)
+				}
+				req.Reason = "declined"
+				return w.svc.FailRefund(w.ctx, req)
+			})
+		},
 	})
 }
