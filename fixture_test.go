@@ -74,6 +74,18 @@ func (f *fixture) voidAll(id string) (*authcapture.Result, error) {
 	return f.svc.Void(f.ctx, authcapture.VoidRequest{MerchantID: "m1", ID: id, All: true, IdempotencyKey: f.key()})
 }
 
+// confirmCapture confirms the two-phase capture capID of id.
+func (f *fixture) confirmCapture(id, capID string) (*authcapture.Result, error) {
+	return f.svc.ConfirmCapture(f.ctx, authcapture.SettleCaptureRequest{MerchantID: "m1", ID: id, CaptureID: capID,
+		IdempotencyKey: f.key()})
+}
+
+// failCapture fails the two-phase capture capID of id, for reason.
+func (f *fixture) failCapture(id, capID, reason string) (*authcapture.Result, error) {
+	return f.svc.FailCapture(f.ctx, authcapture.SettleCaptureRequest{MerchantID: "m1", ID: id, CaptureID: capID,
+		Reason: reason, IdempotencyKey: f.key()})
+}
+
 func (f *fixture) get(id string) *authcapture.Authorization {
 	f.t.Helper()
 	a, err := f.svc.Get(f.ctx, "m1", id)

@@ -96,16 +96,13 @@ func TestOvercaptureRules(t *testing.T) {
 		}},
 		{"paypal: a two-phase overcapture reserves it all and the confirm captures it", func(t *testing.T, f *fixture) {
 			a := f.hold("paypal", "100.00")
-			r, err := f.svc.BeginCapture(f.ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: a.ID, Amount: amt("115.00"),
-				Final: authcapture.Bool(true), IdempotencyKey: f.key()})
-			require.NoError(t, err)
+			capID := f.beginFinalCapture(a.ID, "115.00")
 			assert.Equal(t, "0.00/115.00/0.00/0.00/0.00 partially_captured overcaptured 15.00", overcaptured(t, f.get(a.ID)))
-			_, err = f.capture(a.ID, "1.00", authcapture.Bool(true))
+			_, err := f.capture(a.ID, "1.00", authcapture.Bool(true))
 			require.ErrorIs(t, err, authcapture.ErrCapturePending)
 			_, err = f.voidAll(a.ID)
 			require.ErrorIs(t, err, authcapture.ErrActionInFlight)
-			_, err = f.svc.ConfirmCapture(f.ctx, authcapture.SettleCaptureRequest{MerchantID: "m1", ID: a.ID,
-				CaptureID: r.Entry.CaptureID, IdempotencyKey: f.key()})
+			_, err = f.confirmCapture(a.ID, capID)
 			require.NoError(t, err)
 			got := f.get(a.ID)
 			assert.Equal(t, "0.00/0.00/115.00/0.00/0.00 captured overcaptured 15.00", overcaptured(t, got))
@@ -113,11 +110,8 @@ func TestOvercaptureRules(t *testing.T) {
 		}},
 		{"paypal: a failed overcapture gives the hold back exactly, and Overcaptured returns to 0", func(t *testing.T, f *fixture) {
 			a := f.hold("paypal", "100.00")
-			r, err := f.svc.BeginCapture(f.ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: a.ID, Amount: amt("115.00"),
-				Final: authcapture.Bool(true), IdempotencyKey: f.key()})
-			require.NoError(t, err)
-			_, err = f.svc.FailCapture(f.ctx, authcapture.SettleCaptureRequest{MerchantID: "m1", ID: a.ID,
-				CaptureID: r.Entry.CaptureID, Reason: "declined", IdempotencyKey: f.key()})
+			capID := f.beginFinalCapture(a.ID, "115.00")
+			_, err := f.failCapture(a.ID, capID, "declined")
 			require.NoError(t, err)
 			got := f.get(a.ID)
 			assert.Equal(t, "100.00/0.00/0.00/0.00/0.00 authorized overcaptured 0.00", overcaptured(t, got))
@@ -133,13 +127,10 @@ func TestOvercaptureRules(t *testing.T) {
 		}},
 		{"paypal: an overcapture that fails after the hold expired releases the hold, never the overcapture", func(t *testing.T, f *fixture) {
 			a := f.hold("paypal", "100.00")
-			r, err := f.svc.BeginCapture(f.ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: a.ID, Amount: amt("115.00"),
-				Final: authcapture.Bool(true), IdempotencyKey: f.key()})
-			require.NoError(t, err)
+			capID := f.beginFinalCapture(a.ID, "115.00")
 			f.clock.Advance(29 * 24 * time.Hour)
 			assert.Equal(t, "0.00/115.00/0.00/0.00/0.00 partially_captured overcaptured 15.00", overcaptured(t, f.get(a.ID)))
-			_, err = f.svc.FailCapture(f.ctx, authcapture.SettleCaptureRequest{MerchantID: "m1", ID: a.ID,
-				CaptureID: r.Entry.CaptureID, IdempotencyKey: f.key()})
+			_, err := f.failCapture(a.ID, capID, "")
 			require.NoError(t, err)
 			got := f.get(a.ID)
 			assert.Equal(t, "0.00/0.00/0.00/0.00/100.00 expired overcaptured 0.00", overcaptured(t, got))
@@ -147,12 +138,9 @@ func TestOvercaptureRules(t *testing.T) {
 		}},
 		{"paypal: an overcapture confirmed after the hold expired closes as fully captured", func(t *testing.T, f *fixture) {
 			a := f.hold("paypal", "100.00")
-			r, err := f.svc.BeginCapture(f.ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: a.ID, Amount: amt("115.00"),
-				Final: authcapture.Bool(true), IdempotencyKey: f.key()})
-			require.NoError(t, err)
+			capID := f.beginFinalCapture(a.ID, "115.00")
 			f.clock.Advance(29 * 24 * time.Hour)
-			_, err = f.svc.ConfirmCapture(f.ctx, authcapture.SettleCaptureRequest{MerchantID: "m1", ID: a.ID,
-				CaptureID: r.Entry.CaptureID, IdempotencyKey: f.key()})
+			_, err := f.confirmCapture(a.ID, capID)
 			require.NoError(t, err)
 			got := f.get(a.ID)
 			assert.Equal(t, "0.00/0.00/115.00/0.00/0.00 captured overcaptured 15.00", overcaptured(t, got))
@@ -210,12 +198,10 @@ func TestOvercaptureRules(t *testing.T) {
 		}},
 		{"custom: no amount change while an overcapture is in flight; once it fails, the hold may change", func(t *testing.T, f *fixture) {
 			a := f.holdIn("overcapturing-raising", "EUR", "100.00")
-			r, err := f.svc.BeginCapture(f.ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: a.ID, Amount: amt("110.00"),
-				Final: authcapture.Bool(true), IdempotencyKey: f.key()})
-			require.NoError(t, err)
+			capID := f.beginFinalCapture(a.ID, "110.00")
 			before := f.get(a.ID)
 			for _, total := range []string{"100.01", "110.00", "150.00"} {
-				_, err = f.svc.ChangeAmount(f.ctx, authcapture.AmountChangeRequest{MerchantID: "m1", ID: a.ID,
+				_, err := f.svc.ChangeAmount(f.ctx, authcapture.AmountChangeRequest{MerchantID: "m1", ID: a.ID,
 					Total: amt(total), IdempotencyKey: f.key()})
 				require.ErrorIs(t, err, authcapture.ErrActionInFlight, "raised to %s", total)
 				_, err = f.svc.BeginAmountChange(f.ctx, authcapture.AmountChangeRequest{MerchantID: "m1", ID: a.ID,
@@ -224,8 +210,7 @@ func TestOvercaptureRules(t *testing.T) {
 			}
 			assert.Equal(t, before.Version, f.get(a.ID).Version, "rejections write nothing")
 			assert.Equal(t, "0.00/110.00/0.00/0.00/0.00 partially_captured overcaptured 10.00", overcaptured(t, f.get(a.ID)))
-			_, err = f.svc.FailCapture(f.ctx, authcapture.SettleCaptureRequest{MerchantID: "m1", ID: a.ID,
-				CaptureID: r.Entry.CaptureID, IdempotencyKey: f.key()})
+			_, err := f.failCapture(a.ID, capID, "")
 			require.NoError(t, err)
 			_, err = f.svc.ChangeAmount(f.ctx, authcapture.AmountChangeRequest{MerchantID: "m1", ID: a.ID,
 				Total: amt("110.00"), IdempotencyKey: f.key()})
@@ -307,4 +292,14 @@ func TestOvercapturePolicyValidation(t *testing.T) {
 		_, err := authcapture.New(memstore.New(), &authcapture.Options{Policies: []authcapture.Policy{p}})
 		require.ErrorIs(t, err, authcapture.ErrInvalidPolicy, tt.rule)
 	}
+}
+
+// beginFinalCapture begins a final capture of amount on id and returns
+// its capture ID.
+func (f *fixture) beginFinalCapture(id, amount string) string {
+	f.t.Helper()
+	r, err := f.svc.BeginCapture(f.ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: id, Amount: amt(amount),
+		Final: authcapture.Bool(true), IdempotencyKey: f.key()})
+	require.NoError(f.t, err)
+	return r.Entry.CaptureID
 }
