@@ -70,43 +70,20 @@ type MakeStores func(t *testing.T, n int) []authcapture.Store
 // makes: each subtest gets a new, empty store.
 func RunConformanceTests(t *testing.T, newStore MakeStore) {
 	t.Helper()
-	for _, tc := range storeContractTests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			tc.run(t, newStore(t))
-		})
-	}
-	for _, tc := range allEventsContractTests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			tc.run(t, newStore(t))
-		})
-	}
-	for _, tc := range lockerContractTests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			tc.run(t, newStore(t))
-		})
-	}
-	for _, tc := range dueClaimerContractTests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			tc.run(t, newStore(t))
-		})
-	}
-	for _, tc := range prunerContractTests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			tc.run(t, newStore(t))
-		})
-	}
-	for _, tc := range boundaryContractTests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			tc.run(t, newStore(t))
-		})
-	}
-	for _, tc := range serviceContractTests {
+	runContractTests(t, storeContractTests, newStore)
+	runContractTests(t, allEventsContractTests, newStore)
+	runContractTests(t, lockerContractTests, newStore)
+	runContractTests(t, dueClaimerContractTests, newStore)
+	runContractTests(t, prunerContractTests, newStore)
+	runContractTests(t, boundaryContractTests, newStore)
+	runContractTests(t, serviceContractTests, newStore)
+}
+
+// runContractTests runs each of tests as a parallel subtest on a new,
+// empty store.
+func runContractTests(t *testing.T, tests []contractTest, newStore MakeStore) {
+	t.Helper()
+	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			tc.run(t, newStore(t))
