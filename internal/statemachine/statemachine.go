@@ -535,14 +535,16 @@ func (sm *machine) settleCapture(id string, confirm bool) {
 		func(*authcapture.Result) (model.Ledger, error) { return sm.m.SettleAt(id, confirm, sm.clock.Now()) })
 }
 
-func (sm *machine) void(t *rapid.T) {
-	all := rapid.Float64Range(0, 1).Draw(t, "all") < 0.3
-	var amount int64
-	if !all {
-		amount = sm.minor(t, "void")
+// drawVoid draws a void: of all that is open (three times in ten), or
+// of an amount drawn under the label what.
+func (sm *machine) drawVoid(t *rapid.T, what string) (amount int64, all bool) {
+	if rapid.Float64Range(0, 1).Draw(t, "all") < 0.3 {
+		return 0, true
 	}
-	sm.voidOf(amount, all)
+	return sm.minor(t, what), false
 }
+
+func (sm *machine) void(t *rapid.T) { sm.voidOf(sm.drawVoid(t, "void")) }
 
 // voidOf records a direct void of amount, or of all that is open.
 func (sm *machine) voidOf(amount int64, all bool) {
@@ -553,14 +555,7 @@ func (sm *machine) voidOf(amount int64, all bool) {
 		func(*authcapture.Result) (model.Ledger, error) { return sm.m.Void(amount, all) })
 }
 
-func (sm *machine) beginVoid(t *rapid.T) {
-	all := rapid.Float64Range(0, 1).Draw(t, "all") < 0.3
-	var amount int64
-	if !all {
-		amount = sm.minor(t, "beginVoid")
-	}
-	sm.beginVoidOf(amount, all)
-}
+func (sm *machine) beginVoid(t *rapid.T) { sm.beginVoidOf(sm.drawVoid(t, "beginVoid")) }
 
 // beginVoidOf begins a two-phase void of amount, or of all that is open.
 func (sm *machine) beginVoidOf(amount int64, all bool) {
