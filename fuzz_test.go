@@ -208,10 +208,7 @@ func FuzzCommands(f *testing.F) {
 					refundIDs = append(refundIDs, r.Entry.RefundID)
 				}
 			case 18, 19:
-				refundID := "refund_none"
-				if len(refundIDs) > 0 {
-					refundID = refundIDs[int(arg)%len(refundIDs)]
-				}
+				refundID := pickID(refundIDs, arg, "refund_none")
 				req := authcapture.SettleRefundRequest{MerchantID: m, ID: id, RefundID: refundID, IdempotencyKey: key}
 				if op == 18 {
 					_, err = svc.ConfirmRefund(ctx, req)
@@ -219,10 +216,7 @@ func FuzzCommands(f *testing.F) {
 					_, err = svc.FailRefund(ctx, req)
 				}
 			case 5, 6:
-				capID := "cap_none"
-				if len(captures) > 0 {
-					capID = captures[int(arg)%len(captures)]
-				}
+				capID := pickID(captures, arg, "cap_none")
 				req := authcapture.SettleCaptureRequest{MerchantID: m, ID: id, CaptureID: capID, IdempotencyKey: key}
 				if op == 5 {
 					_, err = svc.ConfirmCapture(ctx, req)
@@ -248,10 +242,7 @@ func FuzzCommands(f *testing.F) {
 					voids = append(voids, r.Entry.VoidID)
 				}
 			case 12, 13:
-				voidID := "void_none"
-				if len(voids) > 0 {
-					voidID = voids[int(arg)%len(voids)]
-				}
+				voidID := pickID(voids, arg, "void_none")
 				req := authcapture.SettleVoidRequest{MerchantID: m, ID: id, VoidID: voidID, IdempotencyKey: key}
 				if op == 12 {
 					if arg%3 > 0 {
@@ -302,10 +293,7 @@ func FuzzCommands(f *testing.F) {
 					changes = append(changes, r.Entry.ChangeID)
 				}
 			case 22, 23:
-				changeID := "chg_none"
-				if len(changes) > 0 {
-					changeID = changes[int(arg)%len(changes)]
-				}
+				changeID := pickID(changes, arg, "chg_none")
 				req := authcapture.SettleAmountChangeRequest{MerchantID: m, ID: id, ChangeID: changeID, IdempotencyKey: key}
 				if op == 22 {
 					_, err = svc.ConfirmAmountChange(ctx, req)
@@ -396,4 +384,12 @@ func TestFingerprintIgnoresTrailingZeros(t *testing.T) {
 			t.Fatalf("%q: replayed %v", s, r.Replayed)
 		}
 	}
+}
+
+// pickID picks the ID arg selects from ids, or none if there is none yet.
+func pickID(ids []string, arg byte, none string) string {
+	if len(ids) == 0 {
+		return none
+	}
+	return ids[int(arg)%len(ids)]
 }
