@@ -41,15 +41,10 @@ func (s *Service) Void(ctx context.Context, req VoidRequest) (*Result, error) {
 	if err := checkContext(ctx, string(CmdVoid)); err != nil {
 		return nil, err
 	}
-	op := CmdVoid
-	if err := checkVoidRequest(op, req); err != nil {
+	cmd, o, err := voidCommand(CmdVoid, req)
+	if err != nil {
 		return nil, err
 	}
-	f := newFingerprint(op).str(req.ID).amount(req.Amount).bool(req.All).str(req.Currency).
-		str(string(req.Reason)).str(req.Reference).opt(req.ProviderRef)
-	o := voidOrder{amount: req.Amount, all: req.All, currency: req.Currency, reason: req.Reason, reference: req.Reference,
-		providerRef: req.ProviderRef}
-	cmd := &command{op: op, merchant: req.MerchantID, id: req.ID, key: req.IdempotencyKey, print: uint64(f)}
 	fn := func(ch *change) error { return s.applyVoid(ch, o) }
 	if req.ProviderRef != "" {
 		return s.directByRef(ctx, cmd, req.ProviderRef, EntryVoid, decimal.Decimal{}, fn) // what a void released may differ
@@ -155,15 +150,24 @@ func (s *Service) BeginVoid(ctx context.Context, req VoidRequest) (*Result, erro
 	if err := checkContext(ctx, string(op)); err != nil {
 		return nil, err
 	}
-	if err := checkVoidRequest(op, req); err != nil {
+	cmd, o, err := voidCommand(op, req)
+	if err != nil {
 		return nil, err
+	}
+	return s.run(ctx, cmd, func(ch *change) error { return s.applyBeginVoid(ch, o) })
+}
+
+// voidCommand checks req and gives the command (with its fingerprint) and
+// the order that Void and BeginVoid (op) run.
+func voidCommand(op Command, req VoidRequest) (*command, voidOrder, error) {
+	if err := checkVoidRequest(op, req); err != nil {
+		return nil, voidOrder{}, err
 	}
 	f := newFingerprint(op).str(req.ID).amount(req.Amount).bool(req.All).str(req.Currency).
 		str(string(req.Reason)).str(req.Reference).opt(req.ProviderRef)
 	o := voidOrder{amount: req.Amount, all: req.All, currency: req.Currency, reason: req.Reason, reference: req.Reference,
 		providerRef: req.ProviderRef}
-	return s.run(ctx, &command{op: op, merchant: req.MerchantID, id: req.ID, key: req.IdempotencyKey, print: uint64(f)},
-		func(ch *change) error { return s.applyBeginVoid(ch, o) })
+	return &command{op: op, merchant: req.MerchantID, id: req.ID, key: req.IdempotencyKey, print: uint64(f)}, o, nil
 }
 
 func checkVoidRequest(op Command, req VoidRequest) error {
