@@ -131,27 +131,8 @@ func (s *Service) runRefund(ctx context.Context, cmd *command, o refundOrder, fo
 		}
 		if cmd.op == CmdRefund && o.providerRef != "" {
 			pin = true
-			owner, err := s.store.FindByProviderRef(ctx, cmd.merchant, o.providerRef)
-			switch {
-			case errors.Is(err, ErrNotFound):
-			case err != nil:
-				return nil, err
-			case owner == cmd.id:
-				// The key's own record first: another request under it is
-				// a mismatch, not a replay of the provider's refund.
-				if r, ok, err := s.replay(ctx, cmd); ok || err != nil {
-					return r, err
-				}
-				e, ok, err := s.doneByRef(ctx, cmd, o.providerRef, EntryRefund)
-				if err != nil {
-					return nil, err
-				}
-				if ok {
-					if err := recordedAmount(cmd, a, e, o.providerRef, o.amount); err != nil {
-						return nil, err
-					}
-					return &Result{Authorization: a, Entry: e, Replayed: true}, nil
-				}
+			if r, err := s.replayByRef(ctx, cmd, a, o.providerRef, EntryRefund, o.amount, true); r != nil || err != nil {
+				return r, err
 			}
 		}
 		if found != 0 {

@@ -67,25 +67,8 @@ func (s *Service) directByRef(ctx context.Context, cmd *command, ref string, kin
 		if err != nil {
 			return s.notFound(ctx, cmd, err)
 		}
-		// The index says whether any entry records ref; only then is the
-		// log read. A record written after a was read fails the pinned
-		// write below, and the next look finds it.
-		owner, err := s.store.FindByProviderRef(ctx, cmd.merchant, ref)
-		switch {
-		case errors.Is(err, ErrNotFound):
-		case err != nil:
-			return nil, err
-		case owner == cmd.id:
-			e, ok, err := s.doneByRef(ctx, cmd, ref, kind)
-			if err != nil {
-				return nil, err
-			}
-			if ok {
-				if err := recordedAmount(cmd, a, e, ref, amount); err != nil {
-					return nil, err
-				}
-				return &Result{Authorization: a, Entry: e, Replayed: true}, nil
-			}
+		if r, err := s.replayByRef(ctx, cmd, a, ref, kind, amount, false); r != nil || err != nil {
+			return r, err
 		}
 		pinned := *cmd
 		if !a.Closed() { // a closed one is rejected as such, not as a conflict
@@ -97,6 +80,38 @@ func (s *Service) directByRef(ctx context.Context, cmd *command, ref string, kin
 		}
 		return r, err
 	}
+}
+
+// replayByRef gives the replay of a direct action (kind) naming the
+// provider reference ref if the log of a, cmd's authorization, records
+// that action as done, or ErrOutcomeConflict if it recorded another amount
+// (see recordedAmount); nil and no error if it records no such action.
+// The index says whether any entry records ref; only then is the log read.
+// A record written after a was read fails the caller's pinned write, and
+// its next look finds it. keyFirst looks for the idempotency key's own
+// record first: another request under it is a mismatch, not a replay.
+func (s *Service) replayByRef(ctx context.Context, cmd *command, a *Authorization, ref string, kind EntryKind,
+	amount decimal.Decimal, keyFirst bool) (*Result, error) {
+	owner, err := s.store.FindByProviderRef(ctx, cmd.merchant, ref)
+	if errors.Is(err, ErrNotFound) || err == nil && owner != cmd.id {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if keyFirst {
+		if r, ok, err := s.replay(ctx, cmd); ok || err != nil {
+			return r, err
+		}
+	}
+	e, ok, err := s.doneByRef(ctx, cmd, ref, kind)
+	if err != nil || !ok {
+		return nil, err
+	}
+	if err := recordedAmount(cmd, a, e, ref, amount); err != nil {
+		return nil, err
+	}
+	return &Result{Authorization: a, Entry: e, Replayed: true}, nil
 }
 
 // recordedAmount checks that a direct action naming amount (zero: none)
