@@ -175,8 +175,8 @@ func (s *Service) BeginVoid(ctx context.Context, req VoidRequest) (*Result, erro
 // voidCommand checks req and gives the command (with its fingerprint) and
 // the order that Void and BeginVoid (op) run.
 func voidCommand(op Command, req VoidRequest) (*command, voidOrder, error) {
-	if err := checkVoidRequest(op, req); err != nil {
-		return nil, voidOrder{}, err
+	if err := checkVoidRequest(req); err != nil {
+		return nil, voidOrder{}, badRequest(op, req.MerchantID, req.ID, err)
 	}
 	f := newFingerprint(op).str(req.ID).amount(req.Amount).bool(req.All).str(req.Currency).
 		str(string(req.Reason)).str(req.Reference).opt(req.ProviderRef)
@@ -185,20 +185,17 @@ func voidCommand(op Command, req VoidRequest) (*command, voidOrder, error) {
 	return &command{op: op, merchant: req.MerchantID, id: req.ID, key: req.IdempotencyKey, print: uint64(f)}, o, nil
 }
 
-func checkVoidRequest(op Command, req VoidRequest) error {
+func checkVoidRequest(req VoidRequest) error {
 	if err := checkCommand(req.MerchantID, req.ID, req.IdempotencyKey, req.Reference); err != nil {
-		return badRequest(op, req.MerchantID, req.ID, err)
+		return err
 	}
 	if err := checkText("provider reference", req.ProviderRef, MaxReferenceLen); err != nil {
-		return badRequest(op, req.MerchantID, req.ID, err)
+		return err
 	}
 	if req.Reason != "" && !req.Reason.callerVoidReason() {
-		return badRequest(op, req.MerchantID, req.ID, fmt.Errorf("void reason %q is not a caller reason: %w", truncate(string(req.Reason), 64), ErrInvalidArgument))
+		return fmt.Errorf("void reason %q is not a caller reason: %w", truncate(string(req.Reason), 64), ErrInvalidArgument)
 	}
-	if err := checkAmountChoice(req.Amount, req.All); err != nil {
-		return badRequest(op, req.MerchantID, req.ID, err)
-	}
-	return nil
+	return checkAmountChoice(req.Amount, req.All)
 }
 
 // voidOrder is what a void asks for: a caller's (VoidRequest) or the
