@@ -3,6 +3,7 @@ package authcapture
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 
 	"github.com/shopspring/decimal"
@@ -190,7 +191,7 @@ func (ch *change) checkAmountChange(p *Policy, delta int64) error {
 	case delta < 0 && !p.DecrementalAuthorization:
 		return ch.reject(ErrAmountChangeNotAllowed, "policy %s does not allow lowering the hold", p.Name)
 	}
-	if t := a.authorizationType(); len(p.AmountChangeTypes) > 0 && !containsType(p.AmountChangeTypes, t) {
+	if t := a.authorizationType(); len(p.AmountChangeTypes) > 0 && !slices.Contains(p.AmountChangeTypes, t) {
 		return ch.reject(ErrAuthorizationTypeNotAllowed, "policy %s changes only %v authorizations; this one is %s", p.Name, p.AmountChangeTypes, t)
 	}
 	if p.AmountChangeBeforeCapture && a.Captures > 0 {
@@ -276,15 +277,6 @@ func abs(n int64) int64 {
 		return -n
 	}
 	return n
-}
-
-func containsType(ts []AuthorizationType, t AuthorizationType) bool {
-	for _, x := range ts {
-		if x == t {
-			return true
-		}
-	}
-	return false
 }
 
 // authorizationType is a's type; records without one are final.

@@ -165,15 +165,16 @@ func latestOf(now time.Time, ts ...time.Time) time.Time {
 // scheduled, recorded outcomes, capture at approval) appends such an
 // entry, so this is the one place RefundableUntil is set.
 func (ch *change) extendRefundable() {
-	p, ok := ch.policy()
-	if !ok || p.RefundWindow <= 0 {
-		return
-	}
 	for _, e := range ch.entries {
-		if e.Kind == EntryCapture && e.CaptureState == CaptureSucceeded {
-			if until := e.At.Add(p.RefundWindow); until.After(ch.a.RefundableUntil) {
-				ch.a.RefundableUntil = until
-			}
+		if e.Kind != EntryCapture || e.CaptureState != CaptureSucceeded {
+			continue
+		}
+		p, ok := ch.policy()
+		if !ok || p.RefundWindow <= 0 {
+			return
+		}
+		if until := e.At.Add(p.RefundWindow); until.After(ch.a.RefundableUntil) {
+			ch.a.RefundableUntil = until
 		}
 	}
 }

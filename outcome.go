@@ -579,6 +579,12 @@ func (s *Service) settleOutcome(ctx context.Context, req OutcomeRequest, a *Auth
 		return nil, &Error{Op: opRecordOutcome, MerchantID: req.MerchantID, AuthorizationID: a.ID, Status: a.Status(),
 			Err: ErrCurrencyMismatch, Detail: fmt.Sprintf("%s given, the authorization is in %s", truncate(req.Currency, 16), a.Currency)}
 	}
+	// conflict is the error for a success that reports another amount
+	// than the pending action (kind) has.
+	conflict := func(kind string, err error) error {
+		return &Error{Op: opRecordOutcome, MerchantID: req.MerchantID, AuthorizationID: a.ID, Status: a.Status(),
+			Err: ErrOutcomeConflict, Detail: fmt.Sprintf("%s %s %s: %v", kind, actionID, quoteRef(req.ProviderRef), err)}
+	}
 	if req.Kind == OutcomeAmountChange {
 		op := CmdDeclineAmountChange
 		sc := SettleAmountChangeRequest{MerchantID: req.MerchantID, ID: a.ID, ChangeID: actionID, ProviderRef: req.ProviderRef,
@@ -586,8 +592,7 @@ func (s *Service) settleOutcome(ctx context.Context, req OutcomeRequest, a *Auth
 		if req.Outcome == OutcomeSucceeded {
 			op = CmdConfirmAmountChange
 			if err := checkReported(a, req, reserved, "asked for"); err != nil {
-				return nil, &Error{Op: opRecordOutcome, MerchantID: req.MerchantID, AuthorizationID: a.ID, Status: a.Status(),
-					Err: ErrOutcomeConflict, Detail: fmt.Sprintf("amount change %s %s: %v", actionID, quoteRef(req.ProviderRef), err)}
+				return nil, conflict("amount change", err)
 			}
 		} else {
 			sc.Reason = req.Reason
@@ -599,8 +604,7 @@ func (s *Service) settleOutcome(ctx context.Context, req OutcomeRequest, a *Auth
 		if req.Outcome == OutcomeSucceeded {
 			op = CmdConfirmCapture
 			if err := checkReported(a, req, reserved, "reserved"); err != nil {
-				return nil, &Error{Op: opRecordOutcome, MerchantID: req.MerchantID, AuthorizationID: a.ID, Status: a.Status(),
-					Err: ErrOutcomeConflict, Detail: fmt.Sprintf("capture %s %s: %v", actionID, quoteRef(req.ProviderRef), err)}
+				return nil, conflict("capture", err)
 			}
 		}
 		return s.settle(ctx, op, SettleCaptureRequest{MerchantID: req.MerchantID, ID: a.ID, CaptureID: actionID,
@@ -613,8 +617,7 @@ func (s *Service) settleOutcome(ctx context.Context, req OutcomeRequest, a *Auth
 		if req.Outcome == OutcomeSucceeded {
 			op = CmdConfirmRefund
 			if err := checkReported(a, req, reserved, "reserved"); err != nil {
-				return nil, &Error{Op: opRecordOutcome, MerchantID: req.MerchantID, AuthorizationID: a.ID, Status: a.Status(),
-					Err: ErrOutcomeConflict, Detail: fmt.Sprintf("refund %s %s: %v", actionID, quoteRef(req.ProviderRef), err)}
+				return nil, conflict("refund", err)
 			}
 		} else {
 			sr.Reason = req.Reason

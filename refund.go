@@ -125,43 +125,19 @@ func (s *Service) runRefund(ctx context.Context, cmd *command, o refundOrder, fo
 		if err != nil {
 			return s.notFound(ctx, cmd, err)
 		}
-		pin := o.captureID != ""
-		if p := s.policies[a.Policy]; p != nil && p.RefundWindow > 0 {
-			pin = true
-		}
-		if cmd.op == CmdRefund && o.providerRef != "" {
-			pin = true
-			owner, err := s.store.FindByProviderRef(ctx, cmd.merchant, o.providerRef)
-			switch {
-			case errors.Is(err, ErrNotFound):
-			case err != nil:
-				return nil, err
-			case owner == cmd.id:
-				// The key's own record first: another request under it is
-				// a mismatch, not a replay of the provider's refund.
-				if r, ok, err := s.replay(ctx, cmd); ok || err != nil {
-					return r, err
-				}
-				e, ok, err := s.doneByRef(ctx, cmd, o.providerRef, EntryRefund)
-				if err != nil {
-					return nil, err
-				}
-				if ok {
-					if err := recordedAmount(cmd, a, e, o.providerRef, o.amount); err != nil {
-						return nil, err
-					}
-					return &Result{Authorization: a, Entry: e, Replayed: true}, nil
-				}
+		p := s.policies[a.Policy]
+		needLog := o.captureID != "" || p != nil && p.RefundWindow > 0
+		byRef := cmd.op == CmdRefund && o.providerRef != ""
+		if byRef {
+			if r, err := s.replayByRef(ctx, cmd, a, o.providerRef, EntryRefund, o.amount, true); r != nil || err != nil {
+				return r, err
 			}
 		}
-		if found != 0 {
-			pin = true
-		}
-		if !pin {
+		if !needLog && !byRef && found == 0 {
 			return s.run(ctx, cmd, fn(nil))
 		}
 		var log []Entry
-		if o.captureID != "" || s.policies[a.Policy] != nil && s.policies[a.Policy].RefundWindow > 0 {
+		if needLog {
 			after := int64(0)
 			if o.captureID != "" {
 				after = captureSeq(o.captureID) // the capture's entries and the refunds naming it come from there on

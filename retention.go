@@ -123,44 +123,42 @@ func (s *Service) Prune(ctx context.Context, req PruneRequest) (PruneResult, err
 	keysBefore := now.Add(-req.IdempotencyRetention)
 	eventsBefore := now.Add(-req.EventRetention)
 	closedBefore := now.Add(-req.AuthorizationRetention)
-	for req.AuthorizationRetention > 0 {
-		if err := ctx.Err(); err != nil {
+	if req.AuthorizationRetention > 0 {
+		if err := pruneBatches(ctx, req.Batch, &res.Authorizations, func() (int, error) {
+			return p.PruneAuthorizations(ctx, closedBefore, req.Batch)
+		}); err != nil {
 			return res, err
-		}
-		n, err := p.PruneAuthorizations(ctx, closedBefore, req.Batch)
-		res.Authorizations += n
-		if err != nil {
-			return res, err
-		}
-		if n < req.Batch {
-			break
 		}
 	}
-	for {
-		if err := ctx.Err(); err != nil {
-			return res, err
-		}
-		n, err := p.PruneIdempotency(ctx, keysBefore, req.Batch)
-		res.Idempotency += n
-		if err != nil {
-			return res, err
-		}
-		if n < req.Batch {
-			break
-		}
+	if err := pruneBatches(ctx, req.Batch, &res.Idempotency, func() (int, error) {
+		return p.PruneIdempotency(ctx, keysBefore, req.Batch)
+	}); err != nil {
+		return res, err
 	}
-	for req.KeepEventsFrom > 0 {
-		if err := ctx.Err(); err != nil {
+	if req.KeepEventsFrom > 0 {
+		if err := pruneBatches(ctx, req.Batch, &res.Events, func() (int, error) {
+			return p.PruneEvents(ctx, eventsBefore, req.KeepEventsFrom, req.Batch)
+		}); err != nil {
 			return res, err
-		}
-		n, err := p.PruneEvents(ctx, eventsBefore, req.KeepEventsFrom, req.Batch)
-		res.Events += n
-		if err != nil {
-			return res, err
-		}
-		if n < req.Batch {
-			break
 		}
 	}
 	return res, nil
+}
+
+// pruneBatches calls prune until it deletes fewer than batch rows, the
+// context ends or it fails, adding what it deleted to *count.
+func pruneBatches(ctx context.Context, batch int, count *int, prune func() (int, error)) error {
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		n, err := prune()
+		*count += n
+		if err != nil {
+			return err
+		}
+		if n < batch {
+			return nil
+		}
+	}
 }

@@ -182,7 +182,7 @@ func (ch *change) fitSchedules(p *Policy, w scheduleWant) {
 		if !ok || !at.After(ch.now) {
 			at = time.Time{}
 		}
-		ch.setCaptureAt(at, w.approval)
+		ch.setSchedule(&a.CaptureAt, at, w.approval, ReasonCaptureScheduled, ReasonCaptureUnfit)
 	}
 	if w.cancel {
 		at, ok := fit(w.cancelAt)
@@ -192,34 +192,22 @@ func (ch *change) fitSchedules(p *Policy, w scheduleWant) {
 		if !ok || !at.After(ch.now) {
 			at = time.Time{}
 		}
-		ch.setCancelAt(at, w.approval)
+		ch.setSchedule(&a.CancelAt, at, w.approval, ReasonCancelScheduled, ReasonCancelUnfit)
 	}
 }
 
-// setCaptureAt sets CaptureAt to at (zero: none, as unfit) and records
-// it: always at approval, else if it changed.
-func (ch *change) setCaptureAt(at time.Time, approval bool) {
-	if at.Equal(ch.a.CaptureAt) && !approval {
+// setSchedule sets *field (CaptureAt or CancelAt) to at (zero: none, as
+// unfit) and records it, with the reason scheduled or unfit: always at
+// approval, else if it changed.
+func (ch *change) setSchedule(field *time.Time, at time.Time, approval bool, scheduled, unfit Reason) {
+	if at.Equal(*field) && !approval {
 		return
 	}
-	ch.a.CaptureAt = at
+	*field = at
 	if at.IsZero() {
-		ch.scheduleEntry(ReasonCaptureUnfit, at)
+		ch.scheduleEntry(unfit, at)
 	} else {
-		ch.scheduleEntry(ReasonCaptureScheduled, at)
-	}
-}
-
-// setCancelAt is setCaptureAt for CancelAt.
-func (ch *change) setCancelAt(at time.Time, approval bool) {
-	if at.Equal(ch.a.CancelAt) && !approval {
-		return
-	}
-	ch.a.CancelAt = at
-	if at.IsZero() {
-		ch.scheduleEntry(ReasonCancelUnfit, at)
-	} else {
-		ch.scheduleEntry(ReasonCancelScheduled, at)
+		ch.scheduleEntry(scheduled, at)
 	}
 }
 

@@ -41,15 +41,10 @@ func (s *Service) Void(ctx context.Context, req VoidRequest) (*Result, error) {
 	if err := checkContext(ctx, string(CmdVoid)); err != nil {
 		return nil, err
 	}
-	op := CmdVoid
-	if err := checkVoidRequest(op, req); err != nil {
+	cmd, o, err := voidCommand(CmdVoid, req)
+	if err != nil {
 		return nil, err
 	}
-	f := newFingerprint(op).str(req.ID).amount(req.Amount).bool(req.All).str(req.Currency).
-		str(string(req.Reason)).str(req.Reference).opt(req.ProviderRef)
-	o := voidOrder{amount: req.Amount, all: req.All, currency: req.Currency, reason: req.Reason, reference: req.Reference,
-		providerRef: req.ProviderRef}
-	cmd := &command{op: op, merchant: req.MerchantID, id: req.ID, key: req.IdempotencyKey, print: uint64(f)}
 	fn := func(ch *change) error { return s.applyVoid(ch, o) }
 	if req.ProviderRef != "" {
 		return s.directByRef(ctx, cmd, req.ProviderRef, EntryVoid, decimal.Decimal{}, fn) // what a void released may differ
@@ -72,25 +67,8 @@ func (s *Service) directByRef(ctx context.Context, cmd *command, ref string, kin
 		if err != nil {
 			return s.notFound(ctx, cmd, err)
 		}
-		// The index says whether any entry records ref; only then is the
-		// log read. A record written after a was read fails the pinned
-		// write below, and the next look finds it.
-		owner, err := s.store.FindByProviderRef(ctx, cmd.merchant, ref)
-		switch {
-		case errors.Is(err, ErrNotFound):
-		case err != nil:
-			return nil, err
-		case owner == cmd.id:
-			e, ok, err := s.doneByRef(ctx, cmd, ref, kind)
-			if err != nil {
-				return nil, err
-			}
-			if ok {
-				if err := recordedAmount(cmd, a, e, ref, amount); err != nil {
-					return nil, err
-				}
-				return &Result{Authorization: a, Entry: e, Replayed: true}, nil
-			}
+		if r, err := s.replayByRef(ctx, cmd, a, ref, kind, amount, false); r != nil || err != nil {
+			return r, err
 		}
 		pinned := *cmd
 		if !a.Closed() { // a closed one is rejected as such, not as a conflict
@@ -102,6 +80,38 @@ func (s *Service) directByRef(ctx context.Context, cmd *command, ref string, kin
 		}
 		return r, err
 	}
+}
+
+// replayByRef gives the replay of a direct action (kind) naming the
+// provider reference ref if the log of a, cmd's authorization, records
+// that action as done, or ErrOutcomeConflict if it recorded another amount
+// (see recordedAmount); nil and no error if it records no such action.
+// The index says whether any entry records ref; only then is the log read.
+// A record written after a was read fails the caller's pinned write, and
+// its next look finds it. keyFirst looks for the idempotency key's own
+// record first: another request under it is a mismatch, not a replay.
+func (s *Service) replayByRef(ctx context.Context, cmd *command, a *Authorization, ref string, kind EntryKind,
+	amount decimal.Decimal, keyFirst bool) (*Result, error) {
+	owner, err := s.store.FindByProviderRef(ctx, cmd.merchant, ref)
+	if errors.Is(err, ErrNotFound) || err == nil && owner != cmd.id {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if keyFirst {
+		if r, ok, err := s.replay(ctx, cmd); ok || err != nil {
+			return r, err
+		}
+	}
+	e, ok, err := s.doneByRef(ctx, cmd, ref, kind)
+	if err != nil || !ok {
+		return nil, err
+	}
+	if err := recordedAmount(cmd, a, e, ref, amount); err != nil {
+		return nil, err
+	}
+	return &Result{Authorization: a, Entry: e, Replayed: true}, nil
 }
 
 // recordedAmount checks that a direct action naming amount (zero: none)
@@ -155,31 +165,37 @@ func (s *Service) BeginVoid(ctx context.Context, req VoidRequest) (*Result, erro
 	if err := checkContext(ctx, string(op)); err != nil {
 		return nil, err
 	}
-	if err := checkVoidRequest(op, req); err != nil {
+	cmd, o, err := voidCommand(op, req)
+	if err != nil {
 		return nil, err
+	}
+	return s.run(ctx, cmd, func(ch *change) error { return s.applyBeginVoid(ch, o) })
+}
+
+// voidCommand checks req and gives the command (with its fingerprint) and
+// the order that Void and BeginVoid (op) run.
+func voidCommand(op Command, req VoidRequest) (*command, voidOrder, error) {
+	if err := checkVoidRequest(req); err != nil {
+		return nil, voidOrder{}, badRequest(op, req.MerchantID, req.ID, err)
 	}
 	f := newFingerprint(op).str(req.ID).amount(req.Amount).bool(req.All).str(req.Currency).
 		str(string(req.Reason)).str(req.Reference).opt(req.ProviderRef)
 	o := voidOrder{amount: req.Amount, all: req.All, currency: req.Currency, reason: req.Reason, reference: req.Reference,
 		providerRef: req.ProviderRef}
-	return s.run(ctx, &command{op: op, merchant: req.MerchantID, id: req.ID, key: req.IdempotencyKey, print: uint64(f)},
-		func(ch *change) error { return s.applyBeginVoid(ch, o) })
+	return &command{op: op, merchant: req.MerchantID, id: req.ID, key: req.IdempotencyKey, print: uint64(f)}, o, nil
 }
 
-func checkVoidRequest(op Command, req VoidRequest) error {
+func checkVoidRequest(req VoidRequest) error {
 	if err := checkCommand(req.MerchantID, req.ID, req.IdempotencyKey, req.Reference); err != nil {
-		return badRequest(op, req.MerchantID, req.ID, err)
+		return err
 	}
 	if err := checkText("provider reference", req.ProviderRef, MaxReferenceLen); err != nil {
-		return badRequest(op, req.MerchantID, req.ID, err)
+		return err
 	}
 	if req.Reason != "" && !req.Reason.callerVoidReason() {
-		return badRequest(op, req.MerchantID, req.ID, fmt.Errorf("void reason %q is not a caller reason: %w", truncate(string(req.Reason), 64), ErrInvalidArgument))
+		return fmt.Errorf("void reason %q is not a caller reason: %w", truncate(string(req.Reason), 64), ErrInvalidArgument)
 	}
-	if err := checkAmountChoice(req.Amount, req.All); err != nil {
-		return badRequest(op, req.MerchantID, req.ID, err)
-	}
-	return nil
+	return checkAmountChoice(req.Amount, req.All)
 }
 
 // voidOrder is what a void asks for: a caller's (VoidRequest) or the
