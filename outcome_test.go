@@ -453,3 +453,24 @@ func TestADirectRecordWithAnotherAmountThanItsWebhookConflicts(t *testing.T) {
 	assert.True(t, r.Replayed)
 	assert.Equal(t, int64(500), f.get(a.ID).Refunded)
 }
+
+// A direct capture naming a recorded provider reference, under a key
+// already used for another request, is ErrIdempotencyMismatch as for any
+// command: the key's own record comes before the replay by reference.
+func TestAKeyReusedOnADirectRecordByReferenceIsAMismatch(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	a := f.hold("default", "100.00")
+	req := authcapture.CaptureRequest{MerchantID: "m1", ID: a.ID, Amount: amt("30.00"), ProviderRef: "cap-5",
+		Reference: "shipment-1", IdempotencyKey: "k-cap"}
+	_, err := f.svc.Capture(f.ctx, req)
+	require.NoError(t, err)
+	r, err := f.svc.Capture(f.ctx, req)
+	require.NoError(t, err)
+	assert.True(t, r.Replayed, "the same request under its key")
+	req.Reference = "shipment-2"
+	before := f.get(a.ID)
+	_, err = f.svc.Capture(f.ctx, req)
+	require.ErrorIs(t, err, authcapture.ErrIdempotencyMismatch)
+	assert.Equal(t, before.Version, f.get(a.ID).Version, "nothing changed")
+}

@@ -129,7 +129,7 @@ func (s *Service) runRefund(ctx context.Context, cmd *command, o refundOrder, fo
 		needLog := o.captureID != "" || p != nil && p.RefundWindow > 0
 		byRef := cmd.op == CmdRefund && o.providerRef != ""
 		if byRef {
-			if r, err := s.replayByRef(ctx, cmd, a, o.providerRef, EntryRefund, o.amount, true); r != nil || err != nil {
+			if r, err := s.replayByRef(ctx, cmd, a, o.providerRef, EntryRefund, o.amount); r != nil || err != nil {
 				return r, err
 			}
 		}

@@ -67,7 +67,7 @@ func (s *Service) directByRef(ctx context.Context, cmd *command, ref string, kin
 		if err != nil {
 			return s.notFound(ctx, cmd, err)
 		}
-		if r, err := s.replayByRef(ctx, cmd, a, ref, kind, amount, false); r != nil || err != nil {
+		if r, err := s.replayByRef(ctx, cmd, a, ref, kind, amount); r != nil || err != nil {
 			return r, err
 		}
 		pinned := *cmd
@@ -88,10 +88,10 @@ func (s *Service) directByRef(ctx context.Context, cmd *command, ref string, kin
 // (see recordedAmount); nil and no error if it records no such action.
 // The index says whether any entry records ref; only then is the log read.
 // A record written after a was read fails the caller's pinned write, and
-// its next look finds it. keyFirst looks for the idempotency key's own
-// record first: another request under it is a mismatch, not a replay.
+// its next look finds it. The idempotency key's own record comes first:
+// another request under it is a mismatch, not a replay.
 func (s *Service) replayByRef(ctx context.Context, cmd *command, a *Authorization, ref string, kind EntryKind,
-	amount decimal.Decimal, keyFirst bool) (*Result, error) {
+	amount decimal.Decimal) (*Result, error) {
 	owner, err := s.store.FindByProviderRef(ctx, cmd.merchant, ref)
 	if errors.Is(err, ErrNotFound) || err == nil && owner != cmd.id {
 		return nil, nil
@@ -99,10 +99,10 @@ func (s *Service) replayByRef(ctx context.Context, cmd *command, a *Authorizatio
 	if err != nil {
 		return nil, err
 	}
-	if keyFirst {
-		if r, ok, err := s.replay(ctx, cmd); ok || err != nil {
-			return r, err
-		}
+	// The key's own record first: another request under it is a
+	// mismatch, not a replay of the provider's action.
+	if r, ok, err := s.replay(ctx, cmd); ok || err != nil {
+		return r, err
 	}
 	e, ok, err := s.doneByRef(ctx, cmd, ref, kind)
 	if err != nil || !ok {
