@@ -92,20 +92,47 @@ func TestKeyReusedWithOtherParametersIsAMismatch(t *testing.T) {
 			func(f *fixture, id string) error { _, err := f.svc.BeginRefund(f.ctx, refundReq(id, "10")); return err },
 			func(f *fixture, id string) error { _, err := f.svc.Refund(f.ctx, refundReq(id, "10")); return err }},
 		{"ConfirmRefund: another reason", begunRefund,
-			func(f *fixture, id string) error { _, err := f.svc.ConfirmRefund(f.ctx, settleRefund(id, "")); return err },
-			func(f *fixture, id string) error { _, err := f.svc.ConfirmRefund(f.ctx, settleRefund(id, "x")); return err }},
+			func(f *fixture, id string) error {
+				_, err := f.svc.ConfirmRefund(f.ctx, settleRefund(id, ""))
+				return err
+			},
+			func(f *fixture, id string) error {
+				_, err := f.svc.ConfirmRefund(f.ctx, settleRefund(id, "x"))
+				return err
+			}},
 		{"ConfirmRefund: a failure under its key", begunRefund,
-			func(f *fixture, id string) error { _, err := f.svc.ConfirmRefund(f.ctx, settleRefund(id, "")); return err },
+			func(f *fixture, id string) error {
+				_, err := f.svc.ConfirmRefund(f.ctx, settleRefund(id, ""))
+				return err
+			},
 			func(f *fixture, id string) error { _, err := f.svc.FailRefund(f.ctx, settleRefund(id, "")); return err }},
 		{"FailRefund: another reason", begunRefund,
-			func(f *fixture, id string) error { _, err := f.svc.FailRefund(f.ctx, settleRefund(id, "declined")); return err },
-			func(f *fixture, id string) error { _, err := f.svc.FailRefund(f.ctx, settleRefund(id, "other")); return err }},
+			func(f *fixture, id string) error {
+				_, err := f.svc.FailRefund(f.ctx, settleRefund(id, "declined"))
+				return err
+			},
+			func(f *fixture, id string) error {
+				_, err := f.svc.FailRefund(f.ctx, settleRefund(id, "other"))
+				return err
+			}},
 		{"ChangeAmount: another total", estimated,
-			func(f *fixture, id string) error { _, err := f.svc.ChangeAmount(f.ctx, changeReq(id, "120")); return err },
-			func(f *fixture, id string) error { _, err := f.svc.ChangeAmount(f.ctx, changeReq(id, "130")); return err }},
+			func(f *fixture, id string) error {
+				_, err := f.svc.ChangeAmount(f.ctx, changeReq(id, "120"))
+				return err
+			},
+			func(f *fixture, id string) error {
+				_, err := f.svc.ChangeAmount(f.ctx, changeReq(id, "130"))
+				return err
+			}},
 		{"BeginAmountChange: another total", estimated,
-			func(f *fixture, id string) error { _, err := f.svc.BeginAmountChange(f.ctx, changeReq(id, "120")); return err },
-			func(f *fixture, id string) error { _, err := f.svc.BeginAmountChange(f.ctx, changeReq(id, "130")); return err }},
+			func(f *fixture, id string) error {
+				_, err := f.svc.BeginAmountChange(f.ctx, changeReq(id, "120"))
+				return err
+			},
+			func(f *fixture, id string) error {
+				_, err := f.svc.BeginAmountChange(f.ctx, changeReq(id, "130"))
+				return err
+			}},
 		{"ConfirmAmountChange: another reference", begunChange,
 			func(f *fixture, id string) error {
 				_, err := f.svc.ConfirmAmountChange(f.ctx, settleChange(id, ""))
@@ -141,8 +168,14 @@ func TestKeyReusedWithOtherParametersIsAMismatch(t *testing.T) {
 				return err
 			}},
 		{"RecordOutcome: another capture", open,
-			func(f *fixture, id string) error { _, err := f.svc.RecordOutcome(f.ctx, outcomeReq(id, "ch_1", "10")); return err },
-			func(f *fixture, id string) error { _, err := f.svc.RecordOutcome(f.ctx, outcomeReq(id, "ch_2", "10")); return err }},
+			func(f *fixture, id string) error {
+				_, err := f.svc.RecordOutcome(f.ctx, outcomeReq(id, "ch_1", "10"))
+				return err
+			},
+			func(f *fixture, id string) error {
+				_, err := f.svc.RecordOutcome(f.ctx, outcomeReq(id, "ch_2", "10"))
+				return err
+			}},
 		{"BeginVoid: another amount", func(f *fixture) string { return f.hold("racing", "100.00").ID },
 			func(f *fixture, id string) error {
 				_, err := f.svc.BeginVoid(f.ctx, authcapture.VoidRequest{MerchantID: "m1", ID: id, Amount: amt("10"), IdempotencyKey: k})
