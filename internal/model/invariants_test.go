@@ -120,7 +120,9 @@ func TestCheckFails(t *testing.T) {
 		{"refunds: PendingRefund is not the sum of pending refund entries", refunded,
 			func(a *authcapture.Authorization, _ []authcapture.Entry) { a.PendingRefund++ }, "invariant 3"},
 		{"refunds: a refund entry of another amount", refunded,
-			func(_ *authcapture.Authorization, log []authcapture.Entry) { log[entry(log, authcapture.EntryRefund)].Amount++ }, "invariant 3"},
+			func(_ *authcapture.Authorization, log []authcapture.Entry) {
+				log[entry(log, authcapture.EntryRefund)].Amount++
+			}, "invariant 3"},
 		{"refunds: refunded + pending refund above captured", refunded,
 			func(a *authcapture.Authorization, _ []authcapture.Entry) { a.Refunded = a.Captured }, "invariant 1"},
 		{"refunds: a negative refund ledger", refunded,
@@ -136,7 +138,9 @@ func TestCheckFails(t *testing.T) {
 		{"overcapture: Overcaptured is not what the capture takes beyond the hold", overcaptured,
 			func(a *authcapture.Authorization, _ []authcapture.Entry) { a.Overcaptured-- }, "invariant"},
 		{"overcapture: an overcapture beside a void", overcaptured,
-			func(a *authcapture.Authorization, _ []authcapture.Entry) { a.Voided, a.Overcaptured = 1, a.Overcaptured+1 }, "invariant"},
+			func(a *authcapture.Authorization, _ []authcapture.Entry) {
+				a.Voided, a.Overcaptured = 1, a.Overcaptured+1
+			}, "invariant"},
 		{"open below zero", increased,
 			func(a *authcapture.Authorization, _ []authcapture.Entry) { a.Captured = a.Authorized + 1 }, "invariant 2"},
 	}
