@@ -86,6 +86,30 @@ func TestBadInput(t *testing.T) {
 			_, err := f.svc.ConfirmRefund(f.ctx, authcapture.SettleRefundRequest{MerchantID: "m1", ID: id, RefundID: "refund_9", IdempotencyKey: "k"})
 			return err
 		}, capturedAll},
+		{"failure of a refund that never began", authcapture.ErrNotFound, func(f *fixture, id string) error {
+			_, err := f.svc.FailRefund(f.ctx, authcapture.SettleRefundRequest{MerchantID: "m1", ID: id, RefundID: "refund_9", IdempotencyKey: "k"})
+			return err
+		}, capturedAll},
+		{"failure of a refund already confirmed", authcapture.ErrNotFound, func(f *fixture, id string) error {
+			_, err := f.svc.FailRefund(f.ctx, authcapture.SettleRefundRequest{MerchantID: "m1", ID: id, RefundID: "refund_4", IdempotencyKey: "k"})
+			return err
+		}, func(f *fixture, id string) {
+			capturedAll(f, id)
+			r, err := f.svc.BeginRefund(f.ctx, authcapture.RefundRequest{MerchantID: "m1", ID: id, Amount: amt("4"), IdempotencyKey: f.key()})
+			require.NoError(f.t, err)
+			require.Equal(f.t, "refund_4", r.Entry.RefundID)
+			_, err = f.svc.ConfirmRefund(f.ctx, authcapture.SettleRefundRequest{MerchantID: "m1", ID: id, RefundID: "refund_4", IdempotencyKey: f.key()})
+			require.NoError(f.t, err)
+		}},
+		{"refund failure reason with a bidi override", authcapture.ErrInvalidArgument, func(f *fixture, id string) error {
+			_, err := f.svc.FailRefund(f.ctx, authcapture.SettleRefundRequest{MerchantID: "m1", ID: id, RefundID: "refund_4", Reason: "x\u202ey",
+				IdempotencyKey: "k"})
+			return err
+		}, func(f *fixture, id string) {
+			capturedAll(f, id)
+			_, err := f.svc.BeginRefund(f.ctx, authcapture.RefundRequest{MerchantID: "m1", ID: id, Amount: amt("4"), IdempotencyKey: f.key()})
+			require.NoError(f.t, err)
+		}},
 		{"outcome of a refund never recorded, without its amount", authcapture.ErrInvalidAmount, func(f *fixture, id string) error {
 			_, err := f.svc.RecordOutcome(f.ctx, authcapture.OutcomeRequest{MerchantID: "m1", AuthorizationID: id, ProviderRef: "pr1",
 				Kind: authcapture.OutcomeRefund, Outcome: authcapture.OutcomeSucceeded, IdempotencyKey: "k"})

@@ -66,7 +66,7 @@ func (ch *change) event(t EventType, entrySeq, amount int64) {
 	for i := range ch.entries {
 		if e := &ch.entries[i]; e.Seq == entrySeq {
 			ev.CaptureID, ev.Reference, ev.Reason = e.CaptureID, e.Reference, e.Reason
-			ev.RefundID, ev.ProviderRef = e.RefundID, e.ProviderRef
+			ev.RefundID, ev.VoidID, ev.ProviderRef = e.RefundID, e.VoidID, e.ProviderRef
 		}
 	}
 	ch.events = append(ch.events, ev)

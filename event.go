@@ -73,6 +73,9 @@ type Event struct {
 	// RefundID names the refund a refund event reports (the entry's
 	// RefundID); empty for other entries.
 	RefundID string `json:",omitzero"`
+	// VoidID names the two-phase void a void event reports (the entry's
+	// VoidID); empty for other entries and for a direct void.
+	VoidID string `json:",omitzero"`
 	// ProviderRef is the entry's ProviderRef: the provider's own ID for
 	// the action or, on authorization.reauthorized, the new hold, if the
 	// host gave it.

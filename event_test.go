@@ -110,3 +110,46 @@ func TestEventsSayWhatHappened(t *testing.T) {
 		check(t, since(f, 2), want{authcapture.EventExpired, "", "", authcapture.ReasonExpired, authcapture.CloseExpired})
 	})
 }
+
+// A two-phase void's events name the void, as capture, refund and amount
+// change events name theirs: a consumer told that a void failed or
+// succeeded can tell which one without reading the log.
+func TestVoidEventsNameTheVoid(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		settle func(f *fixture, id, voidID string) error
+		want   []authcapture.EventType
+	}{
+		{"confirmed", func(f *fixture, id, voidID string) error {
+			_, err := f.svc.ConfirmVoid(f.ctx, authcapture.SettleVoidRequest{MerchantID: "m1", ID: id, VoidID: voidID, IdempotencyKey: f.key()})
+			return err
+		}, []authcapture.EventType{authcapture.EventVoidPending, authcapture.EventPartiallyVoided}},
+		{"failed", func(f *fixture, id, voidID string) error {
+			_, err := f.svc.FailVoid(f.ctx, authcapture.SettleVoidRequest{MerchantID: "m1", ID: id, VoidID: voidID, Reason: "processor_declined",
+				IdempotencyKey: f.key()})
+			return err
+		}, []authcapture.EventType{authcapture.EventVoidPending, authcapture.EventVoidFailed}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := setup(t)
+			a := f.hold("racing", "10.00")
+			r, err := f.svc.BeginVoid(f.ctx, authcapture.VoidRequest{MerchantID: "m1", ID: a.ID, Amount: amt("4"), IdempotencyKey: f.key()})
+			require.NoError(t, err)
+			voidID := r.Entry.VoidID
+			require.NotEmpty(t, voidID)
+			require.NoError(t, tc.settle(f, a.ID, voidID))
+			evs, err := f.svc.Events(f.ctx, "m1", 0, 100)
+			require.NoError(t, err)
+			var named []authcapture.EventType
+			for _, e := range evs {
+				if e.VoidID != "" {
+					assert.Equal(t, voidID, e.VoidID, "%s", e.Type)
+					named = append(named, e.Type)
+				}
+			}
+			assert.Subset(t, named, tc.want, "the void's events carry its ID")
+		})
+	}
+}

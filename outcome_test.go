@@ -47,12 +47,18 @@ func (f *fixture) beginVoidRef(id, amount, ref string) string {
 	return r.Entry.VoidID
 }
 
-// unchanged asserts that what fn does leaves the authorization as it was.
+// unchanged asserts that what fn does leaves the authorization as it was
+// and writes no event (invariant 6).
 func (f *fixture) unchanged(id string, fn func()) {
 	f.t.Helper()
 	before := f.get(id)
+	evs, err := f.svc.AllEvents(f.ctx, 0, 10_000)
+	require.NoError(f.t, err)
 	fn()
 	assert.Equal(f.t, before, f.get(id), "nothing changes")
+	after, err := f.svc.AllEvents(f.ctx, 0, 10_000)
+	require.NoError(f.t, err)
+	assert.Equal(f.t, evs, after, "no event")
 }
 
 func requireConflict(t *testing.T, err error, mentions ...string) {
@@ -429,11 +435,13 @@ func TestADirectRecordWithAnotherAmountThanItsWebhookConflicts(t *testing.T) {
 	req := outcome("cap-7", authcapture.OutcomeCapture, authcapture.OutcomeSucceeded)
 	req.AuthorizationID, req.Amount = a.ID, amt("30.00")
 	f.mustRecord(req, authcapture.EffectRecorded)
-	before := f.get(a.ID)
-	_, err := f.svc.Capture(f.ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: a.ID, Amount: amt("31.00"),
-		ProviderRef: "cap-7", IdempotencyKey: f.key()})
-	require.ErrorIs(t, err, authcapture.ErrOutcomeConflict)
-	assert.Equal(t, before.Version, f.get(a.ID).Version, "nothing changed")
+	f.unchanged(a.ID, func() {
+		_, err := f.svc.Capture(f.ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: a.ID, Amount: amt("31.00"),
+			ProviderRef: "cap-7", IdempotencyKey: "conflict-capture"})
+		require.ErrorIs(t, err, authcapture.ErrOutcomeConflict)
+	})
+	_, err := f.store.Idempotency(f.ctx, "m1", "conflict-capture")
+	require.ErrorIs(t, err, authcapture.ErrNotFound, "no idempotency record")
 	r, err := f.svc.Capture(f.ctx, authcapture.CaptureRequest{MerchantID: "m1", ID: a.ID, Amount: amt("30.00"),
 		ProviderRef: "cap-7", IdempotencyKey: f.key()})
 	require.NoError(t, err)
@@ -442,11 +450,13 @@ func TestADirectRecordWithAnotherAmountThanItsWebhookConflicts(t *testing.T) {
 	rreq := outcome("re-7", authcapture.OutcomeRefund, authcapture.OutcomeSucceeded)
 	rreq.AuthorizationID, rreq.Amount = a.ID, amt("5.00")
 	f.mustRecord(rreq, authcapture.EffectRecorded)
-	before = f.get(a.ID)
-	_, err = f.svc.Refund(f.ctx, authcapture.RefundRequest{MerchantID: "m1", ID: a.ID, Amount: amt("6.00"),
-		ProviderRef: "re-7", IdempotencyKey: f.key()})
-	require.ErrorIs(t, err, authcapture.ErrOutcomeConflict)
-	assert.Equal(t, before.Version, f.get(a.ID).Version, "nothing changed")
+	f.unchanged(a.ID, func() {
+		_, err := f.svc.Refund(f.ctx, authcapture.RefundRequest{MerchantID: "m1", ID: a.ID, Amount: amt("6.00"),
+			ProviderRef: "re-7", IdempotencyKey: "conflict-refund"})
+		require.ErrorIs(t, err, authcapture.ErrOutcomeConflict)
+	})
+	_, err = f.store.Idempotency(f.ctx, "m1", "conflict-refund")
+	require.ErrorIs(t, err, authcapture.ErrNotFound, "no idempotency record")
 	r, err = f.svc.Refund(f.ctx, authcapture.RefundRequest{MerchantID: "m1", ID: a.ID, Amount: amt("5.00"),
 		ProviderRef: "re-7", IdempotencyKey: f.key()})
 	require.NoError(t, err)

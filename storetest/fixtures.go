@@ -186,7 +186,7 @@ func build(prev *authcapture.Authorization, key string, e authcapture.Entry, typ
 		MerchantID: a.MerchantID, AuthorizationID: a.ID, Seq: a.Events, Version: a.Version, Type: typ,
 		At: at, EntrySeq: e.Seq, Amount: e.Amount, Open: a.Open(), Status: a.Status(),
 		CaptureID: e.CaptureID, Reference: e.Reference, Reason: e.Reason,
-		RefundID: e.RefundID, ProviderRef: e.ProviderRef, Refunded: a.Refunded, PendingRefund: a.PendingRefund,
+		RefundID: e.RefundID, VoidID: e.VoidID, ProviderRef: e.ProviderRef, Refunded: a.Refunded, PendingRefund: a.PendingRefund,
 	}
 	if mutate != nil && a.Closed() && !prev.Closed() {
 		ev.CloseReason = a.CloseReason
